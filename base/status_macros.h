@@ -16,10 +16,10 @@
 #include "absl/status/statusor.h"
 
 // Returns the status from the enclosing function if `expr` is not OK.
-#define KCPP_RETURN_IF_ERROR(expr)                   \
-  do {                                               \
-    ::absl::Status kcpp_status_ = (expr);            \
-    if (!kcpp_status_.ok()) return kcpp_status_;     \
+#define KCPP_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::absl::Status kcpp_status_ = (expr);        \
+    if (!kcpp_status_.ok()) return kcpp_status_; \
   } while (0)
 
 #define KCPP_STATUS_CONCAT_INNER_(a, b) a##b
@@ -30,8 +30,8 @@
 #define KCPP_ASSIGN_OR_RETURN(lhs, rexpr) \
   KCPP_ASSIGN_OR_RETURN_IMPL_(KCPP_STATUS_CONCAT_(kcpp_statusor_, __LINE__), lhs, rexpr)
 
-#define KCPP_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                                \
+#define KCPP_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr)  \
+  auto statusor = (rexpr);                                 \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 

@@ -22,7 +22,7 @@ fi
 
 PACKAGES=(
   # build
-  bazel-bootstrap pkg-config build-essential dpkg-dev python3
+  bazel-bootstrap pkg-config build-essential dpkg-dev python3 git clang-format
   libabsl-dev libgrpc++-dev libgrpc-dev protobuf-compiler-grpc
   libprotobuf-dev protobuf-compiler libhwy-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -29,21 +29,21 @@ void BoringSslAesGcmRoundTrip() {
   const std::string plain = "boringssl beside openssl";
   std::vector<uint8_t> sealed(plain.size() + EVP_AEAD_max_overhead(EVP_aead_aes_128_gcm()));
   size_t sealed_len = 0;
-  ASSERT_EQ(EVP_AEAD_CTX_seal(&ctx, sealed.data(), &sealed_len, sealed.size(), nonce,
-                              sizeof(nonce), reinterpret_cast<const uint8_t*>(plain.data()),
-                              plain.size(), nullptr, 0),
-            1);
+  ASSERT_EQ(
+      EVP_AEAD_CTX_seal(&ctx, sealed.data(), &sealed_len, sealed.size(), nonce, sizeof(nonce),
+                        reinterpret_cast<const uint8_t*>(plain.data()), plain.size(), nullptr, 0),
+      1);
   EXPECT_EQ(sealed_len, plain.size() + 16);
   std::vector<uint8_t> opened(sealed_len);
   size_t opened_len = 0;
-  ASSERT_EQ(EVP_AEAD_CTX_open(&ctx, opened.data(), &opened_len, opened.size(), nonce,
-                              sizeof(nonce), sealed.data(), sealed_len, nullptr, 0),
+  ASSERT_EQ(EVP_AEAD_CTX_open(&ctx, opened.data(), &opened_len, opened.size(), nonce, sizeof(nonce),
+                              sealed.data(), sealed_len, nullptr, 0),
             1);
   EXPECT_EQ(std::string(opened.begin(), opened.begin() + opened_len), plain);
   // A flipped bit must fail authentication.
   sealed[0] ^= 1;
-  EXPECT_EQ(EVP_AEAD_CTX_open(&ctx, opened.data(), &opened_len, opened.size(), nonce,
-                              sizeof(nonce), sealed.data(), sealed_len, nullptr, 0),
+  EXPECT_EQ(EVP_AEAD_CTX_open(&ctx, opened.data(), &opened_len, opened.size(), nonce, sizeof(nonce),
+                              sealed.data(), sealed_len, nullptr, 0),
             0);
   EVP_AEAD_CTX_cleanup(&ctx);
 }

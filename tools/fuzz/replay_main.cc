@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
       const std::string& base = corpus[rng() % corpus.size()];
       buf.assign(base.begin(), base.end());
       const int flips = 1 + static_cast<int>(rng() % 4);
-      for (int f = 0; f < flips && !buf.empty(); ++f) buf[rng() % buf.size()] = static_cast<uint8_t>(rng());
+      for (int f = 0; f < flips && !buf.empty(); ++f)
+        buf[rng() % buf.size()] = static_cast<uint8_t>(rng());
       if (!buf.empty() && rng() % 4 == 0) buf.resize(rng() % buf.size());
     } else {
       buf.resize(rng() % 2048);
