@@ -54,7 +54,7 @@ void GrpcTlsChannel() {
   grpc::SslCredentialsOptions options;
   auto credentials = grpc::SslCredentials(options);
   ASSERT_NE(credentials, nullptr);
-  auto channel = grpc::CreateChannel("localhost:1", credentials);
+  auto channel = grpc::CreateChannel("ipv4:127.0.0.1:1", credentials);
   ASSERT_NE(channel, nullptr);
   auto stub = kcpp::testing::Echo::NewStub(channel);
   kcpp::testing::EchoRequest req;
