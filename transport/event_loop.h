@@ -1,0 +1,111 @@
+// EventLoop: one thread, one epoll set, one timer heap, one clock reading per
+// iteration. kcpp runs a fixed number of these per process, whatever the
+// number of sessions (architecture.md "Threads and time").
+//
+//   auto loop = EventLoop::Create("kcpp-loop-0");
+//   (*loop)->Start();
+//   (*loop)->Post([&] { /* runs on the loop thread */ });
+//   (*loop)->Stop();   // runs queued tasks, joins the thread
+//
+// Methods marked "loop thread" may only be called from the loop's own thread
+// (from a handler, a timer or a posted task); Post, Start and Stop from any
+// thread. Synchronisation uses std::mutex so ThreadSanitizer sees it (the
+// system Abseil is not instrumented).
+#ifndef KCPP_TRANSPORT_EVENT_LOOP_H_
+#define KCPP_TRANSPORT_EVENT_LOOP_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "transport/internal/timer_queue.h"
+
+namespace kcpp::transport {
+
+class EventLoop {
+ public:
+  // Receives readiness of one file descriptor.
+  class FdHandler {
+   public:
+    virtual ~FdHandler() = default;
+    virtual void OnReadable() = 0;
+    virtual void OnWritable() {}
+  };
+
+  // Receives a timer expiry; `now_ms` is the loop's clock for this iteration.
+  class TimerHandler {
+   public:
+    virtual ~TimerHandler() = default;
+    virtual void OnTimer(int64_t now_ms) = 0;
+  };
+
+  using TimerId = internal::TimerQueue::Id;
+
+  static absl::StatusOr<std::unique_ptr<EventLoop>> Create(std::string name);
+  ~EventLoop();  // Stop()s if running
+
+  // Starts the loop thread. Call once.
+  void Start();
+  // Runs every task posted so far, then stops and joins the thread.
+  void Stop();
+
+  // Runs `task` on the loop thread, in posting order. Any thread.
+  void Post(absl::AnyInvocable<void()> task);
+
+  bool IsLoopThread() const { return std::this_thread::get_id() == thread_id_.load(); }
+
+  // The loop's clock (CLOCK_MONOTONIC, ms), read once per iteration. Loop thread.
+  int64_t now_ms() const { return now_ms_; }
+  // Reads CLOCK_MONOTONIC in ms.
+  static int64_t MonotonicMs();
+
+  // Loop thread: watches `fd` for readability (and writability if asked).
+  // Events already collected in the current iteration may still reach a
+  // handler after UnwatchFd: destroy handlers from a posted task, which runs
+  // after the iteration's events.
+  absl::Status WatchFd(int fd, FdHandler* handler, bool writable = false);
+  absl::Status SetWritable(int fd, FdHandler* handler, bool writable);
+  void UnwatchFd(int fd);
+
+  // Loop thread: timers. A timer fires once per Schedule.
+  TimerId CreateTimer(TimerHandler* handler);
+  void ScheduleTimer(TimerId id, int64_t deadline_ms) { timers_.Schedule(id, deadline_ms); }
+  void CancelTimer(TimerId id) { timers_.Cancel(id); }
+  void ReleaseTimer(TimerId id);
+  size_t scheduled_timers() const { return timers_.scheduled(); }
+
+  // Iterations run so far (for tests and stats).
+  uint64_t iterations() const { return iterations_.load(std::memory_order_relaxed); }
+
+ private:
+  EventLoop(std::string name, int epoll_fd, int wake_fd);
+  void Run();
+  void RunTasks();
+  void Wake();
+
+  const std::string name_;
+  const int epoll_fd_;
+  const int wake_fd_;
+  std::thread thread_;
+  std::atomic<std::thread::id> thread_id_{};
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> iterations_{0};
+  int64_t now_ms_ = 0;
+
+  std::mutex mu_;
+  std::vector<absl::AnyInvocable<void()>> tasks_;  // guarded by mu_
+  std::vector<absl::AnyInvocable<void()>> running_;  // loop thread only
+
+  internal::TimerQueue timers_;
+  std::vector<TimerHandler*> timer_handlers_;  // by TimerId
+};
+
+}  // namespace kcpp::transport
+
+#endif  // KCPP_TRANSPORT_EVENT_LOOP_H_

@@ -1,0 +1,156 @@
+#include "transport/event_loop.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "transport/udp_socket.h"
+
+namespace kcpp::transport {
+namespace {
+
+// A latch for tests: waits for `n` CountDown calls (no sleeps).
+class Latch {
+ public:
+  explicit Latch(int n) : n_(n) {}
+  void CountDown() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (--n_ == 0) cv_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return n_ <= 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int n_;
+};
+
+TEST(EventLoop, PostedTasksRunOnTheLoopThreadInOrder) {
+  auto loop = EventLoop::Create("test");
+  ASSERT_TRUE(loop.ok());
+  (*loop)->Start();
+  std::vector<int> seen;  // touched only on the loop thread
+  Latch done(1);
+  for (int i = 0; i < 1000; ++i) {
+    (*loop)->Post([&, i] {
+      EXPECT_TRUE((*loop)->IsLoopThread());
+      seen.push_back(i);
+      if (i == 999) done.CountDown();
+    });
+  }
+  done.Wait();
+  (*loop)->Stop();
+  ASSERT_EQ(seen.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(seen[i], i);
+  EXPECT_FALSE((*loop)->IsLoopThread());
+}
+
+TEST(EventLoop, PostsFromManyThreadsAllRunAndStopDrainsTheQueue) {
+  auto loop = EventLoop::Create("test");
+  ASSERT_TRUE(loop.ok());
+  (*loop)->Start();
+  int count = 0;  // loop thread only
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 500; ++i) (*loop)->Post([&] { ++count; });
+    });
+  }
+  for (auto& t : threads) t.join();
+  (*loop)->Stop();  // must run everything posted before it
+  EXPECT_EQ(count, 2000);
+}
+
+class RecordingTimer : public EventLoop::TimerHandler {
+ public:
+  RecordingTimer(int tag, std::vector<int>* order, Latch* latch)
+      : tag_(tag), order_(order), latch_(latch) {}
+  void OnTimer(int64_t) override {
+    order_->push_back(tag_);
+    latch_->CountDown();
+  }
+
+ private:
+  int tag_;
+  std::vector<int>* order_;
+  Latch* latch_;
+};
+
+TEST(EventLoop, TimersFireOnceInDeadlineOrderAndCancelledOnesDoNot) {
+  auto loop = EventLoop::Create("test");
+  ASSERT_TRUE(loop.ok());
+  std::vector<int> order;
+  Latch fired(3);
+  RecordingTimer t1(1, &order, &fired), t2(2, &order, &fired), t3(3, &order, &fired),
+      cancelled(99, &order, &fired);
+  (*loop)->Start();
+  (*loop)->Post([&] {
+    EventLoop& l = **loop;
+    const int64_t now = l.now_ms();
+    auto a = l.CreateTimer(&t1), b = l.CreateTimer(&t2), c = l.CreateTimer(&t3),
+         d = l.CreateTimer(&cancelled);
+    l.ScheduleTimer(c, now + 30);
+    l.ScheduleTimer(a, now + 10);
+    l.ScheduleTimer(b, now + 20);
+    l.ScheduleTimer(d, now + 15);
+    l.CancelTimer(d);
+  });
+  fired.Wait();
+  (*loop)->Stop();
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+class Reader : public EventLoop::FdHandler {
+ public:
+  Reader(UdpSocket* s, Latch* latch) : sock_(s), latch_(latch) {}
+  void OnReadable() override {
+    uint8_t buf[2048];
+    ReceiveSlot slot;
+    slot.buffer = absl::MakeSpan(buf);
+    while (true) {
+      auto n = sock_->ReceiveBatch(absl::MakeSpan(&slot, 1));
+      if (!n.ok() || *n == 0) return;
+      payloads.emplace_back(buf, buf + slot.length);
+      latch_->CountDown();
+    }
+  }
+  std::vector<std::vector<uint8_t>> payloads;
+
+ private:
+  UdpSocket* sock_;
+  Latch* latch_;
+};
+
+TEST(EventLoop, DeliversSocketReadiness) {
+  auto loop = EventLoop::Create("test");
+  auto rx = UdpSocket::Bind(*SocketAddress::Parse("127.0.0.1:0"), {});
+  auto tx = UdpSocket::Bind(*SocketAddress::Parse("127.0.0.1:0"), {});
+  ASSERT_TRUE(loop.ok() && rx.ok() && tx.ok());
+  Latch got(3);
+  Reader reader(rx->get(), &got);
+  (*loop)->Start();
+  Latch watching(1);
+  (*loop)->Post([&] {
+    EXPECT_TRUE((*loop)->WatchFd((*rx)->fd(), &reader).ok());
+    watching.CountDown();
+  });
+  watching.Wait();
+  const SocketAddress to = (*rx)->local_address();
+  std::vector<uint8_t> a = {1}, b = {2, 2}, c = {3, 3, 3};
+  OutgoingDatagram out[] = {{a, &to}, {b, &to}, {c, &to}};
+  ASSERT_EQ(*(*tx)->SendBatch(out), 3u);
+  got.Wait();
+  (*loop)->Post([&] { (*loop)->UnwatchFd((*rx)->fd()); });
+  (*loop)->Stop();
+  ASSERT_EQ(reader.payloads.size(), 3u);
+  EXPECT_EQ(reader.payloads[0], a);
+  EXPECT_EQ(reader.payloads[2], c);
+}
+
+}  // namespace
+}  // namespace kcpp::transport
