@@ -99,7 +99,7 @@ class EventLoop {
   int64_t now_ms_ = 0;
 
   std::mutex mu_;
-  std::vector<absl::AnyInvocable<void()>> tasks_;  // guarded by mu_
+  std::vector<absl::AnyInvocable<void()>> tasks_;    // guarded by mu_
   std::vector<absl::AnyInvocable<void()>> running_;  // loop thread only
 
   internal::TimerQueue timers_;

@@ -27,8 +27,8 @@ absl::StatusOr<SocketAddress> SocketAddress::Parse(absl::string_view text) {
   } else {
     const size_t colon = text.rfind(':');
     if (colon == absl::string_view::npos || text.find(':') != colon) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "address \"", text, "\" is not of the form ipv4:port or [ipv6]:port"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("address \"", text, "\" is not of the form ipv4:port or [ipv6]:port"));
     }
     host = text.substr(0, colon);
     port_text = text.substr(colon + 1);
@@ -53,8 +53,8 @@ absl::StatusOr<SocketAddress> SocketAddress::Parse(absl::string_view text) {
     v6->sin6_port = htons(static_cast<uint16_t>(port));
     return out;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "host \"", host, "\" in \"", text, "\" is not a numeric IPv4 or IPv6 address"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("host \"", host, "\" in \"", text, "\" is not a numeric IPv4 or IPv6 address"));
 }
 
 absl::StatusOr<SocketAddress> SocketAddress::FromSockaddr(const sockaddr* sa, socklen_t len) {

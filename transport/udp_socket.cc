@@ -130,8 +130,8 @@ absl::StatusOr<size_t> UdpSocket::ReceiveBatch(absl::Span<ReceiveSlot> slots) {
     slot.length = msgs_[i].msg_len;
     slot.truncated = (h.msg_flags & MSG_TRUNC) != 0;
     slot.segment_size = 0;
-    auto from = SocketAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(h.msg_name),
-                                            h.msg_namelen);
+    auto from =
+        SocketAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
     slot.from = from.ok() ? *from : SocketAddress();
     if (gro_) {
       for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr;

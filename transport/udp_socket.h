@@ -66,7 +66,7 @@ void ForEachDatagram(const ReceiveSlot& slot, Fn&& fn) {
 class UdpSocket {
  public:
   struct Options {
-    bool reuse_port = false;  // SO_REUSEPORT: one socket per event loop on a listener port
+    bool reuse_port = false;       // SO_REUSEPORT: one socket per event loop on a listener port
     int receive_buffer_bytes = 0;  // SO_RCVBUF; 0 keeps the kernel default
     int send_buffer_bytes = 0;     // SO_SNDBUF; 0 keeps the kernel default
     int dscp = -1;                 // 0..63 sets IP_TOS (dscp<<2) / IPV6_TCLASS (dscp); -1 leaves it

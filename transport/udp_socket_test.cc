@@ -29,9 +29,8 @@ std::vector<std::vector<uint8_t>> ReceiveAll(UdpSocket& sock, size_t want, size_
     if (!n.ok()) break;
     for (size_t i = 0; i < *n; ++i) {
       EXPECT_FALSE(slots[i].truncated);
-      ForEachDatagram(slots[i], [&](absl::Span<const uint8_t> d) {
-        got.emplace_back(d.begin(), d.end());
-      });
+      ForEachDatagram(slots[i],
+                      [&](absl::Span<const uint8_t> d) { got.emplace_back(d.begin(), d.end()); });
     }
   }
   return got;
