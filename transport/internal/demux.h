@@ -35,9 +35,7 @@ struct PacketIdentity {
 
 // `payload`: a decrypted datagram without its crypt header.
 inline PacketIdentity Identify(absl::Span<const uint8_t> payload) {
-  auto u16 = [&](size_t at) {
-    return static_cast<uint16_t>(payload[at] | (payload[at + 1] << 8));
-  };
+  auto u16 = [&](size_t at) { return static_cast<uint16_t>(payload[at] | (payload[at + 1] << 8)); };
   auto u32 = [&](size_t at) {
     return static_cast<uint32_t>(payload[at]) | (static_cast<uint32_t>(payload[at + 1]) << 8) |
            (static_cast<uint32_t>(payload[at + 2]) << 16) |
@@ -74,10 +72,10 @@ inline PacketIdentity Identify(absl::Span<const uint8_t> payload) {
 
 // What to do with one datagram.
 enum class DemuxAction {
-  kFeed,          // deliver to the existing session
-  kReplace,       // close the existing session, then create a new one and feed it
-  kCreate,        // create a session and feed it
-  kDropNoConv,    // unknown address and nothing identifies a session (parity first, garbage)
+  kFeed,              // deliver to the existing session
+  kReplace,           // close the existing session, then create a new one and feed it
+  kCreate,            // create a session and feed it
+  kDropNoConv,        // unknown address and nothing identifies a session (parity first, garbage)
   kDropConvMismatch,  // known address, other conv, sn != 0 (§5.2 step 5)
   kDropBacklogFull,   // too many sessions waiting to be accepted
   kDropSessionLimit,  // the listener holds its maximum number of sessions

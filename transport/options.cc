@@ -1,0 +1,72 @@
+#include "transport/options.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace kcpp::transport {
+
+absl::StatusOr<NoDelay> NoDelay::FromMode(absl::string_view mode) {
+  if (mode == "normal") return Normal();
+  if (mode == "fast") return Fast();
+  if (mode == "fast2") return Fast2();
+  if (mode == "fast3") return Fast3();
+  return absl::InvalidArgumentError(
+      absl::StrCat("mode must be normal, fast, fast2 or fast3, got \"", mode, "\""));
+}
+
+absl::Status SessionOptions::Validate() const {
+  if (mtu < 50 || mtu > 1500) {
+    return absl::InvalidArgumentError(absl::StrCat("mtu must be 50..1500 bytes, got ", mtu));
+  }
+  if (send_window < 1 || send_window > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("send_window must be 1..65535 segments, got ", send_window));
+  }
+  if (receive_window < 1 || receive_window > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("receive_window must be 1..65535 segments, got ", receive_window));
+  }
+  if (nodelay.nodelay < 0 || nodelay.nodelay > 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("nodelay must be 0, 1 or 2, got ", nodelay.nodelay));
+  }
+  if (nodelay.interval_ms < 10 || nodelay.interval_ms > 5000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("interval must be 10..5000 ms, got ", nodelay.interval_ms));
+  }
+  if (nodelay.resend < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("resend must be >= 0, got ", nodelay.resend));
+  }
+  if (data_shards < 0 || parity_shards < 0 || data_shards + parity_shards > 256 ||
+      (data_shards == 0) != (parity_shards == 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "FEC needs data_shards >= 1 and parity_shards >= 1 with data + parity <= 256, or both "
+        "0 to turn it off; got ",
+        data_shards, "/", parity_shards));
+  }
+  if (dscp < -1 || dscp > 63) {
+    return absl::InvalidArgumentError(absl::StrCat("dscp must be 0..63 or -1, got ", dscp));
+  }
+  if (socket_buffer_bytes < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("socket_buffer_bytes must be >= 0, got ", socket_buffer_bytes));
+  }
+  if (rate_limit_bytes_per_second < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rate_limit_bytes_per_second must be >= 0, got ", rate_limit_bytes_per_second));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ListenerOptions::Validate() const {
+  if (accept_backlog < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("accept_backlog must be >= 1, got ", accept_backlog));
+  }
+  if (max_sessions < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_sessions must be >= 1, got ", max_sessions));
+  }
+  return session.Validate();
+}
+
+}  // namespace kcpp::transport

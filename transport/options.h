@@ -1,0 +1,99 @@
+// Options for kcpp sessions and listeners. Defaults equal kcp-go's
+// (wire-format.md §2.3, §5.4, §5.5), so a kcpp endpoint with default options
+// talks to a kcp-go endpoint with default options.
+//
+//   SessionOptions o;
+//   o.crypt = "aes";  o.key = "it's a secrect";   // kcptun names and derivation
+//   o.data_shards = 10;  o.parity_shards = 3;
+//   o.nodelay = NoDelay::Fast3();
+//   o.send_window = o.receive_window = 1024;
+//   KCPP_RETURN_IF_ERROR(o.Validate());
+#ifndef KCPP_TRANSPORT_OPTIONS_H_
+#define KCPP_TRANSPORT_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace kcpp::transport {
+
+// KCP's nodelay knobs (ikcp_nodelay / kcp-go SetNoDelay, §2.13).
+struct NoDelay {
+  int nodelay = 0;        // 0: normal RTO; 1: fast RTO back-off, 30 ms min RTO; 2: gentler back-off
+  int interval_ms = 100;  // internal update interval, 10..5000
+  int resend = 0;         // fast retransmit after this many out-of-order ACKs; 0 = off
+  bool no_congestion_window = false;  // nc: ignore cwnd, send at min(snd_wnd, rmt_wnd)
+
+  // kcptun's modes (wire-format.md §6.3).
+  static NoDelay Normal() { return {0, 40, 2, true}; }
+  static NoDelay Fast() { return {0, 30, 2, true}; }
+  static NoDelay Fast2() { return {1, 20, 2, true}; }
+  static NoDelay Fast3() { return {1, 10, 2, true}; }
+  // "normal", "fast", "fast2", "fast3" (kcptun -mode); anything else is an error.
+  static absl::StatusOr<NoDelay> FromMode(absl::string_view mode);
+
+  friend bool operator==(const NoDelay& a, const NoDelay& b) {
+    return a.nodelay == b.nodelay && a.interval_ms == b.interval_ms && a.resend == b.resend &&
+           a.no_congestion_window == b.no_congestion_window;
+  }
+};
+
+struct SessionOptions {
+  // Packet encryption by kcptun name: aes, aes-128, aes-192, salsa20, blowfish,
+  // twofish, cast5, 3des, tea, xtea, xor, sm4, none (20-byte header, no
+  // encryption), null (no crypt layer at all: kcp-go's nil BlockCrypt, its
+  // default). AEAD: aes-128-gcm, aes-192-gcm, aes-256-gcm, chacha20-poly1305.
+  std::string crypt = "null";
+  // Passphrase; the key is PBKDF2-HMAC-SHA1(key, "kcp-go", 4096, 32) cut to
+  // the cipher's size, exactly as kcptun (§3.6).
+  std::string key;
+
+  // Reed-Solomon FEC (§4): both 0 turns FEC off (kcp-go: dataShards and
+  // parityShards must both be > 0 to enable it).
+  int data_shards = 0;
+  int parity_shards = 0;
+
+  // Largest UDP payload, crypt and FEC headers included (§5.4); at most 1500.
+  int mtu = 1400;
+  // Windows in segments (kcp-go defaults: 32 / 32).
+  int send_window = 32;
+  int receive_window = 32;
+  NoDelay nodelay;  // kcp-go default: 0, 100, 0, off
+
+  // Stream mode: merge writes into full segments (kcp-go SetStreamMode).
+  // Message mode keeps write boundaries up to 255 fragments (§2.4).
+  bool stream_mode = false;
+  // Flush ACKs right after each input datagram (kcp-go SetACKNoDelay).
+  bool ack_nodelay = false;
+  // Leave written data for the next scheduled flush (kcp-go SetWriteDelay).
+  bool write_delay = false;
+
+  // IP DSCP, 0..63, or -1 to leave the socket alone.
+  int dscp = -1;
+  // SO_RCVBUF/SO_SNDBUF in bytes; 0 keeps the kernel's default.
+  int socket_buffer_bytes = 0;
+  // Pacing: bytes per second on the wire, 0 = unlimited (kcp-go SetRateLimit).
+  int64_t rate_limit_bytes_per_second = 0;
+
+  // Checks ranges and names; errors say which field and what is allowed.
+  absl::Status Validate() const;
+};
+
+struct ListenerOptions {
+  // Applied to every accepted session *before* its first packet is processed
+  // (kcp-go applies tuning only after Accept; see transport/README.md).
+  SessionOptions session;
+  // Sessions created but not yet accepted (kcp-go acceptBacklog = 128).
+  int accept_backlog = 128;
+  // Upper bound on live sessions of this listener.
+  int max_sessions = 65536;
+
+  absl::Status Validate() const;
+};
+
+}  // namespace kcpp::transport
+
+#endif  // KCPP_TRANSPORT_OPTIONS_H_

@@ -1,0 +1,67 @@
+#include "transport/options.h"
+
+#include "gtest/gtest.h"
+
+namespace kcpp::transport {
+namespace {
+
+TEST(SessionOptions, DefaultsAreKcpGosAndValid) {
+  SessionOptions o;
+  EXPECT_TRUE(o.Validate().ok());
+  EXPECT_EQ(o.mtu, 1400);
+  EXPECT_EQ(o.send_window, 32);
+  EXPECT_EQ(o.receive_window, 32);
+  EXPECT_EQ(o.nodelay, (NoDelay{0, 100, 0, false}));
+  EXPECT_EQ(o.crypt, "null");
+  EXPECT_FALSE(o.stream_mode);
+}
+
+TEST(SessionOptions, RejectsOutOfRangeWithTheFieldName) {
+  struct Case {
+    void (*mutate)(SessionOptions&);
+    const char* field;
+  } cases[] = {
+      {[](SessionOptions& o) { o.mtu = 1501; }, "mtu"},
+      {[](SessionOptions& o) { o.mtu = 20; }, "mtu"},
+      {[](SessionOptions& o) { o.send_window = 0; }, "send_window"},
+      {[](SessionOptions& o) { o.receive_window = 1 << 20; }, "receive_window"},
+      {[](SessionOptions& o) { o.nodelay.nodelay = 3; }, "nodelay"},
+      {[](SessionOptions& o) { o.nodelay.interval_ms = 5; }, "interval"},
+      {[](SessionOptions& o) { o.data_shards = 10; }, "FEC"},
+      {[](SessionOptions& o) {
+         o.data_shards = 200;
+         o.parity_shards = 100;
+       },
+       "FEC"},
+      {[](SessionOptions& o) { o.dscp = 64; }, "dscp"},
+      {[](SessionOptions& o) { o.rate_limit_bytes_per_second = -1; }, "rate_limit"},
+  };
+  for (const auto& c : cases) {
+    SessionOptions o;
+    c.mutate(o);
+    absl::Status s = o.Validate();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.field;
+    EXPECT_NE(s.message().find(c.field), absl::string_view::npos) << s.message();
+  }
+}
+
+TEST(NoDelay, KcptunModes) {
+  EXPECT_EQ(*NoDelay::FromMode("normal"), (NoDelay{0, 40, 2, true}));
+  EXPECT_EQ(*NoDelay::FromMode("fast"), (NoDelay{0, 30, 2, true}));
+  EXPECT_EQ(*NoDelay::FromMode("fast2"), (NoDelay{1, 20, 2, true}));
+  EXPECT_EQ(*NoDelay::FromMode("fast3"), (NoDelay{1, 10, 2, true}));
+  EXPECT_FALSE(NoDelay::FromMode("turbo").ok());
+}
+
+TEST(ListenerOptions, ValidatesItsBoundsAndTheSessionOptions) {
+  ListenerOptions o;
+  EXPECT_TRUE(o.Validate().ok());
+  o.accept_backlog = 0;
+  EXPECT_FALSE(o.Validate().ok());
+  o.accept_backlog = 1;
+  o.session.mtu = 9000;
+  EXPECT_FALSE(o.Validate().ok());
+}
+
+}  // namespace
+}  // namespace kcpp::transport
