@@ -51,8 +51,8 @@ absl::Status SessionOptions::Validate() const {
         absl::StrCat("socket_buffer_bytes must be >= 0, got ", socket_buffer_bytes));
   }
   if (rate_limit_bytes_per_second < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "rate_limit_bytes_per_second must be >= 0, got ", rate_limit_bytes_per_second));
+    return absl::InvalidArgumentError(absl::StrCat("rate_limit_bytes_per_second must be >= 0, got ",
+                                                   rate_limit_bytes_per_second));
   }
   return absl::OkStatus();
 }

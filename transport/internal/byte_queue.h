@@ -1,0 +1,190 @@
+// ByteQueue: a FIFO of bytes (or of whole messages) between application
+// threads and an event loop, built from fixed 16 KiB chunks.
+//
+// An empty queue holds no chunk, so 10K idle sessions cost ~nothing; a busy
+// one borrows chunks from a process-wide ChunkPool that keeps a bounded free
+// list, so a warm transfer allocates nothing. Message mode stores a 4-byte
+// length before each message, so boundaries survive (SOCK_SEQPACKET-like).
+//
+// Not thread-safe: the session's mutex guards it. ChunkPool is thread-safe.
+#ifndef KCPP_TRANSPORT_INTERNAL_BYTE_QUEUE_H_
+#define KCPP_TRANSPORT_INTERNAL_BYTE_QUEUE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include "absl/types/span.h"
+
+namespace kcpp::transport::internal {
+
+class ChunkPool {
+ public:
+  static constexpr size_t kChunkBytes = 16 * 1024;
+
+  // Keeps at most `max_free` idle chunks (the rest go back to the allocator).
+  explicit ChunkPool(size_t max_free = 4096) : max_free_(max_free) {}
+  ~ChunkPool() {
+    for (uint8_t* c : free_) delete[] c;
+  }
+
+  static ChunkPool& Default() {
+    static ChunkPool* pool = new ChunkPool();
+    return *pool;
+  }
+
+  uint8_t* Get() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!free_.empty()) {
+        uint8_t* c = free_.back();
+        free_.pop_back();
+        return c;
+      }
+    }
+    return new uint8_t[kChunkBytes];
+  }
+
+  void Put(uint8_t* chunk) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (free_.size() < max_free_) {
+        free_.push_back(chunk);
+        return;
+      }
+    }
+    delete[] chunk;
+  }
+
+ private:
+  std::mutex mu_;
+  size_t max_free_;
+  std::vector<uint8_t*> free_;
+};
+
+class ByteQueue {
+ public:
+  explicit ByteQueue(ChunkPool* pool = &ChunkPool::Default()) : pool_(pool) {}
+  ~ByteQueue() { Clear(); }
+  ByteQueue(const ByteQueue&) = delete;
+  ByteQueue& operator=(const ByteQueue&) = delete;
+
+  // Bytes stored (message mode: including the 4-byte length prefixes).
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  size_t chunks() const { return chunks_.size(); }
+
+  // Stream mode: appends bytes.
+  void Append(absl::Span<const uint8_t> data) {
+    while (!data.empty()) {
+      if (chunks_.empty() || tail_ == ChunkPool::kChunkBytes) {
+        chunks_.push_back(pool_->Get());
+        tail_ = 0;
+      }
+      const size_t n = std::min(data.size(), ChunkPool::kChunkBytes - tail_);
+      std::memcpy(chunks_.back() + tail_, data.data(), n);
+      tail_ += n;
+      size_ += n;
+      data.remove_prefix(n);
+    }
+  }
+
+  // Stream mode: copies up to out.size() bytes out; returns the count.
+  size_t Read(absl::Span<uint8_t> out) {
+    size_t done = 0;
+    while (done < out.size() && size_ > 0) {
+      const size_t in_head =
+          (chunks_.size() == 1 ? tail_ : ChunkPool::kChunkBytes) - head_;
+      const size_t n = std::min(out.size() - done, in_head);
+      std::memcpy(out.data() + done, chunks_.front() + head_, n);
+      Consume(n);
+      done += n;
+    }
+    return done;
+  }
+
+  // Message mode: appends one message.
+  void AppendMessage(absl::Span<const uint8_t> message) {
+    const uint32_t len = static_cast<uint32_t>(message.size());
+    uint8_t prefix[4];
+    std::memcpy(prefix, &len, 4);
+    Append(prefix);
+    Append(message);
+  }
+
+  // Message mode: length of the next message, or -1 if none.
+  int64_t PeekMessageSize() const {
+    if (size_ < 4) return -1;
+    uint8_t prefix[4];
+    CopyFront(prefix, 4);
+    uint32_t len;
+    std::memcpy(&len, prefix, 4);
+    return len;
+  }
+
+  // Message mode: removes the next message, copying at most out.size() bytes
+  // of it (the rest of a longer message is discarded, as recv() on a
+  // SOCK_SEQPACKET socket does). Returns the full message length, or -1.
+  int64_t ReadMessage(absl::Span<uint8_t> out) {
+    const int64_t len = PeekMessageSize();
+    if (len < 0) return -1;
+    Consume(4);
+    const size_t keep = std::min<size_t>(out.size(), static_cast<size_t>(len));
+    Read(out.subspan(0, keep));
+    Skip(static_cast<size_t>(len) - keep);
+    return len;
+  }
+
+  void Clear() {
+    for (uint8_t* c : chunks_) pool_->Put(c);
+    chunks_.clear();
+    head_ = tail_ = size_ = 0;
+  }
+
+ private:
+  void CopyFront(uint8_t* out, size_t n) const {
+    size_t chunk = 0, at = head_;
+    for (size_t i = 0; i < n; ++i) {
+      if (at == ChunkPool::kChunkBytes) {
+        ++chunk;
+        at = 0;
+      }
+      out[i] = chunks_[chunk][at++];
+    }
+  }
+
+  void Skip(size_t n) {
+    while (n > 0) {
+      const size_t in_head =
+          (chunks_.size() == 1 ? tail_ : ChunkPool::kChunkBytes) - head_;
+      const size_t k = std::min(n, in_head);
+      Consume(k);
+      n -= k;
+    }
+  }
+
+  void Consume(size_t n) {
+    head_ += n;
+    size_ -= n;
+    const bool last = chunks_.size() == 1;
+    if ((last && head_ == tail_) || (!last && head_ == ChunkPool::kChunkBytes)) {
+      pool_->Put(chunks_.front());
+      chunks_.pop_front();
+      head_ = 0;
+      if (chunks_.empty()) tail_ = 0;
+    }
+  }
+
+  ChunkPool* pool_;
+  std::deque<uint8_t*> chunks_;
+  size_t head_ = 0;  // read offset in chunks_.front()
+  size_t tail_ = 0;  // write offset in chunks_.back()
+  size_t size_ = 0;
+};
+
+}  // namespace kcpp::transport::internal
+
+#endif  // KCPP_TRANSPORT_INTERNAL_BYTE_QUEUE_H_
