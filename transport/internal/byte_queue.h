@@ -96,8 +96,7 @@ class ByteQueue {
   size_t Read(absl::Span<uint8_t> out) {
     size_t done = 0;
     while (done < out.size() && size_ > 0) {
-      const size_t in_head =
-          (chunks_.size() == 1 ? tail_ : ChunkPool::kChunkBytes) - head_;
+      const size_t in_head = (chunks_.size() == 1 ? tail_ : ChunkPool::kChunkBytes) - head_;
       const size_t n = std::min(out.size() - done, in_head);
       std::memcpy(out.data() + done, chunks_.front() + head_, n);
       Consume(n);
@@ -125,6 +124,26 @@ class ByteQueue {
     return len;
   }
 
+  // Message mode: copies the next message (out.size() must be at least its
+  // length) without removing it. Returns its length, or -1.
+  int64_t PeekMessage(absl::Span<uint8_t> out) const {
+    const int64_t len = PeekMessageSize();
+    if (len < 0 || out.size() < static_cast<size_t>(len)) return -1;
+    size_t chunk = 0, at = head_ + 4;
+    while (at >= ChunkPool::kChunkBytes) {
+      ++chunk;
+      at -= ChunkPool::kChunkBytes;
+    }
+    for (size_t i = 0; i < static_cast<size_t>(len); ++i) {
+      if (at == ChunkPool::kChunkBytes) {
+        ++chunk;
+        at = 0;
+      }
+      out[i] = chunks_[chunk][at++];
+    }
+    return len;
+  }
+
   // Message mode: removes the next message, copying at most out.size() bytes
   // of it (the rest of a longer message is discarded, as recv() on a
   // SOCK_SEQPACKET socket does). Returns the full message length, or -1.
@@ -136,6 +155,22 @@ class ByteQueue {
     Read(out.subspan(0, keep));
     Skip(static_cast<size_t>(len) - keep);
     return len;
+  }
+
+  // Stream mode: the contiguous bytes at the front (empty if none).
+  absl::Span<const uint8_t> Front() const {
+    if (size_ == 0) return {};
+    const size_t end = chunks_.size() == 1 ? tail_ : ChunkPool::kChunkBytes;
+    return absl::MakeConstSpan(chunks_.front() + head_, end - head_);
+  }
+  // Drops n bytes from the front (n <= size()).
+  void Skip(size_t n) {
+    while (n > 0) {
+      const size_t in_head = (chunks_.size() == 1 ? tail_ : ChunkPool::kChunkBytes) - head_;
+      const size_t k = std::min(n, in_head);
+      Consume(k);
+      n -= k;
+    }
   }
 
   void Clear() {
@@ -153,16 +188,6 @@ class ByteQueue {
         at = 0;
       }
       out[i] = chunks_[chunk][at++];
-    }
-  }
-
-  void Skip(size_t n) {
-    while (n > 0) {
-      const size_t in_head =
-          (chunks_.size() == 1 ? tail_ : ChunkPool::kChunkBytes) - head_;
-      const size_t k = std::min(n, in_head);
-      Consume(k);
-      n -= k;
     }
   }
 

@@ -1,0 +1,172 @@
+#include "transport/internal/session_channel.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+namespace kcpp::transport::internal {
+namespace {
+
+// Waits on `cv` until `ready()` or `deadline`; returns ready().
+template <typename Ready>
+bool WaitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+               absl::Time deadline, Ready ready) {
+  if (deadline == absl::InfiniteFuture()) {
+    cv.wait(lock, ready);
+    return true;
+  }
+  return cv.wait_until(lock, absl::ToChronoTime(deadline), ready);
+}
+
+}  // namespace
+
+SessionChannel::SessionChannel(bool message_mode, Limits limits, absl::AnyInvocable<void()> kick)
+    : message_mode_(message_mode), limits_(limits), kick_(std::move(kick)) {}
+
+absl::Status SessionChannel::TerminalStatusLocked() const {
+  if (closed_) return absl::FailedPreconditionError("session is closed");
+  if (!failure_.ok()) return failure_;
+  return absl::OkStatus();
+}
+
+void SessionChannel::KickLocked() {
+  if (kicked_) return;
+  kicked_ = true;
+  kick_();
+}
+
+absl::StatusOr<size_t> SessionChannel::Read(absl::Span<uint8_t> out, absl::Time deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  const bool ready = WaitUntil(readable_, lock, deadline, [&] {
+    return !inbound_.empty() || closed_ || !failure_.ok() || peer_closed_;
+  });
+  if (closed_) return absl::FailedPreconditionError("session is closed");
+  if (inbound_.empty()) {
+    if (!failure_.ok()) return failure_;
+    if (peer_closed_) return absl::OutOfRangeError("end of stream: the peer closed the session");
+    if (!ready || deadline <= absl::Now()) {
+      return absl::DeadlineExceededError(deadline == absl::InfinitePast()
+                                             ? "no data available"
+                                             : "read deadline exceeded");
+    }
+  }
+  const bool was_full = inbound_.size() >= limits_.inbound_bytes;
+  size_t n;
+  if (message_mode_) {
+    const int64_t len = inbound_.ReadMessage(out);
+    n = std::min<size_t>(out.size(), static_cast<size_t>(len));
+  } else {
+    n = inbound_.Read(out);
+  }
+  // Room appeared: let the loop pull more out of KCP (and reopen its window).
+  if (was_full || inbound_.empty()) KickLocked();
+  return n;
+}
+
+absl::StatusOr<size_t> SessionChannel::Write(absl::Span<const uint8_t> data, absl::Time deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (message_mode_) {
+    if (data.size() + 4 > limits_.outbound_bytes) {
+      return absl::InvalidArgumentError("message larger than the session's outbound limit");
+    }
+    const bool ready = WaitUntil(writable_, lock, deadline, [&] {
+      return !TerminalStatusLocked().ok() ||
+             outbound_.size() + data.size() + 4 <= limits_.outbound_bytes;
+    });
+    if (absl::Status s = TerminalStatusLocked(); !s.ok()) return s;
+    if (!ready) return absl::DeadlineExceededError("write deadline exceeded");
+    outbound_.AppendMessage(data);
+    KickLocked();
+    return data.size();
+  }
+  size_t queued = 0;
+  while (queued < data.size()) {
+    const bool ready = WaitUntil(writable_, lock, deadline, [&] {
+      return !TerminalStatusLocked().ok() || outbound_.size() < limits_.outbound_bytes;
+    });
+    if (absl::Status s = TerminalStatusLocked(); !s.ok()) {
+      if (queued > 0) return queued;
+      return s;
+    }
+    if (!ready) {
+      if (queued > 0) return queued;
+      return absl::DeadlineExceededError(deadline == absl::InfinitePast()
+                                             ? "outbound queue is full"
+                                             : "write deadline exceeded");
+    }
+    const size_t n = std::min(data.size() - queued, limits_.outbound_bytes - outbound_.size());
+    outbound_.Append(data.subspan(queued, n));
+    queued += n;
+    KickLocked();
+  }
+  return queued;
+}
+
+void SessionChannel::Close() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) return;
+  closed_ = true;
+  inbound_.Clear();
+  readable_.notify_all();
+  writable_.notify_all();
+  KickLocked();  // the loop flushes what is queued and tears down
+}
+
+bool SessionChannel::DeliverInbound(absl::Span<const uint8_t> data) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) return true;  // nobody will read: accept and drop
+  const size_t need = data.size() + (message_mode_ ? 4 : 0);
+  if (inbound_.size() + need > limits_.inbound_bytes && !inbound_.empty()) return false;
+  if (message_mode_) {
+    inbound_.AppendMessage(data);
+  } else {
+    inbound_.Append(data);
+  }
+  readable_.notify_all();
+  return true;
+}
+
+size_t SessionChannel::InboundRoom() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return inbound_.size() >= limits_.inbound_bytes ? 0 : limits_.inbound_bytes - inbound_.size();
+}
+
+void SessionChannel::PeerClosed() {
+  std::lock_guard<std::mutex> lock(mu_);
+  peer_closed_ = true;
+  readable_.notify_all();
+}
+
+void SessionChannel::Fail(absl::Status why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (failure_.ok()) failure_ = std::move(why);
+  readable_.notify_all();
+  writable_.notify_all();
+}
+
+void SessionChannel::Serviced() {
+  std::lock_guard<std::mutex> lock(mu_);
+  kicked_ = false;
+}
+
+bool SessionChannel::closed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return closed_;
+}
+
+bool SessionChannel::outbound_empty() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return outbound_.empty();
+}
+
+size_t SessionChannel::outbound_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return outbound_.size();
+}
+
+size_t SessionChannel::inbound_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return inbound_.size();
+}
+
+}  // namespace kcpp::transport::internal
