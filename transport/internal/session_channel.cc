@@ -9,8 +9,8 @@ namespace {
 
 // Waits on `cv` until `ready()` or `deadline`; returns ready().
 template <typename Ready>
-bool WaitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
-               absl::Time deadline, Ready ready) {
+bool WaitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, absl::Time deadline,
+               Ready ready) {
   if (deadline == absl::InfiniteFuture()) {
     cv.wait(lock, ready);
     return true;
@@ -45,9 +45,8 @@ absl::StatusOr<size_t> SessionChannel::Read(absl::Span<uint8_t> out, absl::Time 
     if (!failure_.ok()) return failure_;
     if (peer_closed_) return absl::OutOfRangeError("end of stream: the peer closed the session");
     if (!ready || deadline <= absl::Now()) {
-      return absl::DeadlineExceededError(deadline == absl::InfinitePast()
-                                             ? "no data available"
-                                             : "read deadline exceeded");
+      return absl::DeadlineExceededError(
+          deadline == absl::InfinitePast() ? "no data available" : "read deadline exceeded");
     }
   }
   const bool was_full = inbound_.size() >= limits_.inbound_bytes;
@@ -90,9 +89,8 @@ absl::StatusOr<size_t> SessionChannel::Write(absl::Span<const uint8_t> data, abs
     }
     if (!ready) {
       if (queued > 0) return queued;
-      return absl::DeadlineExceededError(deadline == absl::InfinitePast()
-                                             ? "outbound queue is full"
-                                             : "write deadline exceeded");
+      return absl::DeadlineExceededError(
+          deadline == absl::InfinitePast() ? "outbound queue is full" : "write deadline exceeded");
     }
     const size_t n = std::min(data.size() - queued, limits_.outbound_bytes - outbound_.size());
     outbound_.Append(data.subspan(queued, n));

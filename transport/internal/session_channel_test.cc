@@ -73,8 +73,7 @@ TEST(SessionChannel, CloseWakesABlockedReader) {
   SessionChannel ch(false, {}, [] {});
   std::thread reader([&] {
     uint8_t buf[4];
-    EXPECT_EQ(ch.Read(absl::MakeSpan(buf)).status().code(),
-              absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(ch.Read(absl::MakeSpan(buf)).status().code(), absl::StatusCode::kFailedPrecondition);
   });
   ch.Close();
   reader.join();
