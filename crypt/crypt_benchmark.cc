@@ -63,9 +63,9 @@ void OpenBench(benchmark::State& state, const char* name) {
   state.SetBytesProcessed(state.iterations() * kMtu);
 }
 
-#define KCPP_RAW(label, name)                                          \
-  BENCHMARK_CAPTURE(RawBench, label##_Encrypt, name, kEncrypt);       \
-  BENCHMARK_CAPTURE(RawBench, label##_Decrypt, name, kDecrypt);       \
+#define KCPP_RAW(label, name)                                   \
+  BENCHMARK_CAPTURE(RawBench, label##_Encrypt, name, kEncrypt); \
+  BENCHMARK_CAPTURE(RawBench, label##_Decrypt, name, kDecrypt); \
   BENCHMARK_CAPTURE(RawBench, label##_EncDec, name, kEncDec)
 
 KCPP_RAW(SM4, "sm4");

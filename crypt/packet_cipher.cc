@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "crypt/internal/aesni_cfb.h"
 #include "crypt/internal/bytes.h"
 #include "crypt/internal/cfb.h"
 #include "crypt/internal/nonce_pool.h"
@@ -58,6 +59,7 @@ class AesBlock {
   AesBlock& operator=(const AesBlock&) = delete;
 
   void EncryptBlock(const uint8_t* in, uint8_t* out) const { AES_encrypt(in, out, &key_); }
+  const AES_KEY& key() const { return key_; }
   // Many blocks through EVP's ECB, which dispatches to the pipelined AES-NI
   // (or vector-permute) multi-block routine. For inputs that are a whole
   // number of blocks, EVP_EncryptUpdate only reads the context (cipher.c:
@@ -185,6 +187,31 @@ class XorTransform {
   uint8_t table_[kXorTableSize];
 };
 
+// AES in kcp-go CFB: encryption through the AES-NI fast path when usable,
+// decryption through the multi-block EVP path of AesBlock.
+class AesCfbTransform {
+ public:
+  AesCfbTransform(const uint8_t* key, size_t len) : block_(key, len) {
+    aesni_ = internal::AesniUsable(block_.key().rd_key, block_.key().rounds, &EncryptThunk,
+                                   &block_.key());
+  }
+  void Encrypt(uint8_t* p, size_t n) const {
+    if (aesni_) {
+      internal::AesniCfbEncrypt(block_.key().rd_key, block_.key().rounds, p, n);
+    } else {
+      internal::CfbEncrypt(block_, p, n);
+    }
+  }
+  void Decrypt(uint8_t* p, size_t n) const { internal::CfbDecrypt(block_, p, n); }
+
+ private:
+  static void EncryptThunk(const uint8_t* in, uint8_t* out, const void* key) {
+    AES_encrypt(in, out, static_cast<const AES_KEY*>(key));
+  }
+  AesBlock block_;
+  bool aesni_ = false;
+};
+
 class NoneTransform {
  public:
   void Encrypt(uint8_t*, size_t) const {}
@@ -231,7 +258,6 @@ class ClassicCipher final : public PacketCipher {
     transform_.Decrypt(b.data(), b.size());
     return true;
   }
-
 
  private:
   void SealRest(absl::Span<uint8_t> d) const {
@@ -281,8 +307,8 @@ class AeadCipher final : public PacketCipher {
     uint8_t* body = d.data() + kAeadNonceSize;
     const size_t body_len = d.size() - kAeadNonceSize;
     size_t out_len = 0;
-    if (EVP_AEAD_CTX_open(&ctx_, body, &out_len, body_len, d.data(), kAeadNonceSize, body,
-                          body_len, nullptr, 0) != 1) {
+    if (EVP_AEAD_CTX_open(&ctx_, body, &out_len, body_len, d.data(), kAeadNonceSize, body, body_len,
+                          nullptr, 0) != 1) {
       ERR_clear_error();
       r.reason = DropReason::kAuthenticationFailed;
       return r;
@@ -318,11 +344,25 @@ absl::Status KeySizeError(absl::string_view name, absl::string_view sizes, size_
       absl::StrCat("key must be ", sizes, " bytes for ", name, ", got ", got));
 }
 
-constexpr absl::string_view kNames[] = {
-    "aes",     "aes-128",     "aes-192",     "aes-256",          "tea",   "xtea",
-    "blowfish", "cast5",      "3des",        "twofish",          "sm4",   "salsa20",
-    "xor",     "none",        "null",        "aes-128-gcm",      "aes-192-gcm",
-    "aes-256-gcm", "chacha20-poly1305"};
+constexpr absl::string_view kNames[] = {"aes",
+                                        "aes-128",
+                                        "aes-192",
+                                        "aes-256",
+                                        "tea",
+                                        "xtea",
+                                        "blowfish",
+                                        "cast5",
+                                        "3des",
+                                        "twofish",
+                                        "sm4",
+                                        "salsa20",
+                                        "xor",
+                                        "none",
+                                        "null",
+                                        "aes-128-gcm",
+                                        "aes-192-gcm",
+                                        "aes-256-gcm",
+                                        "chacha20-poly1305"};
 
 template <class T, class... Args>
 std::unique_ptr<PacketCipher> MakeClassic(absl::string_view name, Args&&... args) {
@@ -386,12 +426,12 @@ absl::StatusOr<std::unique_ptr<PacketCipher>> NewPacketCipher(absl::string_view 
   };
   if (name == "aes") {
     if (auto s = aes_like(); !s.ok()) return s;
-    return MakeClassic<CfbTransform<AesBlock>>(name, k, n);
+    return MakeClassic<AesCfbTransform>(name, k, n);
   }
   if (name == "aes-128" || name == "aes-192" || name == "aes-256") {
     const size_t want = name == "aes-128" ? 16 : name == "aes-192" ? 24 : 32;
     if (auto s = exact(want, absl::StrCat(want)); !s.ok()) return s;
-    return MakeClassic<CfbTransform<AesBlock>>(name, k, n);
+    return MakeClassic<AesCfbTransform>(name, k, n);
   }
   if (name == "tea") {
     if (auto s = exact(16, "16"); !s.ok()) return s;

@@ -57,9 +57,9 @@ inline constexpr size_t kXorTableSize = 1500;
 // Why Open rejected a datagram. Callers count these (kcp-go counts both
 // failures as InCsumErrors).
 enum class DropReason : uint8_t {
-  kNone = 0,           // accepted
-  kTooShort,           // shorter than the cipher's overhead
-  kChecksumMismatch,   // classic layout: CRC-32 after decryption differs
+  kNone = 0,              // accepted
+  kTooShort,              // shorter than the cipher's overhead
+  kChecksumMismatch,      // classic layout: CRC-32 after decryption differs
   kAuthenticationFailed,  // AEAD layout: tag check failed
 };
 inline constexpr int kNumDropReasons = 4;
@@ -123,8 +123,8 @@ class PacketCipher {
   virtual bool DecryptRaw(absl::Span<uint8_t> buffer) const = 0;
 
  protected:
-  PacketCipher(absl::string_view name, CipherLayout layout, size_t header,
-               size_t trailer, size_t nonce);
+  PacketCipher(absl::string_view name, CipherLayout layout, size_t header, size_t trailer,
+               size_t nonce);
 
  private:
   char name_[24];
@@ -144,8 +144,8 @@ class PacketCipher {
 //   chacha20-poly1305 (32).
 // Errors: InvalidArgument for an unknown name or a wrong key size, e.g.
 // "key must be 16, 24 or 32 bytes for aes, got 20".
-absl::StatusOr<std::unique_ptr<PacketCipher>> NewPacketCipher(
-    absl::string_view name, absl::Span<const uint8_t> key);
+absl::StatusOr<std::unique_ptr<PacketCipher>> NewPacketCipher(absl::string_view name,
+                                                              absl::Span<const uint8_t> key);
 
 // kcptun's key: PBKDF2-HMAC-SHA1(passphrase, "kcp-go", 4096, 32)
 // (wire-format.md §3.6).

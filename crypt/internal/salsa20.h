@@ -11,8 +11,7 @@ namespace kcpp::crypt::internal {
 
 // XORs `n` bytes at `data` (in place) with the Salsa20/20 keystream for the
 // 32-byte `key` and 8-byte `nonce`, starting at block 0.
-void Salsa20XorKeyStream(uint8_t* data, size_t n, const uint8_t nonce[8],
-                         const uint8_t key[32]);
+void Salsa20XorKeyStream(uint8_t* data, size_t n, const uint8_t nonce[8], const uint8_t key[32]);
 
 }  // namespace kcpp::crypt::internal
 

@@ -32,9 +32,7 @@ uint32_t Tau(uint32_t a) {
          (uint32_t{kSbox[(a >> 8) & 0xff]} << 8) | uint32_t{kSbox[a & 0xff]};
 }
 
-uint32_t L(uint32_t b) {
-  return b ^ Rotl32(b, 2) ^ Rotl32(b, 10) ^ Rotl32(b, 18) ^ Rotl32(b, 24);
-}
+uint32_t L(uint32_t b) { return b ^ Rotl32(b, 2) ^ Rotl32(b, 10) ^ Rotl32(b, 18) ^ Rotl32(b, 24); }
 
 // t[j][x] = L(S(x) placed in byte j, counted from the least significant).
 struct RoundTables {

@@ -24,8 +24,7 @@ class Twofish {
 
  private:
   uint32_t G(uint32_t x) const {
-    return s_[0][x & 0xff] ^ s_[1][(x >> 8) & 0xff] ^ s_[2][(x >> 16) & 0xff] ^
-           s_[3][x >> 24];
+    return s_[0][x & 0xff] ^ s_[1][(x >> 8) & 0xff] ^ s_[2][(x >> 16) & 0xff] ^ s_[3][x >> 24];
   }
   uint32_t k_[40];
   uint32_t s_[4][256];
