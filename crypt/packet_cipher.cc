@@ -11,6 +11,10 @@
 #include <openssl/evp.h>
 #include <openssl/mem.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -167,6 +171,25 @@ class Salsa20Transform {
   uint8_t key_[32];
 };
 
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) void XorIntoAvx2(uint8_t* dst, const uint8_t* src, size_t n) {
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(dst + i));
+    __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(dst + i + 32));
+    a0 = _mm256_xor_si256(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)));
+    a1 = _mm256_xor_si256(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 32)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), a0);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i + 32), a1);
+  }
+  internal::XorInto(dst + i, src + i, n - i);
+}
+bool HasAvx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+}
+#endif
+
 // kcp-go xor: byte i ^= table[i], table = PBKDF2-HMAC-SHA1(key,
 // "sH3CIVoF#rWLtJo6", 32, 1500).
 class XorTransform {
@@ -179,12 +202,18 @@ class XorTransform {
   }
   ~XorTransform() { OPENSSL_cleanse(table_, sizeof(table_)); }
   void Encrypt(uint8_t* p, size_t n) const {
+#if defined(__x86_64__)
+    if (avx2_) return XorIntoAvx2(p, table_, std::min(n, kXorTableSize));
+#endif
     internal::XorInto(p, table_, std::min(n, kXorTableSize));
   }
   void Decrypt(uint8_t* p, size_t n) const { Encrypt(p, n); }
 
  private:
   uint8_t table_[kXorTableSize];
+#if defined(__x86_64__)
+  bool avx2_ = HasAvx2();
+#endif
 };
 
 // AES in kcp-go CFB: encryption through the AES-NI fast path when usable,
