@@ -114,6 +114,11 @@ class PacketCipher {
   // Opens `datagram` in place (it is overwritten even when rejected) and
   // returns the payload or the reason for dropping it. Safe on any input:
   // never reads or writes outside `datagram`.
+  // Integrity: AEAD authenticates everything. The classic layout only has a
+  // CRC-32 over bytes 20.. (kcp-go's design): it detects corruption, not
+  // forgery, and some changes confined to the 16 nonce bytes are accepted
+  // (e.g. bytes 0..7 with 8-byte block ciphers, 0..15 with xor and none) —
+  // the payload is then unchanged.
   virtual OpenResult Open(absl::Span<uint8_t> datagram) const = 0;
 
   // kcp-go's BlockCrypt.Encrypt / Decrypt: transform the whole buffer in

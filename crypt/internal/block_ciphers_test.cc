@@ -1,6 +1,7 @@
 // Published test vectors for the block ciphers crypt/ uses: the hand-written
 // TEA, XTEA, Twofish, SM4, Salsa20, and BoringSSL's Blowfish and CAST5 called
 // the way packet_cipher.cc calls them.
+#include <openssl/aes.h>
 #include <openssl/blowfish.h>
 #include <openssl/cast.h>
 
@@ -8,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "crypt/internal/aesni_cfb.h"
+#include "crypt/internal/cfb.h"
 #include "crypt/internal/salsa20.h"
 #include "crypt/internal/sm4.h"
 #include "crypt/internal/tea.h"
@@ -168,6 +171,47 @@ TEST(BoringSslCast5, Rfc2144Vector) {
   CAST_set_key(&key, k.size(), k.data());
   CAST_ecb_encrypt(p.data(), out.data(), &key, CAST_ENCRYPT);
   EXPECT_EQ(ToHex(out.data(), 8), "238b4fe5847e44b2");
+}
+
+// The generic CFB template over BoringSSL's AES_encrypt (the fallback when
+// AES-NI is missing) and the AES-NI fast path must agree on every length,
+// and CfbDecrypt (multi-block keystream) must invert both.
+struct AesEncryptBlock {
+  static constexpr size_t kBlockSize = 16;
+  AES_KEY key;
+  void EncryptBlock(const uint8_t* in, uint8_t* out) const { AES_encrypt(in, out, &key); }
+  void EncryptBlocks(const uint8_t* in, uint8_t* out, size_t n) const {
+    for (size_t i = 0; i < n; ++i) EncryptBlock(in + 16 * i, out + 16 * i);
+  }
+};
+
+void AesEncryptThunk(const uint8_t* in, uint8_t* out, const void* key) {
+  AES_encrypt(in, out, static_cast<const AES_KEY*>(key));
+}
+
+TEST(Cfb, GenericAndAesniPathsAgree) {
+  for (unsigned bits : {128u, 192u, 256u}) {
+    std::vector<uint8_t> key(bits / 8);
+    for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(i * 3 + bits);
+    AesEncryptBlock block;
+    ASSERT_EQ(AES_set_encrypt_key(key.data(), bits, &block.key), 0);
+    const bool aesni =
+        AesniUsable(block.key.rd_key, block.key.rounds, &AesEncryptThunk, &block.key);
+    for (size_t n = 0; n <= 2100; n += (n < 70 ? 1 : 97)) {
+      std::vector<uint8_t> plain(n);
+      for (size_t i = 0; i < n; ++i) plain[i] = static_cast<uint8_t>(i * 11 + n);
+      std::vector<uint8_t> a = plain;
+      CfbEncrypt(block, a.data(), n);
+      if (aesni) {
+        std::vector<uint8_t> b = plain;
+        AesniCfbEncrypt(block.key.rd_key, block.key.rounds, b.data(), n);
+        ASSERT_EQ(a, b) << bits << " " << n;
+      }
+      if (n >= 16) ASSERT_NE(a, plain);
+      CfbDecrypt(block, a.data(), n);
+      ASSERT_EQ(a, plain) << bits << " " << n;
+    }
+  }
 }
 
 }  // namespace
