@@ -33,7 +33,7 @@ PACKAGES=(
   clang libclang-rt-14-dev llvm
   # interop peers
   golang-go golang-github-xtaci-kcp-dev golang-github-xtaci-smux-dev
-  golang-github-klauspost-reedsolomon-dev kcptun
+  golang-github-klauspost-reedsolomon-dev golang-github-golang-snappy-dev kcptun
 )
 
 # --- deb-src: derived from the machine's own deb822 sources file ------------
