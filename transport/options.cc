@@ -1,6 +1,10 @@
 #include "transport/options.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "crypt/packet_cipher.h"
 
 namespace kcpp::transport {
 
@@ -14,6 +18,13 @@ absl::StatusOr<NoDelay> NoDelay::FromMode(absl::string_view mode) {
 }
 
 absl::Status SessionOptions::Validate() const {
+  {
+    const auto names = crypt::SupportedCipherNames();
+    if (std::find(names.begin(), names.end(), crypt) == names.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "crypt must be one of ", absl::StrJoin(names, ", "), "; got \"", crypt, "\""));
+    }
+  }
   if (mtu < 50 || mtu > 1500) {
     return absl::InvalidArgumentError(absl::StrCat("mtu must be 50..1500 bytes, got ", mtu));
   }
@@ -53,6 +64,16 @@ absl::Status SessionOptions::Validate() const {
   if (rate_limit_bytes_per_second < 0) {
     return absl::InvalidArgumentError(absl::StrCat("rate_limit_bytes_per_second must be >= 0, got ",
                                                    rate_limit_bytes_per_second));
+  }
+  if (outbound_queue_bytes < 1 || inbound_queue_bytes < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("outbound_queue_bytes and inbound_queue_bytes must be >= 1, got ",
+                     outbound_queue_bytes, " and ", inbound_queue_bytes));
+  }
+  if (close_linger_ms < 0 || dead_link < 0 || idle_timeout_ms < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("close_linger_ms, dead_link and idle_timeout_ms must be >= 0, got ",
+                     close_linger_ms, ", ", dead_link, ", ", idle_timeout_ms));
   }
   return absl::OkStatus();
 }

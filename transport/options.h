@@ -78,6 +78,25 @@ struct SessionOptions {
   // Pacing: bytes per second on the wire, 0 = unlimited (kcp-go SetRateLimit).
   int64_t rate_limit_bytes_per_second = 0;
 
+  // FEC sender: skip parity for a group whose data trickled in more than
+  // 500 ms apart, advancing seqid so groups stay aligned (kcp-go >= v5.6.21,
+  // §4.3). Off = always send parity (kcp-go 5.6.1, Debian's).
+  bool fec_skip_idle_parity = false;
+
+  // Bytes queued between application threads and the loop, each way
+  // (Session's Write/Read queues). KCP's windows hold the rest.
+  int outbound_queue_bytes = 1 << 20;
+  int inbound_queue_bytes = 1 << 20;
+  // After Close(): keep retransmitting queued data for up to this long.
+  int close_linger_ms = 10000;
+  // Fail the session when a segment has been sent this many times (KCP's
+  // dead link, §2.14). kcp-go sets the state but never acts on it; kcpp fails
+  // the session with Unavailable. 0 = never.
+  int dead_link = 20;
+  // Fail the session when nothing arrived from the peer for this long.
+  // 0 = never (kcp-go has no such timer).
+  int idle_timeout_ms = 0;
+
   // Checks ranges and names; errors say which field and what is allowed.
   absl::Status Validate() const;
 };

@@ -65,3 +65,23 @@ TEST(ListenerOptions, ValidatesItsBoundsAndTheSessionOptions) {
 
 }  // namespace
 }  // namespace kcpp::transport
+
+TEST(SessionOptionsTest, UnknownCipherNamesTheAllowedOnes) {
+  kcpp::transport::SessionOptions o;
+  o.crypt = "rot13";
+  const absl::Status s = o.Validate();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("aes-128"), absl::string_view::npos) << s;
+  EXPECT_NE(s.message().find("rot13"), absl::string_view::npos) << s;
+  o.crypt = "salsa20";
+  EXPECT_TRUE(o.Validate().ok());
+}
+
+TEST(SessionOptionsTest, QueueAndLifetimeBoundsValidated) {
+  kcpp::transport::SessionOptions o;
+  o.outbound_queue_bytes = 0;
+  EXPECT_EQ(o.Validate().code(), absl::StatusCode::kInvalidArgument);
+  o.outbound_queue_bytes = 1;
+  o.idle_timeout_ms = -1;
+  EXPECT_EQ(o.Validate().code(), absl::StatusCode::kInvalidArgument);
+}
