@@ -41,7 +41,7 @@ struct EngineOptions {
 
 // Process-wide numbers (kcp-go's DefaultSnmp, §5.9).
 struct EngineStats {
-  Counters counters;  // every session, live and gone
+  Counters counters;           // every session, live and gone
   uint64_t active_opens = 0;   // sessions dialled
   uint64_t passive_opens = 0;  // sessions created by listeners
   uint32_t current_sessions = 0;
@@ -62,8 +62,7 @@ class Engine {
   // (kcp-go: 4 random bytes, §5.1). There is no handshake: the call returns
   // at once; the first datagram creates the peer's session.
   absl::StatusOr<std::unique_ptr<Session>> Dial(absl::string_view remote,
-                                                const SessionOptions& options,
-                                                uint32_t conv = 0);
+                                                const SessionOptions& options, uint32_t conv = 0);
   // Binds `address` (port 0 picks one) on every loop with SO_REUSEPORT.
   absl::StatusOr<std::unique_ptr<Listener>> Listen(absl::string_view address,
                                                    const ListenerOptions& options);

@@ -153,8 +153,10 @@ void EventLoop::Run() {
       if (TimerHandler* h = timer_handlers_[id]) h->OnTimer(now_ms_);
     }
     RunTasks();
+    if (iteration_end_) iteration_end_();
     if (stopping_.load()) {
       RunTasks();
+      if (iteration_end_) iteration_end_();
       return;
     }
   }

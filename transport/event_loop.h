@@ -20,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -80,6 +81,11 @@ class EventLoop {
   void ReleaseTimer(TimerId id);
   size_t scheduled_timers() const { return timers_.scheduled(); }
 
+  // Loop thread (or before Start): `hook` runs at the end of every iteration,
+  // after events, timers and tasks — where batched output is flushed, so that
+  // everything one iteration produced leaves in as few syscalls as possible.
+  void SetIterationEndHook(absl::AnyInvocable<void()> hook) { iteration_end_ = std::move(hook); }
+
   // Iterations run so far (for tests and stats).
   uint64_t iterations() const { return iterations_.load(std::memory_order_relaxed); }
 
@@ -104,6 +110,7 @@ class EventLoop {
 
   internal::TimerQueue timers_;
   std::vector<TimerHandler*> timer_handlers_;  // by TimerId
+  absl::AnyInvocable<void()> iteration_end_;
 };
 
 }  // namespace kcpp::transport

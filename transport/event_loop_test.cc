@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -48,6 +49,32 @@ TEST(EventLoop, PostedTasksRunOnTheLoopThreadInOrder) {
   ASSERT_EQ(seen.size(), 1000u);
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(seen[i], i);
   EXPECT_FALSE((*loop)->IsLoopThread());
+}
+
+TEST(EventLoop, IterationEndHookRunsAfterTheIterationsTasks) {
+  auto loop = EventLoop::Create("test");
+  ASSERT_TRUE(loop.ok());
+  std::vector<std::string> order;  // loop thread only
+  (*loop)->SetIterationEndHook([&] {
+    if (!order.empty() && order.back() != "end") order.push_back("end");
+  });
+  Latch done(1);
+  (*loop)->Start();
+  (*loop)->Post([&] {
+    order.push_back("task");
+    (*loop)->Post([&] {
+      order.push_back("second");
+      done.CountDown();
+    });
+  });
+  done.Wait();
+  (*loop)->Stop();
+  // The nested task runs in a later iteration, so an "end" separates them.
+  ASSERT_GE(order.size(), 3u);
+  EXPECT_EQ(order[0], "task");
+  EXPECT_EQ(order[1], "end");
+  EXPECT_EQ(order[2], "second");
+  EXPECT_EQ(order.back(), "end");
 }
 
 TEST(EventLoop, PostsFromManyThreadsAllRunAndStopDrainsTheQueue) {

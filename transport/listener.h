@@ -44,12 +44,12 @@ struct ListenerStats {
   uint32_t live_sessions = 0;
   uint32_t pending_accept = 0;
   // Datagrams dropped before reaching a session, by reason.
-  uint64_t dropped_checksum = 0;      // CRC / AEAD failure (wrong key, corruption)
-  uint64_t dropped_no_conv = 0;       // unknown address, nothing identifies a session
-  uint64_t dropped_conv_mismatch = 0; // known address, other conv, sn != 0
+  uint64_t dropped_checksum = 0;       // CRC / AEAD failure (wrong key, corruption)
+  uint64_t dropped_no_conv = 0;        // unknown address, nothing identifies a session
+  uint64_t dropped_conv_mismatch = 0;  // known address, other conv, sn != 0
   uint64_t dropped_backlog_full = 0;
   uint64_t dropped_session_limit = 0;
-  uint64_t dropped_truncated = 0;     // larger than 1500 bytes (kcp-go's limit)
+  uint64_t dropped_truncated = 0;  // larger than 1500 bytes (kcp-go's limit)
 };
 
 class Listener {
@@ -61,8 +61,7 @@ class Listener {
 
   // The next session, in order of creation. Unavailable after Close();
   // DeadlineExceeded at the deadline.
-  absl::StatusOr<std::unique_ptr<Session>> Accept(
-      absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<std::unique_ptr<Session>> Accept(absl::Time deadline = absl::InfiniteFuture());
   // Asynchronous form: every new session is handed to `on_accept` on its
   // loop thread instead of being queued for Accept (sessions already queued
   // are handed over at once). Must not block.

@@ -101,7 +101,8 @@ struct SessionTuning {
   std::optional<bool> ack_nodelay;
   std::optional<bool> write_delay;
   std::optional<int64_t> rate_limit_bytes_per_second;
-  std::optional<int> dscp;  // dialled sessions only (an accepted session shares its listener's socket)
+  std::optional<int>
+      dscp;  // dialled sessions only (an accepted session shares its listener's socket)
 };
 
 // Asynchronous form: callbacks invoked on the session's loop thread.

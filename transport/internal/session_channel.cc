@@ -51,9 +51,19 @@ absl::StatusOr<size_t> SessionChannel::Read(absl::Span<uint8_t> out, absl::Time 
   }
   const bool was_full = inbound_.size() >= limits_.inbound_bytes;
   size_t n;
-  if (message_mode_) {
-    const int64_t len = inbound_.ReadMessage(out);
-    n = std::min<size_t>(out.size(), static_cast<size_t>(len));
+  if (message_mode_ && partial_left_ > 0) {
+    n = inbound_.Read(out.subspan(0, std::min(out.size(), partial_left_)));
+    partial_left_ -= n;
+  } else if (message_mode_) {
+    const int64_t len = inbound_.PeekMessageSize();
+    if (static_cast<size_t>(len) <= out.size()) {
+      inbound_.ReadMessage(out);
+      n = static_cast<size_t>(len);
+    } else {
+      inbound_.Skip(4);  // the length prefix; the body is read in parts
+      n = inbound_.Read(out);
+      partial_left_ = static_cast<size_t>(len) - n;
+    }
   } else {
     n = inbound_.Read(out);
   }
@@ -73,8 +83,13 @@ absl::StatusOr<size_t> SessionChannel::Write(absl::Span<const uint8_t> data, abs
              outbound_.size() + data.size() + 4 <= limits_.outbound_bytes;
     });
     if (absl::Status s = TerminalStatusLocked(); !s.ok()) return s;
-    if (!ready) return absl::DeadlineExceededError("write deadline exceeded");
+    if (!ready) {
+      writer_blocked_ = true;
+      return absl::DeadlineExceededError(
+          deadline == absl::InfinitePast() ? "outbound queue is full" : "write deadline exceeded");
+    }
     outbound_.AppendMessage(data);
+    acknowledged_ = false;
     KickLocked();
     return data.size();
   }
@@ -88,16 +103,41 @@ absl::StatusOr<size_t> SessionChannel::Write(absl::Span<const uint8_t> data, abs
       return s;
     }
     if (!ready) {
+      writer_blocked_ = true;
       if (queued > 0) return queued;
       return absl::DeadlineExceededError(
           deadline == absl::InfinitePast() ? "outbound queue is full" : "write deadline exceeded");
     }
     const size_t n = std::min(data.size() - queued, limits_.outbound_bytes - outbound_.size());
     outbound_.Append(data.subspan(queued, n));
+    acknowledged_ = false;
     queued += n;
     KickLocked();
   }
   return queued;
+}
+
+absl::Status SessionChannel::WaitAcknowledged(absl::Time deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  const bool ready = WaitUntil(acknowledged_cv_, lock, deadline, [&] {
+    return !TerminalStatusLocked().ok() || (outbound_.empty() && acknowledged_);
+  });
+  if (absl::Status s = TerminalStatusLocked(); !s.ok()) return s;
+  if (!ready) return absl::DeadlineExceededError("not acknowledged before the deadline");
+  return absl::OkStatus();
+}
+
+bool SessionChannel::TakeWritableEdge() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!writer_blocked_ || outbound_.size() >= limits_.outbound_bytes) return false;
+  writer_blocked_ = false;
+  return true;
+}
+
+void SessionChannel::SetAcknowledged(bool acknowledged) {
+  std::lock_guard<std::mutex> lock(mu_);
+  acknowledged_ = acknowledged;
+  if (acknowledged && outbound_.empty()) acknowledged_cv_.notify_all();
 }
 
 void SessionChannel::Close() {
@@ -105,8 +145,10 @@ void SessionChannel::Close() {
   if (closed_) return;
   closed_ = true;
   inbound_.Clear();
+  partial_left_ = 0;
   readable_.notify_all();
   writable_.notify_all();
+  acknowledged_cv_.notify_all();
   KickLocked();  // the loop flushes what is queued and tears down
 }
 
@@ -140,6 +182,7 @@ void SessionChannel::Fail(absl::Status why) {
   if (failure_.ok()) failure_ = std::move(why);
   readable_.notify_all();
   writable_.notify_all();
+  acknowledged_cv_.notify_all();
 }
 
 void SessionChannel::Serviced() {

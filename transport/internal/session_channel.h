@@ -50,8 +50,10 @@ class SessionChannel {
   // ---- application side (any thread) ----
 
   // Stream mode: copies up to out.size() available bytes, blocking until at
-  // least one is available. Message mode: one whole message (a longer one is
-  // truncated to out.size(), and OK carries the copied length).
+  // least one is available. Message mode: one message, or, if it is longer
+  // than out.size(), its first out.size() bytes — the rest comes with the
+  // next Reads before any later message (nothing is lost; kcp-go's Read
+  // keeps the remainder the same way).
   absl::StatusOr<size_t> Read(absl::Span<uint8_t> out,
                               absl::Time deadline = absl::InfiniteFuture());
   // Queues all of `data` (blocking while the queue is full). Returns the
@@ -68,6 +70,10 @@ class SessionChannel {
   absl::StatusOr<size_t> TryWrite(absl::Span<const uint8_t> data) {
     return Write(data, absl::InfinitePast());
   }
+  // Blocks until the outbound queue is empty and the loop reported that KCP
+  // holds nothing unacknowledged (SetAcknowledged), or the deadline, a close
+  // or a failure.
+  absl::Status WaitAcknowledged(absl::Time deadline = absl::InfiniteFuture());
   // Closes this side: blocked calls return FailedPrecondition; bytes already
   // queued are still flushed by the loop. Idempotent.
   void Close();
@@ -93,6 +99,11 @@ class SessionChannel {
   void PeerClosed();
   // The session failed: every blocked and later call gets Unavailable(why).
   void Fail(absl::Status why);
+  // True (once) if a Write found the queue full since the last call and the
+  // queue has room now: time to tell an asynchronous writer (on_writable).
+  bool TakeWritableEdge();
+  // Whether everything handed to KCP so far has been acknowledged.
+  void SetAcknowledged(bool acknowledged);
   // Marks a kick as handled: the next application event kicks again.
   void Serviced();
 
@@ -114,6 +125,10 @@ class SessionChannel {
   std::condition_variable writable_;
   ByteQueue inbound_;
   ByteQueue outbound_;
+  std::condition_variable acknowledged_cv_;
+  bool acknowledged_ = true;
+  bool writer_blocked_ = false;
+  size_t partial_left_ = 0;  // message mode: unread bytes of a message already started
   bool kicked_ = false;
   bool closed_ = false;
   bool peer_closed_ = false;
@@ -132,7 +147,10 @@ size_t SessionChannel::DrainStream(Sink&& sink) {
     moved += taken;
     if (taken < front.size()) break;
   }
-  if (moved > 0) writable_.notify_all();
+  if (moved > 0) {
+    acknowledged_ = false;  // in KCP now, until the loop says otherwise
+    writable_.notify_all();
+  }
   return moved;
 }
 
@@ -147,7 +165,10 @@ size_t SessionChannel::DrainMessages(Sink&& sink) {
     outbound_.ReadMessage({});
     moved += message_.size();
   }
-  if (moved > 0) writable_.notify_all();
+  if (moved > 0) {
+    acknowledged_ = false;  // in KCP now, until the loop says otherwise
+    writable_.notify_all();
+  }
   return moved;
 }
 

@@ -126,5 +126,66 @@ TEST(SessionChannel, MessageModeKeepsBoundariesAndRefusedMessagesStayQueued) {
   EXPECT_EQ(ch.Write(too_big).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(SessionChannel, MessageLongerThanTheReadBufferComesInPartsBeforeTheNext) {
+  SessionChannel ch(true, {1000, 1000}, [] {});
+  std::vector<uint8_t> big(25), small(3, 9);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i);
+  ASSERT_TRUE(ch.DeliverInbound(big));
+  ASSERT_TRUE(ch.DeliverInbound(small));
+  uint8_t buf[10];
+  std::vector<uint8_t> got;
+  for (size_t expect : {10u, 10u, 5u}) {
+    auto n = ch.Read(absl::MakeSpan(buf));
+    ASSERT_TRUE(n.ok());
+    ASSERT_EQ(*n, expect);
+    got.insert(got.end(), buf, buf + *n);
+  }
+  EXPECT_EQ(got, big);
+  auto n = ch.Read(absl::MakeSpan(buf));
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(std::vector<uint8_t>(buf, buf + *n), small);
+}
+
+TEST(SessionChannel, WaitAcknowledgedNeedsAnEmptyQueueAndTheLoopsAck) {
+  SessionChannel ch(false, {1000, 1000}, [] {});
+  const uint8_t data[10] = {1, 2, 3};
+  ASSERT_TRUE(ch.Write(data).ok());
+  // Queued, not yet in KCP.
+  EXPECT_EQ(ch.WaitAcknowledged(absl::InfinitePast()).code(), absl::StatusCode::kDeadlineExceeded);
+  std::vector<uint8_t> got;
+  ch.DrainStream(WindowSink{100, &got});
+  // In KCP, not acknowledged: a stale "acknowledged" from before the drain
+  // must not count.
+  EXPECT_EQ(ch.WaitAcknowledged(absl::InfinitePast()).code(), absl::StatusCode::kDeadlineExceeded);
+  std::thread waiter([&] { EXPECT_TRUE(ch.WaitAcknowledged().ok()); });
+  ch.SetAcknowledged(true);
+  waiter.join();
+  EXPECT_TRUE(ch.WaitAcknowledged(absl::InfinitePast()).ok());
+}
+
+TEST(SessionChannel, WaitAcknowledgedEndsWithTheFailure) {
+  SessionChannel ch(false, {1000, 1000}, [] {});
+  const uint8_t data[10] = {};
+  ASSERT_TRUE(ch.Write(data).ok());
+  std::thread waiter(
+      [&] { EXPECT_EQ(ch.WaitAcknowledged().code(), absl::StatusCode::kUnavailable); });
+  ch.Fail(absl::UnavailableError("dead link"));
+  waiter.join();
+}
+
+TEST(SessionChannel, WritableEdgeOnlyAfterAFullQueueDrains) {
+  SessionChannel ch(false, {100, 100}, [] {});
+  std::vector<uint8_t> data(150, 7);
+  EXPECT_FALSE(ch.TakeWritableEdge());
+  auto n = ch.TryWrite(data);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 100u);                  // a prefix; the writer now waits for room
+  EXPECT_FALSE(ch.TakeWritableEdge());  // still full
+  std::vector<uint8_t> got;
+  ch.DrainStream(WindowSink{60, &got});
+  EXPECT_TRUE(ch.TakeWritableEdge());
+  EXPECT_FALSE(ch.TakeWritableEdge());  // once per blocked write
+}
+
 }  // namespace
 }  // namespace kcpp::transport::internal

@@ -1,0 +1,122 @@
+// Loop: one event-loop thread of an Engine and everything it owns — the
+// epoll loop, the packet buffer pool, receive buffers, the list of UDP
+// endpoints with output to flush at the end of the iteration, and the
+// sessions living on it.
+//
+// Sessions are addressed by a process-unique id; application threads wake a
+// session with Kick(id), which queues the id and wakes the loop (no
+// allocation, no reference to a session that may already be gone).
+#ifndef KCPP_TRANSPORT_INTERNAL_LOOP_H_
+#define KCPP_TRANSPORT_INTERNAL_LOOP_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "transport/counters.h"
+#include "transport/event_loop.h"
+#include "transport/internal/buffer_pool.h"
+#include "transport/udp_socket.h"
+
+namespace kcpp::transport::internal {
+
+class UdpEndpoint;
+
+// Something that lives on one loop (a session, a listener's socket on this
+// loop) and is created, driven and destroyed only there.
+class LoopObject {
+ public:
+  virtual ~LoopObject() = default;
+  // An application thread asked for attention (Loop::Kick).
+  virtual void OnKick(int64_t now_ms) {}
+  // The engine is shutting down; the object is destroyed right after.
+  virtual void OnShutdown() {}
+  // Counters to keep once the object is gone (sessions).
+  virtual Counters FinalCounters() const { return {}; }
+  virtual Counters LiveCounters() const { return {}; }
+};
+
+class Loop {
+ public:
+  static absl::StatusOr<std::shared_ptr<Loop>> Create(std::string name, int index);
+  // Shutdown(), then frees the thread's resources.
+  ~Loop();
+  // Tears down every object on the loop (OnShutdown, then destroyed) and
+  // joins the thread. Afterwards Post/RunSync/Kick do nothing and return
+  // false. Idempotent; not from the loop thread.
+  void Shutdown();
+
+  int index() const { return index_; }
+  EventLoop& event_loop() { return *event_loop_; }
+  bool IsLoopThread() const { return event_loop_->IsLoopThread(); }
+  int64_t now_ms() const { return event_loop_->now_ms(); }
+
+  // Any thread: runs `task` on the loop. False if the loop is shut down.
+  bool Post(absl::AnyInvocable<void()> task);
+  // Any thread: runs `task` on the loop and waits for it (inline when called
+  // on the loop thread). False, without running it, if shut down.
+  bool RunSync(absl::AnyInvocable<void()> task);
+  // Any thread: asks the loop to call OnKick of object `id` soon (no
+  // allocation; an id that is gone by then is ignored).
+  void Kick(uint64_t id);
+
+  // ---- loop thread ----
+  BufferPool& pool() { return pool_; }
+  // Receive slots over loop-owned buffers: small (2 KiB) slots, or 64 KiB
+  // ones for sockets with UDP GRO.
+  absl::Span<ReceiveSlot> receive_slots(bool gro);
+  void MarkDirty(UdpEndpoint* endpoint);
+  void ForgetEndpoint(UdpEndpoint* endpoint);
+
+  void AddObject(uint64_t id, std::unique_ptr<LoopObject> object);
+  // Destroys object `id` at the end of the current iteration (never under a
+  // caller's feet), keeping its final counters.
+  void RemoveObject(uint64_t id);
+  LoopObject* FindObject(uint64_t id);
+  size_t object_count() const { return objects_.size(); }
+  // Counters of every session on this loop, live and gone.
+  Counters TotalCounters() const;
+  void AddSendQueueDrops(uint64_t n) { retired_.send_drops += n; }
+
+  // Process-unique ids for loop objects.
+  static uint64_t NextId();
+
+ private:
+  Loop(std::unique_ptr<EventLoop> event_loop, int index);
+  void EndOfIteration();
+  void ServiceKicked();
+  void TearDown();
+
+  const int index_;
+  std::unique_ptr<EventLoop> event_loop_;
+  BufferPool pool_;
+
+  std::vector<uint8_t> small_arena_;
+  std::vector<ReceiveSlot> small_slots_;
+  std::vector<uint8_t> gro_arena_;
+  std::vector<ReceiveSlot> gro_slots_;
+
+  std::vector<UdpEndpoint*> dirty_;
+
+  std::mutex kick_mu_;
+  std::vector<uint64_t> kicked_;       // guarded by kick_mu_
+  std::vector<uint64_t> kicked_work_;  // loop thread
+
+  absl::flat_hash_map<uint64_t, std::unique_ptr<LoopObject>> objects_;
+  std::vector<std::unique_ptr<LoopObject>> graveyard_;  // destroyed at the end of the iteration
+  Counters retired_;
+
+  std::mutex state_mu_;
+  bool shut_down_ = false;  // guarded by state_mu_
+};
+
+}  // namespace kcpp::transport::internal
+
+#endif  // KCPP_TRANSPORT_INTERNAL_LOOP_H_
