@@ -45,8 +45,7 @@ struct EngineStats {
   uint64_t active_opens = 0;   // sessions dialled
   uint64_t passive_opens = 0;  // sessions created by listeners
   uint32_t current_sessions = 0;
-  uint32_t max_sessions = 0;  // high-water mark
-  uint32_t listeners = 0;
+  uint32_t max_sessions = 0;  // high-water mark (sum of the loops' own)
   uint32_t loops = 0;
 };
 
@@ -72,8 +71,8 @@ class Engine {
   EngineStats GetStats() const;
 
  private:
-  explicit Engine(std::vector<std::unique_ptr<internal::Loop>> loops);
-  std::vector<std::unique_ptr<internal::Loop>> loops_;
+  explicit Engine(std::vector<std::shared_ptr<internal::Loop>> loops);
+  std::vector<std::shared_ptr<internal::Loop>> loops_;
 };
 
 }  // namespace kcpp::transport

@@ -55,6 +55,7 @@ namespace kcpp::transport {
 
 namespace internal {
 class SessionShared;
+struct SessionAccess;
 }  // namespace internal
 
 // A snapshot of a session's state (Session::GetInfo).
@@ -175,8 +176,7 @@ class Session {
   absl::StatusOr<SessionInfo> GetInfo() const;
 
  private:
-  friend class Engine;
-  friend class Listener;
+  friend struct internal::SessionAccess;
   explicit Session(std::shared_ptr<internal::SessionShared> shared);
   std::shared_ptr<internal::SessionShared> shared_;
 };

@@ -21,6 +21,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "transport/counters.h"
+#include "kcp/segment_pool.h"
 #include "transport/event_loop.h"
 #include "transport/internal/buffer_pool.h"
 #include "transport/udp_socket.h"
@@ -69,6 +70,18 @@ class Loop {
 
   // ---- loop thread ----
   BufferPool& pool() { return pool_; }
+  // KCP payload storage shared by the loop's sessions.
+  kcp::SegmentPool& segment_pool() { return segment_pool_; }
+  // Scratch space for one operation at a time (e.g. a read out of KCP).
+  std::vector<uint8_t>& scratch() { return scratch_; }
+  // Session bookkeeping for EngineStats (loop thread).
+  struct SessionTally {
+    uint64_t active_opens = 0;
+    uint64_t passive_opens = 0;
+    uint32_t current = 0;
+    uint32_t max = 0;
+  };
+  SessionTally& tally() { return tally_; }
   // Receive slots over loop-owned buffers: small (2 KiB) slots, or 64 KiB
   // ones for sockets with UDP GRO.
   absl::Span<ReceiveSlot> receive_slots(bool gro);
@@ -97,6 +110,9 @@ class Loop {
   const int index_;
   std::unique_ptr<EventLoop> event_loop_;
   BufferPool pool_;
+  kcp::SegmentPool segment_pool_;
+  std::vector<uint8_t> scratch_;
+  SessionTally tally_;
 
   std::vector<uint8_t> small_arena_;
   std::vector<ReceiveSlot> small_slots_;

@@ -155,7 +155,7 @@ TEST(Loop, KicksReachLiveObjectsOnlyAndRemovalIsDeferred) {
   });
   (*loop)->Kick(a);
   (*loop)->Kick(b);
-  (*loop)->Kick(12345678);  // unknown: ignored
+  (*loop)->Kick(12345678);   // unknown: ignored
   (*loop)->RunSync([&] {});  // the kick task was posted first, so it has run
   (*loop)->RunSync([&] {
     EXPECT_EQ(log, (std::vector<std::string>{"a:kick", "b:kick"}));

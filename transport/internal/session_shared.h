@@ -5,12 +5,16 @@
 #ifndef KCPP_TRANSPORT_INTERNAL_SESSION_SHARED_H_
 #define KCPP_TRANSPORT_INTERNAL_SESSION_SHARED_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 
 #include "transport/internal/loop.h"
 #include "transport/internal/session_channel.h"
 #include "transport/options.h"
+#include "transport/session.h"
 #include "transport/socket_address.h"
 
 namespace kcpp::transport::internal {
@@ -41,6 +45,21 @@ class SessionShared {
   bool accepted() const { return accepted_; }
   SessionChannel& channel() { return channel_; }
 
+  // Message mode: the largest message Write accepts (255 fragments of mss);
+  // 0 in stream mode. Set once by the loop before the handle exists.
+  size_t max_message_bytes() const { return max_message_bytes_.load(std::memory_order_relaxed); }
+  void set_max_message_bytes(size_t n) { max_message_bytes_.store(n, std::memory_order_relaxed); }
+
+  // The last state of a session that left its loop (GetInfo afterwards).
+  void SetFinalInfo(SessionInfo info) {
+    std::lock_guard<std::mutex> lock(info_mu_);
+    final_info_ = std::move(info);
+  }
+  std::optional<SessionInfo> final_info() const {
+    std::lock_guard<std::mutex> lock(info_mu_);
+    return final_info_;
+  }
+
  private:
   const uint64_t id_;
   const std::shared_ptr<Loop> loop_;
@@ -50,6 +69,9 @@ class SessionShared {
   const SocketAddress remote_;
   const bool accepted_;
   SessionChannel channel_;
+  std::atomic<size_t> max_message_bytes_{0};
+  mutable std::mutex info_mu_;
+  std::optional<SessionInfo> final_info_;  // guarded by info_mu_
 };
 
 }  // namespace kcpp::transport::internal

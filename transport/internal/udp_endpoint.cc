@@ -14,9 +14,9 @@ constexpr int kMaxBatchesPerWakeup = 16;
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<UdpEndpoint>> UdpEndpoint::Create(Loop* loop,
-                                                                  std::unique_ptr<UdpSocket> socket,
-                                                                  Receiver* receiver,
-                                                                  size_t max_queued) {
+                                                                 std::unique_ptr<UdpSocket> socket,
+                                                                 Receiver* receiver,
+                                                                 size_t max_queued) {
   std::unique_ptr<UdpEndpoint> e(new UdpEndpoint(loop, std::move(socket), receiver, max_queued));
   absl::Status s = loop->event_loop().WatchFd(e->socket_->fd(), e.get());
   if (!s.ok()) return s;

@@ -77,8 +77,7 @@ class UdpEndpoint : public EventLoop::FdHandler {
     size_t length;
     SocketAddress to;
   };
-  UdpEndpoint(Loop* loop, std::unique_ptr<UdpSocket> socket, Receiver* receiver,
-              size_t max_queued);
+  UdpEndpoint(Loop* loop, std::unique_ptr<UdpSocket> socket, Receiver* receiver, size_t max_queued);
 
   Loop* const loop_;
   std::unique_ptr<UdpSocket> socket_;

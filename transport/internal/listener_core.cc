@@ -1,0 +1,225 @@
+#include "transport/internal/listener_core.h"
+
+#include <utility>
+
+#include "transport/internal/session_access.h"
+#include "transport/internal/session_core.h"
+#include "transport/internal/session_shared.h"
+
+namespace kcpp::transport::internal {
+
+// ---- ListenerShared --------------------------------------------------------
+
+void ListenerShared::Deliver(std::unique_ptr<Session> session) {
+  std::shared_ptr<absl::AnyInvocable<void(std::unique_ptr<Session>)>> callback;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    callback = on_accept_;
+    if (!callback) {
+      queue_.push_back(std::move(session));
+      pending_.store(queue_.size(), std::memory_order_relaxed);
+      cv_.notify_one();
+      return;
+    }
+  }
+  stats_.sessions_accepted.fetch_add(1, std::memory_order_relaxed);
+  (*callback)(std::move(session));
+}
+
+absl::StatusOr<std::unique_ptr<Session>> ListenerShared::Accept(absl::Time deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto ready = [&] { return !queue_.empty() || closed_.load(); };
+  if (deadline == absl::InfiniteFuture()) {
+    cv_.wait(lock, ready);
+  } else {
+    cv_.wait_until(lock, absl::ToChronoTime(deadline), ready);
+  }
+  if (closed_.load()) return absl::UnavailableError("listener closed");
+  if (queue_.empty()) {
+    return absl::DeadlineExceededError(deadline == absl::InfinitePast() ? "no session waiting"
+                                                                        : "accept deadline exceeded");
+  }
+  std::unique_ptr<Session> s = std::move(queue_.front());
+  queue_.pop_front();
+  pending_.store(queue_.size(), std::memory_order_relaxed);
+  stats_.sessions_accepted.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
+void ListenerShared::SetAcceptCallback(
+    absl::AnyInvocable<void(std::unique_ptr<Session>)> on_accept) {
+  auto callback =
+      std::make_shared<absl::AnyInvocable<void(std::unique_ptr<Session>)>>(std::move(on_accept));
+  std::deque<std::unique_ptr<Session>> waiting;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    on_accept_ = callback;
+    waiting.swap(queue_);
+    pending_.store(0, std::memory_order_relaxed);
+  }
+  for (auto& s : waiting) {
+    stats_.sessions_accepted.fetch_add(1, std::memory_order_relaxed);
+    (*callback)(std::move(s));
+  }
+}
+
+void ListenerShared::Close(bool close_sessions) {
+  std::deque<std::unique_ptr<Session>> unaccepted;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_.exchange(true)) return;
+    unaccepted.swap(queue_);
+    pending_.store(0, std::memory_order_relaxed);
+    on_accept_.reset();
+    cv_.notify_all();
+  }
+  unaccepted.clear();  // their handles close them
+  for (size_t i = 0; i < loops_.size(); ++i) {
+    Loop* loop = loops_[i].get();
+    const uint64_t id = part_ids_[i];
+    loop->Post([loop, id, close_sessions] {
+      if (auto* part = static_cast<ListenerPart*>(loop->FindObject(id))) {
+        part->StopAccepting(close_sessions);
+      }
+    });
+  }
+}
+
+ListenerStats ListenerShared::GetStats() const {
+  ListenerStats s;
+  s.sessions_created = stats_.sessions_created.load();
+  s.sessions_accepted = stats_.sessions_accepted.load();
+  s.sessions_replaced = stats_.sessions_replaced.load();
+  s.live_sessions = static_cast<uint32_t>(std::max<int64_t>(0, stats_.live_sessions.load()));
+  s.pending_accept = static_cast<uint32_t>(pending());
+  s.dropped_checksum = stats_.dropped_checksum.load();
+  s.dropped_no_conv = stats_.dropped_no_conv.load();
+  s.dropped_conv_mismatch = stats_.dropped_conv_mismatch.load();
+  s.dropped_backlog_full = stats_.dropped_backlog_full.load();
+  s.dropped_session_limit = stats_.dropped_session_limit.load();
+  s.dropped_truncated = stats_.dropped_truncated.load();
+  return s;
+}
+
+// ---- ListenerPart ----------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<ListenerPart>> ListenerPart::Create(
+    std::shared_ptr<Loop> loop, uint64_t id, std::shared_ptr<ListenerShared> shared,
+    std::unique_ptr<UdpSocket> socket) {
+  std::unique_ptr<ListenerPart> part(new ListenerPart(std::move(loop), id, std::move(shared)));
+  absl::StatusOr<std::unique_ptr<UdpEndpoint>> ep =
+      UdpEndpoint::Create(part->loop_.get(), std::move(socket), part.get());
+  if (!ep.ok()) return ep.status();
+  part->endpoint_ = *std::move(ep);
+  return part;
+}
+
+ListenerPart::ListenerPart(std::shared_ptr<Loop> loop, uint64_t id,
+                           std::shared_ptr<ListenerShared> shared)
+    : loop_(std::move(loop)),
+      id_(id),
+      shared_(std::move(shared)),
+      table_({static_cast<size_t>(shared_->options().max_sessions),
+              static_cast<size_t>(shared_->options().accept_backlog)}) {}
+
+ListenerPart::~ListenerPart() = default;
+
+void ListenerPart::OnOversizedDatagram(const SocketAddress&) {
+  shared_->stats().dropped_truncated.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ListenerPart::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& from,
+                              int64_t now_ms) {
+  // Decrypt first: kcp-go demultiplexes on the plaintext (§5.2 step 1).
+  const crypt::OpenResult opened = shared_->cipher()->Open(datagram);
+  if (!opened.ok()) {
+    shared_->stats().dropped_checksum.fetch_add(1, std::memory_order_relaxed);
+    if (SessionCore** core = table_.Find(from)) (*core)->OnChecksumError();
+    return;
+  }
+  const PacketIdentity identity = Identify(opened.payload);
+  const size_t pending = shared_->pending();
+  DemuxAction action = table_.Decide(from, identity, pending);
+  if ((action == DemuxAction::kCreate || action == DemuxAction::kReplace) && !accepting_) {
+    action = DemuxAction::kDropNoConv;  // closed listeners create nothing
+  }
+  if (action == DemuxAction::kCreate &&
+      shared_->stats().live_sessions.load(std::memory_order_relaxed) >=
+          shared_->options().max_sessions) {
+    action = DemuxAction::kDropSessionLimit;
+  }
+  ListenerShared::AtomicStats& stats = shared_->stats();
+  switch (action) {
+    case DemuxAction::kFeed:
+      (*table_.Find(from))->OnPayload(opened.payload, datagram.size(), now_ms);
+      return;
+    case DemuxAction::kReplace: {
+      // The peer restarted with a new conversation from the same address
+      // (sn == 0): the old session is over (kcp-go closes it, §5.2 step 5).
+      SessionCore* old = *table_.Find(from);
+      table_.Erase(from);
+      stats.sessions_replaced.fetch_add(1, std::memory_order_relaxed);
+      old->Replace();
+      CreateSession(from, identity.conv, opened.payload, datagram.size(), now_ms);
+      return;
+    }
+    case DemuxAction::kCreate:
+      CreateSession(from, identity.conv, opened.payload, datagram.size(), now_ms);
+      return;
+    case DemuxAction::kDropNoConv:
+      stats.dropped_no_conv.fetch_add(1, std::memory_order_relaxed);
+      return;
+    case DemuxAction::kDropConvMismatch:
+      stats.dropped_conv_mismatch.fetch_add(1, std::memory_order_relaxed);
+      return;
+    case DemuxAction::kDropBacklogFull:
+      stats.dropped_backlog_full.fetch_add(1, std::memory_order_relaxed);
+      return;
+    case DemuxAction::kDropSessionLimit:
+      stats.dropped_session_limit.fetch_add(1, std::memory_order_relaxed);
+      return;
+  }
+}
+
+void ListenerPart::CreateSession(const SocketAddress& from, uint32_t conv,
+                                 absl::Span<uint8_t> payload, size_t wire_bytes, int64_t now_ms) {
+  const uint64_t id = Loop::NextId();
+  auto shared = std::make_shared<SessionShared>(id, loop_, shared_->options().session, conv,
+                                                shared_->local(), from, /*accepted=*/true);
+  absl::StatusOr<std::unique_ptr<SessionCore>> core =
+      SessionCore::Create(loop_.get(), shared, shared_->cipher(), endpoint_.get(), this);
+  if (!core.ok()) return;  // options were validated by Listen; cannot happen
+  SessionCore* raw = core->get();
+  loop_->AddObject(id, *std::move(core));
+  table_.Insert(from, conv, raw);
+  shared_->stats().sessions_created.fetch_add(1, std::memory_order_relaxed);
+  shared_->stats().live_sessions.fetch_add(1, std::memory_order_relaxed);
+  // Options are in force before the first datagram is processed.
+  raw->OnPayload(payload, wire_bytes, now_ms);
+  shared_->Deliver(SessionAccess::Make(std::move(shared)));
+}
+
+void ListenerPart::OnSessionFinished(SessionCore* core) {
+  SessionCore** current = table_.Find(core->remote());
+  if (current != nullptr && *current == core) table_.Erase(core->remote());
+  shared_->stats().live_sessions.fetch_sub(1, std::memory_order_relaxed);
+  MaybeRemoveSelf();
+}
+
+void ListenerPart::StopAccepting(bool close_sessions) {
+  accepting_ = false;
+  if (close_sessions) {
+    std::vector<SessionCore*> live;
+    table_.ForEach([&](const SocketAddress&, SessionCore* c) { live.push_back(c); });
+    for (SessionCore* c : live) c->CloseFromListener();
+  }
+  MaybeRemoveSelf();
+}
+
+void ListenerPart::MaybeRemoveSelf() {
+  if (accepting_ || removing_ || table_.size() > 0) return;
+  removing_ = true;
+  loop_->RemoveObject(id_);
+}
+
+}  // namespace kcpp::transport::internal

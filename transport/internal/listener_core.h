@@ -1,0 +1,128 @@
+// The two halves of a Listener: ListenerShared (thread-safe: the accept
+// queue, the stats, what Listener handles see) and ListenerPart (one per
+// loop: that loop's SO_REUSEPORT socket and its demultiplexing table).
+//
+// A part lives as long as the listener is open or any session it created is
+// alive: its socket carries those sessions' datagrams (wire-format.md §5.2,
+// §5.10).
+#ifndef KCPP_TRANSPORT_INTERNAL_LISTENER_CORE_H_
+#define KCPP_TRANSPORT_INTERNAL_LISTENER_CORE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "crypt/packet_cipher.h"
+#include "transport/internal/demux.h"
+#include "transport/internal/loop.h"
+#include "transport/internal/udp_endpoint.h"
+#include "transport/listener.h"
+#include "transport/options.h"
+#include "transport/session.h"
+
+namespace kcpp::transport::internal {
+
+class SessionCore;
+
+class ListenerShared {
+ public:
+  ListenerShared(ListenerOptions options, std::shared_ptr<const crypt::PacketCipher> cipher,
+                 SocketAddress local)
+      : options_(std::move(options)), cipher_(std::move(cipher)), local_(std::move(local)) {}
+
+  const ListenerOptions& options() const { return options_; }
+  const std::shared_ptr<const crypt::PacketCipher>& cipher() const { return cipher_; }
+  const SocketAddress& local() const { return local_; }
+
+  // Set once by Engine::Listen after the parts exist.
+  void SetParts(std::vector<std::shared_ptr<Loop>> loops, std::vector<uint64_t> part_ids) {
+    loops_ = std::move(loops);
+    part_ids_ = std::move(part_ids);
+  }
+
+  // Loop thread: a new session for Accept (or the accept callback).
+  void Deliver(std::unique_ptr<Session> session);
+  // Sessions created and not yet accepted (bounds forged traffic).
+  size_t pending() const { return pending_.load(std::memory_order_relaxed); }
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+
+  absl::StatusOr<std::unique_ptr<Session>> Accept(absl::Time deadline);
+  void SetAcceptCallback(absl::AnyInvocable<void(std::unique_ptr<Session>)> on_accept);
+  void Close(bool close_sessions);
+  ListenerStats GetStats() const;
+
+  // Counters updated by the parts (any loop).
+  struct AtomicStats {
+    std::atomic<uint64_t> sessions_created{0};
+    std::atomic<uint64_t> sessions_accepted{0};
+    std::atomic<uint64_t> sessions_replaced{0};
+    std::atomic<uint64_t> dropped_checksum{0};
+    std::atomic<uint64_t> dropped_no_conv{0};
+    std::atomic<uint64_t> dropped_conv_mismatch{0};
+    std::atomic<uint64_t> dropped_backlog_full{0};
+    std::atomic<uint64_t> dropped_session_limit{0};
+    std::atomic<uint64_t> dropped_truncated{0};
+    std::atomic<int64_t> live_sessions{0};
+  };
+  AtomicStats& stats() { return stats_; }
+
+ private:
+  const ListenerOptions options_;
+  const std::shared_ptr<const crypt::PacketCipher> cipher_;
+  const SocketAddress local_;
+  std::vector<std::shared_ptr<Loop>> loops_;
+  std::vector<uint64_t> part_ids_;
+
+  std::atomic<size_t> pending_{0};
+  std::atomic<bool> closed_{false};
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Session>> queue_;  // guarded by mu_
+  std::shared_ptr<absl::AnyInvocable<void(std::unique_ptr<Session>)>> on_accept_;  // guarded by mu_
+  AtomicStats stats_;
+};
+
+class ListenerPart final : public LoopObject, public UdpEndpoint::Receiver {
+ public:
+  // Registers `socket` on `loop` (loop thread).
+  static absl::StatusOr<std::unique_ptr<ListenerPart>> Create(
+      std::shared_ptr<Loop> loop, uint64_t id, std::shared_ptr<ListenerShared> shared,
+      std::unique_ptr<UdpSocket> socket);
+  ~ListenerPart() override;
+
+  // UdpEndpoint::Receiver.
+  void OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& from,
+                  int64_t now_ms) override;
+  void OnOversizedDatagram(const SocketAddress& from) override;
+
+  // A session of this part left its loop.
+  void OnSessionFinished(SessionCore* core);
+  // The listener closed: create no more sessions; optionally close the live
+  // ones. The part goes away with its last session.
+  void StopAccepting(bool close_sessions);
+
+ private:
+  ListenerPart(std::shared_ptr<Loop> loop, uint64_t id, std::shared_ptr<ListenerShared> shared);
+  void CreateSession(const SocketAddress& from, uint32_t conv, absl::Span<uint8_t> payload,
+                     size_t wire_bytes, int64_t now_ms);
+  void MaybeRemoveSelf();
+
+  const std::shared_ptr<Loop> loop_;
+  const uint64_t id_;
+  const std::shared_ptr<ListenerShared> shared_;
+  std::unique_ptr<UdpEndpoint> endpoint_;
+  DemuxTable<SessionCore*> table_;
+  bool accepting_ = true;
+  bool removing_ = false;
+};
+
+}  // namespace kcpp::transport::internal
+
+#endif  // KCPP_TRANSPORT_INTERNAL_LISTENER_CORE_H_

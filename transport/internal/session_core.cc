@@ -1,0 +1,560 @@
+#include "transport/internal/session_core.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "fec/fec_packet.h"
+#include "transport/internal/buffer_pool.h"
+#include "transport/internal/listener_core.h"
+
+namespace kcpp::transport::internal {
+namespace {
+
+// Datagrams held back by the pacer before the session drops (KCP resends).
+constexpr size_t kMaxPacedDatagrams = 4096;
+// Largest read from KCP per delivery to the channel (stream mode).
+constexpr size_t kDeliveryChunk = 64 * 1024;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SessionCore>> SessionCore::Create(
+    Loop* loop, std::shared_ptr<SessionShared> shared,
+    std::shared_ptr<const crypt::PacketCipher> cipher, UdpEndpoint* endpoint,
+    ListenerPart* listener) {
+  std::unique_ptr<SessionCore> core(
+      new SessionCore(loop, std::move(shared), std::move(cipher), endpoint, listener));
+  absl::Status s = core->Init();
+  if (!s.ok()) return s;
+  return core;
+}
+
+SessionCore::SessionCore(Loop* loop, std::shared_ptr<SessionShared> shared,
+                         std::shared_ptr<const crypt::PacketCipher> cipher, UdpEndpoint* endpoint,
+                         ListenerPart* listener)
+    : loop_(loop),
+      shared_(std::move(shared)),
+      cipher_(std::move(cipher)),
+      endpoint_(endpoint),
+      listener_(listener),
+      options_(shared_->options()),
+      timer_(loop->event_loop().CreateTimer(this)),
+      pacer_(shared_->options().rate_limit_bytes_per_second) {
+  Loop::SessionTally& t = loop_->tally();
+  ++t.current;
+  t.max = std::max(t.max, t.current);
+  if (shared_->accepted()) {
+    ++t.passive_opens;
+  } else {
+    ++t.active_opens;
+  }
+}
+
+SessionCore::~SessionCore() {
+  --loop_->tally().current;
+  loop_->event_loop().ReleaseTimer(timer_);
+  for (const PacedDatagram& p : paced_) loop_->pool().Put(p.buffer);
+}
+
+absl::Status SessionCore::Init() {
+  crypt_header_ = cipher_->header_size();
+  trailer_ = cipher_->trailer_size();
+  const bool fec = options_.data_shards > 0 && options_.parity_shards > 0;
+  kcp_offset_ = crypt_header_ + (fec ? fec::kFecDataHeaderSize : 0);
+  const int kcp_mtu = options_.mtu - static_cast<int>(kcp_offset_ + trailer_);
+  kcp_.emplace(shared_->conv(), this, kcp::Flavor::kKcpGo, &loop_->segment_pool());
+  absl::Status s = kcp_->SetMtu(kcp_mtu < 0 ? 0 : static_cast<uint32_t>(kcp_mtu));
+  if (!s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "mtu ", options_.mtu, " leaves ", kcp_mtu, " bytes for KCP after the ", crypt_header_,
+        "-byte crypt header", fec ? ", the 8-byte FEC header" : "",
+        trailer_ ? absl::StrCat(" and the ", trailer_, "-byte tag") : "",
+        "; KCP needs at least 50"));
+  }
+  s = kcp_->SetHeadroom(kcp_offset_, trailer_);
+  if (!s.ok()) return s;
+  s = kcp_->SetWindowSize(options_.send_window, options_.receive_window);
+  if (!s.ok()) return s;
+  kcp_->SetNoDelay(options_.nodelay.nodelay, options_.nodelay.interval_ms,
+                   options_.nodelay.resend, options_.nodelay.no_congestion_window ? 1 : 0);
+  kcp_->SetStreamMode(options_.stream_mode);
+  kcp_->SetAckNoDelay(options_.ack_nodelay);
+  kcp_->SetWriteDelay(options_.write_delay);
+  kcp_->SetDeadLink(options_.dead_link > 0 ? static_cast<uint32_t>(options_.dead_link)
+                                           : 0xFFFFFFFFu);
+  if (fec) {
+    fec::FecEncoderOptions eo;
+    eo.data_shards = options_.data_shards;
+    eo.parity_shards = options_.parity_shards;
+    eo.header_offset = crypt_header_;
+    eo.parity_policy = options_.fec_skip_idle_parity ? fec::ParityPolicy::kSkipWhenIdle
+                                                     : fec::ParityPolicy::kAlways;
+    absl::StatusOr<fec::FecEncoder> enc = fec::FecEncoder::Create(eo);
+    if (!enc.ok()) return enc.status();
+    encoder_.emplace(*std::move(enc));
+  }
+  // Largest message Write accepts in message mode: 255 fragments (kcp-go).
+  shared_->set_max_message_bytes(options_.stream_mode ? 0 : 255 * size_t{kcp_->mss()});
+  return absl::OkStatus();
+}
+
+void SessionCore::AdoptEndpoint(std::unique_ptr<UdpEndpoint> endpoint) {
+  own_endpoint_ = std::move(endpoint);
+  endpoint_ = own_endpoint_.get();
+}
+
+// ---- way in ---------------------------------------------------------------
+
+void SessionCore::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& from,
+                             int64_t now_ms) {
+  if (finished_) return;
+  if (from != remote()) {
+    // kcp-go >= v5.6.59: a dialled session only listens to its peer.
+    ++counters_.input_errors;
+    return;
+  }
+  const crypt::OpenResult r = cipher_->Open(datagram);
+  if (!r.ok()) {
+    ++counters_.checksum_errors;
+    return;
+  }
+  OnPayload(r.payload, datagram.size(), now_ms);
+}
+
+void SessionCore::OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int64_t now_ms) {
+  if (finished_) return;
+  now_ms_ = now_ms;
+  last_input_ms_ = now_ms;
+  ++counters_.packets_received;
+  counters_.wire_bytes_received += wire_bytes;
+  if (!decoder_ && fec::ClassifyFecPacket(payload) == fec::FecPacketType::kRawKcp) {
+    KcpInput(payload, false);
+  } else {
+    if (!decoder_) {
+      // Created on the first FEC packet, as kcp-go does for sessions without
+      // FEC ("lazy initialization", §4.6): (1, 1) then auto-tune.
+      fec::FecDecoderOptions o;
+      const bool fec = options_.data_shards > 0 && options_.parity_shards > 0;
+      o.data_shards = fec ? options_.data_shards : 1;
+      o.parity_shards = fec ? options_.parity_shards : 1;
+      absl::StatusOr<fec::FecDecoder> d = fec::FecDecoder::Create(o);
+      if (!d.ok()) {
+        ++counters_.input_errors;
+        return;
+      }
+      decoder_.emplace(*std::move(d));
+    }
+    const fec::FecDecoder::Result r = decoder_->Decode(payload);
+    switch (r.kind) {
+      case fec::FecDecoder::Kind::kData:
+      case fec::FecDecoder::Kind::kNotFec:
+        KcpInput(r.payload, false);
+        break;
+      case fec::FecDecoder::Kind::kOob:
+        if (callbacks_.on_oob) callbacks_.on_oob(r.payload);
+        break;
+      case fec::FecDecoder::Kind::kParity:
+        break;
+      case fec::FecDecoder::Kind::kMalformed:
+        ++counters_.input_errors;
+        break;
+    }
+    for (absl::Span<const uint8_t> recovered : r.recovered) KcpInput(recovered, true);
+  }
+  PullInbound(now_ms);
+  DrainOutbound(now_ms);  // acknowledgements may have opened the window
+  AfterEvent(now_ms);
+}
+
+void SessionCore::KcpInput(absl::Span<const uint8_t> kcp_bytes, bool fec_recovered) {
+  kcp_->Input(kcp_bytes, static_cast<uint32_t>(now_ms_), fec_recovered);
+}
+
+void SessionCore::PullInbound(int64_t now_ms) {
+  SessionChannel& ch = shared_->channel();
+  const bool was_full = kcp_->RecvQueueSize() >= kcp_->rcv_wnd();
+  std::vector<uint8_t>& scratch = loop_->scratch();
+  bool delivered = false;
+  while (true) {
+    int size = kcp_->PeekSize();
+    if (size < 0) break;
+    const size_t room = ch.InboundRoom();
+    if (options_.stream_mode) {
+      // Gather segments up to the room left (at least one when empty).
+      const size_t limit = std::min(room, kDeliveryChunk);
+      if (limit < static_cast<size_t>(size) && ch.inbound_bytes() > 0) break;
+      if (scratch.size() < std::max(limit, static_cast<size_t>(size))) {
+        scratch.resize(std::max(limit, static_cast<size_t>(size)));
+      }
+      size_t fill = 0;
+      while (size >= 0 && (fill == 0 || fill + static_cast<size_t>(size) <= limit)) {
+        const int n = kcp_->Recv(absl::MakeSpan(scratch.data() + fill, scratch.size() - fill));
+        if (n < 0) break;
+        fill += static_cast<size_t>(n);
+        size = kcp_->PeekSize();
+      }
+      if (fill == 0) break;
+      ch.DeliverInbound(absl::MakeConstSpan(scratch.data(), fill));
+      counters_.bytes_received += fill;
+      delivered = true;
+    } else {
+      if (room < static_cast<size_t>(size) + 4 && ch.inbound_bytes() > 0) break;
+      if (scratch.size() < static_cast<size_t>(size)) scratch.resize(static_cast<size_t>(size));
+      const int n = kcp_->Recv(absl::MakeSpan(scratch));
+      if (n < 0) break;
+      ch.DeliverInbound(absl::MakeConstSpan(scratch.data(), static_cast<size_t>(n)));
+      counters_.bytes_received += static_cast<size_t>(n);
+      delivered = true;
+    }
+  }
+  if (!delivered) return;
+  // A receive queue that was full reopened: tell the peer at once instead of
+  // letting it wait for a window probe (kcp-go stalls exactly here).
+  if (was_full && kcp_->RecvQueueSize() < kcp_->rcv_wnd()) {
+    kcp_->Flush(static_cast<uint32_t>(now_ms));
+  }
+  if (callbacks_.on_readable) callbacks_.on_readable();
+}
+
+// ---- way out --------------------------------------------------------------
+
+void SessionCore::DrainOutbound(int64_t now_ms) {
+  if (finished_) return;
+  SessionChannel& ch = shared_->channel();
+  size_t moved;
+  if (options_.stream_mode) {
+    moved = ch.DrainStream([&](absl::Span<const uint8_t> data) -> size_t {
+      const uint32_t waiting = kcp_->WaitSnd();
+      if (waiting >= kcp_->snd_wnd()) return 0;
+      const size_t budget = size_t{kcp_->snd_wnd() - waiting} * kcp_->mss();
+      const size_t n = std::min(data.size(), budget);
+      kcp_->Send(data.subspan(0, n));
+      return n;
+    });
+  } else {
+    moved = ch.DrainMessages([&](absl::Span<const uint8_t> message) -> bool {
+      if (!kcp_->CanWrite()) return false;
+      // The handle refuses empty and oversized messages; Send cannot fail.
+      kcp_->Send(message);
+      return true;
+    });
+  }
+  if (moved == 0) return;
+  counters_.bytes_sent += moved;
+  // kcp-go's Write: flush now, unless write delay is on and the window is
+  // not full yet (§5.3).
+  if (!options_.write_delay || !kcp_->CanWrite()) kcp_->Flush(static_cast<uint32_t>(now_ms));
+}
+
+absl::Span<uint8_t> SessionCore::AcquireBuffer() {
+  return absl::MakeSpan(loop_->pool().Get(), BufferPool::kBufferBytes);
+}
+
+void SessionCore::Emit(absl::Span<uint8_t> buffer, size_t length) {
+  if (length == 0) {
+    loop_->pool().Put(buffer.data());
+    return;
+  }
+  const size_t packet = kcp_offset_ + length;
+  if (encoder_) {
+    parity_stash_.clear();
+    if (!encoder_->Encode(buffer.subspan(0, packet), static_cast<uint32_t>(now_ms_), *this).ok()) {
+      loop_->pool().Put(buffer.data());
+      ++counters_.send_drops;
+      return;
+    }
+  }
+  SealAndSend(buffer.data(), packet);
+  // Parity follows the data packet that completed its group (§4.3).
+  for (const PacedDatagram& p : parity_stash_) SealAndSend(p.buffer, p.length);
+  parity_stash_.clear();
+}
+
+bool SessionCore::AcquireParityBuffers(size_t size, absl::Span<absl::Span<uint8_t>> buffers) {
+  if (size + trailer_ > BufferPool::kBufferBytes) return false;
+  for (absl::Span<uint8_t>& b : buffers) {
+    b = absl::MakeSpan(loop_->pool().Get(), BufferPool::kBufferBytes);
+  }
+  return true;
+}
+
+void SessionCore::EmitParity(absl::Span<uint8_t> packet) {
+  parity_stash_.push_back(PacedDatagram{packet.data(), packet.size()});
+}
+
+void SessionCore::SealAndSend(uint8_t* buffer, size_t length) {
+  const size_t total = length + trailer_;
+  if (cipher_->layout() != crypt::CipherLayout::kNull) {
+    cipher_->Seal(absl::MakeSpan(buffer, total));
+  }
+  ++counters_.packets_sent;
+  counters_.wire_bytes_sent += total;
+  if (pacer_.rate() > 0 && (!paced_.empty() || !pacer_.TryConsume(total, now_ms_))) {
+    if (paced_.size() >= kMaxPacedDatagrams) {
+      loop_->pool().Put(buffer);
+      ++counters_.send_drops;
+      return;
+    }
+    paced_.push_back(PacedDatagram{buffer, total});
+    return;
+  }
+  endpoint_->Enqueue(buffer, total, remote());
+}
+
+void SessionCore::ReleasePaced(int64_t now_ms) {
+  while (!paced_.empty()) {
+    const PacedDatagram& p = paced_.front();
+    if (pacer_.rate() > 0 && !pacer_.TryConsume(static_cast<int64_t>(p.length), now_ms)) return;
+    endpoint_->Enqueue(p.buffer, p.length, remote());
+    paced_.pop_front();
+  }
+}
+
+// ---- events ---------------------------------------------------------------
+
+void SessionCore::OnKick(int64_t now_ms) {
+  if (finished_) return;
+  now_ms_ = now_ms;
+  SessionChannel& ch = shared_->channel();
+  ch.Serviced();
+  if (ch.closed() && !closing_) {
+    closing_ = true;
+    linger_deadline_ = now_ms + options_.close_linger_ms;
+  }
+  DrainOutbound(now_ms);
+  PullInbound(now_ms);
+  AfterEvent(now_ms);
+}
+
+void SessionCore::OnTimer(int64_t now_ms) {
+  timer_at_ = -1;
+  if (finished_) return;
+  now_ms_ = now_ms;
+  if (options_.idle_timeout_ms > 0 && now_ms - last_input_ms_ >= options_.idle_timeout_ms) {
+    Finish(absl::UnavailableError(absl::StrCat("idle timeout: nothing received from ",
+                                               remote().ToString(), " for ",
+                                               options_.idle_timeout_ms, " ms")));
+    return;
+  }
+  ReleasePaced(now_ms);
+  kcp_->Update(static_cast<uint32_t>(now_ms));
+  AfterEvent(now_ms);
+}
+
+void SessionCore::AfterEvent(int64_t now_ms) {
+  if (finished_) return;
+  if (options_.dead_link > 0 && kcp_->dead_link()) {
+    Finish(absl::UnavailableError(absl::StrCat(
+        "dead link: a segment to ", remote().ToString(), " was sent ", options_.dead_link,
+        " times without acknowledgement")));
+    return;
+  }
+  SessionChannel& ch = shared_->channel();
+  const bool acknowledged = kcp_->WaitSnd() == 0 && paced_.empty();
+  if (closing_) {
+    if (acknowledged && ch.outbound_empty()) {
+      Finish(absl::OkStatus());
+      return;
+    }
+    if (now_ms >= linger_deadline_) {
+      Finish(absl::DeadlineExceededError(absl::StrCat(
+          "closed with ", kcp_->WaitSnd(), " segments still unacknowledged after ",
+          options_.close_linger_ms, " ms")));
+      return;
+    }
+  }
+  ch.SetAcknowledged(acknowledged);
+  if (callbacks_.on_writable && ch.TakeWritableEdge()) callbacks_.on_writable();
+  Reschedule(now_ms);
+}
+
+void SessionCore::Reschedule(int64_t now_ms) {
+  int64_t deadline = TimerQueue::kNever;
+  if (!kcp_->Idle()) {
+    const uint32_t now32 = static_cast<uint32_t>(now_ms);
+    deadline = now_ms + static_cast<int32_t>(kcp_->Check(now32) - now32);
+  }
+  if (!paced_.empty()) {
+    deadline = std::min(deadline, pacer_.ReadyAt(static_cast<int64_t>(paced_.front().length),
+                                                 now_ms));
+  }
+  if (options_.idle_timeout_ms > 0) {
+    deadline = std::min(deadline, last_input_ms_ + options_.idle_timeout_ms);
+  }
+  if (closing_) deadline = std::min(deadline, linger_deadline_);
+  if (deadline == timer_at_) return;
+  timer_at_ = deadline;
+  if (deadline == TimerQueue::kNever) {
+    loop_->event_loop().CancelTimer(timer_);
+  } else {
+    loop_->event_loop().ScheduleTimer(timer_, deadline);
+  }
+}
+
+void SessionCore::Finish(absl::Status why) {
+  if (finished_) return;
+  finished_ = true;
+  loop_->event_loop().CancelTimer(timer_);
+  for (const PacedDatagram& p : paced_) loop_->pool().Put(p.buffer);
+  paced_.clear();
+  SessionChannel& ch = shared_->channel();
+  if (!why.ok()) ch.Fail(why);
+  SessionInfo info = Info();
+  info.state = why.ok() ? SessionInfo::State::kClosed : SessionInfo::State::kFailed;
+  shared_->SetFinalInfo(std::move(info));
+  if (listener_ != nullptr) listener_->OnSessionFinished(this);
+  if (callbacks_.on_readable && !why.ok()) callbacks_.on_readable();
+  if (callbacks_.on_closed) callbacks_.on_closed(why);
+  loop_->RemoveObject(id());
+}
+
+void SessionCore::OnShutdown() {
+  if (finished_) return;
+  finished_ = true;
+  shared_->channel().Fail(absl::UnavailableError("the engine shut down"));
+  SessionInfo info = Info();
+  info.state = SessionInfo::State::kFailed;
+  shared_->SetFinalInfo(std::move(info));
+  if (callbacks_.on_closed) callbacks_.on_closed(absl::UnavailableError("the engine shut down"));
+}
+
+void SessionCore::Replace() {
+  Finish(absl::UnavailableError(absl::StrCat("replaced: ", remote().ToString(),
+                                             " started a new conversation")));
+}
+
+void SessionCore::CloseFromListener() {
+  shared_->channel().Close();  // kicks: OnKick starts the linger
+}
+
+// ---- requests from the handle ---------------------------------------------
+
+void SessionCore::SetCallbacks(SessionCallbacks callbacks) {
+  callbacks_ = std::move(callbacks);
+  if (callbacks_.on_readable && shared_->channel().inbound_bytes() > 0) callbacks_.on_readable();
+}
+
+absl::Status SessionCore::Tune(const SessionTuning& t) {
+  SessionOptions check = options_;
+  if (t.send_window) check.send_window = *t.send_window;
+  if (t.receive_window) check.receive_window = *t.receive_window;
+  if (t.nodelay) check.nodelay = *t.nodelay;
+  if (t.rate_limit_bytes_per_second) check.rate_limit_bytes_per_second = *t.rate_limit_bytes_per_second;
+  if (t.dscp) check.dscp = *t.dscp;
+  absl::Status s = check.Validate();
+  if (!s.ok()) return s;
+  if (t.dscp && own_endpoint_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "dscp can only be set on dialled sessions; an accepted session shares its listener's "
+        "socket");
+  }
+  if (t.send_window || t.receive_window) {
+    s = kcp_->SetWindowSize(check.send_window, check.receive_window);
+    if (!s.ok()) return s;
+  }
+  if (t.nodelay) {
+    kcp_->SetNoDelay(t.nodelay->nodelay, t.nodelay->interval_ms, t.nodelay->resend,
+                     t.nodelay->no_congestion_window ? 1 : 0);
+  }
+  if (t.ack_nodelay) kcp_->SetAckNoDelay(*t.ack_nodelay);
+  if (t.write_delay) kcp_->SetWriteDelay(*t.write_delay);
+  if (t.rate_limit_bytes_per_second) pacer_.SetRate(*t.rate_limit_bytes_per_second);
+  if (t.dscp) {
+    const int fd = own_endpoint_->socket().fd();
+    const int tos = remote().is_ipv6() ? *t.dscp : *t.dscp << 2;
+    const int rc = remote().is_ipv6() ? setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos))
+                                      : setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+    if (rc != 0) return absl::InternalError("setsockopt(DSCP) failed");
+  }
+  // A larger receive window must reach the peer now (WINS), not at the next
+  // data packet.
+  kcp_->Flush(static_cast<uint32_t>(now_ms_ = loop_->now_ms()));
+  AfterEvent(now_ms_);
+  return absl::OkStatus();
+}
+
+size_t SessionCore::oob_max_size() const {
+  // kcp-go GetOOBMaxSize: the KCP mtu minus the conv (§4.8).
+  return encoder_ ? kcp_->mtu() - 4 : 0;
+}
+
+absl::Status SessionCore::SendOob(absl::Span<const uint8_t> data) {
+  if (!encoder_) {
+    return absl::FailedPreconditionError(
+        "out-of-band datagrams need FEC on (data_shards and parity_shards > 0), as in kcp-go");
+  }
+  if (data.size() > oob_max_size()) {
+    return absl::InvalidArgumentError(absl::StrCat("OOB datagram of ", data.size(),
+                                                   " bytes exceeds the maximum of ",
+                                                   oob_max_size()));
+  }
+  now_ms_ = loop_->now_ms();
+  uint8_t* buffer = loop_->pool().Get();
+  uint8_t* p = buffer + crypt_header_ + fec::kFecDataHeaderSize;
+  fec::StoreLe32(p, conv());
+  if (!data.empty()) std::memcpy(p + 4, data.data(), data.size());
+  const size_t length = crypt_header_ + fec::kFecOobHeaderSize + data.size();
+  absl::Status s = encoder_->SealOob(absl::MakeSpan(buffer, length));
+  if (!s.ok()) {
+    loop_->pool().Put(buffer);
+    return s;
+  }
+  ++counters_.oob_packets_sent;
+  SealAndSend(buffer, length);
+  Reschedule(now_ms_);
+  return absl::OkStatus();
+}
+
+Counters SessionCore::LiveCounters() const {
+  Counters c = counters_;
+  const kcp::KcpCounters& k = kcp_->counters();
+  c.segments_sent = k.out_segs;
+  c.segments_received = k.in_segs;
+  c.retransmitted_segments = k.retrans_segs;
+  c.lost_segments = k.lost_segs;
+  c.fast_retransmitted_segments = k.fast_retrans_segs;
+  c.early_retransmitted_segments = k.early_retrans_segs;
+  c.repeat_segments = k.repeat_segs;
+  c.kcp_input_errors = k.in_errors;
+  if (decoder_) {
+    const fec::FecDecoderCounters& d = decoder_->counters();
+    c.fec_recovered = d.recovered;
+    c.fec_errors = d.errors;
+    c.fec_parity_shards = d.parity_packets;
+    c.fec_full_shard_sets = d.full_shard_sets;
+    c.fec_short_shards = d.short_groups;
+    c.oob_packets_received = d.oob_packets;
+  }
+  return c;
+}
+
+SessionInfo SessionCore::Info() const {
+  SessionInfo i;
+  i.conv = conv();
+  i.local_address = shared_->local();
+  i.remote_address = remote();
+  i.accepted = shared_->accepted();
+  i.state = finished_ ? SessionInfo::State::kClosed
+            : closing_ ? SessionInfo::State::kClosing
+                       : SessionInfo::State::kActive;
+  i.srtt_ms = static_cast<uint32_t>(std::max(0, kcp_->srtt()));
+  i.rttvar_ms = static_cast<uint32_t>(std::max(0, kcp_->rttvar()));
+  i.rto_ms = kcp_->rto();
+  i.send_window = kcp_->snd_wnd();
+  i.receive_window = kcp_->rcv_wnd();
+  i.remote_window = kcp_->rmt_wnd();
+  i.congestion_window = kcp_->cwnd();
+  i.segments_waiting = kcp_->WaitSnd();
+  i.outbound_queued_bytes = shared_->channel().outbound_bytes();
+  i.inbound_queued_bytes = shared_->channel().inbound_bytes();
+  i.fec_data_shards = decoder_ ? decoder_->data_shards() : options_.data_shards;
+  i.fec_parity_shards = decoder_ ? decoder_->parity_shards() : options_.parity_shards;
+  i.counters = LiveCounters();
+  return i;
+}
+
+}  // namespace kcpp::transport::internal

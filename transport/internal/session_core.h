@@ -1,0 +1,171 @@
+// SessionCore: the loop-side half of a session — KCP + FEC + cipher + pacing,
+// driven by datagrams, kicks from application threads and one timer at the
+// next KCP deadline (architecture.md "A packet's way out and in").
+//
+// Way out: the application's bytes move from the SessionChannel into KCP as
+// the send window allows. KCP writes each datagram into a pool buffer at
+// offset crypt header + FEC header; the FEC encoder stamps its header in
+// place (and, at the end of a group, produces parity packets in further pool
+// buffers); the cipher seals each packet in place; the buffer is queued on
+// the UDP endpoint, which sends everything an iteration produced in one
+// sendmmsg. No copy of the payload between KCP and the socket.
+//
+// Way in: cipher open (done by the listener for accepted sessions, which
+// needs the plaintext to demultiplex), FEC decode (data passes straight
+// through; recovered packets follow, marked so they take no RTT sample),
+// KCP input, then KCP's ordered bytes into the channel while it has room.
+//
+// Timers: KCP's next deadline (ikcp_check) while anything is queued, in
+// flight, unacknowledged or to be probed; none at all while idle (Kcp::Idle),
+// so an idle session costs no wakeups. Plus the pacing release time, the
+// idle timeout and the close linger when those apply.
+//
+// Loop thread only.
+#ifndef KCPP_TRANSPORT_INTERNAL_SESSION_CORE_H_
+#define KCPP_TRANSPORT_INTERNAL_SESSION_CORE_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "crypt/packet_cipher.h"
+#include "fec/fec_decoder.h"
+#include "fec/fec_encoder.h"
+#include "kcp/kcp.h"
+#include "transport/counters.h"
+#include "transport/event_loop.h"
+#include "transport/internal/loop.h"
+#include "transport/internal/pacer.h"
+#include "transport/internal/session_shared.h"
+#include "transport/internal/udp_endpoint.h"
+#include "transport/session.h"
+
+namespace kcpp::transport::internal {
+
+class ListenerPart;
+
+class SessionCore final : public LoopObject,
+                          public UdpEndpoint::Receiver,
+                          public EventLoop::TimerHandler,
+                          public kcp::OutputSink,
+                          public fec::ParitySink {
+ public:
+  // `endpoint` sends this session's datagrams: the listener's socket on this
+  // loop for accepted sessions (then `listener` is set), or, for dialled
+  // sessions, null until AdoptEndpoint() hands over the session's own.
+  static absl::StatusOr<std::unique_ptr<SessionCore>> Create(
+      Loop* loop, std::shared_ptr<SessionShared> shared,
+      std::shared_ptr<const crypt::PacketCipher> cipher, UdpEndpoint* endpoint,
+      ListenerPart* listener);
+  ~SessionCore() override;
+
+  // Dialled sessions: the session's own socket (whose receiver is this core).
+  void AdoptEndpoint(std::unique_ptr<UdpEndpoint> endpoint);
+
+  // A datagram for this session whose crypt layer is already removed
+  // (`payload` = FEC header or KCP bytes). `wire_bytes`: its size on the wire.
+  void OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int64_t now_ms);
+  // A datagram that failed the cipher check but was addressed to us.
+  void OnChecksumError() { ++counters_.checksum_errors; }
+
+  // UdpEndpoint::Receiver (dialled sessions): source check, open, OnPayload.
+  void OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& from,
+                  int64_t now_ms) override;
+
+  // LoopObject.
+  void OnKick(int64_t now_ms) override;
+  void OnShutdown() override;
+  Counters FinalCounters() const override { return LiveCounters(); }
+  Counters LiveCounters() const override;
+
+  // TimerHandler.
+  void OnTimer(int64_t now_ms) override;
+
+  // kcp::OutputSink.
+  absl::Span<uint8_t> AcquireBuffer() override;
+  void Emit(absl::Span<uint8_t> buffer, size_t length) override;
+  // fec::ParitySink.
+  bool AcquireParityBuffers(size_t size, absl::Span<absl::Span<uint8_t>> buffers) override;
+  void EmitParity(absl::Span<uint8_t> packet) override;
+
+  // Requests from the handle, run on the loop.
+  void SetCallbacks(SessionCallbacks callbacks);
+  absl::Status Tune(const SessionTuning& tuning);
+  absl::Status SendOob(absl::Span<const uint8_t> data);
+  size_t oob_max_size() const;
+  SessionInfo Info() const;
+  // The listener is going away with close_sessions: close as Session::Close.
+  void CloseFromListener();
+  // The peer started a new conversation from the same address (§5.2).
+  void Replace();
+
+  uint64_t id() const { return shared_->id(); }
+  uint32_t conv() const { return shared_->conv(); }
+  const SocketAddress& remote() const { return shared_->remote(); }
+  bool finished() const { return finished_; }
+
+ private:
+  SessionCore(Loop* loop, std::shared_ptr<SessionShared> shared,
+              std::shared_ptr<const crypt::PacketCipher> cipher, UdpEndpoint* endpoint,
+              ListenerPart* listener);
+  absl::Status Init();
+
+  void KcpInput(absl::Span<const uint8_t> kcp_bytes, bool fec_recovered);
+  // Moves application bytes into KCP while the window allows.
+  void DrainOutbound(int64_t now_ms);
+  // Moves KCP's ordered bytes into the channel while it has room.
+  void PullInbound(int64_t now_ms);
+  // After any event: dead link, close progress, callbacks, next timer.
+  void AfterEvent(int64_t now_ms);
+  void Reschedule(int64_t now_ms);
+  // Seals one packet in place and queues it (or holds it for the pacer).
+  void SealAndSend(uint8_t* buffer, size_t length_without_trailer);
+  void ReleasePaced(int64_t now_ms);
+  // Leaves the loop with `why` (OK: closed locally after a complete flush).
+  void Finish(absl::Status why);
+
+  Loop* const loop_;
+  const std::shared_ptr<SessionShared> shared_;
+  const std::shared_ptr<const crypt::PacketCipher> cipher_;
+  UdpEndpoint* endpoint_;
+  std::unique_ptr<UdpEndpoint> own_endpoint_;
+  ListenerPart* const listener_;
+  const SessionOptions& options_;
+
+  std::optional<kcp::Kcp> kcp_;
+  std::optional<fec::FecEncoder> encoder_;
+  std::optional<fec::FecDecoder> decoder_;
+  size_t crypt_header_ = 0;
+  size_t trailer_ = 0;
+  size_t kcp_offset_ = 0;  // crypt header + FEC header
+
+  EventLoop::TimerId timer_;
+  int64_t timer_at_ = -1;
+  int64_t last_input_ms_ = 0;
+  int64_t now_ms_ = 0;
+
+  Pacer pacer_;
+  struct PacedDatagram {
+    uint8_t* buffer;
+    size_t length;
+  };
+  std::deque<PacedDatagram> paced_;
+  std::vector<PacedDatagram> parity_stash_;  // parity produced during one Encode
+
+  bool closing_ = false;
+  int64_t linger_deadline_ = 0;
+  bool finished_ = false;
+  bool acknowledged_reported_ = true;
+
+  SessionCallbacks callbacks_;
+  Counters counters_;
+  uint64_t fec_recovered_seen_ = 0;
+};
+
+}  // namespace kcpp::transport::internal
+
+#endif  // KCPP_TRANSPORT_INTERNAL_SESSION_CORE_H_
