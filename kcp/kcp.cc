@@ -204,9 +204,7 @@ void Kcp::AppendBytes(SndSeg& seg, const uint8_t* src, size_t len) {
 // Send ring
 
 Kcp::SndSeg& Kcp::SndAt(uint32_t i) { return snd_[(snd_head_ + i) & (snd_cap_ - 1)]; }
-const Kcp::SndSeg& Kcp::SndAt(uint32_t i) const {
-  return snd_[(snd_head_ + i) & (snd_cap_ - 1)];
-}
+const Kcp::SndSeg& Kcp::SndAt(uint32_t i) const { return snd_[(snd_head_ + i) & (snd_cap_ - 1)]; }
 
 void Kcp::GrowSndRing(uint32_t min_capacity) {
   const uint32_t cap = RoundUpPow2(std::max<uint32_t>(min_capacity, 16));
@@ -304,8 +302,8 @@ void Kcp::UpdateAckIkcp(int32_t rtt) {
     rx_srtt_ = static_cast<int32_t>((7 * int64_t{rx_srtt_} + rtt) / 8);
     if (rx_srtt_ < 1) rx_srtt_ = 1;
   }
-  const uint32_t rto = static_cast<uint32_t>(rx_srtt_) +
-                       std::max(interval_, 4u * static_cast<uint32_t>(rx_rttval_));
+  const uint32_t rto =
+      static_cast<uint32_t>(rx_srtt_) + std::max(interval_, 4u * static_cast<uint32_t>(rx_rttval_));
   rx_rto_ = std::min(std::max(rx_minrto_, rto), kRtoMax);
 }
 
@@ -325,8 +323,8 @@ void Kcp::UpdateAckKcpGo(int32_t rtt) {
       rx_rttval_ = Wrap32(int64_t{rx_rttval_} + (Wrap32(int64_t{delta} - rx_rttval_) >> 2));
     }
   }
-  const uint32_t rto = static_cast<uint32_t>(rx_srtt_) +
-                       std::max(interval_, static_cast<uint32_t>(rx_rttval_) << 2);
+  const uint32_t rto =
+      static_cast<uint32_t>(rx_srtt_) + std::max(interval_, static_cast<uint32_t>(rx_rttval_) << 2);
   rx_rto_ = std::min(std::max(rx_minrto_, rto), kRtoMax);
 }
 
@@ -896,8 +894,8 @@ uint32_t Kcp::Flush(uint32_t now_ms) {
 
 bool Kcp::Idle() const {
   return acks_.empty() && probe_ == 0 && nsnd_buf_ == 0 && nsnd_que_ == 0 && rmt_wnd_ != 0 &&
-         (cwnd_ >= 1 || nocwnd_) && snd_ == nullptr && rcv_ == nullptr &&
-         acks_.capacity() == 0 && (own_pool_ == nullptr || own_pool_->free_blocks() == 0);
+         (cwnd_ >= 1 || nocwnd_) && snd_ == nullptr && rcv_ == nullptr && acks_.capacity() == 0 &&
+         (own_pool_ == nullptr || own_pool_->free_blocks() == 0);
 }
 
 void Kcp::NoteIdle(uint32_t now) {
@@ -970,8 +968,8 @@ absl::Status Kcp::SetMtu(uint32_t mtu) {
   const uint32_t mss = mtu - static_cast<uint32_t>(kSegmentHeaderSize);
   for (uint32_t i = 0; i < nsnd_buf_ + nsnd_que_; ++i) {
     if (!SndAt(i).acked && SndAt(i).len > mss) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "a queued segment of ", SndAt(i).len, " bytes would not fit mtu ", mtu));
+      return absl::FailedPreconditionError(
+          absl::StrCat("a queued segment of ", SndAt(i).len, " bytes would not fit mtu ", mtu));
     }
   }
   mtu_ = mtu;

@@ -99,18 +99,18 @@ inline constexpr int kSendTooLarge = -2;  // needs too many fragments (see Send)
 
 // Per-engine counters with kcp-go's SNMP meanings (wire-format.md §5.9).
 struct KcpCounters {
-  uint64_t out_segs = 0;            // OutSegs: segment headers written (any cmd)
-  uint64_t in_segs = 0;             // InSegs: segments of datagrams Input accepted
-  uint64_t retrans_segs = 0;        // RetransSegs = lost + fast + early
-  uint64_t fast_retrans_segs = 0;   // FastRetransSegs
-  uint64_t early_retrans_segs = 0;  // EarlyRetransSegs (kKcpGo only)
-  uint64_t lost_segs = 0;           // LostSegs: RTO retransmissions
-  uint64_t repeat_segs = 0;         // RepeatSegs: PUSH not stored (dup / out of window)
-  uint64_t in_errors = 0;           // KCPInErrors: Input returned non-zero
-  uint64_t in_datagrams = 0;        // Input calls
-  uint64_t in_bytes = 0;            // bytes passed to Input
-  uint64_t out_datagrams = 0;       // datagrams emitted
-  uint64_t out_bytes = 0;           // KCP bytes emitted (headroom excluded)
+  uint64_t out_segs = 0;              // OutSegs: segment headers written (any cmd)
+  uint64_t in_segs = 0;               // InSegs: segments of datagrams Input accepted
+  uint64_t retrans_segs = 0;          // RetransSegs = lost + fast + early
+  uint64_t fast_retrans_segs = 0;     // FastRetransSegs
+  uint64_t early_retrans_segs = 0;    // EarlyRetransSegs (kKcpGo only)
+  uint64_t lost_segs = 0;             // LostSegs: RTO retransmissions
+  uint64_t repeat_segs = 0;           // RepeatSegs: PUSH not stored (dup / out of window)
+  uint64_t in_errors = 0;             // KCPInErrors: Input returned non-zero
+  uint64_t in_datagrams = 0;          // Input calls
+  uint64_t in_bytes = 0;              // bytes passed to Input
+  uint64_t out_datagrams = 0;         // datagrams emitted
+  uint64_t out_bytes = 0;             // KCP bytes emitted (headroom excluded)
   uint64_t output_buffer_errors = 0;  // datagrams dropped: sink buffer too small
 };
 
@@ -137,8 +137,7 @@ class Kcp {
   // `sink` is not owned and must outlive the engine. `pool` (optional, not
   // owned, must outlive the engine) is shared payload storage; without it
   // the engine keeps a private pool.
-  Kcp(uint32_t conv, OutputSink* sink, Flavor flavor = Flavor::kKcpGo,
-      SegmentPool* pool = nullptr);
+  Kcp(uint32_t conv, OutputSink* sink, Flavor flavor = Flavor::kKcpGo, SegmentPool* pool = nullptr);
   // Convenience for tests and ikcp-style callers: an internal buffer and a
   // callback with the datagram (headroom still honoured, so the callback's
   // span is preceded by headroom() writable bytes).

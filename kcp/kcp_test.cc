@@ -35,7 +35,8 @@ std::vector<Seg> Parse(const Datagram& d) {
 // An engine whose datagrams are collected.
 struct Probe {
   explicit Probe(Flavor f, uint32_t conv = kConv)
-      : kcp(conv, [this](absl::Span<const uint8_t> d) { out.emplace_back(d.begin(), d.end()); },
+      : kcp(
+            conv, [this](absl::Span<const uint8_t> d) { out.emplace_back(d.begin(), d.end()); },
             f) {}
   std::vector<Seg> TakeSegments() {
     std::vector<Seg> all;
@@ -166,8 +167,10 @@ TEST_P(BothFlavors, InputRejectsMalformedWithIkcpCodes) {
 TEST(KcpInput, CapturedKcpGoDatagramsAreReceived) {
   // wire-format.md Appendix A.3 (KCP part of pkt0..pkt2).
   const char* hex[] = {
-      "443322115100200000000000000000000000000001000000" "41",
-      "44332211510020000500000001000000000000000a000000" "42424242424242424242",
+      "443322115100200000000000000000000000000001000000"
+      "41",
+      "44332211510020000500000001000000000000000a000000"
+      "42424242424242424242",
       "44332211510020000b0000000200000000000000050000004343434343",
   };
   for (Flavor f : {Flavor::kIkcp, Flavor::kKcpGo}) {
@@ -175,7 +178,7 @@ TEST(KcpInput, CapturedKcpGoDatagramsAreReceived) {
     for (const char* h : hex) {
       const std::string bytes = absl::HexStringToBytes(h);
       ASSERT_EQ(p.kcp.Input(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                                 bytes.size()),
+                                                bytes.size()),
                             100),
                 kInputOk);
     }
@@ -193,8 +196,9 @@ TEST_P(BothFlavors, MessageModeFragmentsAndReassembles) {
   Probe a(GetParam()), b(GetParam());
   a.kcp.SetNoDelay(1, 10, 0, 1);
   const std::string big(3 * 1376 + 5, 'z');
-  ASSERT_EQ(a.kcp.Send(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(big.data()), big.size())),
-            static_cast<int>(big.size()));
+  ASSERT_EQ(
+      a.kcp.Send(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(big.data()), big.size())),
+      static_cast<int>(big.size()));
   a.kcp.Update(0);
   a.kcp.Flush(0);
   std::vector<Seg> segs = a.TakeSegments();
@@ -231,7 +235,8 @@ TEST_P(BothFlavors, StreamModeTopsUpLastQueuedSegment) {
   EXPECT_EQ(segs[0].data.size(), 1376u);
   EXPECT_EQ(segs[2].data.size(), 20u);
   for (const Seg& s : segs) EXPECT_EQ(s.h.frg, 0);
-  EXPECT_EQ(segs[0].data.substr(0, 20), std::string("\1\2\3\4\5\6\7\10\11\12\1\2\3\4\5\6\7\10\11\12"));
+  EXPECT_EQ(segs[0].data.substr(0, 20),
+            std::string("\1\2\3\4\5\6\7\10\11\12\1\2\3\4\5\6\7\10\11\12"));
 }
 
 TEST(KcpSend, LimitsAndEmptyPerFlavor) {
@@ -616,9 +621,9 @@ TEST_P(BothFlavors, WindowFullProbeAndReopen) {
   std::vector<uint8_t> msg(100, 3);
   for (uint32_t i = 0; i < total; ++i) pair.a().Send(msg);
   // The receiver does not read: its queue fills and it advertises 0.
-  ASSERT_TRUE(pair.Run(Drive::kUpdateCheck, 60000, [&] {
-    return pair.a().rmt_wnd() == 0 && pair.b().RecvQueueSize() == rcv_wnd;
-  }, {}));
+  ASSERT_TRUE(
+      pair.Run(Drive::kUpdateCheck, 60000,
+               [&] { return pair.a().rmt_wnd() == 0 && pair.b().RecvQueueSize() == rcv_wnd; }, {}));
   const uint32_t stalled = pair.a().WaitSnd();
   EXPECT_GE(stalled, 40u - 8u);  // at most one window went on into rcv_buf
   const uint32_t probe_init = f == Flavor::kIkcp ? 7000 : 500;
@@ -680,11 +685,11 @@ TEST_P(BothFlavors, CheckFollowsIkcpCheck) {
   a.kcp.Update(1000);                   // ts_flush = 1050
   EXPECT_EQ(a.kcp.Check(1000), 1050u);
   EXPECT_EQ(a.kcp.Check(1049), 1050u);
-  EXPECT_EQ(a.kcp.Check(1050), 1050u);  // due
+  EXPECT_EQ(a.kcp.Check(1050), 1050u);           // due
   EXPECT_EQ(a.kcp.Check(1000 + 20000), 21000u);  // more than 10 s off: reset
   const uint8_t x[1] = {1};
   a.kcp.Send(x);
-  a.kcp.Flush(1010);  // sent at 1010, resendts = 1010 + 200
+  a.kcp.Flush(1010);   // sent at 1010, resendts = 1010 + 200
   a.kcp.Update(1050);  // ts_flush = 1100
   EXPECT_EQ(a.kcp.Check(1060), 1100u);
   a.kcp.Update(1100);
@@ -733,8 +738,9 @@ TEST(KcpConfig, LargeMtuChainsBlocks) {
   pair.a().Send(msg);
   std::vector<uint8_t> buf(msg.size());
   int n = -1;
-  ASSERT_TRUE(pair.Run(Drive::kFlushSchedule, 10000, [&] { return n >= 0; },
-                       [&] { n = pair.b().Recv(absl::MakeSpan(buf)); }));
+  ASSERT_TRUE(pair.Run(
+      Drive::kFlushSchedule, 10000, [&] { return n >= 0; },
+      [&] { n = pair.b().Recv(absl::MakeSpan(buf)); }));
   ASSERT_EQ(n, static_cast<int>(msg.size()));
   EXPECT_EQ(buf, msg);
 }
@@ -748,11 +754,11 @@ TEST_P(BothFlavors, IdleSessionGivesMemoryBack) {
   for (int i = 0; i < 20; ++i) pair.a().Send(msg);
   std::vector<uint8_t> buf(5000);
   int got = 0;
-  ASSERT_TRUE(pair.Run(Drive::kUpdateCheck, 60000,
-                       [&] { return got == 20 && pair.a().WaitSnd() == 0; },
-                       [&] {
-                         while (pair.b().Recv(absl::MakeSpan(buf)) > 0) ++got;
-                       }));
+  ASSERT_TRUE(pair.Run(
+      Drive::kUpdateCheck, 60000, [&] { return got == 20 && pair.a().WaitSnd() == 0; },
+      [&] {
+        while (pair.b().Recv(absl::MakeSpan(buf)) > 0) ++got;
+      }));
   EXPECT_GT(pair.a().MemoryFootprint(), 10000u);  // rings and blocks still held
   EXPECT_FALSE(pair.a().Idle());
   ASSERT_FALSE(pair.Run(Drive::kUpdateCheck, 6000, [] { return false; }, {}));
@@ -767,9 +773,11 @@ TEST(KcpPool, SmallBlocksChainInBothModes) {
   for (bool stream : {false, true}) {
     SegmentPool pool(100);  // every segment spans many blocks
     std::vector<Datagram> out;
-    Kcp a(kConv, [&](absl::Span<const uint8_t> d) { out.emplace_back(d.begin(), d.end()); },
-          Flavor::kKcpGo, &pool);
-    Kcp b(kConv, [](absl::Span<const uint8_t>) {}, Flavor::kKcpGo, &pool);
+    Kcp a(
+        kConv, [&](absl::Span<const uint8_t> d) { out.emplace_back(d.begin(), d.end()); },
+        Flavor::kKcpGo, &pool);
+    Kcp b(
+        kConv, [](absl::Span<const uint8_t>) {}, Flavor::kKcpGo, &pool);
     a.SetStreamMode(stream);
     b.SetStreamMode(stream);
     a.SetNoDelay(1, 10, 0, 1);
@@ -799,9 +807,11 @@ TEST(KcpPool, SharedPoolReceivesBlocksBack) {
   SegmentPool pool;
   std::vector<Datagram> out;
   {
-    Kcp a(kConv, [&](absl::Span<const uint8_t> d) { out.emplace_back(d.begin(), d.end()); },
-          Flavor::kKcpGo, &pool);
-    Kcp b(kConv, [](absl::Span<const uint8_t>) {}, Flavor::kKcpGo, &pool);
+    Kcp a(
+        kConv, [&](absl::Span<const uint8_t> d) { out.emplace_back(d.begin(), d.end()); },
+        Flavor::kKcpGo, &pool);
+    Kcp b(
+        kConv, [](absl::Span<const uint8_t>) {}, Flavor::kKcpGo, &pool);
     a.SetNoDelay(1, 10, 0, 1);
     std::vector<uint8_t> d(10 * 1376, 1);
     a.Send(d);

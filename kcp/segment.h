@@ -59,8 +59,8 @@ struct SegmentHeader {
   uint32_t len = 0;
 
   friend bool operator==(const SegmentHeader& a, const SegmentHeader& b) {
-    return a.conv == b.conv && a.cmd == b.cmd && a.frg == b.frg && a.wnd == b.wnd &&
-           a.ts == b.ts && a.sn == b.sn && a.una == b.una && a.len == b.len;
+    return a.conv == b.conv && a.cmd == b.cmd && a.frg == b.frg && a.wnd == b.wnd && a.ts == b.ts &&
+           a.sn == b.sn && a.una == b.una && a.len == b.len;
   }
 };
 

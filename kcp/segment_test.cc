@@ -68,8 +68,8 @@ struct Capture {
 
 TEST(SegmentHeader, DecodesCapturedKcpGoDatagramsFieldByField) {
   const Capture captures[] = {
-      {"00000000 f100 1b00 | 44332211 51 00 2000 00000000 00000000 00000000 01000000 | 41", 0, 0,
-       1, "A"},
+      {"00000000 f100 1b00 | 44332211 51 00 2000 00000000 00000000 00000000 01000000 | 41", 0, 0, 1,
+       "A"},
       {"01000000 f100 2400 | 44332211 51 00 2000 05000000 01000000 00000000 0a000000 | "
        "42424242424242424242",
        5, 1, 10, "BBBBBBBBBB"},
@@ -146,8 +146,8 @@ TEST(SegmentReader, WalksConcatenatedSegmentsAndIgnoresShortTail) {
 TEST(SegmentReader, RejectsInIkcpOrderConvLenCmd) {
   SegmentHeader h;
   h.conv = 1;
-  h.cmd = 99;        // bad command
-  h.len = 1000000;   // and longer than the datagram
+  h.cmd = 99;       // bad command
+  h.len = 1000000;  // and longer than the datagram
   uint8_t d[24];
   EncodeSegmentHeader(h, d);
   SegmentHeader out;
