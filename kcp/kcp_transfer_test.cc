@@ -96,8 +96,9 @@ TEST_P(Transfer, DeliversByteExact) {
       ++messages;
     }
   };
-  const bool done = pair.Run(drive, 400ull * 3600 * 1000,
-                             [&] { return mismatch || (received == total && sent == total); }, app);
+  const bool done = pair.Run(
+      drive, 400ull * 3600 * 1000, [&] { return mismatch || (received == total && sent == total); },
+      app);
   ASSERT_FALSE(mismatch);
   ASSERT_TRUE(done) << "received " << received << " of " << total;
   EXPECT_EQ(received, total);
@@ -112,8 +113,7 @@ TEST_P(Transfer, DeliversByteExact) {
 
 std::vector<Config> AllConfigs() {
   std::vector<Config> v;
-  for (const Preset& p :
-       {kPresetDefault, kPresetNormal, kPresetFast, kPresetFast2, kPresetFast3}) {
+  for (const Preset& p : {kPresetDefault, kPresetNormal, kPresetFast, kPresetFast2, kPresetFast3}) {
     for (double loss : {0.0, 0.1, 0.3}) {
       for (bool stream : {true, false}) {
         for (Flavor f : {Flavor::kIkcp, Flavor::kKcpGo}) v.push_back({p, loss, stream, f});
