@@ -57,8 +57,8 @@ struct TablePolicy {
     return {hn::And(x, hn::Set(d, uint8_t{0x0F})), hn::ShiftRight<4>(x)};
   }
   template <class D>
-  static HWY_INLINE hn::Vec<D> MulAdd(D d, hn::Vec<D> acc, const Input<D>& x,
-                                      const KernelMatrix& m, int r, int c) {
+  static HWY_INLINE hn::Vec<D> MulAdd(D d, hn::Vec<D> acc, const Input<D>& x, const KernelMatrix& m,
+                                      int r, int c) {
     const uint8_t* t = m.nibble_tables(r, c);
     const hn::Vec<D> t_lo = hn::LoadDup128(d, t);
     const hn::Vec<D> t_hi = hn::LoadDup128(d, t + 16);
@@ -158,8 +158,8 @@ HWY_INLINE void AllRows(D d, const KernelMatrix& m, const uint8_t* const* in, ui
 }
 
 template <class P>
-HWY_INLINE void MulRegionsWith(const KernelMatrix& m, const uint8_t* const* in,
-                               uint8_t* const* out, size_t len) {
+HWY_INLINE void MulRegionsWith(const KernelMatrix& m, const uint8_t* const* in, uint8_t* const* out,
+                               size_t len) {
   const hn::ScalableTag<uint8_t> d;
   if (len >= hn::Lanes(d)) return AllRows<P>(d, m, in, out, len);
 #if HWY_TARGET != HWY_SCALAR
@@ -383,10 +383,7 @@ namespace HWY_NAMESPACE {
 
 const TargetKernels* GetTargetKernels() {
   static const TargetKernels kKernels = {
-      HWY_TARGET,
-      hwy::TargetName(HWY_TARGET),
-      &MulRegionsTable,
-      &MulRegionsShiftXor,
+      HWY_TARGET,      hwy::TargetName(HWY_TARGET), &MulRegionsTable, &MulRegionsShiftXor,
 #ifdef KCPP_FEC_GFNI_WIDTH
       &MulRegionsGfni,
 #else

@@ -70,8 +70,8 @@ uint64_t AffineMatrixFor(uint8_t c);
 // out[r] = m * in over len bytes. in has m.cols() regions, out has m.rows();
 // outputs must not overlap inputs or each other. len may be anything,
 // including 0.
-using MulRegionsFn = void (*)(const KernelMatrix& m, const uint8_t* const* in,
-                              uint8_t* const* out, size_t len);
+using MulRegionsFn = void (*)(const KernelMatrix& m, const uint8_t* const* in, uint8_t* const* out,
+                              size_t len);
 
 // Portable scalar reference (log/exp tables), used by tests.
 void MulRegionsReference(const KernelMatrix& m, const uint8_t* const* in, uint8_t* const* out,

@@ -156,10 +156,10 @@ TEST(GfKernels, EveryKernelMatchesReference) {
   const std::vector<KernelChoice> kernels = AllKernelsForTesting();
   ASSERT_FALSE(kernels.empty());
   std::mt19937 rng(2024);
-  const size_t lengths[] = {0,  1,  2,   7,   15,  16,  17,  31,  32,   33,   47,  48,
-                            63, 64, 65,  95,  127, 128, 129, 191, 255,  256,  257, 300,
-                            26, 36, 500, 777, 1400, 1472, 1500, 4099};
-  const int shapes[][2] = {{1, 1}, {1, 2}, {2, 1}, {3, 10}, {4, 4}, {5, 3},
+  const size_t lengths[] = {0,   1,   2,  7,  15,  16,  17,   31,   32,   33,  47,
+                            48,  63,  64, 65, 95,  127, 128,  129,  191,  255, 256,
+                            257, 300, 26, 36, 500, 777, 1400, 1472, 1500, 4099};
+  const int shapes[][2] = {{1, 1}, {1, 2}, {2, 1}, {3, 10}, {4, 4},  {5, 3},
                            {6, 7}, {8, 9}, {9, 1}, {1, 20}, {13, 2}, {3, 3}};
   KernelMatrix m;
   for (const auto& shape : shapes) {
