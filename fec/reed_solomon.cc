@@ -95,9 +95,9 @@ absl::Status ReedSolomon::Encode(absl::Span<const uint8_t* const> data,
                                  absl::Span<uint8_t* const> parity, size_t shard_size) const {
   const State& s = *state_;
   if (data.size() != size_t(s.data) || parity.size() != size_t(s.parity)) {
-    return absl::InvalidArgumentError(absl::StrCat("Encode needs ", s.data, " data and ",
-                                                   s.parity, " parity shards; got ", data.size(),
-                                                   " and ", parity.size()));
+    return absl::InvalidArgumentError(absl::StrCat("Encode needs ", s.data, " data and ", s.parity,
+                                                   " parity shards; got ", data.size(), " and ",
+                                                   parity.size()));
   }
   if (std::find(data.begin(), data.end(), nullptr) != data.end() ||
       std::find(parity.begin(), parity.end(), nullptr) != parity.end()) {
@@ -111,8 +111,8 @@ absl::StatusOr<bool> ReedSolomon::Verify(absl::Span<const uint8_t* const> shards
                                          size_t shard_size) const {
   const State& s = *state_;
   if (shards.size() != size_t(s.data + s.parity)) {
-    return absl::InvalidArgumentError(absl::StrCat("Verify needs ", s.data + s.parity,
-                                                   " shards; got ", shards.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Verify needs ", s.data + s.parity, " shards; got ", shards.size()));
   }
   if (std::find(shards.begin(), shards.end(), nullptr) != shards.end()) {
     return absl::InvalidArgumentError("Verify: null shard pointer");
@@ -174,8 +174,8 @@ absl::Status ReedSolomon::ReconstructImpl(absl::Span<uint8_t* const> shards,
   }
   if (missing_data == 0 && (data_only || missing_parity == 0)) return absl::OkStatus();
   if (inputs < s.data) {
-    return absl::DataLossError(absl::StrCat("Reed-Solomon: ", inputs,
-                                            " shards present, at least ", s.data, " needed"));
+    return absl::DataLossError(
+        absl::StrCat("Reed-Solomon: ", inputs, " shards present, at least ", s.data, " needed"));
   }
   if (!data_only) {
     // Missing parity is recomputed too, so it belongs to the pattern.

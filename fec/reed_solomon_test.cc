@@ -63,14 +63,15 @@ Shards EncodedRandom(ReedSolomon& rs, size_t size, uint32_t seed) {
   Shards s(rs.total_shards(), size);
   Fill(s.bufs, rs.data_shards(), seed);
   std::vector<uint8_t*> p = s.ptrs();
-  EXPECT_TRUE(rs.Encode(s.cptrs(0, rs.data_shards()),
-                        absl::MakeSpan(p).subspan(rs.data_shards()), size)
-                  .ok());
+  EXPECT_TRUE(
+      rs.Encode(s.cptrs(0, rs.data_shards()), absl::MakeSpan(p).subspan(rs.data_shards()), size)
+          .ok());
   return s;
 }
 
 TEST(ReedSolomon, CreateChecksShardCounts) {
-  for (auto [d, p] : std::vector<std::pair<int, int>>{{0, 1}, {1, 0}, {-1, 3}, {200, 57}, {256, 1}}) {
+  for (auto [d, p] :
+       std::vector<std::pair<int, int>>{{0, 1}, {1, 0}, {-1, 3}, {200, 57}, {256, 1}}) {
     auto rs = ReedSolomon::Create(d, p);
     EXPECT_EQ(rs.status().code(), absl::StatusCode::kInvalidArgument) << d << "," << p;
   }
@@ -267,8 +268,8 @@ void CheckEveryPattern(ReedSolomon& rs, size_t size, uint32_t seed, int* pattern
 }
 
 TEST(ReedSolomon, EveryErasurePatternUpToParityReconstructs) {
-  const std::tuple<int, int, size_t> codes[] = {
-      {10, 3, 1400}, {3, 2, 36}, {1, 1, 100}, {4, 4, 65}, {6, 6, 33}, {2, 5, 200}, {12, 2, 7}};
+  const std::tuple<int, int, size_t> codes[] = {{10, 3, 1400}, {3, 2, 36},  {1, 1, 100}, {4, 4, 65},
+                                                {6, 6, 33},    {2, 5, 200}, {12, 2, 7}};
   for (auto [d, p, size] : codes) {
     SCOPED_TRACE(absl::StrCat(d, "+", p));
     auto rs = ReedSolomon::Create(d, p);

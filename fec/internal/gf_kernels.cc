@@ -19,6 +19,12 @@
 #include "fec/internal/gf_kernels.h"
 #include "hwy/highway.h"
 
+// Fully unrolls the small loops over accumulators so they live in registers
+// (without it gcc keeps acc[U][G] on the stack).
+#ifndef KCPP_FEC_UNROLL
+#define KCPP_FEC_UNROLL _Pragma("GCC unroll 16")
+#endif
+
 HWY_BEFORE_NAMESPACE();
 namespace kcpp {
 namespace fec {
@@ -83,6 +89,7 @@ struct ShiftXorPolicy {
   static HWY_INLINE Input<D> Prepare(D d, hn::Vec<D> x) {
     Input<D> in;
     in.pow[0] = x;
+    KCPP_FEC_UNROLL
     for (int b = 1; b < 8; ++b) in.pow[b] = Double(d, in.pow[b - 1]);
     return in;
   }
@@ -90,6 +97,7 @@ struct ShiftXorPolicy {
   static HWY_INLINE hn::Vec<D> MulAdd(D /*d*/, hn::Vec<D> acc, const Input<D>& x,
                                       const KernelMatrix& m, int r, int c) {
     const unsigned k = m.coef(r, c);
+    KCPP_FEC_UNROLL
     for (int b = 0; b < 8; ++b) {
       if (k & (1u << b)) acc = hn::Xor(acc, x.pow[b]);
     }
@@ -103,19 +111,26 @@ HWY_INLINE void Block(D d, const KernelMatrix& m, int r0, const uint8_t* const* 
                       uint8_t* const* out, size_t off) {
   const size_t n = hn::Lanes(d);
   hn::Vec<D> acc[U][G];
+  KCPP_FEC_UNROLL
   for (int u = 0; u < U; ++u) {
+    KCPP_FEC_UNROLL
     for (int g = 0; g < G; ++g) acc[u][g] = hn::Zero(d);
   }
   const int cols = m.cols();
   for (int c = 0; c < cols; ++c) {
     const uint8_t* src = in[c] + off;
     typename P::template Input<D> x[U];
+    KCPP_FEC_UNROLL
     for (int u = 0; u < U; ++u) x[u] = P::Prepare(d, hn::LoadU(d, src + u * n));
+    KCPP_FEC_UNROLL
     for (int g = 0; g < G; ++g) {
+      KCPP_FEC_UNROLL
       for (int u = 0; u < U; ++u) acc[u][g] = P::MulAdd(d, acc[u][g], x[u], m, r0 + g, c);
     }
   }
+  KCPP_FEC_UNROLL
   for (int g = 0; g < G; ++g) {
+    KCPP_FEC_UNROLL
     for (int u = 0; u < U; ++u) hn::StoreU(acc[u][g], d, out[r0 + g] + off + u * n);
   }
 }
@@ -193,6 +208,7 @@ void MulRegionsShiftXor(const KernelMatrix& m, const uint8_t* const* in, uint8_t
       for (int c = 0; c < m.cols(); ++c) {
         unsigned x = in[c][j];
         const unsigned k = m.coef(r, c);
+        KCPP_FEC_UNROLL
         for (int b = 0; b < 8; ++b) {
           if (k & (1u << b)) acc ^= x;
           x = (x << 1) ^ ((x & 0x80) ? kGfPolynomial : 0);
@@ -297,19 +313,24 @@ KCPP_FEC_GFNI_INLINE void GfniBlock(const KernelMatrix& m, int r0, const uint8_t
                                     uint8_t* const* out, size_t off) {
   using V = typename W::V;
   V acc[U][G];
+  KCPP_FEC_UNROLL
   for (int u = 0; u < U; ++u) {
+    KCPP_FEC_UNROLL
     for (int g = 0; g < G; ++g) acc[u][g] = W::Zero();
   }
   const int cols = m.cols();
   int c = 0;
   for (; c + 2 <= cols; c += 2) {
     V x0[U], x1[U];
+    KCPP_FEC_UNROLL
     for (int u = 0; u < U; ++u) {
       x0[u] = W::Load(in[c] + off + u * W::kBytes);
       x1[u] = W::Load(in[c + 1] + off + u * W::kBytes);
     }
+    KCPP_FEC_UNROLL
     for (int g = 0; g < G; ++g) {
       const uint64_t* a = m.affine_row(r0 + g) + c;
+      KCPP_FEC_UNROLL
       for (int u = 0; u < U; ++u) {
         acc[u][g] = W::Xor3(acc[u][g], W::Mul(x0[u], a[0]), W::Mul(x1[u], a[1]));
       }
@@ -317,13 +338,18 @@ KCPP_FEC_GFNI_INLINE void GfniBlock(const KernelMatrix& m, int r0, const uint8_t
   }
   if (c < cols) {
     V x[U];
+    KCPP_FEC_UNROLL
     for (int u = 0; u < U; ++u) x[u] = W::Load(in[c] + off + u * W::kBytes);
+    KCPP_FEC_UNROLL
     for (int g = 0; g < G; ++g) {
       const uint64_t a = m.affine(r0 + g, c);
+      KCPP_FEC_UNROLL
       for (int u = 0; u < U; ++u) acc[u][g] = W::Xor3(acc[u][g], W::Mul(x[u], a), W::Zero());
     }
   }
+  KCPP_FEC_UNROLL
   for (int g = 0; g < G; ++g) {
+    KCPP_FEC_UNROLL
     for (int u = 0; u < U; ++u) W::Store(out[r0 + g] + off + u * W::kBytes, acc[u][g]);
   }
 }
