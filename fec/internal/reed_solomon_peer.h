@@ -1,0 +1,23 @@
+// Test-only access to ReedSolomon internals (QUICHE-style peer): build a codec
+// on a chosen region kernel so tests can run the whole codec on every SIMD
+// target, not only the one this CPU picks. Not part of the API.
+#ifndef KCPP_FEC_INTERNAL_REED_SOLOMON_PEER_H_
+#define KCPP_FEC_INTERNAL_REED_SOLOMON_PEER_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "fec/internal/gf_kernels.h"
+#include "fec/reed_solomon.h"
+
+namespace kcpp::fec::internal {
+
+class ReedSolomonPeer {
+ public:
+  static absl::StatusOr<ReedSolomon> CreateWithKernel(int data_shards, int parity_shards,
+                                                      const KernelChoice& kernel);
+};
+
+}  // namespace kcpp::fec::internal
+
+#endif  // KCPP_FEC_INTERNAL_REED_SOLOMON_PEER_H_

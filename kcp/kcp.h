@@ -1,0 +1,390 @@
+// Kcp: the KCP ARQ engine, byte-compatible with ikcp.c 1.7 and kcp-go.
+//
+// Sans-IO: datagrams go in through Input(), come out through an OutputSink,
+// and time is passed in as milliseconds. No sockets, threads, clocks or
+// globals. The wire format is wire-format.md §2.1; behaviour follows one of
+// two flavors chosen at construction (wire-format.md §2.15):
+//
+//   Flavor::kIkcp   ikcp.c 1.7 exactly (IKCP_FASTACK_CONSERVE on):
+//                   rcv_wnd default/minimum 128, every ACK is an RTT sample
+//                   taken at the last Update()'s time, Jacobson RTO,
+//                   rto+rx_rto/8 first timer, fastlimit, ACKs only on flush,
+//                   PROBE_INIT 7000.
+//   Flavor::kKcpGo  kcp-go (wire-format.md §2.6-§2.15, KG-HEAD v5.6.72 where
+//                   it differs from 5.6.1; every choice below keeps 5.6.1
+//                   peers working since none changes the wire format):
+//                   rcv_wnd default 32 without minimum; ACK filter (§2.6);
+//                   Input flushes at once when una advances or a fast-ack
+//                   threshold is reached, sends an ACK-only datagram when
+//                   mtu/24 ACKs are pending ("ACK clocking", HEAD §2.6) or
+//                   ack_nodelay is set; one RTT sample per datagram (the last
+//                   ACK's ts) at Input's `now_ms`, RFC 6298 estimator (§2.9);
+//                   first timer rx_rto; back-off +rx_rto / +rx_rto/2 (§2.7);
+//                   fast retransmit once per RTO cycle (HEAD's 0xFFFFFFFF
+//                   sentinel) and early retransmit (§2.7); acked segments
+//                   marked and dropped when una passes; PROBE_INIT 500 (HEAD,
+//                   §2.11); ACK-only flushes still run probe and queue->buffer
+//                   phases (HEAD §2.7). One clock value per call: kcp-go
+//                   re-reads its clock per segment, which a sans-IO engine
+//                   cannot and peers cannot observe beyond ±1 ms in `ts`.
+//
+// Typical use by an event loop (kcp-go style scheduling, §5.6):
+//
+//   Kcp kcp(conv, &sink);                      // sink: FEC/crypt/UDP
+//   kcp.SetNoDelay(1, 10, 2, 1);               // "fast3"
+//   kcp.SetHeadroom(fec_and_crypt_header_bytes, aead_tag_bytes);
+//   kcp.Write(bytes, now);                     // or Send() + Flush()
+//   kcp.Input(datagram, now);                  // per received datagram
+//   while ((n = kcp.Recv(buf)) >= 0) Consume(buf, n);
+//   next_flush = now + kcp.Flush(now);         // at the timer
+//   if (kcp.Idle()) park the timer until the next Input/Send;
+//
+// or ikcp style: Update(now) on a timer and Check(now) for when to call it
+// next (ikcp_check semantics).
+//
+// Output with headroom and no copy: for each datagram the engine asks the
+// sink for a buffer, writes KCP bytes at offset headroom() and hands the
+// buffer back with Emit(); the FEC and crypt layers then write their headers
+// into the headroom in place (architecture.md).
+//
+// Memory (x86-64, measured by the tests): sizeof(Kcp) is under 400 bytes and
+// an idle session holds nothing else: descriptor rings and payload blocks are
+// allocated on first use and, after 5 s without queued, in-flight or unread
+// data, returned (blocks to the allocator with a private pool, to the shared
+// pool otherwise). A busy session with kcp-go's default windows (32/32,
+// MTU 1400) holds about 1 KiB of send descriptors, 1 KiB of receive slots and
+// one 1.5 KiB block per segment it holds. No allocation per segment once the
+// rings and the pool have grown to the session's working set.
+//
+// Thread safety: none; one engine belongs to one thread (and so does its
+// SegmentPool and OutputSink).
+#ifndef KCPP_KCP_KCP_H_
+#define KCPP_KCP_KCP_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "kcp/segment.h"
+#include "kcp/segment_pool.h"
+
+namespace kcpp::kcp {
+
+// Behaviour profile (see the file comment). Wire format is identical.
+enum class Flavor : uint8_t { kIkcp, kKcpGo };
+
+// Input() results: ikcp_input's codes (wire-format.md §2.1). Segments before
+// the offending one have already been applied.
+inline constexpr int kInputOk = 0;
+// The datagram is shorter than 24 bytes, or a segment's conv is not ours.
+inline constexpr int kInputInvalid = -1;
+// A segment's `len` exceeds the bytes that follow its header.
+inline constexpr int kInputTruncated = -2;
+// A segment's `cmd` is not PUSH, ACK, WASK or WINS.
+inline constexpr int kInputBadCommand = -3;
+
+// Recv() errors, ikcp_recv's codes for both flavors (kcp-go reports
+// "incomplete" as -1 and "too small" as -2; only the numbers differ).
+inline constexpr int kRecvEmpty = -1;           // nothing received
+inline constexpr int kRecvIncomplete = -2;      // a fragmented message is not complete
+inline constexpr int kRecvBufferTooSmall = -3;  // buffer < PeekSize()
+
+// Send() errors.
+inline constexpr int kSendEmpty = -1;     // kKcpGo: empty data (ikcp queues one empty segment)
+inline constexpr int kSendTooLarge = -2;  // needs too many fragments (see Send)
+
+// Per-engine counters with kcp-go's SNMP meanings (wire-format.md §5.9).
+struct KcpCounters {
+  uint64_t out_segs = 0;              // OutSegs: segment headers written (any cmd)
+  uint64_t in_segs = 0;               // InSegs: segments of datagrams Input accepted
+  uint64_t retrans_segs = 0;          // RetransSegs = lost + fast + early
+  uint64_t fast_retrans_segs = 0;     // FastRetransSegs
+  uint64_t early_retrans_segs = 0;    // EarlyRetransSegs (kKcpGo only)
+  uint64_t lost_segs = 0;             // LostSegs: RTO retransmissions
+  uint64_t repeat_segs = 0;           // RepeatSegs: PUSH not stored (dup / out of window)
+  uint64_t in_errors = 0;             // KCPInErrors: Input returned non-zero
+  uint64_t in_datagrams = 0;          // Input calls
+  uint64_t in_bytes = 0;              // bytes passed to Input
+  uint64_t out_datagrams = 0;         // datagrams emitted
+  uint64_t out_bytes = 0;             // KCP bytes emitted (headroom excluded)
+  uint64_t output_buffer_errors = 0;  // datagrams dropped: sink buffer too small
+};
+
+// Where datagrams go. Implemented by the transport (FEC, crypt, UDP).
+class OutputSink {
+ public:
+  virtual ~OutputSink() = default;
+  // A writable buffer of at least headroom + mtu + tailroom bytes (the
+  // engine's settings). Called once per datagram, right before the engine
+  // writes its first segment into it.
+  virtual absl::Span<uint8_t> AcquireBuffer() = 0;
+  // `buffer` (as returned by AcquireBuffer) holds one datagram's KCP bytes
+  // at [headroom, headroom + length); ownership passes back to the sink.
+  // length == 0 means the engine could not use the buffer (it was smaller
+  // than required) and dropped the datagram; the sink just recycles it.
+  virtual void Emit(absl::Span<uint8_t> buffer, size_t length) = 0;
+};
+
+class Kcp {
+ public:
+  // Receives each datagram's KCP bytes; the span is valid during the call.
+  using DatagramFn = std::function<void(absl::Span<const uint8_t> datagram)>;
+
+  // `sink` is not owned and must outlive the engine. `pool` (optional, not
+  // owned, must outlive the engine) is shared payload storage; without it
+  // the engine keeps a private pool.
+  Kcp(uint32_t conv, OutputSink* sink, Flavor flavor = Flavor::kKcpGo, SegmentPool* pool = nullptr);
+  // Convenience for tests and ikcp-style callers: an internal buffer and a
+  // callback with the datagram (headroom still honoured, so the callback's
+  // span is preceded by headroom() writable bytes).
+  Kcp(uint32_t conv, DatagramFn output, Flavor flavor = Flavor::kKcpGo,
+      SegmentPool* pool = nullptr);
+  ~Kcp();
+  Kcp(const Kcp&) = delete;
+  Kcp& operator=(const Kcp&) = delete;
+
+  // ---- Data -------------------------------------------------------------
+
+  // Queues `data` (ikcp_send / kcp-go Send, wire-format.md §2.4). Message
+  // mode: one message of ceil(len/mss) fragments (at least one), at most
+  // 127 (kIkcp: count < IKCP_WND_RCV) or 255 (kKcpGo), else kSendTooLarge.
+  // Stream mode: first tops up the last queued segment to mss, then cuts
+  // the rest into mss pieces with frg 0. Returns the bytes queued (>= 0;
+  // kIkcp stream mode may queue a prefix and return its length where ikcp
+  // does) or kSendEmpty / kSendTooLarge. Nothing is sent until a flush.
+  int Send(absl::Span<const uint8_t> data);
+
+  // kcp-go's UDPSession.Write core (wire-format.md §5.3, KG-HEAD): cuts
+  // `data` into pieces of at most mss bytes, Send()s each (so messages never
+  // carry frg > 0, as from a kcp-go session), then flushes at `now_ms`
+  // unless write_delay() is set and WaitSnd() < snd_wnd. Queues everything
+  // even past the window; callers wait for CanWrite() first. Returns
+  // data.size().
+  size_t Write(absl::Span<const uint8_t> data, uint32_t now_ms);
+  // kcp-go's Write gate (KG-HEAD): WaitSnd() < snd_wnd.
+  bool CanWrite() const { return WaitSnd() < snd_wnd_; }
+
+  // Copies the next whole message into `buffer` and removes it. Returns its
+  // length, or kRecvEmpty / kRecvIncomplete / kRecvBufferTooSmall. In
+  // stream mode each segment is a "message". If the receive queue was full
+  // before the call and no longer is, the next flush advertises the window
+  // (WINS, "fast recover", §2.5).
+  int Recv(absl::Span<uint8_t> buffer);
+  // Length of the next whole message, or -1 if there is none (ikcp_peeksize).
+  int PeekSize() const;
+
+  // Feeds one datagram (KCP bytes only: FEC/crypt headers already removed).
+  // Returns kInputOk or an error code above; never reads outside
+  // `datagram`. `now_ms` is used by kKcpGo for the RTT sample and the
+  // immediate flushes (kIkcp, like ikcp_input, uses the time of the last
+  // Update/Flush). `fec_recovered`: the datagram was rebuilt by FEC; it then
+  // takes no RTT sample, does not update rmt_wnd and does not count as
+  // repeat (kcp-go, wire-format.md §2.5/§2.9/§4.5; applied in both flavors).
+  int Input(absl::Span<const uint8_t> datagram, uint32_t now_ms, bool fec_recovered = false);
+
+  // ---- Time -------------------------------------------------------------
+
+  // ikcp_update: flushes if the flush deadline (ts_flush) is due, then
+  // moves it one interval on (wire-format.md §2.12). The first call starts
+  // the clock.
+  void Update(uint32_t now_ms);
+  // ikcp_check: the time Update() should next be called if nothing is
+  // input or sent meanwhile: `now_ms` if a flush or retransmission is due,
+  // else the earliest of ts_flush, the earliest retransmission and
+  // now + interval. Acknowledged segments are ignored.
+  uint32_t Check(uint32_t now_ms) const;
+  // Flushes now (kcp-go `flush(IKCP_FLUSH_FULL)`): ACKs, probes, new data,
+  // retransmissions. Returns the delay in ms until the next flush is needed:
+  // min(interval, earliest retransmission - now), >= 1 (kcp-go sessions
+  // reschedule at now + this, §5.6). kIkcp, like ikcp_flush, sends nothing
+  // before the first Update() (the delay is still returned).
+  uint32_t Flush(uint32_t now_ms);
+  // True when a flush would neither send nor change anything: no pending
+  // ACK or probe, nothing queued or in flight, remote window open. A
+  // scheduler may then stop calling Update/Flush until the next Send/Input.
+  bool Idle() const;
+
+  // ---- Configuration ----------------------------------------------------
+
+  // ikcp_nodelay / kcp-go NoDelay (§2.13): nodelay (0 off, 1 on, 2 = ikcp's
+  // gentler back-off; sets rx_minrto 30 or 100 ms), interval in ms (clamped
+  // to [10, 5000]), fast resend threshold (0 off), nc (1 disables congestion
+  // control). Negative arguments leave a value unchanged. Presets (kcptun):
+  // normal 0,40,2,1; fast 0,30,2,1; fast2 1,20,2,1; fast3 1,10,2,1.
+  void SetNoDelay(int nodelay, int interval, int resend, int nc);
+  // ikcp_interval: clamps to [10, 5000] ms.
+  void SetInterval(int interval_ms);
+  // Window sizes in segments; values <= 0 leave a side unchanged. kIkcp
+  // raises rcv to at least 128 as ikcp_wndsize does. Windows above 32768
+  // are rejected (InvalidArgument): `wnd` on the wire is 16 bits.
+  absl::Status SetWindowSize(int snd_wnd, int rcv_wnd);
+  // MTU: the KCP bytes of one datagram (headroom not included); mss = mtu -
+  // 24. Fails with InvalidArgument below 50 or above 65535 (ikcp's minimum;
+  // the maximum keeps datagrams UDP-sized), and with FailedPrecondition if a
+  // queued segment is longer than the new mss.
+  absl::Status SetMtu(uint32_t mtu);
+  // Bytes the engine leaves free before (headroom) and after (tailroom) the
+  // KCP bytes of every output buffer, for FEC and crypt headers and an AEAD
+  // tag. The sink's buffers must hold headroom + mtu + tailroom.
+  absl::Status SetHeadroom(size_t headroom, size_t tailroom = 0);
+  // Stream mode (§2.4): bytes, not messages; every frg is 0.
+  void SetStreamMode(bool stream) { stream_ = stream; }
+  // kcp-go SetACKNoDelay: after every Input with pending ACKs, send them at
+  // once (ACK-only flush).
+  void SetAckNoDelay(bool on) { ack_nodelay_ = on; }
+  // kcp-go SetWriteDelay: Write() leaves the flush to the next scheduled
+  // one unless the window is full.
+  void SetWriteDelay(bool on) { write_delay_ = on; }
+  // Transmissions of one segment that mark the link dead (default 20).
+  void SetDeadLink(uint32_t xmit) { dead_link_ = xmit; }
+  // kIkcp: how many times one segment may be fast-retransmitted (ikcp
+  // fastlimit, default 5; <= 0 unlimited). kKcpGo ignores it.
+  void SetFastLimit(int limit) { fastlimit_ = limit; }
+
+  // ---- State ------------------------------------------------------------
+
+  uint32_t conv() const { return conv_; }
+  Flavor flavor() const { return flavor_; }
+  uint32_t mtu() const { return mtu_; }
+  uint32_t mss() const { return mss_; }
+  size_t headroom() const { return headroom_; }
+  size_t tailroom() const { return tailroom_; }
+  bool stream_mode() const { return stream_; }
+  bool ack_nodelay() const { return ack_nodelay_; }
+  bool write_delay() const { return write_delay_; }
+  uint32_t interval() const { return interval_; }
+  uint32_t nodelay() const { return nodelay_; }
+  int fast_resend() const { return fastresend_; }
+  bool congestion_control() const { return !nocwnd_; }
+  uint32_t snd_wnd() const { return snd_wnd_; }
+  uint32_t rcv_wnd() const { return rcv_wnd_; }
+  // Window the peer advertised in its last (non-FEC-recovered) segment.
+  uint32_t rmt_wnd() const { return rmt_wnd_; }
+  uint32_t cwnd() const { return cwnd_; }
+  uint32_t ssthresh() const { return ssthresh_; }
+  // RTT estimator state in ms (§2.9).
+  int32_t srtt() const { return rx_srtt_; }
+  int32_t rttvar() const { return rx_rttval_; }
+  uint32_t rto() const { return rx_rto_; }
+  uint32_t min_rto() const { return rx_minrto_; }
+  uint32_t snd_una() const { return snd_una_; }
+  uint32_t snd_nxt() const { return snd_nxt_; }
+  uint32_t rcv_nxt() const { return rcv_nxt_; }
+  // Segments queued or in flight and not yet acknowledged (ikcp_waitsnd;
+  // kKcpGo counts acknowledged-but-not-yet-passed-by-una ones, as kcp-go).
+  uint32_t WaitSnd() const;
+  // Segments received in order and not yet read / received out of order.
+  uint32_t RecvQueueSize() const { return nrcv_que_; }
+  uint32_t RecvBufferSize() const { return nrcv_buf_; }
+  // ikcp `state`: 0, or 0xFFFFFFFF once a segment was sent dead_link times.
+  uint32_t state() const { return state_; }
+  bool dead_link() const { return state_ != 0; }
+  const KcpCounters& counters() const { return counters_; }
+  // Heap bytes this engine holds besides sizeof(Kcp) (rings, ACK list,
+  // payload blocks of a private pool).
+  size_t MemoryFootprint() const;
+
+ private:
+  struct SndSeg;
+  struct RcvSlot;
+  struct AckItem {
+    uint32_t sn;
+    uint32_t ts;
+  };
+  class CallbackSink;
+  enum class FlushKind : uint8_t { kAckOnly, kFull };
+
+  void Init();
+  // Output assembly.
+  uint8_t* Reserve(size_t need);
+  void MakeSpace(size_t need) {
+    if (out_size_ != 0 && out_size_ + need > mtu_) EmitDatagram();
+  }
+  void EmitDatagram();
+  void WriteSegment(const SegmentHeader& h, const SegmentPool::Block* data);
+  void WriteAcks(uint32_t* last_sn, uint32_t* last_ts);
+
+  uint32_t FlushInternal(FlushKind kind, uint32_t now);
+  uint32_t WndUnused() const { return nrcv_que_ < rcv_wnd_ ? rcv_wnd_ - nrcv_que_ : 0; }
+
+  // Send ring: snd_buf (in flight) then snd_queue, in sn order.
+  SndSeg& SndAt(uint32_t i);
+  const SndSeg& SndAt(uint32_t i) const;
+  void GrowSndRing(uint32_t min_capacity);
+  void PushSnd(SegmentPool::Block* data, uint32_t len, uint8_t frg);
+  void PopSndFront();
+  void ParseUna(uint32_t una, bool* removed);
+  void ShrinkBuf();
+  void ParseAck(uint32_t sn);
+  bool ParseFastAckKcpGo(uint32_t sn, uint32_t ts);
+  void ParseFastAckIkcp(uint32_t sn, uint32_t ts);
+  void UpdateAckIkcp(int32_t rtt);
+  void UpdateAckKcpGo(int32_t rtt);
+  void PushAck(uint32_t sn, uint32_t ts, uint32_t now);
+
+  // Receive ring: slot sn & (rcv_cap_ - 1) for sn in
+  // [rcv_nxt - nrcv_que, rcv_nxt + rcv_wnd).
+  RcvSlot& RcvAt(uint32_t sn);
+  const RcvSlot& RcvAt(uint32_t sn) const;
+  void GrowRcvRing(uint32_t min_capacity);
+  bool ParseData(uint32_t sn, uint8_t frg, absl::Span<const uint8_t> payload);
+  void MoveReceived();
+
+  SegmentPool::Block* StoreBytes(const uint8_t* src, size_t len);
+  void AppendBytes(SndSeg& seg, const uint8_t* src, size_t len);
+  void ReleaseIdleMemory();
+  void NoteIdle(uint32_t now);
+
+  // Identity and configuration.
+  const uint32_t conv_;
+  const Flavor flavor_;
+  bool stream_ = false;
+  bool nocwnd_ = false;
+  bool ack_nodelay_ = false;
+  bool write_delay_ = false;
+  bool updated_ = false;
+  bool idle_marked_ = false;
+  uint32_t mtu_, mss_;
+  uint32_t headroom_ = 0, tailroom_ = 0;
+  uint32_t state_ = 0;
+  uint32_t snd_una_ = 0, snd_nxt_ = 0, rcv_nxt_ = 0;
+  uint32_t ssthresh_;
+  int32_t rx_rttval_ = 0, rx_srtt_ = 0;
+  uint32_t rx_rto_, rx_minrto_;
+  uint32_t snd_wnd_, rcv_wnd_, rmt_wnd_, cwnd_ = 0, probe_ = 0, incr_ = 0;
+  uint32_t current_ = 0, interval_, ts_flush_, xmit_ = 0;
+  uint32_t nodelay_ = 0;
+  uint32_t ts_probe_ = 0, probe_wait_ = 0, probe_init_;
+  uint32_t dead_link_;
+  int32_t fastresend_ = 0, fastlimit_;
+  uint32_t idle_since_ = 0;
+
+  // Send ring.
+  std::unique_ptr<SndSeg[]> snd_;
+  uint32_t snd_cap_ = 0, snd_head_ = 0;
+  uint32_t nsnd_buf_ = 0, nsnd_que_ = 0;
+  uint32_t snd_acked_ = 0;  // acked segments still in snd_buf
+  // Receive ring.
+  std::unique_ptr<RcvSlot[]> rcv_;
+  uint32_t rcv_cap_ = 0, rcv_wnd_max_ = 0;
+  uint32_t nrcv_que_ = 0, nrcv_buf_ = 0;
+  std::vector<AckItem> acks_;
+
+  // Output in progress.
+  absl::Span<uint8_t> out_buf_;
+  size_t out_size_ = 0;
+
+  SegmentPool* pool_;
+  std::unique_ptr<SegmentPool> own_pool_;
+  OutputSink* sink_;
+  std::unique_ptr<OutputSink> own_sink_;
+  KcpCounters counters_;
+};
+
+}  // namespace kcpp::kcp
+
+#endif  // KCPP_KCP_KCP_H_
