@@ -100,8 +100,9 @@ absl::StatusOr<std::unique_ptr<Session>> Engine::Dial(absl::string_view remote,
   absl::Status status = absl::UnavailableError("the engine shut down");
   std::shared_ptr<internal::SessionShared> shared;
   loop->RunSync([&] {
-    absl::StatusOr<std::unique_ptr<UdpSocket>> socket = UdpSocket::Bind(
-        *SocketAddress::Parse(to->is_ipv6() ? "[::]:0" : "0.0.0.0:0"), SocketOptions(options, false));
+    absl::StatusOr<std::unique_ptr<UdpSocket>> socket =
+        UdpSocket::Bind(*SocketAddress::Parse(to->is_ipv6() ? "[::]:0" : "0.0.0.0:0"),
+                        SocketOptions(options, false));
     if (!socket.ok()) {
       status = socket.status();
       return;
@@ -123,6 +124,7 @@ absl::StatusOr<std::unique_ptr<Session>> Engine::Dial(absl::string_view remote,
       return;
     }
     (*core)->AdoptEndpoint(*std::move(endpoint));
+    (*core)->Start(loop->now_ms());
     loop->AddObject(id, *std::move(core));
     shared = std::move(s);
     status = absl::OkStatus();

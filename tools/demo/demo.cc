@@ -53,8 +53,8 @@ int main() {
     fill();
     c.Seal(absl::MakeSpan(packet));
     packet[packet.size() - 1] ^= 0x40;
-    const bool tamper_rejected = c.layout() == kcpp::crypt::CipherLayout::kNull ||
-                                 !c.Open(absl::MakeSpan(packet)).ok();
+    const bool tamper_rejected =
+        c.layout() == kcpp::crypt::CipherLayout::kNull || !c.Open(absl::MakeSpan(packet)).ok();
     if (!round_trip || !tamper_rejected) ++failures;
 
     constexpr int kRounds = 20000;
@@ -70,15 +70,15 @@ int main() {
       c.Open(absl::MakeSpan(packet));
     }
     const absl::Duration open = absl::Now() - t0;
-    std::printf("%-18s %7zu %6zu %9s %11.0f %11.0f%s\n", std::string(name).c_str(),
-                c.header_size(), c.trailer_size(),
+    std::printf("%-18s %7zu %6zu %9s %11.0f %11.0f%s\n", std::string(name).c_str(), c.header_size(),
+                c.trailer_size(),
                 c.layout() == kcpp::crypt::CipherLayout::kNull ? "n/a"
                 : tamper_rejected                              ? "rejected"
                                                                : "ACCEPTED",
                 MegabytesPerSecond(kRounds * kMtu, seal), MegabytesPerSecond(kRounds * kMtu, open),
                 round_trip ? "" : "  ROUND TRIP FAILED");
   }
-  std::printf("\n%s\n", failures == 0 ? "all ciphers round-trip and reject tampering"
-                                      : "FAILURES above");
+  std::printf("\n%s\n",
+              failures == 0 ? "all ciphers round-trip and reject tampering" : "FAILURES above");
   return failures == 0 ? 0 : 1;
 }

@@ -51,8 +51,10 @@ SocketAddress AnyAddressLike(const SocketAddress& a) {
 
 class LossyRelay::Impl {
  public:
-  explicit Impl(const Options& o) : options_(o), to_target_(o.to_target, o.seed * 2 + 1),
-                                    to_client_(o.to_client, o.seed * 2 + 2) {}
+  explicit Impl(const Options& o)
+      : options_(o),
+        to_target_(o.to_target, o.seed * 2 + 1),
+        to_client_(o.to_client, o.seed * 2 + 2) {}
   ~Impl() {
     Stop();
     for (auto& [addr, c] : clients_) close(c.fd);
@@ -215,7 +217,8 @@ class LossyRelay::Impl {
   Client* ClientFor(const SocketAddress& from) {
     auto it = clients_.find(from);
     if (it != clients_.end()) return &it->second;
-    absl::StatusOr<int> fd = OpenSocket(AnyAddressLike(options_.target), options_.socket_buffer_bytes);
+    absl::StatusOr<int> fd =
+        OpenSocket(AnyAddressLike(options_.target), options_.socket_buffer_bytes);
     if (!fd.ok()) return nullptr;
     Watch(*fd);
     fd_alive_.insert({*fd, true});

@@ -33,14 +33,14 @@ class LossyRelay {
  public:
   // Impairments of one direction. Probabilities are per datagram, 0..1.
   struct Impairment {
-    double loss = 0;        // probability a loss burst starts at a datagram
-    int loss_burst = 1;     // datagrams lost per burst (1 = independent losses)
-    double duplicate = 0;   // delivered twice
-    double reorder = 0;     // held back by `reorder_delay_ms` (overtaken by later ones)
+    double loss = 0;       // probability a loss burst starts at a datagram
+    int loss_burst = 1;    // datagrams lost per burst (1 = independent losses)
+    double duplicate = 0;  // delivered twice
+    double reorder = 0;    // held back by `reorder_delay_ms` (overtaken by later ones)
     int reorder_delay_ms = 5;
-    double corrupt = 0;     // one random bit flipped
-    int delay_ms = 0;       // every datagram, one way
-    int jitter_ms = 0;      // + uniform 0..jitter_ms (may reorder)
+    double corrupt = 0;  // one random bit flipped
+    int delay_ms = 0;    // every datagram, one way
+    int jitter_ms = 0;   // + uniform 0..jitter_ms (may reorder)
     // Blackhole: after `blackhole_after_ms`, repeatedly drop everything for
     // `blackhole_on_ms`, then pass for `blackhole_off_ms`. 0 = off.
     int blackhole_on_ms = 0;

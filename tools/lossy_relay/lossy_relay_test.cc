@@ -97,7 +97,8 @@ TEST(LossyRelay, SeededLossDropsAboutTheAskedShareAndAccountsForEveryDatagram) {
     const std::vector<uint8_t> d = server.Receive();
     ASSERT_EQ(d.size(), 20u);
     const int i = [&] {
-      for (int c = last + 1; c < kSent; ++c) if (Datagram(c, 20) == d) return c;
+      for (int c = last + 1; c < kSent; ++c)
+        if (Datagram(c, 20) == d) return c;
       return -1;
     }();
     ASSERT_GT(i, last);

@@ -68,14 +68,13 @@ int main(int argc, char** argv) {
   signal(SIGINT, OnSignal);
   auto report = [&] {
     const LossyRelay::Stats s = (*relay)->stats();
-    std::fprintf(stderr,
-                 "relay: forwarded %llu dropped %llu duplicated %llu reordered %llu "
-                 "corrupted %llu\n",
-                 static_cast<unsigned long long>(s.forwarded),
-                 static_cast<unsigned long long>(s.dropped),
-                 static_cast<unsigned long long>(s.duplicated),
-                 static_cast<unsigned long long>(s.reordered),
-                 static_cast<unsigned long long>(s.corrupted));
+    std::fprintf(
+        stderr,
+        "relay: forwarded %llu dropped %llu duplicated %llu reordered %llu "
+        "corrupted %llu\n",
+        static_cast<unsigned long long>(s.forwarded), static_cast<unsigned long long>(s.dropped),
+        static_cast<unsigned long long>(s.duplicated), static_cast<unsigned long long>(s.reordered),
+        static_cast<unsigned long long>(s.corrupted));
   };
   const int every = absl::GetFlag(FLAGS_report_seconds);
   int ticks = 0;

@@ -36,8 +36,8 @@ absl::StatusOr<std::unique_ptr<Session>> ListenerShared::Accept(absl::Time deadl
   }
   if (closed_.load()) return absl::UnavailableError("listener closed");
   if (queue_.empty()) {
-    return absl::DeadlineExceededError(deadline == absl::InfinitePast() ? "no session waiting"
-                                                                        : "accept deadline exceeded");
+    return absl::DeadlineExceededError(
+        deadline == absl::InfinitePast() ? "no session waiting" : "accept deadline exceeded");
   }
   std::unique_ptr<Session> s = std::move(queue_.front());
   queue_.pop_front();
@@ -190,6 +190,7 @@ void ListenerPart::CreateSession(const SocketAddress& from, uint32_t conv,
       SessionCore::Create(loop_.get(), shared, shared_->cipher(), endpoint_.get(), this);
   if (!core.ok()) return;  // options were validated by Listen; cannot happen
   SessionCore* raw = core->get();
+  raw->Start(now_ms);
   loop_->AddObject(id, *std::move(core));
   table_.Insert(from, conv, raw);
   shared_->stats().sessions_created.fetch_add(1, std::memory_order_relaxed);

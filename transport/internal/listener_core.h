@@ -84,7 +84,7 @@ class ListenerShared {
   std::atomic<bool> closed_{false};
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::unique_ptr<Session>> queue_;  // guarded by mu_
+  std::deque<std::unique_ptr<Session>> queue_;                                     // guarded by mu_
   std::shared_ptr<absl::AnyInvocable<void(std::unique_ptr<Session>)>> on_accept_;  // guarded by mu_
   AtomicStats stats_;
 };
@@ -98,8 +98,7 @@ class ListenerPart final : public LoopObject, public UdpEndpoint::Receiver {
   ~ListenerPart() override;
 
   // UdpEndpoint::Receiver.
-  void OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& from,
-                  int64_t now_ms) override;
+  void OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& from, int64_t now_ms) override;
   void OnOversizedDatagram(const SocketAddress& from) override;
 
   // A session of this part left its loop.

@@ -69,18 +69,18 @@ absl::Status SessionCore::Init() {
   kcp_.emplace(shared_->conv(), this, kcp::Flavor::kKcpGo, &loop_->segment_pool());
   absl::Status s = kcp_->SetMtu(kcp_mtu < 0 ? 0 : static_cast<uint32_t>(kcp_mtu));
   if (!s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "mtu ", options_.mtu, " leaves ", kcp_mtu, " bytes for KCP after the ", crypt_header_,
-        "-byte crypt header", fec ? ", the 8-byte FEC header" : "",
-        trailer_ ? absl::StrCat(" and the ", trailer_, "-byte tag") : "",
-        "; KCP needs at least 50"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("mtu ", options_.mtu, " leaves ", kcp_mtu, " bytes for KCP after the ",
+                     crypt_header_, "-byte crypt header", fec ? ", the 8-byte FEC header" : "",
+                     trailer_ ? absl::StrCat(" and the ", trailer_, "-byte tag") : "",
+                     "; KCP needs at least 50"));
   }
   s = kcp_->SetHeadroom(kcp_offset_, trailer_);
   if (!s.ok()) return s;
   s = kcp_->SetWindowSize(options_.send_window, options_.receive_window);
   if (!s.ok()) return s;
-  kcp_->SetNoDelay(options_.nodelay.nodelay, options_.nodelay.interval_ms,
-                   options_.nodelay.resend, options_.nodelay.no_congestion_window ? 1 : 0);
+  kcp_->SetNoDelay(options_.nodelay.nodelay, options_.nodelay.interval_ms, options_.nodelay.resend,
+                   options_.nodelay.no_congestion_window ? 1 : 0);
   kcp_->SetStreamMode(options_.stream_mode);
   kcp_->SetAckNoDelay(options_.ack_nodelay);
   kcp_->SetWriteDelay(options_.write_delay);
@@ -105,6 +105,11 @@ absl::Status SessionCore::Init() {
 void SessionCore::AdoptEndpoint(std::unique_ptr<UdpEndpoint> endpoint) {
   own_endpoint_ = std::move(endpoint);
   endpoint_ = own_endpoint_.get();
+}
+
+void SessionCore::Start(int64_t now_ms) {
+  now_ms_ = last_input_ms_ = now_ms;
+  Reschedule(now_ms);
 }
 
 // ---- way in ---------------------------------------------------------------
@@ -341,16 +346,19 @@ void SessionCore::OnTimer(int64_t now_ms) {
     return;
   }
   ReleasePaced(now_ms);
-  kcp_->Update(static_cast<uint32_t>(now_ms));
+  // kcp-go's update(): a full flush at every deadline (§5.6). Flush, unlike
+  // ikcp_update, does not wait for the interval grid, so a retransmission
+  // that Check() reports due really goes out now.
+  kcp_->Flush(static_cast<uint32_t>(now_ms));
   AfterEvent(now_ms);
 }
 
 void SessionCore::AfterEvent(int64_t now_ms) {
   if (finished_) return;
   if (options_.dead_link > 0 && kcp_->dead_link()) {
-    Finish(absl::UnavailableError(absl::StrCat(
-        "dead link: a segment to ", remote().ToString(), " was sent ", options_.dead_link,
-        " times without acknowledgement")));
+    Finish(absl::UnavailableError(absl::StrCat("dead link: a segment to ", remote().ToString(),
+                                               " was sent ", options_.dead_link,
+                                               " times without acknowledgement")));
     return;
   }
   SessionChannel& ch = shared_->channel();
@@ -361,9 +369,9 @@ void SessionCore::AfterEvent(int64_t now_ms) {
       return;
     }
     if (now_ms >= linger_deadline_) {
-      Finish(absl::DeadlineExceededError(absl::StrCat(
-          "closed with ", kcp_->WaitSnd(), " segments still unacknowledged after ",
-          options_.close_linger_ms, " ms")));
+      Finish(absl::DeadlineExceededError(absl::StrCat("closed with ", kcp_->WaitSnd(),
+                                                      " segments still unacknowledged after ",
+                                                      options_.close_linger_ms, " ms")));
       return;
     }
   }
@@ -379,13 +387,16 @@ void SessionCore::Reschedule(int64_t now_ms) {
     deadline = now_ms + static_cast<int32_t>(kcp_->Check(now32) - now32);
   }
   if (!paced_.empty()) {
-    deadline = std::min(deadline, pacer_.ReadyAt(static_cast<int64_t>(paced_.front().length),
-                                                 now_ms));
+    deadline =
+        std::min(deadline, pacer_.ReadyAt(static_cast<int64_t>(paced_.front().length), now_ms));
   }
   if (options_.idle_timeout_ms > 0) {
     deadline = std::min(deadline, last_input_ms_ + options_.idle_timeout_ms);
   }
   if (closing_) deadline = std::min(deadline, linger_deadline_);
+  // Never in the current iteration: the loop's clock stands still during
+  // it, so a timer due "now" would fire again and again.
+  deadline = std::max(deadline, now_ms + 1);
   if (deadline == timer_at_) return;
   timer_at_ = deadline;
   if (deadline == TimerQueue::kNever) {
@@ -423,8 +434,8 @@ void SessionCore::OnShutdown() {
 }
 
 void SessionCore::Replace() {
-  Finish(absl::UnavailableError(absl::StrCat("replaced: ", remote().ToString(),
-                                             " started a new conversation")));
+  Finish(absl::UnavailableError(
+      absl::StrCat("replaced: ", remote().ToString(), " started a new conversation")));
 }
 
 void SessionCore::CloseFromListener() {
@@ -443,7 +454,8 @@ absl::Status SessionCore::Tune(const SessionTuning& t) {
   if (t.send_window) check.send_window = *t.send_window;
   if (t.receive_window) check.receive_window = *t.receive_window;
   if (t.nodelay) check.nodelay = *t.nodelay;
-  if (t.rate_limit_bytes_per_second) check.rate_limit_bytes_per_second = *t.rate_limit_bytes_per_second;
+  if (t.rate_limit_bytes_per_second)
+    check.rate_limit_bytes_per_second = *t.rate_limit_bytes_per_second;
   if (t.dscp) check.dscp = *t.dscp;
   absl::Status s = check.Validate();
   if (!s.ok()) return s;
@@ -488,9 +500,8 @@ absl::Status SessionCore::SendOob(absl::Span<const uint8_t> data) {
         "out-of-band datagrams need FEC on (data_shards and parity_shards > 0), as in kcp-go");
   }
   if (data.size() > oob_max_size()) {
-    return absl::InvalidArgumentError(absl::StrCat("OOB datagram of ", data.size(),
-                                                   " bytes exceeds the maximum of ",
-                                                   oob_max_size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "OOB datagram of ", data.size(), " bytes exceeds the maximum of ", oob_max_size()));
   }
   now_ms_ = loop_->now_ms();
   uint8_t* buffer = loop_->pool().Get();
@@ -538,7 +549,7 @@ SessionInfo SessionCore::Info() const {
   i.local_address = shared_->local();
   i.remote_address = remote();
   i.accepted = shared_->accepted();
-  i.state = finished_ ? SessionInfo::State::kClosed
+  i.state = finished_  ? SessionInfo::State::kClosed
             : closing_ ? SessionInfo::State::kClosing
                        : SessionInfo::State::kActive;
   i.srtt_ms = static_cast<uint32_t>(std::max(0, kcp_->srtt()));

@@ -65,6 +65,8 @@ class SessionCore final : public LoopObject,
 
   // Dialled sessions: the session's own socket (whose receiver is this core).
   void AdoptEndpoint(std::unique_ptr<UdpEndpoint> endpoint);
+  // Starts the session's clocks (idle timeout) at `now_ms`.
+  void Start(int64_t now_ms);
 
   // A datagram for this session whose crypt layer is already removed
   // (`payload` = FEC header or KCP bytes). `wire_bytes`: its size on the wire.
@@ -73,8 +75,7 @@ class SessionCore final : public LoopObject,
   void OnChecksumError() { ++counters_.checksum_errors; }
 
   // UdpEndpoint::Receiver (dialled sessions): source check, open, OnPayload.
-  void OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& from,
-                  int64_t now_ms) override;
+  void OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& from, int64_t now_ms) override;
 
   // LoopObject.
   void OnKick(int64_t now_ms) override;

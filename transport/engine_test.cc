@@ -1,0 +1,373 @@
+// End-to-end tests of sessions and listeners over loopback UDP.
+#include "transport/engine.h"
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "crypt/packet_cipher.h"
+#include "gtest/gtest.h"
+#include "transport/testing/transfer.h"
+
+namespace kcpp::transport {
+namespace {
+
+using testing::EchoServer;
+using testing::ReadPattern;
+using testing::Transfer;
+using testing::WritePattern;
+
+class Notification {
+ public:
+  void Notify() {
+    std::lock_guard<std::mutex> l(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return done_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+};
+
+// Guards against hangs only; tests never depend on it firing.
+absl::Time Guard() { return absl::Now() + absl::Seconds(60); }
+
+SessionOptions Fast(bool stream = true) {
+  SessionOptions o;
+  o.nodelay = NoDelay::Fast3();
+  o.send_window = o.receive_window = 256;
+  o.stream_mode = stream;
+  return o;
+}
+
+struct Pair {
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Listener> listener;
+  std::unique_ptr<Session> client;
+};
+
+Pair MakePair(const SessionOptions& o, int loops = 2) {
+  Pair p;
+  EngineOptions eo;
+  eo.loops = loops;
+  p.engine = *Engine::Create(eo);
+  ListenerOptions lo;
+  lo.session = o;
+  auto l = p.engine->Listen("127.0.0.1:0", lo);
+  EXPECT_TRUE(l.ok()) << l.status();
+  p.listener = *std::move(l);
+  auto c = p.engine->Dial(p.listener->local_address().ToString(), o);
+  EXPECT_TRUE(c.ok()) << c.status();
+  p.client = *std::move(c);
+  return p;
+}
+
+TEST(Engine, StreamEchoIsByteExactAndAcknowledged) {
+  Pair p = MakePair(Fast());
+  EchoServer echo(*p.listener);
+  absl::Status st = Transfer(*p.client, *p.client, 4 << 20, Guard());
+  ASSERT_TRUE(st.ok()) << st;
+  ASSERT_TRUE(p.client->WaitAcknowledged(Guard()).ok());
+  absl::StatusOr<SessionInfo> info = p.client->GetInfo();
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->counters.bytes_sent, uint64_t{4} << 20);
+  EXPECT_EQ(info->counters.bytes_received, uint64_t{4} << 20);
+  EXPECT_EQ(info->segments_waiting, 0u);
+  EXPECT_EQ(info->counters.checksum_errors, 0u);
+  EXPECT_EQ(echo.sessions_accepted(), 1);
+  EXPECT_GT(p.engine->GetStats().counters.packets_sent, 0u);
+}
+
+class CipherFec : public ::testing::TestWithParam<std::tuple<std::string, bool>> {};
+
+TEST_P(CipherFec, EchoThroughEveryCipherWithAndWithoutFec) {
+  SessionOptions o = Fast();
+  o.crypt = std::get<0>(GetParam());
+  o.key = "kcpp test key";
+  if (std::get<1>(GetParam())) {
+    o.data_shards = 10;
+    o.parity_shards = 3;
+  }
+  Pair p = MakePair(o, 1);
+  EchoServer echo(*p.listener);
+  ASSERT_TRUE(Transfer(*p.client, *p.client, 256 * 1024, Guard()).ok());
+  absl::StatusOr<SessionInfo> info = p.client->GetInfo();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->counters.checksum_errors, 0u);
+  if (std::get<1>(GetParam())) {
+    EXPECT_GT(info->counters.fec_parity_shards, 0u);
+  }
+}
+
+std::vector<std::string> CipherNames() {
+  std::vector<std::string> names;
+  for (absl::string_view n : crypt::SupportedCipherNames()) names.emplace_back(n);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, CipherFec, ::testing::Combine(::testing::ValuesIn(CipherNames()), ::testing::Bool()),
+    [](const auto& info) {
+      std::string name = std::string(std::get<0>(info.param)) +
+                         (std::get<1>(info.param) ? "_fec" : "_nofec");
+      for (char& c : name) {
+        if (c == '-') c = '_';
+      }
+      return name;
+    });
+
+TEST(Engine, MessageModeKeepsBoundariesAcrossFragments) {
+  Pair p = MakePair(Fast(/*stream=*/false));
+  std::unique_ptr<Session> server;
+  std::thread writer([&] {
+    for (size_t size : {1u, 1000u, 1376u, 1377u, 5000u, 100000u}) {
+      std::vector<uint8_t> m(size, static_cast<uint8_t>(size));
+      ASSERT_TRUE(p.client->Write(m, Guard()).ok());
+    }
+  });
+  auto s = p.listener->Accept(Guard());
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::vector<uint8_t> buf(200000);
+  for (size_t size : {1u, 1000u, 1376u, 1377u, 5000u, 100000u}) {
+    absl::StatusOr<size_t> n = (*s)->Read(absl::MakeSpan(buf), Guard());
+    ASSERT_TRUE(n.ok()) << n.status();
+    ASSERT_EQ(*n, size);
+    EXPECT_EQ(buf[0], static_cast<uint8_t>(size));
+    EXPECT_EQ(buf[size - 1], static_cast<uint8_t>(size));
+  }
+  writer.join();
+  // A message over 255 fragments is refused up front, not truncated.
+  std::vector<uint8_t> huge(256 * 1400);
+  EXPECT_EQ(p.client->Write(huge).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Engine, AcceptedSessionsAdvertiseTheListenersWindowFromTheFirstPacket) {
+  SessionOptions o = Fast();
+  o.receive_window = 1024;
+  Pair p = MakePair(o);
+  const uint8_t one[1] = {42};
+  ASSERT_TRUE(p.client->Write(one).ok());
+  ASSERT_TRUE(p.client->WaitAcknowledged(Guard()).ok());
+  // The very first ACK carried the listener's 1024-segment window (kcp-go's
+  // new server sessions start at 32 until Accept tunes them).
+  EXPECT_GT(p.client->GetInfo()->remote_window, 1000u);
+}
+
+TEST(Engine, CloseFlushesWhatWasWritten) {
+  Pair p = MakePair(Fast());
+  ASSERT_TRUE(WritePattern(*p.client, 1 << 20).ok());
+  p.client->Close();
+  EXPECT_EQ(p.client->Write(absl::MakeConstSpan(std::vector<uint8_t>(1))).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto s = p.listener->Accept(Guard());
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(ReadPattern(**s, 1 << 20, Guard()).ok());
+}
+
+TEST(Engine, DeadLinkFailsTheSessionWithAClearError) {
+  EngineOptions eo;
+  eo.loops = 1;
+  auto engine = *Engine::Create(eo);
+  // A port nobody answers on.
+  auto silent = engine->Listen("127.0.0.1:0", {});
+  const std::string to = (*silent)->local_address().ToString();
+  silent->reset();
+  SessionOptions o = Fast();
+  o.dead_link = 3;
+  auto c = engine->Dial(to, o);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->Write(absl::MakeConstSpan(std::vector<uint8_t>(10, 1))).ok());
+  std::vector<uint8_t> buf(10);
+  absl::StatusOr<size_t> r = (*c)->Read(absl::MakeSpan(buf), Guard());
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_NE(r.status().message().find("dead link"), absl::string_view::npos) << r.status();
+  EXPECT_EQ((*c)->WaitAcknowledged().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ((*c)->GetInfo()->state, SessionInfo::State::kFailed);
+}
+
+TEST(Engine, IdleTimeoutFailsASilentSession) {
+  EngineOptions eo;
+  eo.loops = 1;
+  auto engine = *Engine::Create(eo);
+  SessionOptions o;
+  o.idle_timeout_ms = 100;
+  auto c = engine->Dial("127.0.0.1:9", o);  // discard port: nothing answers
+  ASSERT_TRUE(c.ok());
+  std::vector<uint8_t> buf(10);
+  absl::StatusOr<size_t> r = (*c)->Read(absl::MakeSpan(buf), Guard());
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("idle timeout"), absl::string_view::npos) << r.status();
+}
+
+TEST(Engine, DestroyingTheEngineFailsLiveHandles) {
+  Pair p = MakePair(Fast());
+  EchoServer echo(*p.listener);
+  ASSERT_TRUE(Transfer(*p.client, *p.client, 1000, Guard()).ok());
+  echo.Stop();
+  p.engine.reset();
+  std::vector<uint8_t> buf(10);
+  EXPECT_EQ(p.client->Read(absl::MakeSpan(buf)).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(p.client->Write(buf).status().code(), absl::StatusCode::kUnavailable);
+  absl::StatusOr<SessionInfo> info = p.client->GetInfo();
+  ASSERT_TRUE(info.ok());  // the last snapshot survives
+  EXPECT_EQ(info->counters.bytes_received, 1000u);
+  EXPECT_EQ(p.listener->Accept(absl::InfinitePast()).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST(Engine, AsynchronousFormEchoesWithCallbacksOnly) {
+  Pair p = MakePair(Fast());
+  std::mutex mu;
+  std::vector<std::unique_ptr<Session>> servers;  // kept alive
+  p.listener->SetAcceptCallback([&](std::unique_ptr<Session> s) {
+    Session* raw = s.get();
+    {
+      std::lock_guard<std::mutex> l(mu);
+      servers.push_back(std::move(s));
+    }
+    // Echo on the loop thread: read what is there, write it back. The
+    // outbound queue (1 MiB) is larger than this test's 512 KiB, so a
+    // write never has to wait for on_writable.
+    SessionCallbacks cb;
+    cb.on_readable = [raw] {
+      uint8_t buf[16384];
+      while (true) {
+        absl::StatusOr<size_t> n = raw->TryRead(absl::MakeSpan(buf));
+        if (!n.ok()) return;
+        ASSERT_EQ(*raw->TryWrite(absl::MakeConstSpan(buf, *n)), *n);
+      }
+    };
+    raw->SetCallbacks(std::move(cb));
+  });
+  ASSERT_TRUE(Transfer(*p.client, *p.client, 512 * 1024, Guard()).ok());
+}
+
+TEST(Engine, OutOfBandDatagramsArriveBesideTheStream) {
+  SessionOptions o = Fast();
+  o.data_shards = 4;
+  o.parity_shards = 1;
+  Pair p = MakePair(o);
+  EXPECT_GT(p.client->oob_max_size(), 1000u);
+  Notification got;
+  std::vector<uint8_t> received;
+  p.listener->SetAcceptCallback([&](std::unique_ptr<Session> s) {
+    Session* raw = s.release();  // lives until the engine goes
+    SessionCallbacks cb;
+    cb.on_oob = [&](absl::Span<const uint8_t> d) {
+      if (d.size() == 3) {
+        received.assign(d.begin(), d.end());
+        got.Notify();
+      }
+    };
+    raw->SetCallbacks(std::move(cb));
+    std::thread([raw] {  // keep the handle until the session fails at teardown
+      std::vector<uint8_t> b(100);
+      while (raw->Read(absl::MakeSpan(b)).ok()) {
+      }
+      delete raw;
+    }).detach();
+  });
+  // The first stream byte creates the server session; OOB follows.
+  ASSERT_TRUE(p.client->Write(absl::MakeConstSpan(std::vector<uint8_t>(1, 7))).ok());
+  ASSERT_TRUE(p.client->WaitAcknowledged(Guard()).ok());
+  const uint8_t oob[3] = {1, 2, 3};
+  ASSERT_TRUE(p.client->SendOob(oob).ok());
+  got.Wait();
+  EXPECT_EQ(received, (std::vector<uint8_t>{1, 2, 3}));
+  SessionOptions no_fec = Fast();
+  Pair q = MakePair(no_fec, 1);
+  EXPECT_EQ(q.client->SendOob(oob).code(), absl::StatusCode::kFailedPrecondition);
+  p.engine.reset();
+}
+
+TEST(Engine, TuningAWindowReachesThePeerWithoutData) {
+  Pair p = MakePair(Fast());
+  const uint8_t one[1] = {1};
+  ASSERT_TRUE(p.client->Write(one).ok());
+  auto s = p.listener->Accept(Guard());
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(p.client->WaitAcknowledged(Guard()).ok());
+  EXPECT_LE(p.client->GetInfo()->remote_window, 256u);
+  SessionTuning t;
+  t.receive_window = 4096;
+  ASSERT_TRUE((*s)->Tune(t).ok());
+  // The server announced the window at once; the client sees it after the
+  // next datagram from the server, which the announcement itself is.
+  uint8_t buf[1];
+  ASSERT_TRUE((*s)->Read(absl::MakeSpan(buf), Guard()).ok());
+  ASSERT_TRUE((*s)->Write(one).ok());
+  ASSERT_TRUE(p.client->Read(absl::MakeSpan(buf), Guard()).ok());
+  EXPECT_GT(p.client->GetInfo()->remote_window, 4000u);
+  t.receive_window = 100000;
+  EXPECT_EQ((*s)->Tune(t).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Engine, BacklogBoundsSessionsNobodyAccepted) {
+  EngineOptions eo;
+  eo.loops = 1;
+  auto engine = *Engine::Create(eo);
+  ListenerOptions lo;
+  lo.session = Fast();
+  lo.accept_backlog = 3;
+  auto listener = *engine->Listen("127.0.0.1:0", lo);
+  std::vector<std::unique_ptr<Session>> clients;
+  for (int i = 0; i < 6; ++i) {
+    clients.push_back(*engine->Dial(listener->local_address().ToString(), lo.session));
+    const uint8_t b[1] = {static_cast<uint8_t>(i)};
+    ASSERT_TRUE(clients.back()->Write(b).ok());
+  }
+  // Three sessions wait; the others' datagrams are dropped (and retried).
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(listener->Accept(Guard()).ok());
+  ListenerStats stats = listener->GetStats();
+  EXPECT_GT(stats.dropped_backlog_full, 0u);
+  EXPECT_LE(stats.sessions_created, 6u);
+  // Room again: the retransmissions of the rest get in.
+  for (int i = 3; i < 6; ++i) ASSERT_TRUE(listener->Accept(Guard()).ok());
+}
+
+TEST(Engine, ListenerCloseKeepsAcceptedSessionsServing) {
+  Pair p = MakePair(Fast());
+  ASSERT_TRUE(WritePattern(*p.client, 1000).ok());
+  auto s = p.listener->Accept(Guard());
+  ASSERT_TRUE(s.ok());
+  p.listener->Close();
+  EXPECT_EQ(p.listener->Accept().status().code(), absl::StatusCode::kUnavailable);
+  // The accepted session still works both ways.
+  ASSERT_TRUE(ReadPattern(**s, 1000, Guard()).ok());
+  ASSERT_TRUE(Transfer(**s, *p.client, 100000, Guard()).ok());
+  // A new client is not accepted any more.
+  auto late = p.engine->Dial(p.listener->local_address().ToString(), Fast());
+  ASSERT_TRUE(late.ok());
+  ASSERT_TRUE((*late)->Write(absl::MakeConstSpan(std::vector<uint8_t>(1))).ok());
+  EXPECT_EQ(p.listener->Accept(absl::InfinitePast()).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST(Engine, OptionsAreValidatedWithFieldNames) {
+  auto engine = *Engine::Create({});
+  SessionOptions o;
+  o.crypt = "rot13";
+  EXPECT_EQ(engine->Dial("127.0.0.1:1", o).status().code(), absl::StatusCode::kInvalidArgument);
+  o = {};
+  o.mtu = 60;
+  o.crypt = "aes-128-gcm";
+  o.data_shards = 10;
+  o.parity_shards = 3;
+  absl::Status s = engine->Dial("127.0.0.1:1", o).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("mtu"), absl::string_view::npos) << s;
+  EXPECT_EQ(engine->Dial("localhost:1", {}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace kcpp::transport

@@ -1,0 +1,93 @@
+#include "transport/testing/transfer.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace kcpp::transport::testing {
+
+void FillPattern(absl::Span<uint8_t> out, uint64_t offset) {
+  for (size_t i = 0; i < out.size(); ++i) out[i] = PatternByte(offset + i);
+}
+
+absl::Status WritePattern(Session& s, uint64_t bytes, size_t chunk, absl::Time deadline) {
+  std::vector<uint8_t> buf(chunk);
+  uint64_t done = 0;
+  while (done < bytes) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, bytes - done));
+    FillPattern(absl::MakeSpan(buf.data(), n), done);
+    absl::StatusOr<size_t> w = s.Write(absl::MakeConstSpan(buf.data(), n), deadline);
+    if (!w.ok()) return w.status();
+    if (*w != n) return absl::InternalError(absl::StrCat("short write at ", done));
+    done += n;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadPattern(Session& s, uint64_t bytes, absl::Time deadline) {
+  std::vector<uint8_t> buf(256 * 1024);
+  uint64_t done = 0;
+  while (done < bytes) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), bytes - done));
+    absl::StatusOr<size_t> r = s.Read(absl::MakeSpan(buf.data(), want), deadline);
+    if (!r.ok()) {
+      return absl::Status(r.status().code(),
+                          absl::StrCat("after ", done, " of ", bytes, " bytes: ",
+                                       r.status().message()));
+    }
+    for (size_t i = 0; i < *r; ++i) {
+      if (buf[i] != PatternByte(done + i)) {
+        return absl::DataLossError(absl::StrCat("byte ", done + i, " is ", int{buf[i]},
+                                                ", expected ", int{PatternByte(done + i)}));
+      }
+    }
+    done += *r;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Transfer(Session& from, Session& to, uint64_t bytes, absl::Time deadline) {
+  absl::Status write_status;
+  std::thread writer([&] { write_status = WritePattern(from, bytes, 64 * 1024, deadline); });
+  absl::Status read_status = ReadPattern(to, bytes, deadline);
+  if (!read_status.ok()) from.Close();  // unblocks the writer
+  writer.join();
+  if (!read_status.ok()) return read_status;
+  return write_status;
+}
+
+EchoServer::EchoServer(Listener& listener) : listener_(listener) {
+  acceptor_ = std::thread([this] {
+    while (true) {
+      absl::StatusOr<std::unique_ptr<Session>> s = listener_.Accept();
+      if (!s.ok()) return;
+      ++accepted_;
+      std::lock_guard<std::mutex> lock(mu_);
+      Session* raw = s->release();
+      live_.push_back(raw);
+      workers_.emplace_back([raw] {
+        std::vector<uint8_t> buf(64 * 1024);
+        while (true) {
+          absl::StatusOr<size_t> n = raw->Read(absl::MakeSpan(buf));
+          if (!n.ok()) return;
+          if (!raw->Write(absl::MakeConstSpan(buf.data(), *n)).ok()) return;
+        }
+      });
+    }
+  });
+}
+
+EchoServer::~EchoServer() { Stop(); }
+
+void EchoServer::Stop() {
+  if (stopping_.exchange(true)) return;
+  listener_.Close();
+  acceptor_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Session* s : live_) s->Close();  // unblocks the workers
+  for (std::thread& t : workers_) t.join();
+  for (Session* s : live_) delete s;
+}
+
+}  // namespace kcpp::transport::testing
