@@ -32,9 +32,8 @@ absl::Status ReadPattern(Session& s, uint64_t bytes, absl::Time deadline) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), bytes - done));
     absl::StatusOr<size_t> r = s.Read(absl::MakeSpan(buf.data(), want), deadline);
     if (!r.ok()) {
-      return absl::Status(r.status().code(),
-                          absl::StrCat("after ", done, " of ", bytes, " bytes: ",
-                                       r.status().message()));
+      return absl::Status(r.status().code(), absl::StrCat("after ", done, " of ", bytes,
+                                                          " bytes: ", r.status().message()));
     }
     for (size_t i = 0; i < *r; ++i) {
       if (buf[i] != PatternByte(done + i)) {
@@ -55,6 +54,36 @@ absl::Status Transfer(Session& from, Session& to, uint64_t bytes, absl::Time dea
   writer.join();
   if (!read_status.ok()) return read_status;
   return write_status;
+}
+
+absl::Status PeerProtocolClient(Session& s, uint64_t bytes, absl::Time deadline) {
+  uint8_t header[8];
+  for (int i = 0; i < 8; ++i) header[i] = static_cast<uint8_t>(bytes >> (8 * i));
+  absl::StatusOr<size_t> w = s.Write(header, deadline);
+  if (!w.ok()) return w.status();
+  return Transfer(s, s, bytes, deadline);
+}
+
+absl::Status PeerProtocolServe(Session& s, absl::Time deadline) {
+  uint8_t header[8];
+  size_t got = 0;
+  while (got < 8) {
+    absl::StatusOr<size_t> n = s.Read(absl::MakeSpan(header + got, 8 - got), deadline);
+    if (!n.ok()) return n.status();
+    got += *n;
+  }
+  uint64_t left = 0;
+  for (int i = 0; i < 8; ++i) left |= uint64_t{header[i]} << (8 * i);
+  std::vector<uint8_t> buf(64 * 1024);
+  while (left > 0) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), left));
+    absl::StatusOr<size_t> n = s.Read(absl::MakeSpan(buf.data(), want), deadline);
+    if (!n.ok()) return n.status();
+    absl::StatusOr<size_t> w = s.Write(absl::MakeConstSpan(buf.data(), *n), deadline);
+    if (!w.ok()) return w.status();
+    left -= *n;
+  }
+  return s.WaitAcknowledged(deadline);
 }
 
 EchoServer::EchoServer(Listener& listener) : listener_(listener) {

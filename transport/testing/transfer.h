@@ -35,6 +35,13 @@ absl::Status ReadPattern(Session& s, uint64_t bytes, absl::Time deadline = absl:
 absl::Status Transfer(Session& from, Session& to, uint64_t bytes,
                       absl::Time deadline = absl::InfiniteFuture());
 
+// tests/interop/kcpgo_peer.go's protocol, kcpp side. Client: sends an 8-byte
+// little-endian length N and N pattern bytes, reads the N-byte echo and
+// checks it. Server: reads N and the N bytes, echoes them.
+absl::Status PeerProtocolClient(Session& s, uint64_t bytes,
+                                absl::Time deadline = absl::InfiniteFuture());
+absl::Status PeerProtocolServe(Session& s, absl::Time deadline = absl::InfiniteFuture());
+
 // Accepts sessions from `listener` and echoes every byte back, one thread per
 // session, until Stop() (or destruction), which closes the listener.
 class EchoServer {
