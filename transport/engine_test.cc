@@ -115,16 +115,16 @@ std::vector<std::string> CipherNames() {
   return names;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    All, CipherFec, ::testing::Combine(::testing::ValuesIn(CipherNames()), ::testing::Bool()),
-    [](const auto& info) {
-      std::string name = std::string(std::get<0>(info.param)) +
-                         (std::get<1>(info.param) ? "_fec" : "_nofec");
-      for (char& c : name) {
-        if (c == '-') c = '_';
-      }
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(All, CipherFec,
+                         ::testing::Combine(::testing::ValuesIn(CipherNames()), ::testing::Bool()),
+                         [](const auto& info) {
+                           std::string name = std::string(std::get<0>(info.param)) +
+                                              (std::get<1>(info.param) ? "_fec" : "_nofec");
+                           for (char& c : name) {
+                             if (c == '-') c = '_';
+                           }
+                           return name;
+                         });
 
 TEST(Engine, MessageModeKeepsBoundariesAcrossFragments) {
   Pair p = MakePair(Fast(/*stream=*/false));
@@ -275,7 +275,8 @@ TEST(Engine, OutOfBandDatagramsArriveBesideTheStream) {
       while (raw->Read(absl::MakeSpan(b)).ok()) {
       }
       delete raw;
-    }).detach();
+    })
+        .detach();
   });
   // The first stream byte creates the server session; OOB follows.
   ASSERT_TRUE(p.client->Write(absl::MakeConstSpan(std::vector<uint8_t>(1, 7))).ok());

@@ -224,7 +224,8 @@ int RunServer(Engine& engine, const std::string& address, const SessionOptions& 
   // Many sessions: one thread each.
   std::vector<std::thread> workers;
   while (!g_stop.load()) {
-    absl::StatusOr<std::unique_ptr<Session>> s = (*l)->Accept(absl::Now() + absl::Milliseconds(200));
+    absl::StatusOr<std::unique_ptr<Session>> s =
+        (*l)->Accept(absl::Now() + absl::Milliseconds(200));
     if (!s.ok()) {
       if (absl::IsDeadlineExceeded(s.status())) continue;
       break;
