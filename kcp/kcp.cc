@@ -79,6 +79,14 @@ struct Kcp::SndSeg {
   uint8_t acked;
 };
 
+namespace {
+// Counted in fast_pending_: not acknowledged, fast-ack count running.
+template <typename Seg>
+inline bool FastCounted(const Seg& s) {
+  return !s.acked && s.fastack != 0 && s.fastack != kFastAckSentinel;
+}
+}  // namespace
+
 struct Kcp::RcvSlot {
   SegmentPool::Block* data;
   uint32_t len;
@@ -219,6 +227,7 @@ void Kcp::GrowSndRing(uint32_t min_capacity) {
 void Kcp::PushSnd(SegmentPool::Block* data, uint32_t len, uint8_t frg) {
   const uint32_t n = nsnd_buf_ + nsnd_que_;
   if (n == snd_cap_) GrowSndRing(std::max(snd_cap_ * 2, snd_wnd_));
+  idle_marked_ = false;
   SndSeg& s = SndAt(n);
   s = SndSeg{};
   s.data = data;
@@ -227,8 +236,19 @@ void Kcp::PushSnd(SegmentPool::Block* data, uint32_t len, uint8_t frg) {
   ++nsnd_que_;
 }
 
+// Drops `s` (being acknowledged or removed) from the flush bookkeeping.
+void Kcp::ForgetInFlight(const SndSeg& s) {
+  if (s.acked) return;
+  if (s.xmit == 0) --unsent_;
+  if (FastCounted(s)) --fast_pending_;
+  if (resend_bound_ == ResendBound::kExact && s.xmit != 0 && s.resendts == min_resend_) {
+    resend_bound_ = ResendBound::kStale;
+  }
+}
+
 void Kcp::PopSndFront() {
   SndSeg& s = SndAt(0);
+  ForgetInFlight(s);
   pool_->ReleaseChain(s.data);
   if (s.acked) --snd_acked_;
   snd_head_ = (snd_head_ + 1) & (snd_cap_ - 1);
@@ -258,6 +278,7 @@ void Kcp::ParseAck(uint32_t sn) {
   if (idx >= nsnd_buf_) return;
   SndSeg& s = SndAt(idx);
   if (s.acked) return;
+  ForgetInFlight(s);
   s.acked = 1;
   ++snd_acked_;
   pool_->ReleaseChain(s.data);
@@ -272,6 +293,7 @@ bool Kcp::ParseFastAckKcpGo(uint32_t sn, uint32_t ts) {
   for (uint32_t i = 0; i < end; ++i) {
     SndSeg& s = SndAt(i);
     if (Diff(s.ts, ts) <= 0 && s.fastack != kFastAckSentinel) {
+      if (s.fastack == 0 && !s.acked) ++fast_pending_;
       ++s.fastack;
       reached |= s.fastack >= threshold;
     }
@@ -284,7 +306,10 @@ void Kcp::ParseFastAckIkcp(uint32_t sn, uint32_t ts) {
   const uint32_t end = std::min(sn - SndAt(0).sn, nsnd_buf_);
   for (uint32_t i = 0; i < end; ++i) {
     SndSeg& s = SndAt(i);
-    if (!s.acked && Diff(ts, s.ts) >= 0) ++s.fastack;  // IKCP_FASTACK_CONSERVE
+    if (!s.acked && Diff(ts, s.ts) >= 0) {  // IKCP_FASTACK_CONSERVE
+      if (s.fastack == 0) ++fast_pending_;
+      ++s.fastack;
+    }
   }
 }
 
@@ -329,6 +354,7 @@ void Kcp::UpdateAckKcpGo(int32_t rtt) {
 }
 
 void Kcp::PushAck(uint32_t sn, uint32_t ts, uint32_t now) {
+  idle_marked_ = false;
   acks_.push_back(AckItem{sn, ts});
   if (acks_.size() >= std::max<size_t>(kMinAckCap, size_t{4} * rcv_wnd_)) {
     // Flood guard (see kMinAckCap): ACKs only, wherever Input is.
@@ -724,13 +750,27 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
     ++nsnd_buf_;
     --nsnd_que_;
     ++new_segs;
+    ++unsent_;
   }
 
   // Phase 5: (re)transmissions.
   const uint32_t resent = fastresend_ > 0 ? static_cast<uint32_t>(fastresend_) : 0xFFFFFFFFu;
   uint32_t next = interval_;
   uint64_t change = 0, lost = 0, fast = 0, early = 0;
-  if (kind == FlushKind::kFull) {
+  // Nothing in snd_buf can need sending: no unsent segment, no fast-ack
+  // count that could fire (kIkcp without fast resend never fires), and the
+  // earliest retransmission still ahead. Then the scan is skipped; its
+  // result would be the same.
+  const bool fast_possible = fast_pending_ != 0 && (kcpgo || fastresend_ > 0);
+  const bool skip_scan = kind == FlushKind::kFull && unsent_ == 0 && !fast_possible &&
+                         (resend_bound_ == ResendBound::kNone ||
+                          (resend_bound_ == ResendBound::kExact && Diff(now, min_resend_) < 0));
+  if (skip_scan) {
+    if (resend_bound_ == ResendBound::kExact) {
+      next = std::min(next, static_cast<uint32_t>(Diff(min_resend_, now)));
+    }
+  } else if (kind == FlushKind::kFull) {
+    int32_t min_d = 0x7fffffff;  // earliest retransmission after this flush
     SegmentHeader h;
     h.conv = conv_;
     h.cmd = kCmdPush;
@@ -740,10 +780,20 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
     for (uint32_t i = 0; i < nsnd_buf_; ++i) {
       SndSeg& s = SndAt(i);
       if (s.acked) continue;
+      // Most segments are merely waiting: sent, not due, no fast-ack count
+      // that could fire. They only feed the next-deadline minimum.
+      const int32_t wait = Diff(s.resendts, now);
+      if (s.xmit != 0 && wait > 0 &&
+          (kcpgo ? (s.fastack == 0 || s.fastack == kFastAckSentinel) : s.fastack < resent)) {
+        min_d = std::min(min_d, wait);
+        continue;
+      }
       bool needsend = false;
+      const bool was_counted = FastCounted(s);
       if (kcpgo) {
         if (s.xmit == 0) {
           needsend = true;
+          --unsent_;
           s.rto = rx_rto_;
           s.resendts = now + s.rto;
         } else if (s.fastack >= resent && s.fastack != kFastAckSentinel) {
@@ -771,6 +821,7 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
       } else {
         if (s.xmit == 0) {
           needsend = true;
+          --unsent_;
           ++s.xmit;
           s.rto = rx_rto_;
           s.resendts = now + s.rto + rtomin;
@@ -797,6 +848,7 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
           }
         }
       }
+      fast_pending_ += static_cast<uint32_t>(FastCounted(s)) - static_cast<uint32_t>(was_counted);
       if (needsend) {
         s.ts = now;
         h.frg = s.frg;
@@ -806,8 +858,16 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
         WriteSegment(h, s.data);
         if (s.xmit >= dead_link_) state_ = 0xFFFFFFFFu;
       }
-      const int32_t d = Diff(s.resendts, now);
-      if (d > 0 && static_cast<uint32_t>(d) < next) next = static_cast<uint32_t>(d);
+      // After this flush every unacknowledged segment has been sent and its
+      // timer is in the future, so min_d > 0 is also kcp-go's nextUpdate.
+      min_d = std::min(min_d, Diff(s.resendts, now));
+    }
+    if (min_d > 0 && static_cast<uint32_t>(min_d) < next) next = static_cast<uint32_t>(min_d);
+    if (min_d == 0x7fffffff) {
+      resend_bound_ = ResendBound::kNone;
+    } else {
+      resend_bound_ = ResendBound::kExact;
+      min_resend_ = now + static_cast<uint32_t>(min_d);
     }
   }
   if (out_size_ > 0) EmitDatagram();
@@ -867,13 +927,18 @@ uint32_t Kcp::Check(uint32_t now_ms) const {
   if (Diff(now_ms, ts_flush) >= 0) return now_ms;
   const int32_t tm_flush = Diff(ts_flush, now_ms);
   int32_t tm_packet = 0x7fffffff;
-  for (uint32_t i = 0; i < nsnd_buf_; ++i) {
-    const SndSeg& s = SndAt(i);
-    if (s.acked) continue;
-    if (s.xmit == 0) return now_ms;  // moved by an ACK-only flush, never sent
-    const int32_t diff = Diff(s.resendts, now_ms);
-    if (diff <= 0) return now_ms;
-    if (diff < tm_packet) tm_packet = diff;
+  if (unsent_ != 0) return now_ms;  // moved by an ACK-only flush, never sent
+  if (resend_bound_ == ResendBound::kExact) {
+    tm_packet = Diff(min_resend_, now_ms);
+    if (tm_packet <= 0) return now_ms;
+  } else if (resend_bound_ == ResendBound::kStale) {
+    for (uint32_t i = 0; i < nsnd_buf_; ++i) {
+      const SndSeg& s = SndAt(i);
+      if (s.acked) continue;
+      const int32_t diff = Diff(s.resendts, now_ms);
+      if (diff <= 0) return now_ms;
+      if (diff < tm_packet) tm_packet = diff;
+    }
   }
   uint32_t minimal = static_cast<uint32_t>(tm_packet < tm_flush ? tm_packet : tm_flush);
   if (minimal >= interval_) minimal = interval_;

@@ -317,6 +317,7 @@ class Kcp {
   void GrowSndRing(uint32_t min_capacity);
   void PushSnd(SegmentPool::Block* data, uint32_t len, uint8_t frg);
   void PopSndFront();
+  void ForgetInFlight(const SndSeg& s);
   void ParseUna(uint32_t una, bool* removed);
   void ShrinkBuf();
   void ParseAck(uint32_t sn);
@@ -368,6 +369,14 @@ class Kcp {
   uint32_t snd_cap_ = 0, snd_head_ = 0;
   uint32_t nsnd_buf_ = 0, nsnd_que_ = 0;
   uint32_t snd_acked_ = 0;  // acked segments still in snd_buf
+  // Bookkeeping that lets a flush skip the snd_buf scan when nothing in it
+  // can be due: unsent segments, segments with a pending fast-ack count,
+  // and the earliest retransmission time of the unacknowledged ones.
+  enum class ResendBound : uint8_t { kNone, kExact, kStale };
+  uint32_t unsent_ = 0;
+  uint32_t fast_pending_ = 0;
+  uint32_t min_resend_ = 0;
+  ResendBound resend_bound_ = ResendBound::kNone;
   // Receive ring.
   std::unique_ptr<RcvSlot[]> rcv_;
   uint32_t rcv_cap_ = 0, rcv_wnd_max_ = 0;

@@ -177,8 +177,11 @@ TEST_P(KcpGoInterop, MessagesBothWaysUnderLoss) {
   constexpr uint32_t kConv = 0x11223344;
 
   test::FakeClock clock(5000);
-  test::FakeLinkOptions to_go{.loss = c.loss, .duplicate = c.loss > 0 ? 0.02 : 0.0,
-                              .delay_ms = 15, .jitter_ms = 10, .seed = 101};
+  test::FakeLinkOptions to_go{.loss = c.loss,
+                              .duplicate = c.loss > 0 ? 0.02 : 0.0,
+                              .delay_ms = 15,
+                              .jitter_ms = 10,
+                              .seed = 101};
   test::FakeLinkOptions from_go = to_go;
   from_go.seed = 202;
   test::FakeLink ab(to_go), ba(from_go);
@@ -190,8 +193,13 @@ TEST_P(KcpGoInterop, MessagesBothWaysUnderLoss) {
   ours.SetAckNoDelay(c.ack_nodelay);
 
   uint8_t create[33];
-  const int32_t params[8] = {static_cast<int32_t>(kConv), c.preset.nodelay, c.preset.interval,
-                             c.preset.resend, c.preset.nc, 128, 128,
+  const int32_t params[8] = {static_cast<int32_t>(kConv),
+                             c.preset.nodelay,
+                             c.preset.interval,
+                             c.preset.resend,
+                             c.preset.nc,
+                             128,
+                             128,
                              static_cast<int32_t>(c.go_mtu)};
   for (int i = 0; i < 8; ++i) internal::StoreLe32(create + 4 * i, static_cast<uint32_t>(params[i]));
   create[32] = c.ack_nodelay;
@@ -260,8 +268,8 @@ TEST_P(KcpGoInterop, MessagesBothWaysUnderLoss) {
         ba.Send(f.payload, now);
       } else if (f.op == 'M') {
         ASSERT_FALSE(go_rx_expect.done()) << "kcp-go received more than we sent";
-        ASSERT_EQ(f.payload, go_rx_expect.Next()) << "message " << go_rx_expect.count()
-                                                  << " at kcp-go";
+        ASSERT_EQ(f.payload, go_rx_expect.Next())
+            << "message " << go_rx_expect.count() << " at kcp-go";
       } else if (f.op == 'q') {
         go_waitsnd = internal::LoadLe32(f.payload.data());
         go_check = internal::LoadLe32(f.payload.data() + 4);
@@ -294,17 +302,16 @@ TEST_P(KcpGoInterop, MessagesBothWaysUnderLoss) {
 
 INSTANTIATE_TEST_SUITE_P(
     Kcp, KcpGoInterop,
-    ::testing::Values(
-        InteropConfig{"kcpgo_fast3_loss10", Flavor::kKcpGo, kPresetFast3, 0.10, 1400, 1400, false,
-                      2 << 20},
-        InteropConfig{"kcpgo_normal_loss30_mtu1200", Flavor::kKcpGo, kPresetNormal, 0.30, 1400,
-                      1200, false, 1 << 20},
-        InteropConfig{"kcpgo_fast2_acknodelay_loss10", Flavor::kKcpGo, kPresetFast2, 0.10, 1350,
-                      1400, true, 1 << 20},
-        InteropConfig{"ikcp_default_loss10", Flavor::kIkcp, kPresetDefault, 0.10, 1400, 1400,
-                      false, 1 << 20},
-        InteropConfig{"ikcp_fast3_loss0", Flavor::kIkcp, kPresetFast3, 0.0, 1400, 1400, false,
-                      2 << 20}),
+    ::testing::Values(InteropConfig{"kcpgo_fast3_loss10", Flavor::kKcpGo, kPresetFast3, 0.10, 1400,
+                                    1400, false, 2 << 20},
+                      InteropConfig{"kcpgo_normal_loss30_mtu1200", Flavor::kKcpGo, kPresetNormal,
+                                    0.30, 1400, 1200, false, 1 << 20},
+                      InteropConfig{"kcpgo_fast2_acknodelay_loss10", Flavor::kKcpGo, kPresetFast2,
+                                    0.10, 1350, 1400, true, 1 << 20},
+                      InteropConfig{"ikcp_default_loss10", Flavor::kIkcp, kPresetDefault, 0.10,
+                                    1400, 1400, false, 1 << 20},
+                      InteropConfig{"ikcp_fast3_loss0", Flavor::kIkcp, kPresetFast3, 0.0, 1400,
+                                    1400, false, 2 << 20}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
