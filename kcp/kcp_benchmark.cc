@@ -180,7 +180,8 @@ void BM_FlushWindow32(benchmark::State& state) {
     (void)k.Input(ack, now);
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 32 * 1376);
-  state.counters["allocs_per_op"] = benchmark::Counter(static_cast<double>(allocs) / state.iterations());
+  state.counters["allocs_per_op"] =
+      benchmark::Counter(static_cast<double>(allocs) / state.iterations());
 }
 BENCHMARK(BM_FlushWindow32)->Arg(0)->Arg(1)->ArgName("kcpgo")->UseManualTime();
 
@@ -220,7 +221,8 @@ void BM_InputAckDatagram(benchmark::State& state) {
     if (r != 0) state.SkipWithError("input failed");
     state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
   }
-  state.counters["allocs_per_op"] = benchmark::Counter(static_cast<double>(allocs) / state.iterations());
+  state.counters["allocs_per_op"] =
+      benchmark::Counter(static_cast<double>(allocs) / state.iterations());
 }
 BENCHMARK(BM_InputAckDatagram)->Arg(0)->Arg(1)->ArgName("kcpgo")->UseManualTime();
 
