@@ -50,7 +50,8 @@ class RingSink : public OutputSink {
   // Hands every pending datagram to `to` (dropping every 7th).
   void DeliverTo(Kcp& to, uint32_t now) {
     for (size_t i = 0; i < pending_.size(); ++i) {
-      if (++count_ % 7 != 0) (void)to.Input(absl::MakeConstSpan(pending_[i].first, pending_[i].second), now);
+      if (++count_ % 7 != 0)
+        (void)to.Input(absl::MakeConstSpan(pending_[i].first, pending_[i].second), now);
       free_.push_back(pending_[i].first);
     }
     pending_.clear();

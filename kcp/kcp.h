@@ -47,14 +47,18 @@
 // buffer back with Emit(); the FEC and crypt layers then write their headers
 // into the headroom in place (architecture.md).
 //
-// Memory (x86-64, measured by the tests): sizeof(Kcp) is under 400 bytes and
-// an idle session holds nothing else: descriptor rings and payload blocks are
-// allocated on first use and, after 5 s without queued, in-flight or unread
-// data, returned (blocks to the allocator with a private pool, to the shared
-// pool otherwise). A busy session with kcp-go's default windows (32/32,
-// MTU 1400) holds about 1 KiB of send descriptors, 1 KiB of receive slots and
-// one 1.5 KiB block per segment it holds. No allocation per segment once the
-// rings and the pool have grown to the session's working set.
+// Memory (x86-64): sizeof(Kcp) is 392 bytes, and an idle session holds
+// nothing else but its 32-byte private SegmentPool object (nothing with a
+// shared pool; plus one MTU-sized buffer with the DatagramFn convenience
+// constructor). Descriptor rings and payload blocks are allocated on first
+// use and, after 5 s without queued, in-flight, unread or newly arrived
+// data, given back (blocks to the allocator with a private pool, to the
+// shared pool otherwise); Idle() reports that state. A busy session with
+// kcp-go's default windows (32/32, MTU 1400) holds 1.25 KiB of send
+// descriptors (40 bytes each), 1 KiB of receive slots (16 bytes, two per
+// window slot) and one 1.5 KiB block per segment it holds. No allocation
+// per segment once the rings and the pool have reached the session's
+// working set (alloc_test, kcp_benchmark count them).
 //
 // Thread safety: none; one engine belongs to one thread (and so does its
 // SegmentPool and OutputSink).
