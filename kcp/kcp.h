@@ -130,6 +130,8 @@ class OutputSink {
   // at [headroom, headroom + length); ownership passes back to the sink.
   // length == 0 means the engine could not use the buffer (it was smaller
   // than required) and dropped the datagram; the sink just recycles it.
+  // Emit (and AcquireBuffer) must not call back into the same engine: queue
+  // the datagram, or hand it to another engine/layer.
   virtual void Emit(absl::Span<uint8_t> buffer, size_t length) = 0;
 };
 
@@ -188,6 +190,9 @@ class Kcp {
   // Update/Flush). `fec_recovered`: the datagram was rebuilt by FEC; it then
   // takes no RTT sample, does not update rmt_wnd and does not count as
   // repeat (kcp-go, wire-format.md §2.5/§2.9/§4.5; applied in both flavors).
+  // May emit datagrams before returning: kKcpGo's immediate flushes, ACKs
+  // with ack_nodelay, and (both flavors) an ACK-only datagram when a flood
+  // of PUSH segments has queued max(1024, 4 * rcv_wnd) ACKs.
   int Input(absl::Span<const uint8_t> datagram, uint32_t now_ms, bool fec_recovered = false);
 
   // ---- Time -------------------------------------------------------------
