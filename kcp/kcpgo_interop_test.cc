@@ -6,6 +6,9 @@
 // kcp-go emits must parse cleanly with our codec, and kcp-go's Input must
 // accept every datagram we emit (the peer fails loudly otherwise).
 //
+// KcpGoDifferential goes further: kcp-go's KCP and our kKcpGo engine get
+// identical calls and must emit byte-identical datagrams.
+//
 // Usage: kcpgo_interop_test <path to kcpgo_kcp_peer>
 #include <fcntl.h>
 #include <signal.h>
