@@ -61,6 +61,34 @@ func inputAckDatagram(b *testing.B) {
 	}
 }
 
+// A full 32-segment window of 1376-byte segments encoded and emitted by
+// one flush (Update with its deadline due), queueing and acknowledging off
+// the clock, as BM_FlushWindow32 in kcp_benchmark.cc.
+func flushWindow32(b *testing.B) {
+	var emitted int
+	k := kcp.NewKCP(conv, func(buf []byte, size int) { emitted += size })
+	k.NoDelay(1, 10, 2, 1)
+	seg := make([]byte, 1376)
+	var sn uint32
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		for j := 0; j < 32; j++ {
+			k.Send(seg)
+		}
+		kcpRefTime = kcpRefTime.Add(-10 * time.Millisecond) // flush deadline due
+		b.StartTimer()
+		k.Update()
+		b.StopTimer()
+		sn += 32
+		if r := k.Input(header(82, 32, 0, sn-1, sn), true, false); r != 0 {
+			b.Fatal("input", r)
+		}
+		b.StartTimer()
+	}
+	b.SetBytes(32 * 1376)
+}
+
 // Check() on an idle KCP.
 func checkIdle(b *testing.B) {
 	k := kcp.NewKCP(conv, func([]byte, int) {})
@@ -138,6 +166,7 @@ func report(name string, r testing.BenchmarkResult) {
 }
 
 func main() {
+	report("FlushWindow32", testing.Benchmark(flushWindow32))
 	report("InputAckDatagram", testing.Benchmark(inputAckDatagram))
 	report("CheckIdle", testing.Benchmark(checkIdle))
 	report("Transfer/wnd:128", testing.Benchmark(transfer(128)))
