@@ -1,5 +1,9 @@
 #include "kcp/kcp.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -220,8 +224,78 @@ void Kcp::GrowSndRing(uint32_t min_capacity) {
   const uint32_t n = nsnd_buf_ + nsnd_que_;
   for (uint32_t i = 0; i < n; ++i) ring[i] = SndAt(i);
   snd_ = std::move(ring);
+  scan_.reset(new uint32_t[2 * size_t{cap}]());
   snd_cap_ = cap;
   snd_head_ = 0;
+  for (uint32_t i = 0; i < nsnd_buf_; ++i) Restate(i);
+}
+
+// Scan state of one snd_buf slot: what the flush's block filter needs.
+void Kcp::Restate(uint32_t slot) {
+  const SndSeg& s = snd_[slot];
+  uint32_t st = kScanQuiet;
+  if (s.acked) {
+    st = kScanSkip;
+  } else if (s.xmit == 0) {
+    st = kScanAttention;
+  } else if (flavor_ == Flavor::kKcpGo) {
+    // Fast or early retransmission possible.
+    if (s.fastack != 0 && s.fastack != kFastAckSentinel) st = kScanAttention;
+  } else if (fastresend_ > 0 && s.fastack >= static_cast<uint32_t>(fastresend_)) {
+    st = kScanAttention;  // ikcp fast retransmission possible
+  }
+  scan_[slot] = st;
+  scan_[snd_cap_ + slot] = s.resendts;
+}
+
+// Runs `visit(slot)` on every snd_buf segment that is not quiet (acked ones
+// are skipped), in order, and returns the minimum of resendts - now over the
+// quiet ones (INT32_MAX if none). Quiet: sent, unacknowledged, no fast-ack
+// count, resendts still ahead. Four slots at a time with SSE2.
+template <typename Visit>
+int32_t Kcp::ScanQuiet(uint32_t now, Visit&& visit) {
+  const uint32_t mask = snd_cap_ - 1;
+  const uint32_t* st = scan_.get();
+  const uint32_t* rs = st + snd_cap_;
+  int32_t min_d = 0x7fffffff;
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i skip = _mm_set1_epi32(kScanSkip);
+  const __m128i nowv = _mm_set1_epi32(static_cast<int32_t>(now));
+  const __m128i big = _mm_set1_epi32(0x7fffffff);
+  __m128i minv = big;
+#endif
+  uint32_t i = 0;
+  while (i < nsnd_buf_) {
+    const uint32_t p = (snd_head_ + i) & mask;
+    const uint32_t run = std::min(snd_cap_ - p, nsnd_buf_ - i);
+    uint32_t k = 0;
+#if defined(__SSE2__)
+    for (; k + 4 <= run; k += 4) {
+      const __m128i sv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st + p + k));
+      const __m128i d =
+          _mm_sub_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rs + p + k)), nowv);
+      const __m128i quiet = _mm_cmpeq_epi32(sv, zero);
+      const __m128i ok =
+          _mm_or_si128(_mm_and_si128(quiet, _mm_cmpgt_epi32(d, zero)), _mm_cmpeq_epi32(sv, skip));
+      if (_mm_movemask_epi8(ok) != 0xFFFF) {
+        for (uint32_t j = 0; j < 4; ++j) visit(p + k + j);
+        continue;
+      }
+      const __m128i dq = _mm_or_si128(_mm_and_si128(quiet, d), _mm_andnot_si128(quiet, big));
+      const __m128i lt = _mm_cmplt_epi32(dq, minv);
+      minv = _mm_or_si128(_mm_and_si128(lt, dq), _mm_andnot_si128(lt, minv));
+    }
+#endif
+    for (; k < run; ++k) visit(p + k);
+    i += run;
+  }
+#if defined(__SSE2__)
+  alignas(16) int32_t lanes[4];
+  _mm_store_si128(reinterpret_cast<__m128i*>(lanes), minv);
+  for (int32_t v : lanes) min_d = std::min(min_d, v);
+#endif
+  return min_d;
 }
 
 void Kcp::PushSnd(SegmentPool::Block* data, uint32_t len, uint8_t frg) {
@@ -283,6 +357,7 @@ void Kcp::ParseAck(uint32_t sn) {
   ++snd_acked_;
   pool_->ReleaseChain(s.data);
   s.data = nullptr;
+  Restate((snd_head_ + idx) & (snd_cap_ - 1));
 }
 
 bool Kcp::ParseFastAckKcpGo(uint32_t sn, uint32_t ts) {
@@ -293,7 +368,10 @@ bool Kcp::ParseFastAckKcpGo(uint32_t sn, uint32_t ts) {
   for (uint32_t i = 0; i < end; ++i) {
     SndSeg& s = SndAt(i);
     if (Diff(s.ts, ts) <= 0 && s.fastack != kFastAckSentinel) {
-      if (s.fastack == 0 && !s.acked) ++fast_pending_;
+      if (s.fastack == 0 && !s.acked) {
+        ++fast_pending_;
+        scan_[(snd_head_ + i) & (snd_cap_ - 1)] = kScanAttention;
+      }
       ++s.fastack;
       reached |= s.fastack >= threshold;
     }
@@ -309,6 +387,9 @@ void Kcp::ParseFastAckIkcp(uint32_t sn, uint32_t ts) {
     if (!s.acked && Diff(ts, s.ts) >= 0) {  // IKCP_FASTACK_CONSERVE
       if (s.fastack == 0) ++fast_pending_;
       ++s.fastack;
+      if (fastresend_ > 0 && s.fastack == static_cast<uint32_t>(fastresend_)) {
+        scan_[(snd_head_ + i) & (snd_cap_ - 1)] = kScanAttention;
+      }
     }
   }
 }
@@ -747,6 +828,7 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
       s.fastack = 0;
       s.xmit = 0;
     }
+    Restate((snd_head_ + nsnd_buf_) & (snd_cap_ - 1));
     ++nsnd_buf_;
     --nsnd_que_;
     ++new_segs;
@@ -777,16 +859,17 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
     h.wnd = tmpl.wnd;
     h.una = rcv_nxt_;
     const uint32_t rtomin = (!kcpgo && nodelay_ == 0) ? rx_rto_ >> 3 : 0;
-    for (uint32_t i = 0; i < nsnd_buf_; ++i) {
-      SndSeg& s = SndAt(i);
-      if (s.acked) continue;
+    // One segment, in snd_buf order (ring slot `slot`).
+    auto visit = [&](uint32_t slot) {
+      SndSeg& s = snd_[slot];
+      if (s.acked) return;
       // Most segments are merely waiting: sent, not due, no fast-ack count
       // that could fire. They only feed the next-deadline minimum.
       const int32_t wait = Diff(s.resendts, now);
       if (s.xmit != 0 && wait > 0 &&
           (kcpgo ? (s.fastack == 0 || s.fastack == kFastAckSentinel) : s.fastack < resent)) {
         min_d = std::min(min_d, wait);
-        continue;
+        return;
       }
       bool needsend = false;
       const bool was_counted = FastCounted(s);
@@ -858,10 +941,13 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
         WriteSegment(h, s.data);
         if (s.xmit >= dead_link_) state_ = 0xFFFFFFFFu;
       }
+      Restate(slot);
       // After this flush every unacknowledged segment has been sent and its
       // timer is in the future, so min_d > 0 is also kcp-go's nextUpdate.
       min_d = std::min(min_d, Diff(s.resendts, now));
-    }
+    };
+    const int32_t quiet_min = ScanQuiet(now, visit);
+    min_d = std::min(min_d, quiet_min);
     if (min_d > 0 && static_cast<uint32_t>(min_d) < next) next = static_cast<uint32_t>(min_d);
     if (min_d == 0x7fffffff) {
       resend_bound_ = ResendBound::kNone;
@@ -980,6 +1066,7 @@ void Kcp::NoteIdle(uint32_t now) {
 
 void Kcp::ReleaseIdleMemory() {
   snd_.reset();
+  scan_.reset();
   snd_cap_ = 0;
   snd_head_ = 0;
   rcv_.reset();
@@ -997,7 +1084,11 @@ void Kcp::SetNoDelay(int nodelay, int interval, int resend, int nc) {
     rx_minrto_ = nodelay != 0 ? kRtoNdl : kRtoMin;
   }
   if (interval >= 0) SetInterval(interval);
-  if (resend >= 0) fastresend_ = resend;
+  if (resend >= 0 && resend != fastresend_) {
+    fastresend_ = resend;
+    // ikcp's scan state depends on the threshold.
+    for (uint32_t i = 0; i < nsnd_buf_; ++i) Restate((snd_head_ + i) & (snd_cap_ - 1));
+  }
   if (nc >= 0) nocwnd_ = nc != 0;
 }
 
@@ -1063,8 +1154,8 @@ absl::Status Kcp::SetHeadroom(size_t headroom, size_t tailroom) {
 }
 
 size_t Kcp::MemoryFootprint() const {
-  size_t n = size_t{snd_cap_} * sizeof(SndSeg) + size_t{rcv_cap_} * sizeof(RcvSlot) +
-             acks_.capacity() * sizeof(AckItem);
+  size_t n = size_t{snd_cap_} * (sizeof(SndSeg) + 2 * sizeof(uint32_t)) +
+             size_t{rcv_cap_} * sizeof(RcvSlot) + acks_.capacity() * sizeof(AckItem);
   if (own_pool_ != nullptr) n += sizeof(SegmentPool) + own_pool_->bytes_reserved();
   if (own_sink_ != nullptr) {
     n += sizeof(CallbackSink) + static_cast<const CallbackSink*>(own_sink_.get())->capacity();

@@ -47,18 +47,18 @@
 // buffer back with Emit(); the FEC and crypt layers then write their headers
 // into the headroom in place (architecture.md).
 //
-// Memory (x86-64): sizeof(Kcp) is 392 bytes, and an idle session holds
+// Memory (x86-64): sizeof(Kcp) is 400 bytes, and an idle session holds
 // nothing else but its 32-byte private SegmentPool object (nothing with a
 // shared pool; plus one MTU-sized buffer with the DatagramFn convenience
 // constructor). Descriptor rings and payload blocks are allocated on first
 // use and, after 5 s without queued, in-flight, unread or newly arrived
 // data, given back (blocks to the allocator with a private pool, to the
 // shared pool otherwise); Idle() reports that state. A busy session with
-// kcp-go's default windows (32/32, MTU 1400) holds 1.25 KiB of send
-// descriptors (40 bytes each), 1 KiB of receive slots (16 bytes, two per
-// window slot) and one 1.5 KiB block per segment it holds. No allocation
-// per segment once the rings and the pool have reached the session's
-// working set (alloc_test, kcp_benchmark count them).
+// kcp-go's default windows (32/32, MTU 1400) holds 1.5 KiB of send
+// descriptors (48 bytes each with their scan state), 1 KiB of receive slots
+// (16 bytes, two per window slot) and one 1.5 KiB block per segment it
+// holds. No allocation per segment once the rings and the pool have reached
+// the session's working set (alloc_test, kcp_benchmark count them).
 //
 // Thread safety: none; one engine belongs to one thread (and so does its
 // SegmentPool and OutputSink).
@@ -327,6 +327,9 @@ class Kcp {
   void PushSnd(SegmentPool::Block* data, uint32_t len, uint8_t frg);
   void PopSndFront();
   void ForgetInFlight(const SndSeg& s);
+  void Restate(uint32_t slot);
+  template <typename Visit>
+  int32_t ScanQuiet(uint32_t now, Visit&& visit);
   void ParseUna(uint32_t una, bool* removed);
   void ShrinkBuf();
   void ParseAck(uint32_t sn);
@@ -373,8 +376,11 @@ class Kcp {
   int32_t fastresend_ = 0, fastlimit_;
   uint32_t idle_since_ = 0;
 
-  // Send ring.
+  // Send ring. scan_ holds, per slot, the flush's view of an snd_buf
+  // segment ([0, cap): quiet / skip / attention; [cap, 2 cap): resendts).
+  static constexpr uint32_t kScanQuiet = 0, kScanSkip = 1, kScanAttention = 2;
   std::unique_ptr<SndSeg[]> snd_;
+  std::unique_ptr<uint32_t[]> scan_;
   uint32_t snd_cap_ = 0, snd_head_ = 0;
   uint32_t nsnd_buf_ = 0, nsnd_que_ = 0;
   uint32_t snd_acked_ = 0;  // acked segments still in snd_buf
