@@ -5,6 +5,7 @@
 #endif
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -231,21 +232,44 @@ void Kcp::GrowSndRing(uint32_t min_capacity) {
 }
 
 // Scan state of one snd_buf slot: what the flush's block filter needs.
-void Kcp::Restate(uint32_t slot) {
-  const SndSeg& s = snd_[slot];
-  uint32_t st = kScanQuiet;
-  if (s.acked) {
-    st = kScanSkip;
-  } else if (s.xmit == 0) {
-    st = kScanAttention;
-  } else if (flavor_ == Flavor::kKcpGo) {
+uint32_t Kcp::ScanStateOf(const SndSeg& s) const {
+  if (s.acked) return kScanSkip;
+  if (s.xmit == 0) return kScanAttention;
+  if (flavor_ == Flavor::kKcpGo) {
     // Fast or early retransmission possible.
-    if (s.fastack != 0 && s.fastack != kFastAckSentinel) st = kScanAttention;
-  } else if (fastresend_ > 0 && s.fastack >= static_cast<uint32_t>(fastresend_)) {
-    st = kScanAttention;  // ikcp fast retransmission possible
+    return s.fastack != 0 && s.fastack != kFastAckSentinel ? kScanAttention : kScanQuiet;
   }
-  scan_[slot] = st;
-  scan_[snd_cap_ + slot] = s.resendts;
+  // ikcp fast retransmission possible.
+  return fastresend_ > 0 && s.fastack >= static_cast<uint32_t>(fastresend_) ? kScanAttention
+                                                                            : kScanQuiet;
+}
+
+void Kcp::Restate(uint32_t slot) {
+  scan_[slot] = ScanStateOf(snd_[slot]);
+  scan_[snd_cap_ + slot] = snd_[slot].resendts;
+}
+
+// Debug builds (tests) recompute the flush bookkeeping from scratch before
+// every flush and stop on any difference.
+void Kcp::CheckFlushBookkeeping() const {
+#ifndef NDEBUG
+  uint32_t unsent = 0, fast = 0;
+  bool any_sent = false;
+  uint32_t min_rs = 0;
+  for (uint32_t i = 0; i < nsnd_buf_; ++i) {
+    const uint32_t slot = (snd_head_ + i) & (snd_cap_ - 1);
+    const SndSeg& s = snd_[slot];
+    if (scan_[slot] != ScanStateOf(s) || scan_[snd_cap_ + slot] != s.resendts) std::abort();
+    if (s.acked) continue;
+    unsent += s.xmit == 0;
+    fast += FastCounted(s);
+    if (s.xmit != 0 && (!any_sent || Diff(s.resendts, min_rs) < 0)) min_rs = s.resendts;
+    any_sent |= s.xmit != 0;
+  }
+  if (unsent != unsent_ || fast != fast_pending_) std::abort();
+  if (resend_bound_ == ResendBound::kNone && any_sent) std::abort();
+  if (resend_bound_ == ResendBound::kExact && (!any_sent || min_rs != min_resend_)) std::abort();
+#endif
 }
 
 // Runs `visit(slot)` on every snd_buf segment that is not quiet (acked ones
@@ -777,6 +801,7 @@ void Kcp::WriteAcks(uint32_t* last_sn, uint32_t* last_ts) {
 }
 
 uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
+  CheckFlushBookkeeping();
   const bool kcpgo = flavor_ == Flavor::kKcpGo;
   SegmentHeader tmpl;
   tmpl.conv = conv_;

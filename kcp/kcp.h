@@ -327,7 +327,9 @@ class Kcp {
   void PushSnd(SegmentPool::Block* data, uint32_t len, uint8_t frg);
   void PopSndFront();
   void ForgetInFlight(const SndSeg& s);
+  uint32_t ScanStateOf(const SndSeg& s) const;
   void Restate(uint32_t slot);
+  void CheckFlushBookkeeping() const;
   template <typename Visit>
   int32_t ScanQuiet(uint32_t now, Visit&& visit);
   void ParseUna(uint32_t una, bool* removed);
