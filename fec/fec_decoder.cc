@@ -22,14 +22,13 @@ struct FecDecoder::Group {
 absl::StatusOr<FecDecoder> FecDecoder::Create(const FecDecoderOptions& options) {
   if (options.max_packet_size < kFecDataHeaderSize ||
       options.max_packet_size > kFecHeaderSize + 0xFFFF) {
-    return absl::InvalidArgumentError(absl::StrCat("FecDecoder: max_packet_size must be in [",
-                                                   kFecDataHeaderSize, ", ",
-                                                   kFecHeaderSize + 0xFFFF, "]; got ",
-                                                   options.max_packet_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("FecDecoder: max_packet_size must be in [", kFecDataHeaderSize, ", ",
+                     kFecHeaderSize + 0xFFFF, "]; got ", options.max_packet_size));
   }
   if (options.max_shard_sets < 1 || options.max_shard_sets > 16) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("FecDecoder: max_shard_sets must be in [1, 16]; got ", options.max_shard_sets));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "FecDecoder: max_shard_sets must be in [1, 16]; got ", options.max_shard_sets));
   }
   FecDecoder d(options);
   absl::Status st = d.Configure(options.data_shards, options.parity_shards);

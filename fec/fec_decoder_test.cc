@@ -135,7 +135,7 @@ TEST(FecDecoder, SeededRandomLossRecoversExactlyWhatTheCodeCan) {
     int ds, ps;
     double loss;
   };
-  const Case cases[] = {{10, 3, 0.05}, {10, 3, 0.2},  {10, 3, 0.4}, {3, 2, 0.3},
+  const Case cases[] = {{10, 3, 0.05}, {10, 3, 0.2},   {10, 3, 0.4}, {3, 2, 0.3},
                         {1, 1, 0.3},   {20, 10, 0.25}, {4, 1, 0.1},  {2, 6, 0.6}};
   uint32_t seed = 1;
   for (const Case& c : cases) {
@@ -301,10 +301,10 @@ TEST(FecDecoder, MalformedAndNonFecPackets) {
   };
   const Case cases[] = {
       {"", FecDecoder::Kind::kNotFec, 0},
-      {"0102030405", FecDecoder::Kind::kNotFec, 5},            // too short for a flag
-      {"00000000f100", FecDecoder::Kind::kMalformed, 0},        // data without size
-      {"00000000f10002", FecDecoder::Kind::kMalformed, 0},      // 7 bytes
-      {"00000000f2000000", FecDecoder::Kind::kParity, 0},       // 8 bytes is enough
+      {"0102030405", FecDecoder::Kind::kNotFec, 5},               // too short for a flag
+      {"00000000f100", FecDecoder::Kind::kMalformed, 0},          // data without size
+      {"00000000f10002", FecDecoder::Kind::kMalformed, 0},        // 7 bytes
+      {"00000000f2000000", FecDecoder::Kind::kParity, 0},         // 8 bytes is enough
       {"ffffffff f3000600 11223344", FecDecoder::Kind::kOob, 0},  // empty OOB payload
       {"fffffffff300060011223344aabb", FecDecoder::Kind::kOob, 2},
       {"fffffffff30006001122", FecDecoder::Kind::kMalformed, 0},  // no room for conv

@@ -12,10 +12,9 @@ absl::StatusOr<FecEncoder> FecEncoder::Create(const FecEncoderOptions& options) 
   const size_t min_size = options.header_offset + kFecDataHeaderSize;
   const size_t max_size = options.header_offset + kFecHeaderSize + 0xFFFF;
   if (options.max_packet_size < min_size || options.max_packet_size > max_size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("FecEncoder: max_packet_size must be in [", min_size, ", ", max_size,
-                     "] for header_offset ", options.header_offset, "; got ",
-                     options.max_packet_size));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "FecEncoder: max_packet_size must be in [", min_size, ", ", max_size,
+        "] for header_offset ", options.header_offset, "; got ", options.max_packet_size));
   }
   absl::StatusOr<ReedSolomon> rs = ReedSolomon::Create(options.data_shards, options.parity_shards);
   if (!rs.ok()) return rs.status();
@@ -44,8 +43,7 @@ absl::StatusOr<int> FecEncoder::Encode(absl::Span<uint8_t> packet, uint32_t now_
                                        ParitySink& sink) {
   const size_t size = packet.size();
   if (size < header_offset_ + kFecDataHeaderSize || size > max_packet_size_) {
-    return absl::InvalidArgumentError(absl::StrCat("FecEncoder: packet of ", size,
-                                                   " bytes; need [",
+    return absl::InvalidArgumentError(absl::StrCat("FecEncoder: packet of ", size, " bytes; need [",
                                                    header_offset_ + kFecDataHeaderSize, ", ",
                                                    max_packet_size_, "]"));
   }
@@ -69,8 +67,8 @@ absl::StatusOr<int> FecEncoder::Encode(absl::Span<uint8_t> packet, uint32_t now_
     if (policy_ == ParityPolicy::kSkipWhenIdle) {
       // kcp-go compares the time since the previous data packet (the first
       // packet ever counts as idle: its predecessor time is 0).
-      emit = have_last_time_ &&
-             static_cast<int32_t>(now_ms - last_data_ms_) < static_cast<int64_t>(idle_threshold_ms_);
+      emit = have_last_time_ && static_cast<int32_t>(now_ms - last_data_ms_) <
+                                    static_cast<int64_t>(idle_threshold_ms_);
     }
     if (emit) {
       emitted = EmitParity(sink);

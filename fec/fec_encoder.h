@@ -153,8 +153,8 @@ class FecEncoder {
   size_t max_size_ = 0;  // longest packet of the current group (with header_offset)
   bool have_last_time_ = false;
   uint32_t last_data_ms_ = 0;
-  std::vector<uint8_t> cache_;         // data_shards slots of slot_size_ bytes
-  std::vector<size_t> shard_len_;      // bytes used per slot
+  std::vector<uint8_t> cache_;                // data_shards slots of slot_size_ bytes
+  std::vector<size_t> shard_len_;             // bytes used per slot
   std::vector<absl::Span<uint8_t>> buffers_;  // parity buffers of the group
   std::vector<const uint8_t*> data_ptrs_;
   std::vector<uint8_t*> parity_ptrs_;

@@ -159,8 +159,7 @@ TEST(FecEncoder, AlwaysPolicyIgnoresTime) {
 }
 
 TEST(FecEncoder, SkipWhenIdleAdvancesSeqidLikeKcpGoHead) {
-  FecEncoder enc = MakeEncoder(
-      Options(2, 3, 0, ParityPolicy::kSkipWhenIdle));
+  FecEncoder enc = MakeEncoder(Options(2, 3, 0, ParityPolicy::kSkipWhenIdle));
   CollectingParitySink sink;
   std::vector<uint8_t> kcp(10, 1);
   auto send = [&](uint32_t t) {
@@ -186,8 +185,7 @@ TEST(FecEncoder, SkipWhenIdleAdvancesSeqidLikeKcpGoHead) {
 
   // With one data shard per group the first packet ever has no predecessor:
   // kcp-go (time since 0) treats it as idle.
-  FecEncoder one = MakeEncoder(
-      Options(1, 1, 0, ParityPolicy::kSkipWhenIdle));
+  FecEncoder one = MakeEncoder(Options(1, 1, 0, ParityPolicy::kSkipWhenIdle));
   CollectingParitySink s1;
   std::vector<uint8_t> b1 = DataBuffer(0, kcp), b2 = DataBuffer(0, kcp);
   ASSERT_TRUE(one.Encode(absl::MakeSpan(b1), 5, s1).ok());

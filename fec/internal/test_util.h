@@ -19,7 +19,7 @@ namespace kcpp::fec::testing {
 // Buffers are reused: no allocation once warm.
 class CollectingParitySink : public ParitySink {
  public:
-  bool refuse = false;  // AcquireParityBuffers fails
+  bool refuse = false;   // AcquireParityBuffers fails
   size_t shortfall = 0;  // hand out buffers this much too small
   std::vector<std::vector<uint8_t>> emitted;
 
