@@ -36,10 +36,9 @@ using testing::ToHex;
 const char* g_capture = nullptr;
 
 // Sessions of captured datagrams.
-std::vector<std::vector<Bytes>> Capture(int ds, int ps, const char* crypt, int sessions,
-                                        int seed) {
-  const std::string cmd = absl::StrCat(g_capture, " ", ds, " ", ps, " ", crypt, " ", sessions,
-                                       " ", seed);
+std::vector<std::vector<Bytes>> Capture(int ds, int ps, const char* crypt, int sessions, int seed) {
+  const std::string cmd =
+      absl::StrCat(g_capture, " ", ds, " ", ps, " ", crypt, " ", sessions, " ", seed);
   std::vector<std::vector<Bytes>> out;
   FILE* f = popen(cmd.c_str(), "r");
   if (f == nullptr) return out;

@@ -1,35 +1,47 @@
 #include "fec/internal/auto_tune.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace kcpp::fec::internal {
 
 void AutoTune::Sample(bool is_data, uint32_t seqid) {
-  pulses_[(head_ + count_) % kMaxSamples] = {is_data, seqid};
-  if (count_ < kMaxSamples) {
-    ++count_;
-  } else {
-    head_ = (head_ + 1) % kMaxSamples;
+  if (count_ == kMaxSamples) {
+    // Drop the oldest sample: serials are consecutive, so it is the one
+    // kMaxSamples arrivals back.
+    const uint32_t oldest = next_serial_ - kMaxSamples;
+    int i = 0;
+    while (sorted_[i].serial != oldest) ++i;
+    memmove(&sorted_[i], &sorted_[i + 1], sizeof(Pulse) * (count_ - i - 1));
+    --count_;
   }
+  // After equal seqids, so ties keep arrival order.
+  Pulse* at = std::upper_bound(sorted_, sorted_ + count_, seqid,
+                               [](uint32_t s, const Pulse& p) { return s < p.seqid; });
+  memmove(at + 1, at, sizeof(Pulse) * (sorted_ + count_ - at));
+  *at = {seqid, next_serial_++, is_data};
+  ++count_;
+  newest_seqid_ = seqid;
 }
 
-int AutoTune::FindPeriod(bool is_data) {
+int AutoTune::FindPeriod(bool is_data) const {
   if (count_ < 3) return -1;
-  for (int i = 0; i < count_; ++i) sorted_[i] = pulses_[(head_ + i) % kMaxSamples];
-  // kcp-go sorts with the wrap-aware order int32(a - b) < 0. That order is
-  // not transitive over arbitrary (hostile) seqids, so sort by the distance
-  // from a point half the space behind the newest sample instead: the same
-  // order for every sample within 2^31 of the newest, and always a valid
-  // strict weak order.
-  const uint32_t base = pulses_[(head_ + count_ - 1) % kMaxSamples].seqid - 0x80000000u;
-  std::stable_sort(sorted_, sorted_ + count_, [base](const Pulse& a, const Pulse& b) {
-    return a.seqid - base < b.seqid - base;
-  });
+  // kcp-go orders samples by int32(a - b) < 0. Relative to the newest sample
+  // that is the unsigned order of (seqid - base) with base half the space
+  // behind it, i.e. the sorted array rotated to start at the first seqid >=
+  // base. (Unlike a comparison sort with that intransitive order, this is
+  // well defined for any seqids.)
+  const uint32_t base = newest_seqid_ - 0x80000000u;
+  const int start =
+      static_cast<int>(std::lower_bound(sorted_, sorted_ + count_, base,
+                                        [](const Pulse& p, uint32_t s) { return p.seqid < s; }) -
+                       sorted_);
+  const auto at = [&](int i) -> const Pulse& { return sorted_[(start + i) % count_]; };
   // Left edge: the first switch to `is_data`, every step so far consecutive.
   int left = -1;
   for (int i = 1; i < count_; ++i) {
-    if (sorted_[i - 1].seqid + 1 != sorted_[i].seqid) return -1;
-    if (sorted_[i - 1].is_data != is_data && sorted_[i].is_data == is_data) {
+    if (at(i - 1).seqid + 1 != at(i).seqid) return -1;
+    if (at(i - 1).is_data != is_data && at(i).is_data == is_data) {
       left = i;
       break;
     }
@@ -37,8 +49,8 @@ int AutoTune::FindPeriod(bool is_data) {
   if (left < 0) return -1;
   // Right edge: the next switch away from it, still consecutive.
   for (int i = left + 1; i < count_; ++i) {
-    if (sorted_[i - 1].seqid + 1 != sorted_[i].seqid) return -1;
-    if (sorted_[i - 1].is_data == is_data && sorted_[i].is_data != is_data) return i - left;
+    if (at(i - 1).seqid + 1 != at(i).seqid) return -1;
+    if (at(i - 1).is_data == is_data && at(i).is_data != is_data) return i - left;
   }
   return -1;
 }

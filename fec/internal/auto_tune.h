@@ -2,6 +2,11 @@
 // packets it sends (wire-format.md §4.6, kcp-go HEAD autotune.go): the last
 // 258 (flag, seqid) samples, ordered by seqid, contain a run of consecutive
 // data packets and one of parity packets whose lengths are the counts.
+//
+// kcp-go copies and sorts the samples on every attempt. Here they are kept
+// sorted as they arrive (one insertion and one removal per sample), so an
+// attempt is a linear scan: a peer whose flags never settle costs O(258) per
+// packet, not a sort.
 #ifndef KCPP_FEC_INTERNAL_AUTO_TUNE_H_
 #define KCPP_FEC_INTERNAL_AUTO_TUNE_H_
 
@@ -13,26 +18,28 @@ class AutoTune {
  public:
   static constexpr int kMaxSamples = 258;
 
-  // Records one packet: is_data = flag 0xF1 (else parity).
+  // Records one packet: is_data = flag 0xF1 (else parity). Replaces the
+  // oldest sample once kMaxSamples are held.
   void Sample(bool is_data, uint32_t seqid);
 
   // Length of the first complete run of `is_data` packets among the samples
-  // sorted by seqid (wrap-aware), or -1: the samples must be consecutive
-  // seqids from the oldest up to the run's end, the run must start with a
-  // switch to `is_data` and end with a switch away from it.
-  int FindPeriod(bool is_data);
+  // in wrap-aware seqid order, or -1: the samples must be consecutive seqids
+  // from the first one up to the run's end, the run must start with a switch
+  // to `is_data` and end with a switch away from it.
+  int FindPeriod(bool is_data) const;
 
-  void Reset() { count_ = head_ = 0; }
+  int samples() const { return count_; }
 
  private:
   struct Pulse {
-    bool is_data;
     uint32_t seqid;
+    uint32_t serial;  // arrival number, to find the oldest among equal seqids
+    bool is_data;
   };
-  Pulse pulses_[kMaxSamples];
-  Pulse sorted_[kMaxSamples];
-  int head_ = 0;   // oldest sample
-  int count_ = 0;  // samples held
+  Pulse sorted_[kMaxSamples];  // by seqid as an unsigned number
+  int count_ = 0;
+  uint32_t next_serial_ = 0;
+  uint32_t newest_seqid_ = 0;
 };
 
 }  // namespace kcpp::fec::internal
