@@ -5,9 +5,11 @@
 // writes of pseudo-random sizes. Every datagram passes kcp-go's fecEncoder.
 //
 // Arguments: <data shards> <parity shards> <crypt: plain|none> <sessions> <seed>
-//   plain: no BlockCrypt, the FEC header is at offset 0;
-//   none:  kcp-go's NoneBlockCrypt: 16-byte nonce + CRC-32 before the FEC
-//          header (offset 20), payload not transformed.
+//
+//	plain: no BlockCrypt, the FEC header is at offset 0;
+//	none:  kcp-go's NoneBlockCrypt: 16-byte nonce + CRC-32 before the FEC
+//	       header (offset 20), payload not transformed.
+//
 // Each session makes 16 writes (no ACKs ever come back, so more could fill
 // kcp-go's initial remote window of 32 segments and block) and starts at
 // seqid 0.
