@@ -46,8 +46,11 @@
 //     forgotten, with OnStreamClosed, once FIN went both ways and the
 //     application consumed everything delivered. CloseStream sends FIN (if
 //     not yet sent) and forgets the stream at once (no callback).
-//   * the session never sends anything the peer did not ask for except NOP
-//     keepalives; no frame is sent in reply to input.
+//   * smux has no reset: a stream ends by FIN both ways, by CloseStream, or
+//     with the session.
+//   * input never causes output: frames are queued only by the application's
+//     calls (OpenStream, Write, Consume's UPD, CloseWrite, CloseStream) and by
+//     OnTimer (NOP), so a hostile peer cannot make the session queue bytes.
 //
 // Flow control:
 //   * session-wide (v1 and v2): bytes delivered but not yet Consume()d count

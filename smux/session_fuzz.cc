@@ -9,6 +9,7 @@
 //     of all streams, and a blocked session holds at most one frame more than
 //     the budget;
 //   * a dead session takes no more input.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -27,10 +28,14 @@ class Handler : public kcpp::smux::SessionHandler {
  public:
   explicit Handler(uint8_t behaviour) : behaviour_(behaviour) {}
   Session* session = nullptr;
-  std::vector<StreamId> ids;
+  std::vector<StreamId> ids;  // every id ever seen, once (ids may be reused)
+
+  void Track(StreamId id) {
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  }
 
   void OnStreamOpened(StreamId id) override {
-    ids.push_back(id);
+    Track(id);
     if (behaviour_ & 1) session->AcceptStream(id);
   }
   void OnStreamData(StreamId id, absl::Span<const uint8_t> data) override {
@@ -87,7 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Also track streams we open ourselves.
   if (mode & 0x80) {
     for (int i = 0; i < 3; ++i) {
-      if (auto id = s.OpenStream(); id.ok()) h.ids.push_back(*id);
+      if (auto id = s.OpenStream(); id.ok()) h.Track(*id);
     }
   }
   std::vector<uint8_t> buf;
