@@ -289,7 +289,9 @@ class Endpoint : public SessionHandler {
   void Release(StreamId id) {
     App& a = apps[id];
     a.hold = false;
-    if (a.held > 0) EXPECT_TRUE(session->Consume(id, a.held).ok());
+    if (a.held > 0) {
+      EXPECT_TRUE(session->Consume(id, a.held).ok());
+    }
     a.held = 0;
   }
 
@@ -309,16 +311,22 @@ class Endpoint : public SessionHandler {
         a.sent += *n;
       }
       const bool all_back = a.kind == Kind::kSender || a.received == a.data.size();
-      if (a.sent == a.data.size() && all_back) EXPECT_TRUE(session->CloseWrite(id).ok());
+      if (a.sent == a.data.size() && all_back) {
+        EXPECT_TRUE(session->CloseWrite(id).ok());
+      }
     } else if (a.kind == Kind::kEcho && a.header.size() == 8) {
       if (!a.backlog.empty()) {
         absl::StatusOr<size_t> n = session->Write(id, a.backlog);
         ASSERT_TRUE(n.ok()) << n.status();
         a.backlog.erase(a.backlog.begin(), a.backlog.begin() + *n);
         a.echoed += *n;
-        if (*n > 0) EXPECT_TRUE(session->Consume(id, *n).ok());
+        if (*n > 0) {
+          EXPECT_TRUE(session->Consume(id, *n).ok());
+        }
       }
-      if (a.echoed == a.echo_len) EXPECT_TRUE(session->CloseWrite(id).ok());
+      if (a.echoed == a.echo_len) {
+        EXPECT_TRUE(session->CloseWrite(id).ok());
+      }
     }
   }
 
@@ -466,7 +474,9 @@ TEST_P(GoSmuxInterop, ConcurrentStreamsFromBothSidesEchoedByteExact) {
     EXPECT_GT(st.frames_received[kCmdUpd], 0u);
     EXPECT_GT(st.frames_sent[kCmdUpd], 0u);
   }
-  if (p.snappy) EXPECT_GT(ep.encoder().compressed_chunks(), 0u);
+  if (p.snappy) {
+    EXPECT_GT(ep.encoder().compressed_chunks(), 0u);
+  }
   // The Go side checked its own 4 streams (echo + EOF) and exits 0 only if
   // all were byte-exact.
   EXPECT_EQ(go.Wait(), 0);

@@ -36,16 +36,16 @@ class Handler : public kcpp::smux::SessionHandler {
 
   void OnStreamOpened(StreamId id) override {
     Track(id);
-    if (behaviour_ & 1) session->AcceptStream(id);
+    if (behaviour_ & 1) session->AcceptStream(id).IgnoreError();
   }
   void OnStreamData(StreamId id, absl::Span<const uint8_t> data) override {
     if (data.empty()) std::abort();
-    if (behaviour_ & 2) session->Consume(id, data.size());
-    if (behaviour_ & 4) session->Write(id, data);
-    if ((behaviour_ & 8) && data[0] == 0x42) session->CloseStream(id);
+    if (behaviour_ & 2) session->Consume(id, data.size()).IgnoreError();
+    if (behaviour_ & 4) session->Write(id, data).IgnoreError();
+    if ((behaviour_ & 8) && data[0] == 0x42) session->CloseStream(id).IgnoreError();
   }
   void OnStreamFin(StreamId id) override {
-    if (behaviour_ & 8) session->CloseWrite(id);
+    if (behaviour_ & 8) session->CloseWrite(id).IgnoreError();
   }
   void OnStreamWritable(StreamId id) override {}
   void OnStreamClosed(StreamId id) override {}
@@ -113,8 +113,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       // Blocked: the application catches up, as it eventually would.
       for (StreamId id : h.ids) {
-        s.AcceptStream(id);
-        if (auto info = s.GetStreamInfo(id)) s.Consume(id, info->unconsumed);
+        s.AcceptStream(id).IgnoreError();
+        if (auto info = s.GetStreamInfo(id)) s.Consume(id, info->unconsumed).IgnoreError();
       }
       if (s.receive_blocked()) std::abort();
     }

@@ -34,12 +34,16 @@ class Recorder : public SessionHandler {
   void OnStreamOpened(StreamId id) override {
     events.push_back(absl::StrCat("open ", id));
     opened.push_back(id);
-    if (auto_accept) EXPECT_TRUE(session->AcceptStream(id).ok());
+    if (auto_accept) {
+      EXPECT_TRUE(session->AcceptStream(id).ok());
+    }
   }
   void OnStreamData(StreamId id, absl::Span<const uint8_t> d) override {
     events.push_back(absl::StrCat("data ", id, " ", d.size()));
     data[id].insert(data[id].end(), d.begin(), d.end());
-    if (auto_consume) EXPECT_TRUE(session->Consume(id, d.size()).ok());
+    if (auto_consume) {
+      EXPECT_TRUE(session->Consume(id, d.size()).ok());
+    }
   }
   void OnStreamFin(StreamId id) override {
     events.push_back(absl::StrCat("fin ", id));
@@ -332,7 +336,9 @@ TEST(Session, AnySplitOfTheInputGivesTheSameEvents) {
     std::vector<StreamId> ids;
     for (int i = 0; i < 5; ++i) ids.push_back(*writer->OpenStream());
     for (int round = 0; round < 3; ++round) {
-      for (StreamId id : ids) ASSERT_TRUE(writer->Write(id, Pattern(2500 + id, id)).ok());
+      for (StreamId id : ids) {
+        ASSERT_TRUE(writer->Write(id, Pattern(2500 + id, id)).ok());
+      }
     }
     ASSERT_TRUE(writer->CloseWrite(ids[2]).ok());
     wire = Drain(*writer);
@@ -348,7 +354,9 @@ TEST(Session, AnySplitOfTheInputGivesTheSameEvents) {
       std::vector<std::string> summary;
       for (auto& [id, bytes] : rr.data) summary.push_back(absl::StrCat(id, ":", bytes.size()));
       summary.push_back(absl::StrCat("fins ", rr.fins.size(), " opened ", rr.opened.size()));
-      for (auto& [id, bytes] : rr.data) EXPECT_EQ(bytes.size(), 3 * (2500 + id));
+      for (auto& [id, bytes] : rr.data) {
+        EXPECT_EQ(bytes.size(), 3 * (2500 + id));
+      }
       if (reference.empty()) reference = summary;
       EXPECT_EQ(summary, reference) << "piece " << piece;
       EXPECT_THAT(rr.fins, ElementsAre(ids[2]));
@@ -747,7 +755,9 @@ class ReentrantHandler : public Recorder {
   void OnStreamData(StreamId id, absl::Span<const uint8_t> d) override {
     Recorder::OnStreamData(id, d);
     EXPECT_EQ(session->Feed(d), 0u);  // Feed is not re-entrant
-    if (close_on_data) EXPECT_TRUE(session->CloseStream(id).ok());
+    if (close_on_data) {
+      EXPECT_TRUE(session->CloseStream(id).ok());
+    }
     if (kill_on_data) session->Close();
   }
   bool close_on_data = false;
@@ -808,7 +818,9 @@ TEST(Session, ManyStreamsBothDirections) {
         absl::StatusOr<size_t> n = s.Write(id, absl::MakeConstSpan(bytes).subspan(o, chunk));
         ASSERT_TRUE(n.ok()) << n.status();
         o += *n;
-        if (o == bytes.size()) ASSERT_TRUE(s.CloseWrite(id).ok());
+        if (o == bytes.size()) {
+          ASSERT_TRUE(s.CloseWrite(id).ok());
+        }
       }
     };
     for (int iter = 0; iter < 100000; ++iter) {
@@ -822,17 +834,23 @@ TEST(Session, ManyStreamsBothDirections) {
       // received everything, as an echo server would.
       for (auto& [id, bytes] : sent_by_client) {
         auto info = p.server->GetStreamInfo(id);
-        if (info && info->fin_received && !info->fin_sent)
+        if (info && info->fin_received && !info->fin_sent) {
           ASSERT_TRUE(p.server->CloseWrite(id).ok());
+        }
       }
       for (auto& [id, bytes] : sent_by_server) {
         auto info = p.client->GetStreamInfo(id);
-        if (info && info->fin_received && !info->fin_sent)
+        if (info && info->fin_received && !info->fin_sent) {
           ASSERT_TRUE(p.client->CloseWrite(id).ok());
+        }
       }
     }
-    for (auto& [id, bytes] : sent_by_client) EXPECT_TRUE(p.sr.data[id] == bytes) << id;
-    for (auto& [id, bytes] : sent_by_server) EXPECT_TRUE(p.cr.data[id] == bytes) << id;
+    for (auto& [id, bytes] : sent_by_client) {
+      EXPECT_TRUE(p.sr.data[id] == bytes) << id;
+    }
+    for (auto& [id, bytes] : sent_by_server) {
+      EXPECT_TRUE(p.cr.data[id] == bytes) << id;
+    }
     EXPECT_EQ(p.cr.closed.size(), 16u);
     EXPECT_EQ(p.sr.closed.size(), 16u);
     EXPECT_EQ(p.cr.deaths + p.sr.deaths, 0);

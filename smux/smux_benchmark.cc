@@ -28,11 +28,11 @@ class Sink : public SessionHandler {
   uint64_t bytes = 0;
   // When set, payload is copied out as an application's read would.
   uint8_t* copy_to = nullptr;
-  void OnStreamOpened(StreamId id) override { session->AcceptStream(id); }
+  void OnStreamOpened(StreamId id) override { session->AcceptStream(id).IgnoreError(); }
   void OnStreamData(StreamId id, absl::Span<const uint8_t> d) override {
     bytes += d.size();
     if (copy_to != nullptr) std::memcpy(copy_to, d.data(), d.size());
-    session->Consume(id, d.size());
+    session->Consume(id, d.size()).IgnoreError();
   }
   void OnStreamFin(StreamId) override {}
   void OnSessionClosed(const absl::Status&) override {}
