@@ -93,8 +93,9 @@ class SessionBackend {
   // "fake" or "transport" (kcpd.proto Stats.backend).
   virtual absl::string_view name() const = 0;
 
-  // Installs the sink for every later event. Called once, before any other
-  // method; the sink outlives the backend's last event (Shutdown).
+  // Installs the sink for every later event, before any other method is
+  // called. SetEventSink(nullptr) detaches it: once that returns no event is
+  // delivered any more (ControlPlane does this when it is destroyed).
   virtual void SetEventSink(SessionEventSink* sink) = 0;
 
   // ---- Listeners -------------------------------------------------------
