@@ -285,6 +285,9 @@ absl::Status ControlPlane::UpdateSession(const kcpp::v1::UpdateSessionRequest& r
   KCPP_RETURN_IF_ERROR(CheckServing());
   KCPP_ASSIGN_OR_RETURN(uint64_t id,
                         internal::ParseSessionName(request.session().name(), "session.name"));
+  // A malformed request is INVALID_ARGUMENT whether or not the session exists.
+  KCPP_RETURN_IF_ERROR(
+      internal::SessionTuningFromUpdate(request, transport::SessionOptions()).status());
   KCPP_ASSIGN_OR_RETURN(kcpp::v1::Session current, backend_->GetSession(id, false));
   // The session's current options, to validate what the update leads to.
   // Keys are never returned; a placeholder passes the "key is required"
@@ -397,7 +400,9 @@ absl::StatusOr<StreamRef> ControlPlane::RedeemAttachToken(absl::string_view toke
     return absl::UnavailableError("kcpd is shutting down");
   }
   absl::StatusOr<StreamRef> ref = tokens_.Redeem(token, kind, clock_());
-  if (!ref.ok()) ++attachments_refused_;
+  // Counted before the application is told "OK", so anyone who saw the OK
+  // also sees the count.
+  ++(ref.ok() ? attachments_ : attachments_refused_);
   return ref;
 }
 
@@ -408,7 +413,6 @@ void ControlPlane::CompleteAttach(StreamRef stream, internal::UniqueFd connectio
         absl::StrCat("attaching ", internal::StreamName(stream), " failed: ", s.ToString()));
     return;
   }
-  ++attachments_;
   Log(LogLevel::kDebug, absl::StrCat("attached ", internal::StreamName(stream)));
 }
 

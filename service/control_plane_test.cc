@@ -314,6 +314,7 @@ TEST_F(ControlPlaneTest, SessionsListUpdateOpenClose) {
   EXPECT_EQ(updated.options().mode(), kcpp::v1::MODE_FAST3);
   update.mutable_session()->mutable_options()->set_send_window(70000);
   EXPECT_EQ(plane_.UpdateSession(update, &updated).code(), absl::StatusCode::kInvalidArgument);
+  update.mutable_session()->mutable_options()->set_send_window(1024);
   update.mutable_session()->set_name("sessions/99");
   EXPECT_EQ(plane_.UpdateSession(update, &updated).code(), absl::StatusCode::kNotFound);
 

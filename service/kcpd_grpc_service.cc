@@ -60,6 +60,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<kcpp::v1::SessionEven
       reactor->sub_ = *std::move(sub);
     }
     Log(LogLevel::kDebug, "WatchSessionEvents: watcher added");
+    // Tells the client the watch is registered (kcpd.proto): it can now act
+    // without missing events.
+    reactor->StartSendInitialMetadata();
     reactor->Pump();
     return reactor.get();
   }

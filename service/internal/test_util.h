@@ -3,10 +3,15 @@
 #ifndef KCPP_SERVICE_INTERNAL_TEST_UTIL_H_
 #define KCPP_SERVICE_INTERNAL_TEST_UTIL_H_
 
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/kcpp/v1/kcpd.pb.h"
@@ -53,6 +58,57 @@ void WriteAll(int fd, const std::string& data);
 std::string ReadToEof(int fd);
 // Reads exactly n bytes (blocking), fewer on EOF.
 std::string ReadN(int fd, size_t n);
+
+// A child process run from a test (fork + exec), for tests of the real kcpd
+// and kcpctl binaries.
+struct ProcessResult {
+  int exit_code = -1;  // 128 + signal if it was killed by one
+  std::string out;     // captured stdout (if not redirected to a file)
+  std::string err;     // captured stderr (if not redirected to a file)
+};
+
+class Process {
+ public:
+  struct Options {
+    std::vector<std::string> argv;
+    std::string stdin_path = "/dev/null";
+    std::string stdout_path;   // empty: captured
+    std::string stderr_path;   // empty: captured
+    std::optional<uid_t> uid;  // run as this uid (and its group 65534 for nobody)
+    // If >= 0: the write end of a pipe is placed at this descriptor number
+    // in the child (for kcpd --ready_fd); WaitReady() reads the other end.
+    int ready_fd = -1;
+  };
+
+  // Starts the child; test failures are reported through gtest.
+  static std::unique_ptr<Process> Start(const Options& options);
+  // Kills (SIGKILL) and reaps the child if it still runs.
+  ~Process();
+
+  pid_t pid() const { return pid_; }
+  // Blocks until the child writes its ready line or closes the ready fd
+  // (exits); returns the line, or "" if it never came.
+  std::string WaitReady();
+  // Reads captured stderr until a line containing `needle` arrives (true) or
+  // stderr ends (false).
+  bool WaitForStderr(absl::string_view needle);
+  void Signal(int signal);
+  // Collects the remaining captured output and reaps the child.
+  ProcessResult Wait();
+
+ private:
+  Process() = default;
+  pid_t pid_ = -1;
+  internal::UniqueFd out_;
+  internal::UniqueFd err_;
+  internal::UniqueFd ready_;
+  std::string err_seen_;
+  size_t err_checked_ = 0;  // err_seen_ before this offset was searched already
+  bool reaped_ = false;
+};
+
+// Start + Wait.
+ProcessResult RunProcess(const Process::Options& options);
 
 }  // namespace kcpp::service::testing
 
