@@ -5,7 +5,7 @@
 //   kcpd --config=/etc/kcpd/kcpd.textproto --allow_uid=1000,1001
 //
 // Exit status: 0 after a clean shutdown (SIGTERM / SIGINT), 1 if it could
-// not start (the log says why), 2 for a command-line mistake.
+// not start (bad flags included; the last line on stderr says why).
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -125,7 +125,7 @@ int Run(int argc, char** argv) {
   if (positional.size() > 1) {
     std::fprintf(stderr, "kcpd: unexpected argument \"%s\" (kcpd takes only flags; --help)\n",
                  positional[1]);
-    return 2;
+    return 1;
   }
   const int v = absl::GetFlag(FLAGS_v);
   internal::SetLogLevel(v < 0 ? LogLevel::kWarning : v == 0 ? LogLevel::kInfo : LogLevel::kDebug);
@@ -145,7 +145,7 @@ int Run(int argc, char** argv) {
     uint32_t uid = 0;
     if (!absl::SimpleAtoi(text, &uid)) {
       std::fprintf(stderr, "kcpd: --allow_uid wants numeric uids, got \"%s\"\n", text.c_str());
-      return 2;
+      return 1;
     }
     allowed.push_back(uid);
   }
@@ -184,10 +184,15 @@ int Run(int argc, char** argv) {
   const std::string seqpacket_path = data_dir + "/" + internal::kSeqpacketSocketName;
 
   // The data plane.
+  const int loops = absl::GetFlag(FLAGS_loops);
+  if (loops < 0 || loops > 1024) {
+    std::fprintf(stderr, "kcpd: --loops must be 0..1024 (0 = one per core), got %d\n", loops);
+    return 1;
+  }
   std::unique_ptr<SessionBackend> backend;
   const std::string backend_name = absl::GetFlag(FLAGS_backend);
   if (backend_name == "fake") {
-    backend = std::make_unique<FakeBackend>();
+    backend = std::make_unique<FakeBackend>();  // (one pump thread; --loops is the transport's)
     Log(LogLevel::kWarning,
         "using the fake in-memory backend: no UDP traffic; for tests of the control plane only");
   } else if (backend_name == "transport") {
@@ -197,7 +202,7 @@ int Run(int argc, char** argv) {
   } else {
     std::fprintf(stderr, "kcpd: --backend must be \"transport\" or \"fake\", got \"%s\"\n",
                  backend_name.c_str());
-    return 2;
+    return 1;
   }
 
   // The control plane and its gRPC face. Servers without listening ports:

@@ -81,7 +81,10 @@ absl::StatusOr<StreamRef> AttachTokenRegistry::Redeem(absl::string_view token,
   for (size_t i = 0; well_formed && i < raw.size(); ++i) {
     const int hi = HexValue(token[2 * i]);
     const int lo = HexValue(token[2 * i + 1]);
-    if (hi < 0 || lo < 0) well_formed = false;
+    if (hi < 0 || lo < 0) {
+      well_formed = false;
+      break;
+    }
     raw[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
   if (!well_formed) {
