@@ -1,6 +1,11 @@
 #include "kcp/kcp.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -78,6 +83,14 @@ struct Kcp::SndSeg {
   uint8_t frg;
   uint8_t acked;
 };
+
+namespace {
+// Counted in fast_pending_: not acknowledged, fast-ack count running.
+template <typename Seg>
+inline bool FastCounted(const Seg& s) {
+  return !s.acked && s.fastack != 0 && s.fastack != kFastAckSentinel;
+}
+}  // namespace
 
 struct Kcp::RcvSlot {
   SegmentPool::Block* data;
@@ -212,13 +225,107 @@ void Kcp::GrowSndRing(uint32_t min_capacity) {
   const uint32_t n = nsnd_buf_ + nsnd_que_;
   for (uint32_t i = 0; i < n; ++i) ring[i] = SndAt(i);
   snd_ = std::move(ring);
+  scan_.reset(new uint32_t[2 * size_t{cap}]());
   snd_cap_ = cap;
   snd_head_ = 0;
+  for (uint32_t i = 0; i < nsnd_buf_; ++i) Restate(i);
+}
+
+// Scan state of one snd_buf slot: what the flush's block filter needs.
+uint32_t Kcp::ScanStateOf(const SndSeg& s) const {
+  if (s.acked) return kScanSkip;
+  if (s.xmit == 0) return kScanAttention;
+  if (flavor_ == Flavor::kKcpGo) {
+    // Fast or early retransmission possible.
+    return s.fastack != 0 && s.fastack != kFastAckSentinel ? kScanAttention : kScanQuiet;
+  }
+  // ikcp fast retransmission possible.
+  return fastresend_ > 0 && s.fastack >= static_cast<uint32_t>(fastresend_) ? kScanAttention
+                                                                            : kScanQuiet;
+}
+
+void Kcp::Restate(uint32_t slot) {
+  scan_[slot] = ScanStateOf(snd_[slot]);
+  scan_[snd_cap_ + slot] = snd_[slot].resendts;
+}
+
+// Debug builds (tests) recompute the flush bookkeeping from scratch before
+// every flush and stop on any difference.
+void Kcp::CheckFlushBookkeeping() const {
+#ifndef NDEBUG
+  uint32_t unsent = 0, fast = 0;
+  bool any_sent = false;
+  uint32_t min_rs = 0;
+  for (uint32_t i = 0; i < nsnd_buf_; ++i) {
+    const uint32_t slot = (snd_head_ + i) & (snd_cap_ - 1);
+    const SndSeg& s = snd_[slot];
+    if (scan_[slot] != ScanStateOf(s) || scan_[snd_cap_ + slot] != s.resendts) std::abort();
+    if (s.acked) continue;
+    unsent += s.xmit == 0;
+    fast += FastCounted(s);
+    if (s.xmit != 0 && (!any_sent || Diff(s.resendts, min_rs) < 0)) min_rs = s.resendts;
+    any_sent |= s.xmit != 0;
+  }
+  if (unsent != unsent_ || fast != fast_pending_) std::abort();
+  if (resend_bound_ == ResendBound::kNone && any_sent) std::abort();
+  if (resend_bound_ == ResendBound::kExact && (!any_sent || min_rs != min_resend_)) std::abort();
+#endif
+}
+
+// Runs `visit(slot)` on every snd_buf segment that is not quiet (acked ones
+// are skipped), in order, and returns the minimum of resendts - now over the
+// quiet ones (INT32_MAX if none). Quiet: sent, unacknowledged, no fast-ack
+// count, resendts still ahead. Four slots at a time with SSE2.
+template <typename Visit>
+int32_t Kcp::ScanQuiet(uint32_t now, Visit&& visit) {
+  const uint32_t mask = snd_cap_ - 1;
+  const uint32_t* st = scan_.get();
+  const uint32_t* rs = st + snd_cap_;
+  int32_t min_d = 0x7fffffff;
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i skip = _mm_set1_epi32(kScanSkip);
+  const __m128i nowv = _mm_set1_epi32(static_cast<int32_t>(now));
+  const __m128i big = _mm_set1_epi32(0x7fffffff);
+  __m128i minv = big;
+#endif
+  uint32_t i = 0;
+  while (i < nsnd_buf_) {
+    const uint32_t p = (snd_head_ + i) & mask;
+    const uint32_t run = std::min(snd_cap_ - p, nsnd_buf_ - i);
+    uint32_t k = 0;
+#if defined(__SSE2__)
+    for (; k + 4 <= run; k += 4) {
+      const __m128i sv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st + p + k));
+      const __m128i d =
+          _mm_sub_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rs + p + k)), nowv);
+      const __m128i quiet = _mm_cmpeq_epi32(sv, zero);
+      const __m128i ok =
+          _mm_or_si128(_mm_and_si128(quiet, _mm_cmpgt_epi32(d, zero)), _mm_cmpeq_epi32(sv, skip));
+      if (_mm_movemask_epi8(ok) != 0xFFFF) {
+        for (uint32_t j = 0; j < 4; ++j) visit(p + k + j);
+        continue;
+      }
+      const __m128i dq = _mm_or_si128(_mm_and_si128(quiet, d), _mm_andnot_si128(quiet, big));
+      const __m128i lt = _mm_cmplt_epi32(dq, minv);
+      minv = _mm_or_si128(_mm_and_si128(lt, dq), _mm_andnot_si128(lt, minv));
+    }
+#endif
+    for (; k < run; ++k) visit(p + k);
+    i += run;
+  }
+#if defined(__SSE2__)
+  alignas(16) int32_t lanes[4];
+  _mm_store_si128(reinterpret_cast<__m128i*>(lanes), minv);
+  for (int32_t v : lanes) min_d = std::min(min_d, v);
+#endif
+  return min_d;
 }
 
 void Kcp::PushSnd(SegmentPool::Block* data, uint32_t len, uint8_t frg) {
   const uint32_t n = nsnd_buf_ + nsnd_que_;
   if (n == snd_cap_) GrowSndRing(std::max(snd_cap_ * 2, snd_wnd_));
+  idle_marked_ = false;
   SndSeg& s = SndAt(n);
   s = SndSeg{};
   s.data = data;
@@ -227,8 +334,19 @@ void Kcp::PushSnd(SegmentPool::Block* data, uint32_t len, uint8_t frg) {
   ++nsnd_que_;
 }
 
+// Drops `s` (being acknowledged or removed) from the flush bookkeeping.
+void Kcp::ForgetInFlight(const SndSeg& s) {
+  if (s.acked) return;
+  if (s.xmit == 0) --unsent_;
+  if (FastCounted(s)) --fast_pending_;
+  if (resend_bound_ == ResendBound::kExact && s.xmit != 0 && s.resendts == min_resend_) {
+    resend_bound_ = ResendBound::kStale;
+  }
+}
+
 void Kcp::PopSndFront() {
   SndSeg& s = SndAt(0);
+  ForgetInFlight(s);
   pool_->ReleaseChain(s.data);
   if (s.acked) --snd_acked_;
   snd_head_ = (snd_head_ + 1) & (snd_cap_ - 1);
@@ -258,10 +376,12 @@ void Kcp::ParseAck(uint32_t sn) {
   if (idx >= nsnd_buf_) return;
   SndSeg& s = SndAt(idx);
   if (s.acked) return;
+  ForgetInFlight(s);
   s.acked = 1;
   ++snd_acked_;
   pool_->ReleaseChain(s.data);
   s.data = nullptr;
+  Restate((snd_head_ + idx) & (snd_cap_ - 1));
 }
 
 bool Kcp::ParseFastAckKcpGo(uint32_t sn, uint32_t ts) {
@@ -272,6 +392,10 @@ bool Kcp::ParseFastAckKcpGo(uint32_t sn, uint32_t ts) {
   for (uint32_t i = 0; i < end; ++i) {
     SndSeg& s = SndAt(i);
     if (Diff(s.ts, ts) <= 0 && s.fastack != kFastAckSentinel) {
+      if (s.fastack == 0 && !s.acked) {
+        ++fast_pending_;
+        scan_[(snd_head_ + i) & (snd_cap_ - 1)] = kScanAttention;
+      }
       ++s.fastack;
       reached |= s.fastack >= threshold;
     }
@@ -284,7 +408,13 @@ void Kcp::ParseFastAckIkcp(uint32_t sn, uint32_t ts) {
   const uint32_t end = std::min(sn - SndAt(0).sn, nsnd_buf_);
   for (uint32_t i = 0; i < end; ++i) {
     SndSeg& s = SndAt(i);
-    if (!s.acked && Diff(ts, s.ts) >= 0) ++s.fastack;  // IKCP_FASTACK_CONSERVE
+    if (!s.acked && Diff(ts, s.ts) >= 0) {  // IKCP_FASTACK_CONSERVE
+      if (s.fastack == 0) ++fast_pending_;
+      ++s.fastack;
+      if (fastresend_ > 0 && s.fastack == static_cast<uint32_t>(fastresend_)) {
+        scan_[(snd_head_ + i) & (snd_cap_ - 1)] = kScanAttention;
+      }
+    }
   }
 }
 
@@ -329,6 +459,7 @@ void Kcp::UpdateAckKcpGo(int32_t rtt) {
 }
 
 void Kcp::PushAck(uint32_t sn, uint32_t ts, uint32_t now) {
+  idle_marked_ = false;
   acks_.push_back(AckItem{sn, ts});
   if (acks_.size() >= std::max<size_t>(kMinAckCap, size_t{4} * rcv_wnd_)) {
     // Flood guard (see kMinAckCap): ACKs only, wherever Input is.
@@ -670,6 +801,7 @@ void Kcp::WriteAcks(uint32_t* last_sn, uint32_t* last_ts) {
 }
 
 uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
+  CheckFlushBookkeeping();
   const bool kcpgo = flavor_ == Flavor::kKcpGo;
   SegmentHeader tmpl;
   tmpl.conv = conv_;
@@ -721,29 +853,55 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
       s.fastack = 0;
       s.xmit = 0;
     }
+    Restate((snd_head_ + nsnd_buf_) & (snd_cap_ - 1));
     ++nsnd_buf_;
     --nsnd_que_;
     ++new_segs;
+    ++unsent_;
   }
 
   // Phase 5: (re)transmissions.
   const uint32_t resent = fastresend_ > 0 ? static_cast<uint32_t>(fastresend_) : 0xFFFFFFFFu;
   uint32_t next = interval_;
   uint64_t change = 0, lost = 0, fast = 0, early = 0;
-  if (kind == FlushKind::kFull) {
+  // Nothing in snd_buf can need sending: no unsent segment, no fast-ack
+  // count that could fire (kIkcp without fast resend never fires), and the
+  // earliest retransmission still ahead. Then the scan is skipped; its
+  // result would be the same.
+  const bool fast_possible = fast_pending_ != 0 && (kcpgo || fastresend_ > 0);
+  const bool skip_scan = kind == FlushKind::kFull && unsent_ == 0 && !fast_possible &&
+                         (resend_bound_ == ResendBound::kNone ||
+                          (resend_bound_ == ResendBound::kExact && Diff(now, min_resend_) < 0));
+  if (skip_scan) {
+    if (resend_bound_ == ResendBound::kExact) {
+      next = std::min(next, static_cast<uint32_t>(Diff(min_resend_, now)));
+    }
+  } else if (kind == FlushKind::kFull) {
+    int32_t min_d = 0x7fffffff;  // earliest retransmission after this flush
     SegmentHeader h;
     h.conv = conv_;
     h.cmd = kCmdPush;
     h.wnd = tmpl.wnd;
     h.una = rcv_nxt_;
     const uint32_t rtomin = (!kcpgo && nodelay_ == 0) ? rx_rto_ >> 3 : 0;
-    for (uint32_t i = 0; i < nsnd_buf_; ++i) {
-      SndSeg& s = SndAt(i);
-      if (s.acked) continue;
+    // One segment, in snd_buf order (ring slot `slot`).
+    auto visit = [&](uint32_t slot) {
+      SndSeg& s = snd_[slot];
+      if (s.acked) return;
+      // Most segments are merely waiting: sent, not due, no fast-ack count
+      // that could fire. They only feed the next-deadline minimum.
+      const int32_t wait = Diff(s.resendts, now);
+      if (s.xmit != 0 && wait > 0 &&
+          (kcpgo ? (s.fastack == 0 || s.fastack == kFastAckSentinel) : s.fastack < resent)) {
+        min_d = std::min(min_d, wait);
+        return;
+      }
       bool needsend = false;
+      const bool was_counted = FastCounted(s);
       if (kcpgo) {
         if (s.xmit == 0) {
           needsend = true;
+          --unsent_;
           s.rto = rx_rto_;
           s.resendts = now + s.rto;
         } else if (s.fastack >= resent && s.fastack != kFastAckSentinel) {
@@ -771,6 +929,7 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
       } else {
         if (s.xmit == 0) {
           needsend = true;
+          --unsent_;
           ++s.xmit;
           s.rto = rx_rto_;
           s.resendts = now + s.rto + rtomin;
@@ -797,6 +956,7 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
           }
         }
       }
+      fast_pending_ += static_cast<uint32_t>(FastCounted(s)) - static_cast<uint32_t>(was_counted);
       if (needsend) {
         s.ts = now;
         h.frg = s.frg;
@@ -806,8 +966,19 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
         WriteSegment(h, s.data);
         if (s.xmit >= dead_link_) state_ = 0xFFFFFFFFu;
       }
-      const int32_t d = Diff(s.resendts, now);
-      if (d > 0 && static_cast<uint32_t>(d) < next) next = static_cast<uint32_t>(d);
+      Restate(slot);
+      // After this flush every unacknowledged segment has been sent and its
+      // timer is in the future, so min_d > 0 is also kcp-go's nextUpdate.
+      min_d = std::min(min_d, Diff(s.resendts, now));
+    };
+    const int32_t quiet_min = ScanQuiet(now, visit);
+    min_d = std::min(min_d, quiet_min);
+    if (min_d > 0 && static_cast<uint32_t>(min_d) < next) next = static_cast<uint32_t>(min_d);
+    if (min_d == 0x7fffffff) {
+      resend_bound_ = ResendBound::kNone;
+    } else {
+      resend_bound_ = ResendBound::kExact;
+      min_resend_ = now + static_cast<uint32_t>(min_d);
     }
   }
   if (out_size_ > 0) EmitDatagram();
@@ -867,13 +1038,18 @@ uint32_t Kcp::Check(uint32_t now_ms) const {
   if (Diff(now_ms, ts_flush) >= 0) return now_ms;
   const int32_t tm_flush = Diff(ts_flush, now_ms);
   int32_t tm_packet = 0x7fffffff;
-  for (uint32_t i = 0; i < nsnd_buf_; ++i) {
-    const SndSeg& s = SndAt(i);
-    if (s.acked) continue;
-    if (s.xmit == 0) return now_ms;  // moved by an ACK-only flush, never sent
-    const int32_t diff = Diff(s.resendts, now_ms);
-    if (diff <= 0) return now_ms;
-    if (diff < tm_packet) tm_packet = diff;
+  if (unsent_ != 0) return now_ms;  // moved by an ACK-only flush, never sent
+  if (resend_bound_ == ResendBound::kExact) {
+    tm_packet = Diff(min_resend_, now_ms);
+    if (tm_packet <= 0) return now_ms;
+  } else if (resend_bound_ == ResendBound::kStale) {
+    for (uint32_t i = 0; i < nsnd_buf_; ++i) {
+      const SndSeg& s = SndAt(i);
+      if (s.acked) continue;
+      const int32_t diff = Diff(s.resendts, now_ms);
+      if (diff <= 0) return now_ms;
+      if (diff < tm_packet) tm_packet = diff;
+    }
   }
   uint32_t minimal = static_cast<uint32_t>(tm_packet < tm_flush ? tm_packet : tm_flush);
   if (minimal >= interval_) minimal = interval_;
@@ -915,6 +1091,7 @@ void Kcp::NoteIdle(uint32_t now) {
 
 void Kcp::ReleaseIdleMemory() {
   snd_.reset();
+  scan_.reset();
   snd_cap_ = 0;
   snd_head_ = 0;
   rcv_.reset();
@@ -932,7 +1109,11 @@ void Kcp::SetNoDelay(int nodelay, int interval, int resend, int nc) {
     rx_minrto_ = nodelay != 0 ? kRtoNdl : kRtoMin;
   }
   if (interval >= 0) SetInterval(interval);
-  if (resend >= 0) fastresend_ = resend;
+  if (resend >= 0 && resend != fastresend_) {
+    fastresend_ = resend;
+    // ikcp's scan state depends on the threshold.
+    for (uint32_t i = 0; i < nsnd_buf_; ++i) Restate((snd_head_ + i) & (snd_cap_ - 1));
+  }
   if (nc >= 0) nocwnd_ = nc != 0;
 }
 
@@ -998,8 +1179,8 @@ absl::Status Kcp::SetHeadroom(size_t headroom, size_t tailroom) {
 }
 
 size_t Kcp::MemoryFootprint() const {
-  size_t n = size_t{snd_cap_} * sizeof(SndSeg) + size_t{rcv_cap_} * sizeof(RcvSlot) +
-             acks_.capacity() * sizeof(AckItem);
+  size_t n = size_t{snd_cap_} * (sizeof(SndSeg) + 2 * sizeof(uint32_t)) +
+             size_t{rcv_cap_} * sizeof(RcvSlot) + acks_.capacity() * sizeof(AckItem);
   if (own_pool_ != nullptr) n += sizeof(SegmentPool) + own_pool_->bytes_reserved();
   if (own_sink_ != nullptr) {
     n += sizeof(CallbackSink) + static_cast<const CallbackSink*>(own_sink_.get())->capacity();

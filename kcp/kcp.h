@@ -47,14 +47,18 @@
 // buffer back with Emit(); the FEC and crypt layers then write their headers
 // into the headroom in place (architecture.md).
 //
-// Memory (x86-64, measured by the tests): sizeof(Kcp) is under 400 bytes and
-// an idle session holds nothing else: descriptor rings and payload blocks are
-// allocated on first use and, after 5 s without queued, in-flight or unread
-// data, returned (blocks to the allocator with a private pool, to the shared
-// pool otherwise). A busy session with kcp-go's default windows (32/32,
-// MTU 1400) holds about 1 KiB of send descriptors, 1 KiB of receive slots and
-// one 1.5 KiB block per segment it holds. No allocation per segment once the
-// rings and the pool have grown to the session's working set.
+// Memory (x86-64): sizeof(Kcp) is 400 bytes, and an idle session holds
+// nothing else but its 32-byte private SegmentPool object (nothing with a
+// shared pool; plus one MTU-sized buffer with the DatagramFn convenience
+// constructor). Descriptor rings and payload blocks are allocated on first
+// use and, after 5 s without queued, in-flight, unread or newly arrived
+// data, given back (blocks to the allocator with a private pool, to the
+// shared pool otherwise); Idle() reports that state. A busy session with
+// kcp-go's default windows (32/32, MTU 1400) holds 1.5 KiB of send
+// descriptors (48 bytes each with their scan state), 1 KiB of receive slots
+// (16 bytes, two per window slot) and one 1.5 KiB block per segment it
+// holds. No allocation per segment once the rings and the pool have reached
+// the session's working set (alloc_test, kcp_benchmark count them).
 //
 // Thread safety: none; one engine belongs to one thread (and so does its
 // SegmentPool and OutputSink).
@@ -126,6 +130,8 @@ class OutputSink {
   // at [headroom, headroom + length); ownership passes back to the sink.
   // length == 0 means the engine could not use the buffer (it was smaller
   // than required) and dropped the datagram; the sink just recycles it.
+  // Emit (and AcquireBuffer) must not call back into the same engine: queue
+  // the datagram, or hand it to another engine/layer.
   virtual void Emit(absl::Span<uint8_t> buffer, size_t length) = 0;
 };
 
@@ -184,6 +190,9 @@ class Kcp {
   // Update/Flush). `fec_recovered`: the datagram was rebuilt by FEC; it then
   // takes no RTT sample, does not update rmt_wnd and does not count as
   // repeat (kcp-go, wire-format.md §2.5/§2.9/§4.5; applied in both flavors).
+  // May emit datagrams before returning: kKcpGo's immediate flushes, ACKs
+  // with ack_nodelay, and (both flavors) an ACK-only datagram when a flood
+  // of PUSH segments has queued max(1024, 4 * rcv_wnd) ACKs.
   int Input(absl::Span<const uint8_t> datagram, uint32_t now_ms, bool fec_recovered = false);
 
   // ---- Time -------------------------------------------------------------
@@ -317,6 +326,12 @@ class Kcp {
   void GrowSndRing(uint32_t min_capacity);
   void PushSnd(SegmentPool::Block* data, uint32_t len, uint8_t frg);
   void PopSndFront();
+  void ForgetInFlight(const SndSeg& s);
+  uint32_t ScanStateOf(const SndSeg& s) const;
+  void Restate(uint32_t slot);
+  void CheckFlushBookkeeping() const;
+  template <typename Visit>
+  int32_t ScanQuiet(uint32_t now, Visit&& visit);
   void ParseUna(uint32_t una, bool* removed);
   void ShrinkBuf();
   void ParseAck(uint32_t sn);
@@ -363,11 +378,22 @@ class Kcp {
   int32_t fastresend_ = 0, fastlimit_;
   uint32_t idle_since_ = 0;
 
-  // Send ring.
+  // Send ring. scan_ holds, per slot, the flush's view of an snd_buf
+  // segment ([0, cap): quiet / skip / attention; [cap, 2 cap): resendts).
+  static constexpr uint32_t kScanQuiet = 0, kScanSkip = 1, kScanAttention = 2;
   std::unique_ptr<SndSeg[]> snd_;
+  std::unique_ptr<uint32_t[]> scan_;
   uint32_t snd_cap_ = 0, snd_head_ = 0;
   uint32_t nsnd_buf_ = 0, nsnd_que_ = 0;
   uint32_t snd_acked_ = 0;  // acked segments still in snd_buf
+  // Bookkeeping that lets a flush skip the snd_buf scan when nothing in it
+  // can be due: unsent segments, segments with a pending fast-ack count,
+  // and the earliest retransmission time of the unacknowledged ones.
+  enum class ResendBound : uint8_t { kNone, kExact, kStale };
+  uint32_t unsent_ = 0;
+  uint32_t fast_pending_ = 0;
+  uint32_t min_resend_ = 0;
+  ResendBound resend_bound_ = ResendBound::kNone;
   // Receive ring.
   std::unique_ptr<RcvSlot[]> rcv_;
   uint32_t rcv_cap_ = 0, rcv_wnd_max_ = 0;

@@ -6,6 +6,9 @@
 // kcp-go emits must parse cleanly with our codec, and kcp-go's Input must
 // accept every datagram we emit (the peer fails loudly otherwise).
 //
+// KcpGoDifferential goes further: kcp-go's KCP and our kKcpGo engine get
+// identical calls and must emit byte-identical datagrams.
+//
 // Usage: kcpgo_interop_test <path to kcpgo_kcp_peer>
 #include <fcntl.h>
 #include <signal.h>
@@ -102,12 +105,18 @@ class GoPeer {
       if (!ReadAll(hdr, 5)) return Fail("peer closed its output");
       Frame f{static_cast<char>(hdr[0]), std::vector<uint8_t>(internal::LoadLe32(hdr + 1))};
       if (!ReadAll(f.payload.data(), f.payload.size())) return Fail("short frame from peer");
-      if (f.op == 'E') return true;
+      if (f.op == 'E') {
+        drifted_ = !f.payload.empty() && f.payload[0] != 0;
+        return true;
+      }
       if (f.op == 'X') return Fail(std::string(f.payload.begin(), f.payload.end()));
       replies->push_back(std::move(f));
     }
   }
   const std::string& error() const { return error_; }
+  // The last batch ran long enough that kcp-go's clock may have advanced
+  // by 1 ms inside it (see kcpgo_kcp_peer.go).
+  bool drifted() const { return drifted_; }
 
  private:
   bool ReadAll(uint8_t* p, size_t n) {
@@ -129,6 +138,7 @@ class GoPeer {
   int to_ = -1, from_ = -1;
   std::vector<uint8_t> batch_;
   std::string error_;
+  bool drifted_ = false;
 };
 
 struct InteropConfig {
@@ -177,8 +187,11 @@ TEST_P(KcpGoInterop, MessagesBothWaysUnderLoss) {
   constexpr uint32_t kConv = 0x11223344;
 
   test::FakeClock clock(5000);
-  test::FakeLinkOptions to_go{.loss = c.loss, .duplicate = c.loss > 0 ? 0.02 : 0.0,
-                              .delay_ms = 15, .jitter_ms = 10, .seed = 101};
+  test::FakeLinkOptions to_go{.loss = c.loss,
+                              .duplicate = c.loss > 0 ? 0.02 : 0.0,
+                              .delay_ms = 15,
+                              .jitter_ms = 10,
+                              .seed = 101};
   test::FakeLinkOptions from_go = to_go;
   from_go.seed = 202;
   test::FakeLink ab(to_go), ba(from_go);
@@ -190,8 +203,13 @@ TEST_P(KcpGoInterop, MessagesBothWaysUnderLoss) {
   ours.SetAckNoDelay(c.ack_nodelay);
 
   uint8_t create[33];
-  const int32_t params[8] = {static_cast<int32_t>(kConv), c.preset.nodelay, c.preset.interval,
-                             c.preset.resend, c.preset.nc, 128, 128,
+  const int32_t params[8] = {static_cast<int32_t>(kConv),
+                             c.preset.nodelay,
+                             c.preset.interval,
+                             c.preset.resend,
+                             c.preset.nc,
+                             128,
+                             128,
                              static_cast<int32_t>(c.go_mtu)};
   for (int i = 0; i < 8; ++i) internal::StoreLe32(create + 4 * i, static_cast<uint32_t>(params[i]));
   create[32] = c.ack_nodelay;
@@ -260,8 +278,8 @@ TEST_P(KcpGoInterop, MessagesBothWaysUnderLoss) {
         ba.Send(f.payload, now);
       } else if (f.op == 'M') {
         ASSERT_FALSE(go_rx_expect.done()) << "kcp-go received more than we sent";
-        ASSERT_EQ(f.payload, go_rx_expect.Next()) << "message " << go_rx_expect.count()
-                                                  << " at kcp-go";
+        ASSERT_EQ(f.payload, go_rx_expect.Next())
+            << "message " << go_rx_expect.count() << " at kcp-go";
       } else if (f.op == 'q') {
         go_waitsnd = internal::LoadLe32(f.payload.data());
         go_check = internal::LoadLe32(f.payload.data() + 4);
@@ -294,18 +312,163 @@ TEST_P(KcpGoInterop, MessagesBothWaysUnderLoss) {
 
 INSTANTIATE_TEST_SUITE_P(
     Kcp, KcpGoInterop,
-    ::testing::Values(
-        InteropConfig{"kcpgo_fast3_loss10", Flavor::kKcpGo, kPresetFast3, 0.10, 1400, 1400, false,
-                      2 << 20},
-        InteropConfig{"kcpgo_normal_loss30_mtu1200", Flavor::kKcpGo, kPresetNormal, 0.30, 1400,
-                      1200, false, 1 << 20},
-        InteropConfig{"kcpgo_fast2_acknodelay_loss10", Flavor::kKcpGo, kPresetFast2, 0.10, 1350,
-                      1400, true, 1 << 20},
-        InteropConfig{"ikcp_default_loss10", Flavor::kIkcp, kPresetDefault, 0.10, 1400, 1400,
-                      false, 1 << 20},
-        InteropConfig{"ikcp_fast3_loss0", Flavor::kIkcp, kPresetFast3, 0.0, 1400, 1400, false,
-                      2 << 20}),
+    ::testing::Values(InteropConfig{"kcpgo_fast3_loss10", Flavor::kKcpGo, kPresetFast3, 0.10, 1400,
+                                    1400, false, 2 << 20},
+                      InteropConfig{"kcpgo_normal_loss30_mtu1200", Flavor::kKcpGo, kPresetNormal,
+                                    0.30, 1400, 1200, false, 1 << 20},
+                      InteropConfig{"kcpgo_fast2_acknodelay_loss10", Flavor::kKcpGo, kPresetFast2,
+                                    0.10, 1350, 1400, true, 1 << 20},
+                      InteropConfig{"ikcp_default_loss10", Flavor::kIkcp, kPresetDefault, 0.10,
+                                    1400, 1400, false, 1 << 20},
+                      InteropConfig{"ikcp_fast3_loss0", Flavor::kIkcp, kPresetFast3, 0.0, 1400,
+                                    1400, false, 2 << 20}),
     [](const auto& info) { return std::string(info.param.name); });
+
+// Differential test: kcp-go's KCP (G) and our kKcpGo engine (M) get the very
+// same calls at the same virtual times - the same datagrams from a remote
+// engine R, the same messages to send, Update and Recv in the same order -
+// and must emit byte-identical datagrams and receive identical messages.
+// The traffic stays where kcp-go 5.6.1 and KG-HEAD (our kKcpGo) behave alike:
+// no loss, in-order delivery, the receive window never closes, fewer than
+// mtu/24 ACKs pending between flushes (wire-format.md §2.15, §9).
+// Segment headers of a datagram, one line each, for readable mismatches.
+std::string Describe(const std::vector<uint8_t>& d) {
+  std::string out;
+  SegmentReader r(d);
+  SegmentHeader h;
+  absl::Span<const uint8_t> p;
+  while (r.Next(&h, &p) == SegmentReader::kOk) {
+    out += absl::StrCat("cmd=", h.cmd, " frg=", h.frg, " wnd=", h.wnd, " ts=", h.ts, " sn=", h.sn,
+                        " una=", h.una, " len=", h.len, "\n");
+  }
+  return out;
+}
+
+// Zeroes the `ts` field of every segment of a datagram.
+void ClearTs(std::vector<uint8_t>& d) {
+  size_t off = 0;
+  while (d.size() - off >= kSegmentHeaderSize) {
+    const uint32_t len = internal::LoadLe32(d.data() + off + 20);
+    std::memset(d.data() + off + 8, 0, 4);
+    off += kSegmentHeaderSize + len;
+    if (off > d.size()) break;
+  }
+}
+
+struct DiffConfig {
+  const char* name;
+  Preset preset;
+  int window;
+};
+
+class KcpGoDifferential : public ::testing::TestWithParam<DiffConfig> {};
+
+TEST_P(KcpGoDifferential, SameCallsSameBytes) {
+  const DiffConfig& c = GetParam();
+  ASSERT_NE(g_peer_path, nullptr) << "pass the peer's path as argv[1]";
+  GoPeer go;
+  ASSERT_TRUE(go.Start(g_peer_path));
+  constexpr uint32_t kConv = 0x55667788;
+  test::FakeClock clock(1000);
+  test::FakeLink r_out({.delay_ms = 5, .seed = 1}), g_out({.delay_ms = 5, .seed = 2});
+  std::vector<std::vector<uint8_t>> m_emitted;
+  Kcp r(
+      kConv, [&](absl::Span<const uint8_t> d) { r_out.Send(d, clock.now_ms()); }, Flavor::kKcpGo);
+  Kcp m(
+      kConv, [&](absl::Span<const uint8_t> d) { m_emitted.emplace_back(d.begin(), d.end()); },
+      Flavor::kKcpGo);
+  for (Kcp* k : {&r, &m}) {
+    ApplyPreset(*k, c.preset);
+    ASSERT_TRUE(k->SetWindowSize(c.window, c.window).ok());
+  }
+  uint8_t create[33];
+  const int32_t params[8] = {static_cast<int32_t>(kConv),
+                             c.preset.nodelay,
+                             c.preset.interval,
+                             c.preset.resend,
+                             c.preset.nc,
+                             c.window,
+                             c.window,
+                             1400};
+  for (int i = 0; i < 8; ++i) internal::StoreLe32(create + 4 * i, static_cast<uint32_t>(params[i]));
+  create[32] = 0;
+  go.Add('C', create);
+
+  std::mt19937 rng(5);
+  uint64_t r_offset = 0, g_offset = 0, compared = 0, messages = 0, drifted_steps = 0;
+  std::vector<uint8_t> buf(1 << 16);
+  std::vector<GoPeer::Frame> replies;
+  for (int step = 0; step < 4000; ++step) {  // 20 s of virtual time
+    const uint64_t now = clock.now_ms();
+    const uint32_t now32 = clock.now_ms32();
+    m_emitted.clear();
+    go.AddU32('T', now32);
+    r_out.DeliverDue(now, [&](absl::Span<const uint8_t> d) {
+      go.Add('I', d);
+      ASSERT_EQ(m.Input(d, now32), kInputOk);
+    });
+    g_out.DeliverDue(now,
+                     [&](absl::Span<const uint8_t> d) { ASSERT_EQ(r.Input(d, now32), kInputOk); });
+    // One message from R every step, and from G/M every other step, each
+    // at most two segments.
+    std::vector<uint8_t> msg(1 + rng() % (2 * r.mss()));
+    FillPattern(3, r_offset, msg.data(), msg.size());
+    r_offset += msg.size();
+    r.Send(msg);
+    if (step % 2 == 0) {
+      std::vector<uint8_t> out(1 + rng() % (2 * m.mss()));
+      FillPattern(4, g_offset, out.data(), out.size());
+      g_offset += out.size();
+      go.Add('S', out);
+      ASSERT_EQ(m.Send(out), static_cast<int>(out.size()));
+    }
+    go.Add('U');
+    m.Update(now32);
+    go.Add('R');
+    std::vector<std::vector<uint8_t>> m_received;
+    for (int n; (n = m.Recv(absl::MakeSpan(buf))) >= 0;)
+      m_received.emplace_back(buf.begin(), buf.begin() + n);
+    ASSERT_TRUE(go.RoundTrip(&replies)) << "kcp-go peer: " << go.error();
+    std::vector<std::vector<uint8_t>> g_emitted, g_received;
+    for (GoPeer::Frame& f : replies) {
+      if (f.op == 'O') {
+        g_out.Send(f.payload, now);
+        g_emitted.push_back(std::move(f.payload));
+      } else if (f.op == 'M') {
+        g_received.push_back(std::move(f.payload));
+      }
+    }
+    ASSERT_EQ(m_emitted.size(), g_emitted.size()) << "step " << step;
+    const bool drifted = go.drifted();
+    drifted_steps += drifted;
+    for (size_t i = 0; i < g_emitted.size(); ++i) {
+      if (drifted) {  // kcp-go may have stamped `ts` 1 ms late: compare the rest
+        ClearTs(m_emitted[i]);
+        ClearTs(g_emitted[i]);
+      }
+      ASSERT_EQ(Describe(m_emitted[i]), Describe(g_emitted[i]))
+          << "datagram " << i << " of step " << step;
+      ASSERT_EQ(m_emitted[i], g_emitted[i]) << "datagram " << i << " of step " << step;
+      ++compared;
+    }
+    ASSERT_EQ(m_received, g_received) << "step " << step;
+    messages += g_received.size();
+    r.Update(now32);
+    while (r.Recv(absl::MakeSpan(buf)) >= 0) {
+    }
+    clock.Advance(5);
+  }
+  EXPECT_GT(compared, 1000u);
+  EXPECT_GT(messages, 1000u);
+  EXPECT_LT(drifted_steps, 400u) << "machine too busy for a meaningful comparison";
+  RecordProperty("drifted_steps", static_cast<int>(drifted_steps));
+}
+
+INSTANTIATE_TEST_SUITE_P(Kcp, KcpGoDifferential,
+                         ::testing::Values(DiffConfig{"default", kPresetDefault, 128},
+                                           DiffConfig{"normal", kPresetNormal, 128},
+                                           DiffConfig{"fast3", kPresetFast3, 32}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace kcpp::kcp

@@ -13,15 +13,19 @@
 //	  'U' KCP.Update()
 //	  'R' KCP.Recv() until empty; each message is answered with 'M'
 //	  'Q' answered with 'q': WaitSnd() u32, Check() u32
-//	  'E' end of batch: answered with 'E' after everything before it
+//	  'E' end of batch: answered with 'E' after everything before it; its
+//	      1-byte payload is 1 if the batch took so long since its 'T' that
+//	      kcp-go's clock may have moved on during it (see below)
 //	peer -> test
 //	  'O' a datagram KCP output, 'M' a received message, 'q', 'E',
 //	  'X' an error text (the peer then exits non-zero)
 //
 // kcp-go reads its clock through currentMs(), milliseconds since the
-// package variable refTime. The peer moves refTime so that currentMs()
-// returns the test's clock: refTime = now - (t + 0.5) ms, so the value is
-// exact as long as a call takes less than half a millisecond.
+// package variable refTime. Before every call the peer moves refTime so that
+// currentMs() returns the test's clock t: refTime = now - (t ms + 1 µs), so
+// the value is exact unless the process is held up for 999 µs or more
+// inside a call (a loaded machine can do that); 'E' reports when the whole
+// batch took that long, so the test knows `ts` fields may be 1 ms late.
 package main
 
 import (
@@ -43,13 +47,14 @@ var (
 	in         = bufio.NewReaderSize(os.Stdin, 1<<20)
 	out        = bufio.NewWriterSize(os.Stdout, 1<<20)
 	clockMs    uint32
+	batchStart time.Time
 	engine     *kcp.KCP
 	ackNoDelay bool
 	recvBuf    = make([]byte, 1<<22)
 )
 
 func setClock() {
-	kcpRefTime = time.Now().Add(-(time.Duration(clockMs)*time.Millisecond + 500*time.Microsecond))
+	kcpRefTime = time.Now().Add(-(time.Duration(clockMs)*time.Millisecond + time.Microsecond))
 }
 
 func writeFrame(op byte, payload []byte) {
@@ -100,6 +105,7 @@ func main() {
 			ackNoDelay = payload[32] != 0
 		case 'T':
 			clockMs = binary.LittleEndian.Uint32(payload)
+			batchStart = time.Now()
 		case 'I':
 			setClock()
 			if r := engine.Input(payload, true, ackNoDelay); r != 0 {
@@ -128,7 +134,11 @@ func main() {
 			binary.LittleEndian.PutUint32(q[4:], engine.Check())
 			writeFrame('q', q[:])
 		case 'E':
-			writeFrame('E', nil)
+			drift := byte(0)
+			if !batchStart.IsZero() && time.Since(batchStart) >= 999*time.Microsecond {
+				drift = 1
+			}
+			writeFrame('E', []byte{drift})
 			if err := out.Flush(); err != nil {
 				os.Exit(1)
 			}

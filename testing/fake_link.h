@@ -80,8 +80,7 @@ class FakeLink {
   // of delivery time (ties in the order they were scheduled). Datagrams sent
   // from inside `deliver` with zero delay are delivered in the same call.
   // Returns how many were delivered.
-  size_t DeliverDue(uint64_t now_ms,
-                    absl::FunctionRef<void(absl::Span<const uint8_t>)> deliver);
+  size_t DeliverDue(uint64_t now_ms, absl::FunctionRef<void(absl::Span<const uint8_t>)> deliver);
 
   // Time of the next delivery, if any datagram is in flight.
   std::optional<uint64_t> NextDeliveryTime() const;

@@ -10,10 +10,10 @@
 #define HWY_TARGET_INCLUDE "fec/internal/gf_kernels.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 // foreach_target.h must come first.
+#if HWY_ARCH_X86
 #include <cpuid.h>
 #include <immintrin.h>
-
-#include <cstring>
+#endif
 
 #include "fec/internal/gf256.h"
 #include "fec/internal/gf_kernels.h"
@@ -435,9 +435,13 @@ HWY_EXPORT(GetTargetKernels);
 const TargetKernels& ChosenTargetKernels() { return *HWY_DYNAMIC_DISPATCH(GetTargetKernels)(); }
 
 bool CpuHasGfni() {
+#if HWY_ARCH_X86
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
   return (c & (1u << 8)) != 0;
+#else
+  return false;
+#endif
 }
 
 KernelChoice DefaultMulRegions() {

@@ -118,6 +118,28 @@ TEST(GfKernels, EveryCompiledTargetIsTested) {
   std::printf("default %s\n", DefaultMulRegions().name.c_str());
 }
 
+// The codec's choice on every target: GFNI where compiled and supported,
+// else the split-nibble tables, or no tables at all when built with
+// --define=kcpp_fec_no_table_lookup=1.
+TEST(GfKernels, DefaultChoicePerTarget) {
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    const std::string name = DefaultMulRegions().name;
+    const TargetKernels& k = ChosenTargetKernels();
+    EXPECT_EQ(k.target, target);
+    if (k.gfni != nullptr && CpuHasGfni()) {
+      EXPECT_EQ(name, std::string(k.target_name) + "/gfni");
+    } else {
+#ifdef KCPP_FEC_NO_TABLE_LOOKUP
+      EXPECT_EQ(name, std::string(k.target_name) + "/shift_xor");
+#else
+      EXPECT_EQ(name, std::string(k.target_name) + "/table");
+#endif
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
 // Exactly sized heap regions, so ASan flags any access past `len`.
 struct Regions {
   std::vector<std::unique_ptr<uint8_t[]>> bufs;

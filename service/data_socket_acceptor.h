@@ -1,0 +1,92 @@
+// DataSocketAcceptor: kcpd's data sockets. Applications connect, present a
+// stream's attach token (internal/attach_protocol.h; docs/kcpd.md
+// "Attaching"), and from kcpd's "OK\n" on the connection is that stream.
+//
+//   DataSocketAcceptor::Options o;
+//   o.stream_socket_path = dir + "/data.sock";            // SOCK_STREAM
+//   o.seqpacket_socket_path = dir + "/data-seqpacket.sock";  // SOCK_SEQPACKET
+//   KCPP_ASSIGN_OR_RETURN(auto acceptor, DataSocketAcceptor::Start(o, &handler));
+//   ...
+//   acceptor->Stop();   // stops accepting, removes both socket files
+//
+// One thread accepts on both sockets and runs every handshake without
+// blocking: a connection whose uid is not allowed (SO_PEERCRED), whose first
+// bytes are not an attach request, or that sends nothing for
+// handshake_timeout, gets one "ERR <reason>\n" line and is closed; so does a
+// token the handler refuses (wrong, expired, reused, ...). At most
+// max_pending_handshakes connections wait at a time; more are refused at
+// once, so a flood of idle connections costs a bounded amount of memory.
+#ifndef KCPP_SERVICE_DATA_SOCKET_ACCEPTOR_H_
+#define KCPP_SERVICE_DATA_SOCKET_ACCEPTOR_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "service/internal/attach_token_registry.h"
+#include "service/internal/unique_fd.h"
+#include "service/internal/unix_socket.h"
+#include "service/session_backend.h"
+
+namespace kcpp::service {
+
+class DataSocketAcceptor {
+ public:
+  // What the acceptor asks of kcpd (ControlPlane in production).
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    // The stream `token` attaches, or why not (the message becomes the ERR line).
+    virtual absl::StatusOr<StreamRef> Redeem(absl::string_view token,
+                                             internal::AttachSocketKind kind) = 0;
+    // After "OK\n" was sent: the connection now belongs to the stream.
+    virtual void Attach(StreamRef stream, internal::UniqueFd connection) = 0;
+    // A connection refused before a token was looked at.
+    virtual void Refused() = 0;
+  };
+
+  struct Options {
+    std::string stream_socket_path;
+    std::string seqpacket_socket_path;
+    mode_t socket_mode = 0600;
+    internal::UidAllowList allow{0, {}};
+    absl::Duration handshake_timeout = absl::Seconds(10);
+    size_t max_pending_handshakes = 256;
+  };
+
+  // Binds both sockets (internal::UnixListener: stale files replaced, live
+  // ones refused) and starts the accepting thread. `handler` must outlive
+  // the acceptor.
+  static absl::StatusOr<std::unique_ptr<DataSocketAcceptor>> Start(Options options,
+                                                                   Handler* handler);
+  ~DataSocketAcceptor();  // Stop()
+  DataSocketAcceptor(const DataSocketAcceptor&) = delete;
+  DataSocketAcceptor& operator=(const DataSocketAcceptor&) = delete;
+
+  // Stops accepting, drops handshakes in progress, removes the socket files.
+  // Attached connections are not affected. Idempotent.
+  void Stop();
+
+ private:
+  struct Pending;
+  DataSocketAcceptor(Options options, Handler* handler, internal::UnixListener stream,
+                     internal::UnixListener seqpacket);
+  void Loop();
+
+  const Options options_;
+  Handler* const handler_;
+  internal::UnixListener stream_;
+  internal::UnixListener seqpacket_;
+  internal::UniqueFd wake_fd_;
+  std::thread thread_;
+  bool stopped_ = false;
+};
+
+}  // namespace kcpp::service
+
+#endif  // KCPP_SERVICE_DATA_SOCKET_ACCEPTOR_H_

@@ -1,0 +1,194 @@
+#include "service/internal/attach_token_registry.h"
+
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <array>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace kcpp::service::internal {
+namespace {
+
+constexpr size_t kTokenBytes = kAttachTokenHexLength / 2;
+constexpr char kHex[] = "0123456789abcdef";
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+std::string Digest(const uint8_t* bytes, size_t n) {
+  std::string digest(SHA256_DIGEST_LENGTH, '\0');
+  SHA256(bytes, n, reinterpret_cast<uint8_t*>(digest.data()));
+  return digest;
+}
+
+absl::string_view KindName(AttachSocketKind kind) {
+  return kind == AttachSocketKind::kStream ? "SOCK_STREAM" : "SOCK_SEQPACKET";
+}
+
+}  // namespace
+
+AttachTokenRegistry::AttachTokenRegistry(Options options) : options_(options) {}
+
+absl::StatusOr<AttachTokenRegistry::Issued> AttachTokenRegistry::Issue(StreamRef stream,
+                                                                       AttachSocketKind kind,
+                                                                       absl::Time now) {
+  std::array<uint8_t, kTokenBytes> raw;
+  RAND_bytes(raw.data(), raw.size());  // BoringSSL's RAND_bytes cannot fail (aborts instead)
+  Issued issued;
+  issued.token.resize(kAttachTokenHexLength);
+  for (size_t i = 0; i < raw.size(); ++i) {
+    issued.token[2 * i] = kHex[raw[i] >> 4];
+    issued.token[2 * i + 1] = kHex[raw[i] & 15];
+  }
+  issued.expire = now + options_.ttl;
+  std::string digest = Digest(raw.data(), raw.size());
+
+  absl::MutexLock lock(&mu_);
+  ExpireLocked(now, nullptr);
+  if (pending_ >= options_.max_pending) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(pending_,
+                     " streams are waiting for an application to attach (the limit); "
+                     "attach or close some first"));
+  }
+  auto previous = by_stream_.find(stream);
+  if (previous != by_stream_.end()) {
+    // A stream has one live token: the new one replaces it.
+    auto it = entries_.find(previous->second);
+    if (it != entries_.end() && it->second.state == State::kPending) {
+      it->second.state = State::kRevoked;
+      --pending_;
+    }
+    by_stream_.erase(previous);
+  }
+  entries_[digest] = Entry{stream, kind, now, State::kPending};
+  order_.push_back(digest);
+  by_stream_[stream] = std::move(digest);
+  ++pending_;
+  return issued;
+}
+
+absl::StatusOr<StreamRef> AttachTokenRegistry::Redeem(absl::string_view token,
+                                                      AttachSocketKind kind, absl::Time now) {
+  std::array<uint8_t, kTokenBytes> raw;
+  bool well_formed = token.size() == kAttachTokenHexLength;
+  for (size_t i = 0; well_formed && i < raw.size(); ++i) {
+    const int hi = HexValue(token[2 * i]);
+    const int lo = HexValue(token[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      well_formed = false;
+      break;
+    }
+    raw[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  if (!well_formed) {
+    return absl::InvalidArgumentError("the token must be 64 lowercase hex digits");
+  }
+  const std::string digest = Digest(raw.data(), raw.size());
+
+  absl::MutexLock lock(&mu_);
+  ExpireLocked(now, nullptr);
+  auto it = entries_.find(digest);
+  if (it == entries_.end()) {
+    return absl::NotFoundError("unknown token (mistyped, from another kcpd, or long expired)");
+  }
+  Entry& e = it->second;
+  switch (e.state) {
+    case State::kPending:
+      if (e.issued + options_.ttl <= now) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("token expired: attach within ", absl::FormatDuration(options_.ttl),
+                         " of the call that returned it (the stream was closed)"));
+      }
+      break;
+    case State::kUsed:
+      return absl::FailedPreconditionError(
+          "token already used: each token attaches one connection once");
+    case State::kExpired:
+      return absl::DeadlineExceededError(
+          absl::StrCat("token expired: attach within ", absl::FormatDuration(options_.ttl),
+                       " of the call that returned it (the stream was closed)"));
+    case State::kRevoked:
+      return absl::FailedPreconditionError("the stream closed before it was attached");
+  }
+  if (e.kind != kind) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("this stream attaches over ", KindName(e.kind),
+                     " (the attachment's socket_path), not ", KindName(kind)));
+  }
+  e.state = State::kUsed;
+  --pending_;
+  by_stream_.erase(e.stream);
+  return e.stream;
+}
+
+void AttachTokenRegistry::Revoke(StreamRef stream) {
+  absl::MutexLock lock(&mu_);
+  auto s = by_stream_.find(stream);
+  if (s == by_stream_.end()) return;
+  auto it = entries_.find(s->second);
+  if (it != entries_.end() && it->second.state == State::kPending) {
+    it->second.state = State::kRevoked;
+    --pending_;
+  }
+  by_stream_.erase(s);
+}
+
+std::vector<StreamRef> AttachTokenRegistry::CollectExpired(absl::Time now) {
+  std::vector<StreamRef> expired;
+  absl::MutexLock lock(&mu_);
+  ExpireLocked(now, &expired);
+  return expired;
+}
+
+void AttachTokenRegistry::ExpireLocked(absl::Time now, std::vector<StreamRef>* expired) {
+  // Pending tokens past their ttl become expired, and their streams are
+  // reported, only when a caller collects them (it then closes the streams).
+  if (expired != nullptr) {
+    for (const std::string& digest : order_) {
+      auto it = entries_.find(digest);
+      if (it == entries_.end()) continue;
+      Entry& e = it->second;
+      if (e.issued + options_.ttl > now) break;
+      if (e.state != State::kPending) continue;
+      e.state = State::kExpired;
+      --pending_;
+      by_stream_.erase(e.stream);
+      expired->push_back(e.stream);
+    }
+  }
+  // Forget what is older than 2 * ttl (kept only to explain refusals), but
+  // never a pending token nobody has collected yet.
+  while (!order_.empty()) {
+    auto it = entries_.find(order_.front());
+    if (it != entries_.end()) {
+      if (it->second.issued + 2 * options_.ttl > now || it->second.state == State::kPending) break;
+      entries_.erase(it);
+    }
+    order_.pop_front();
+  }
+}
+
+std::optional<absl::Time> AttachTokenRegistry::NextExpiry() const {
+  absl::MutexLock lock(&mu_);
+  for (const std::string& digest : order_) {
+    auto it = entries_.find(digest);
+    if (it != entries_.end() && it->second.state == State::kPending) {
+      return it->second.issued + options_.ttl;
+    }
+  }
+  return std::nullopt;
+}
+
+size_t AttachTokenRegistry::pending() const {
+  absl::MutexLock lock(&mu_);
+  return pending_;
+}
+
+}  // namespace kcpp::service::internal

@@ -1,0 +1,178 @@
+#include "service/internal/unix_socket.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "service/internal/errno_status.h"
+#include "service/internal/log.h"
+
+namespace kcpp::service::internal {
+namespace {
+
+absl::StatusOr<sockaddr_un> MakeAddress(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() > kMaxUnixSocketPath) {
+    return absl::InvalidArgumentError(absl::StrCat("socket path \"", path, "\" is ", path.size(),
+                                                   " bytes; a Unix socket path must be 1..",
+                                                   kMaxUnixSocketPath, " bytes"));
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  return addr;
+}
+
+std::string Octal(mode_t mode) { return absl::StrFormat("%04o", mode & 07777); }
+
+}  // namespace
+
+absl::Status EnsurePrivateDirectory(const std::string& dir, mode_t create_mode) {
+  bool created = false;
+  if (::mkdir(dir.c_str(), create_mode) == 0) {
+    created = true;
+  } else if (errno == ENOENT) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create socket directory ", dir,
+                     ": its parent directory does not exist (kcpd creates only the last part)"));
+  } else if (errno != EEXIST) {
+    return ErrnoStatus(absl::StrCat("cannot create socket directory ", dir));
+  }
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ELOOP || errno == ENOTDIR) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "socket directory ", dir, " is a symlink or not a directory; refusing to use it"));
+    }
+    return ErrnoStatus(absl::StrCat("cannot open socket directory ", dir));
+  }
+  if (created && ::fchmod(fd.get(), create_mode) != 0) {  // umask may have narrowed it
+    return ErrnoStatus(absl::StrCat("cannot chmod socket directory ", dir));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(absl::StrCat("cannot stat ", dir));
+  if (st.st_uid != ::geteuid()) {
+    return absl::FailedPreconditionError(absl::StrCat("socket directory ", dir, " is owned by uid ",
+                                                      st.st_uid, ", not by kcpd's uid ",
+                                                      ::geteuid(), "; refusing to use it"));
+  }
+  if ((st.st_mode & 022) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("socket directory ", dir, " is writable by group or others (mode ",
+                     Octal(st.st_mode), "); chmod go-w it or choose another directory"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<UnixListener> UnixListener::Listen(const std::string& path, int type, mode_t mode,
+                                                  int backlog) {
+  absl::StatusOr<sockaddr_un> addr = MakeAddress(path);
+  if (!addr.ok()) return addr.status();
+
+  UnixListener l;
+  l.path_ = path;
+  l.type_ = type;
+  const std::string lock_path = path + ".lock";
+  l.lock_.reset(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!l.lock_.valid()) return ErrnoStatus(absl::StrCat("cannot open lock file ", lock_path));
+  if (::flock(l.lock_.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return absl::AlreadyExistsError(absl::StrCat("another kcpd is using ", path, " (it holds ",
+                                                   lock_path, "); stop it or choose another path"));
+    }
+    return ErrnoStatus(absl::StrCat("cannot lock ", lock_path));
+  }
+
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " exists and is not a socket; remove it or choose another path"));
+    }
+    UniqueFd probe(::socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!probe.valid()) return ErrnoStatus("socket");
+    if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) == 0 ||
+        errno == EAGAIN || errno == EINPROGRESS) {
+      return absl::AlreadyExistsError(absl::StrCat("a live server already answers on ", path,
+                                                   "; stop it first or choose another path"));
+    }
+    Log(LogLevel::kInfo, absl::StrCat("replacing stale socket ", path, " (nothing answers)"));
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return ErrnoStatus(absl::StrCat("cannot remove stale socket ", path));
+    }
+  } else if (errno != ENOENT) {
+    return ErrnoStatus(absl::StrCat("cannot stat ", path));
+  }
+
+  l.fd_.reset(::socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!l.fd_.valid()) return ErrnoStatus("socket(AF_UNIX)");
+  if (::bind(l.fd_.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) != 0) {
+    return ErrnoStatus(absl::StrCat("cannot bind ", path));
+  }
+  if (::stat(path.c_str(), &st) != 0) return ErrnoStatus(absl::StrCat("cannot stat ", path));
+  l.dev_ = st.st_dev;
+  l.ino_ = st.st_ino;
+  if (::chmod(path.c_str(), mode) != 0) {
+    const absl::Status s = ErrnoStatus(absl::StrCat("cannot chmod ", path));
+    l.Close();
+    return s;
+  }
+  if (::listen(l.fd_.get(), backlog) != 0) {
+    const absl::Status s = ErrnoStatus(absl::StrCat("cannot listen on ", path));
+    l.Close();
+    return s;
+  }
+  return l;
+}
+
+void UnixListener::Close() {
+  if (!fd_.valid()) return;
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_) {
+    ::unlink(path_.c_str());
+  }
+  fd_.reset();
+  lock_.reset();
+}
+
+absl::StatusOr<UniqueFd> ConnectUnix(const std::string& path, int type) {
+  absl::StatusOr<sockaddr_un> addr = MakeAddress(path);
+  if (!addr.ok()) return addr.status();
+  UniqueFd fd(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return ErrnoStatus("socket(AF_UNIX)");
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) != 0) {
+    return ErrnoStatus(absl::StrCat("cannot connect to ", path));
+  }
+  return fd;
+}
+
+absl::StatusOr<PeerCredentials> GetPeerCredentials(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    return ErrnoStatus("getsockopt(SO_PEERCRED)");
+  }
+  return PeerCredentials{cred.pid, cred.uid, cred.gid};
+}
+
+UidAllowList::UidAllowList(uid_t own_uid, std::vector<uid_t> others) : uids_(std::move(others)) {
+  uids_.push_back(own_uid);
+  std::sort(uids_.begin(), uids_.end());
+  uids_.erase(std::unique(uids_.begin(), uids_.end()), uids_.end());
+}
+
+bool UidAllowList::Allows(uid_t uid) const {
+  return std::binary_search(uids_.begin(), uids_.end(), uid);
+}
+
+std::string UidAllowList::ToString() const { return absl::StrJoin(uids_, ", "); }
+
+}  // namespace kcpp::service::internal

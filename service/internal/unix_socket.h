@@ -1,0 +1,109 @@
+// Unix-socket plumbing for kcpd's control and data sockets: private socket
+// directories, listening sockets that replace stale files safely, peer
+// credentials (SO_PEERCRED) and the uid allow-list.
+//
+//   KCPP_RETURN_IF_ERROR(EnsurePrivateDirectory("/run/user/1000/kcpd", 0700));
+//   KCPP_ASSIGN_OR_RETURN(UnixListener l,
+//       UnixListener::Listen("/run/user/1000/kcpd/control.sock", SOCK_STREAM, 0600));
+//   int fd = accept4(l.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+//   KCPP_ASSIGN_OR_RETURN(PeerCredentials peer, GetPeerCredentials(fd));
+//   if (!allow.Allows(peer.uid)) ...
+#ifndef KCPP_SERVICE_INTERNAL_UNIX_SOCKET_H_
+#define KCPP_SERVICE_INTERNAL_UNIX_SOCKET_H_
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "service/internal/unique_fd.h"
+
+namespace kcpp::service::internal {
+
+// Longest path a sockaddr_un holds (107 bytes plus the terminating NUL).
+inline constexpr size_t kMaxUnixSocketPath = 107;
+
+// Makes `dir` a directory kcpd may put sockets in: creates it (only the last
+// component, with `create_mode`) if missing, then refuses (FailedPrecondition,
+// saying what is wrong) a symlink, a non-directory, a directory owned by
+// another uid than ours, or one writable by group or others.
+absl::Status EnsurePrivateDirectory(const std::string& dir, mode_t create_mode);
+
+// A listening Unix socket bound to a path, owned exclusively.
+//
+// Listen() takes an flock on "<path>.lock" (left in place on exit: removing
+// a lock file races with the next owner) so two kcpd never bind the same
+// path. A socket file already at `path` is probed by connecting to it: if
+// something answers, Listen fails with AlreadyExists ("a live kcpd..."); if
+// nothing does, the file is stale and is replaced. Anything else at `path`
+// (a regular file, a symlink) is refused. The socket gets `mode` (chmod
+// after bind; the directory's permissions protect the moment between).
+//
+// Close() (and the destructor) closes the socket and unlinks `path` if it
+// still names the socket this object bound.
+class UnixListener {
+ public:
+  // `type` is SOCK_STREAM or SOCK_SEQPACKET. The fd is non-blocking.
+  static absl::StatusOr<UnixListener> Listen(const std::string& path, int type, mode_t mode,
+                                             int backlog = 128);
+
+  UnixListener(UnixListener&&) = default;
+  UnixListener& operator=(UnixListener&& other) {
+    Close();
+    fd_ = std::move(other.fd_);
+    lock_ = std::move(other.lock_);
+    path_ = std::move(other.path_);
+    type_ = other.type_;
+    dev_ = other.dev_;
+    ino_ = other.ino_;
+    return *this;
+  }
+  ~UnixListener() { Close(); }
+
+  int fd() const { return fd_.get(); }
+  const std::string& path() const { return path_; }
+  int type() const { return type_; }
+  void Close();
+
+ private:
+  UnixListener() = default;
+  UniqueFd fd_;
+  UniqueFd lock_;
+  std::string path_;
+  int type_ = 0;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+};
+
+// A blocking connection to the Unix socket at `path` (close-on-exec).
+absl::StatusOr<UniqueFd> ConnectUnix(const std::string& path, int type);
+
+// Who is at the other end of a connected Unix socket (SO_PEERCRED: the
+// credentials the peer had when it called connect()).
+struct PeerCredentials {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+absl::StatusOr<PeerCredentials> GetPeerCredentials(int fd);
+
+// The uids allowed to use kcpd: its own uid plus a configured list.
+class UidAllowList {
+ public:
+  UidAllowList(uid_t own_uid, std::vector<uid_t> others);
+  bool Allows(uid_t uid) const;
+  // "0" or "0, 1000, 1001".
+  std::string ToString() const;
+
+ private:
+  std::vector<uid_t> uids_;  // sorted, own uid included
+};
+
+}  // namespace kcpp::service::internal
+
+#endif  // KCPP_SERVICE_INTERNAL_UNIX_SOCKET_H_

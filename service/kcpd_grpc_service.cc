@@ -1,0 +1,236 @@
+#include "service/kcpd_grpc_service.h"
+
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "service/internal/log.h"
+
+namespace kcpp::service {
+
+using internal::Log;
+using internal::LogLevel;
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+namespace {
+
+// Finishes a unary call with `status`, and logs refusals so an operator sees
+// what clients got wrong.
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, absl::string_view method,
+                                 const absl::Status& status) {
+  if (!status.ok()) {
+    Log(status.code() == absl::StatusCode::kInternal ? LogLevel::kError : LogLevel::kInfo,
+        absl::StrCat(method, " -> ", status.ToString()));
+  } else if (internal::LogEnabled(LogLevel::kDebug)) {
+    Log(LogLevel::kDebug, absl::StrCat(method, " -> OK"));
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+// One WatchSessionEvents call: writes the subscription's events one at a
+// time. Shared ownership keeps it alive while the hub's wake callback runs;
+// gRPC's own reference is dropped in OnDone.
+class WatchReactor final : public grpc::ServerWriteReactor<kcpp::v1::SessionEvent>,
+                           public std::enable_shared_from_this<WatchReactor> {
+ public:
+  static grpc::ServerWriteReactor<kcpp::v1::SessionEvent>* Start(
+      ControlPlane* plane, const kcpp::v1::WatchSessionEventsRequest& request) {
+    auto reactor = std::shared_ptr<WatchReactor>(new WatchReactor(plane));
+    reactor->self_ = reactor;
+    std::weak_ptr<WatchReactor> weak = reactor;
+    absl::StatusOr<std::shared_ptr<internal::EventHub::Subscription>> sub =
+        plane->Watch(request, [weak] {
+          if (std::shared_ptr<WatchReactor> r = weak.lock()) r->Pump();
+        });
+    if (!sub.ok()) {
+      Log(LogLevel::kInfo, absl::StrCat("WatchSessionEvents -> ", sub.status().ToString()));
+      reactor->FinishOnce(ToGrpcStatus(sub.status()));
+      return reactor.get();
+    }
+    {
+      absl::MutexLock lock(&reactor->mu_);
+      reactor->sub_ = *std::move(sub);
+    }
+    Log(LogLevel::kDebug, "WatchSessionEvents: watcher added");
+    // Tells the client the watch is registered (kcpd.proto): it can now act
+    // without missing events.
+    reactor->StartSendInitialMetadata();
+    reactor->Pump();
+    return reactor.get();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) cancelled_ = true;
+    }
+    Pump();
+  }
+
+  void OnCancel() override {
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+    }
+    Pump();
+  }
+
+  void OnDone() override {
+    std::shared_ptr<internal::EventHub::Subscription> sub;
+    {
+      absl::MutexLock lock(&mu_);
+      sub = sub_;
+    }
+    if (sub != nullptr) plane_->Unwatch(sub);
+    Log(LogLevel::kDebug, "WatchSessionEvents: watcher gone");
+    std::shared_ptr<WatchReactor> keep = std::move(self_);  // may free this at scope end
+  }
+
+  // Starts the next write, or finishes, unless a write is in flight.
+  void Pump() {
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || writing_ || sub_ == nullptr) return;
+      if (cancelled_) {
+        finish = grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
+      } else if (std::optional<kcpp::v1::SessionEvent> e = sub_->Pop()) {
+        current_ = *std::move(e);
+        writing_ = true;
+      } else if (std::optional<absl::Status> end = sub_->Finished()) {
+        finish = ToGrpcStatus(*end);
+      } else {
+        return;  // nothing to do until the next wake
+      }
+      if (finish.has_value()) finished_ = true;
+    }
+    // gRPC calls happen without our lock: their reactions may run inline.
+    if (finish.has_value()) {
+      Finish(*finish);
+    } else {
+      StartWrite(&current_);
+    }
+  }
+
+ private:
+  explicit WatchReactor(ControlPlane* plane) : plane_(plane) {}
+
+  void FinishOnce(const grpc::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    Finish(status);
+  }
+
+  ControlPlane* const plane_;
+  std::shared_ptr<WatchReactor> self_;  // gRPC's reference, dropped in OnDone
+  absl::Mutex mu_;
+  std::shared_ptr<internal::EventHub::Subscription> sub_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  kcpp::v1::SessionEvent current_;  // owned by the write in flight
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* KcpdGrpcService::CreateListener(
+    grpc::CallbackServerContext* context, const kcpp::v1::CreateListenerRequest* request,
+    kcpp::v1::Listener* response) {
+  return Finish(context, "CreateListener", plane_->CreateListener(*request, response));
+}
+
+grpc::ServerUnaryReactor* KcpdGrpcService::GetListener(grpc::CallbackServerContext* context,
+                                                       const kcpp::v1::GetListenerRequest* request,
+                                                       kcpp::v1::Listener* response) {
+  return Finish(context, "GetListener", plane_->GetListener(*request, response));
+}
+
+grpc::ServerUnaryReactor* KcpdGrpcService::ListListeners(
+    grpc::CallbackServerContext* context, const kcpp::v1::ListListenersRequest* request,
+    kcpp::v1::ListListenersResponse* response) {
+  return Finish(context, "ListListeners", plane_->ListListeners(*request, response));
+}
+
+grpc::ServerUnaryReactor* KcpdGrpcService::DeleteListener(
+    grpc::CallbackServerContext* context, const kcpp::v1::DeleteListenerRequest* request,
+    google::protobuf::Empty*) {
+  return Finish(context, "DeleteListener", plane_->DeleteListener(*request));
+}
+
+grpc::ServerUnaryReactor* KcpdGrpcService::DialSession(grpc::CallbackServerContext* context,
+                                                       const kcpp::v1::DialSessionRequest* request,
+                                                       kcpp::v1::DialSessionResponse* response) {
+  return Finish(context, "DialSession", plane_->DialSession(*request, response));
+}
+
+grpc::ServerUnaryReactor* KcpdGrpcService::GetSession(grpc::CallbackServerContext* context,
+                                                      const kcpp::v1::GetSessionRequest* request,
+                                                      kcpp::v1::Session* response) {
+  return Finish(context, "GetSession", plane_->GetSession(*request, response));
+}
+
+grpc::ServerUnaryReactor* KcpdGrpcService::ListSessions(
+    grpc::CallbackServerContext* context, const kcpp::v1::ListSessionsRequest* request,
+    kcpp::v1::ListSessionsResponse* response) {
+  return Finish(context, "ListSessions", plane_->ListSessions(*request, response));
+}
+
+grpc::ServerUnaryReactor* KcpdGrpcService::UpdateSession(
+    grpc::CallbackServerContext* context, const kcpp::v1::UpdateSessionRequest* request,
+    kcpp::v1::Session* response) {
+  return Finish(context, "UpdateSession", plane_->UpdateSession(*request, response));
+}
+
+grpc::ServerUnaryReactor* KcpdGrpcService::CloseSession(
+    grpc::CallbackServerContext* context, const kcpp::v1::CloseSessionRequest* request,
+    google::protobuf::Empty*) {
+  return Finish(context, "CloseSession", plane_->CloseSession(*request));
+}
+
+grpc::ServerUnaryReactor* KcpdGrpcService::OpenStream(grpc::CallbackServerContext* context,
+                                                      const kcpp::v1::OpenStreamRequest* request,
+                                                      kcpp::v1::Stream* response) {
+  return Finish(context, "OpenStream", plane_->OpenStream(*request, response));
+}
+
+grpc::ServerUnaryReactor* KcpdGrpcService::CloseStream(grpc::CallbackServerContext* context,
+                                                       const kcpp::v1::CloseStreamRequest* request,
+                                                       google::protobuf::Empty*) {
+  return Finish(context, "CloseStream", plane_->CloseStream(*request));
+}
+
+grpc::ServerWriteReactor<kcpp::v1::SessionEvent>* KcpdGrpcService::WatchSessionEvents(
+    grpc::CallbackServerContext*, const kcpp::v1::WatchSessionEventsRequest* request) {
+  return WatchReactor::Start(plane_, *request);
+}
+
+grpc::ServerUnaryReactor* KcpdGrpcService::GetStats(grpc::CallbackServerContext* context,
+                                                    const kcpp::v1::GetStatsRequest*,
+                                                    kcpp::v1::Stats* response) {
+  return Finish(context, "GetStats", plane_->GetStats(response));
+}
+
+grpc::ServerGenericBidiReactor* DenyAllService::CreateReactor(grpc::GenericCallbackServerContext*) {
+  class Reactor final : public grpc::ServerGenericBidiReactor {
+   public:
+    explicit Reactor(const std::string& message) {
+      Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, message));
+    }
+    void OnDone() override { delete this; }
+  };
+  return new Reactor(message_);
+}
+
+}  // namespace kcpp::service
