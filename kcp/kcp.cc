@@ -1070,7 +1070,11 @@ uint32_t Kcp::Flush(uint32_t now_ms) {
 
 bool Kcp::Idle() const {
   return acks_.empty() && probe_ == 0 && nsnd_buf_ == 0 && nsnd_que_ == 0 && rmt_wnd_ != 0 &&
-         (cwnd_ >= 1 || nocwnd_) && snd_ == nullptr && rcv_ == nullptr && acks_.capacity() == 0 &&
+         (cwnd_ >= 1 || nocwnd_) && out_size_ == 0;
+}
+
+bool Kcp::Dormant() const {
+  return Idle() && snd_ == nullptr && rcv_ == nullptr && acks_.capacity() == 0 &&
          (own_pool_ == nullptr || own_pool_->free_blocks() == 0);
 }
 

@@ -53,7 +53,7 @@
 // constructor). Descriptor rings and payload blocks are allocated on first
 // use and, after 5 s without queued, in-flight, unread or newly arrived
 // data, given back (blocks to the allocator with a private pool, to the
-// shared pool otherwise); Idle() reports that state. A busy session with
+// shared pool otherwise); Dormant() reports that state. A busy session with
 // kcp-go's default windows (32/32, MTU 1400) holds 1.5 KiB of send
 // descriptors (48 bytes each with their scan state), 1 KiB of receive slots
 // (16 bytes, two per window slot) and one 1.5 KiB block per segment it
@@ -214,8 +214,17 @@ class Kcp {
   uint32_t Flush(uint32_t now_ms);
   // True when a flush would neither send nor change anything: no pending
   // ACK or probe, nothing queued or in flight, remote window open. A
-  // scheduler may then stop calling Update/Flush until the next Send/Input.
+  // scheduler may then stop calling Update/Flush until the next Send/Input
+  // (and call TrimIdle now and then to get memory back).
   bool Idle() const;
+  // Idle() and holding no memory besides the object itself (rings and
+  // blocks already given back): nothing at all to do until the next
+  // Send/Input.
+  bool Dormant() const;
+  // Gives the rings and blocks back once the engine has held no data for
+  // 5 s (Update and Flush do this on their own; an idle session whose
+  // scheduler stopped calling them calls this from a slow timer).
+  void TrimIdle(uint32_t now_ms) { NoteIdle(now_ms); }
 
   // ---- Configuration ----------------------------------------------------
 

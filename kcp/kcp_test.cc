@@ -760,10 +760,11 @@ TEST_P(BothFlavors, IdleSessionGivesMemoryBack) {
         while (pair.b().Recv(absl::MakeSpan(buf)) > 0) ++got;
       }));
   EXPECT_GT(pair.a().MemoryFootprint(), 10000u);  // rings and blocks still held
-  EXPECT_FALSE(pair.a().Idle());
+  EXPECT_TRUE(pair.a().Idle());                   // but nothing to send
+  EXPECT_FALSE(pair.a().Dormant());
   ASSERT_FALSE(pair.Run(Drive::kUpdateCheck, 6000, [] { return false; }, {}));
   for (Kcp* k : {&pair.a(), &pair.b()}) {
-    EXPECT_TRUE(k->Idle());
+    EXPECT_TRUE(k->Dormant());
     // Only the private pool object and the callback sink's buffer remain.
     EXPECT_LT(k->MemoryFootprint(), 1600u);
   }

@@ -13,6 +13,10 @@ constexpr size_t kSmallSlotBytes = 2048;  // > kcp-go's 1500-byte limit: detects
 constexpr size_t kSmallSlots = UdpSocket::kMaxBatch;
 constexpr size_t kGroSlotBytes = 65536;
 constexpr size_t kGroSlots = 16;
+// Free KCP payload blocks a loop keeps for reuse (~750 KiB); the rest go
+// back to the allocator once a second.
+constexpr size_t kKeepFreeSegmentBlocks = 512;
+constexpr int64_t kHousekeepingMs = 1000;
 
 void MakeSlots(std::vector<uint8_t>* arena, std::vector<ReceiveSlot>* slots, size_t count,
                size_t bytes) {
@@ -42,6 +46,13 @@ Loop::Loop(std::unique_ptr<EventLoop> event_loop, int index)
     : index_(index), event_loop_(std::move(event_loop)) {
   MakeSlots(&small_arena_, &small_slots_, kSmallSlots, kSmallSlotBytes);
   event_loop_->SetIterationEndHook([this] { EndOfIteration(); });
+  housekeeping_timer_ = event_loop_->CreateTimer(&housekeeping_);
+  event_loop_->ScheduleTimer(housekeeping_timer_, EventLoop::MonotonicMs() + kHousekeepingMs);
+}
+
+void Loop::Housekeeping::OnTimer(int64_t now_ms) {
+  loop_->segment_pool_.Trim(kKeepFreeSegmentBlocks);
+  loop_->event_loop_->ScheduleTimer(loop_->housekeeping_timer_, now_ms + kHousekeepingMs);
 }
 
 Loop::~Loop() { Shutdown(); }

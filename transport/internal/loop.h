@@ -103,6 +103,15 @@ class Loop {
 
  private:
   Loop(std::unique_ptr<EventLoop> event_loop, int index);
+  // Once a second: give idle KCP payload blocks back to the allocator.
+  class Housekeeping : public EventLoop::TimerHandler {
+   public:
+    explicit Housekeeping(Loop* loop) : loop_(loop) {}
+    void OnTimer(int64_t now_ms) override;
+
+   private:
+    Loop* loop_;
+  };
   void EndOfIteration();
   void ServiceKicked();
   void TearDown();
@@ -113,6 +122,8 @@ class Loop {
   kcp::SegmentPool segment_pool_;
   std::vector<uint8_t> scratch_;
   SessionTally tally_;
+  Housekeeping housekeeping_{this};
+  EventLoop::TimerId housekeeping_timer_;
 
   std::vector<uint8_t> small_arena_;
   std::vector<ReceiveSlot> small_slots_;

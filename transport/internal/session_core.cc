@@ -17,6 +17,9 @@ namespace {
 
 // Datagrams held back by the pacer before the session drops (KCP resends).
 constexpr size_t kMaxPacedDatagrams = 4096;
+// How often an idle session checks whether KCP can give memory back (KCP
+// returns its rings after 5 s without data).
+constexpr int64_t kTrimIntervalMs = 2500;
 // Largest read from KCP per delivery to the channel (stream mode).
 constexpr size_t kDeliveryChunk = 64 * 1024;
 
@@ -57,7 +60,7 @@ SessionCore::SessionCore(Loop* loop, std::shared_ptr<SessionShared> shared,
 SessionCore::~SessionCore() {
   --loop_->tally().current;
   loop_->event_loop().ReleaseTimer(timer_);
-  for (const PacedDatagram& p : paced_) loop_->pool().Put(p.buffer);
+  for (size_t i = paced_head_; i < paced_.size(); ++i) loop_->pool().Put(paced_[i].buffer);
 }
 
 absl::Status SessionCore::Init() {
@@ -151,7 +154,7 @@ void SessionCore::OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int6
         ++counters_.input_errors;
         return;
       }
-      decoder_.emplace(*std::move(d));
+      decoder_ = std::make_unique<fec::FecDecoder>(*std::move(d));
     }
     const fec::FecDecoder::Result r = decoder_->Decode(payload);
     switch (r.kind) {
@@ -298,8 +301,8 @@ void SessionCore::SealAndSend(uint8_t* buffer, size_t length) {
   }
   ++counters_.packets_sent;
   counters_.wire_bytes_sent += total;
-  if (pacer_.rate() > 0 && (!paced_.empty() || !pacer_.TryConsume(total, now_ms_))) {
-    if (paced_.size() >= kMaxPacedDatagrams) {
+  if (pacer_.rate() > 0 && (paced_head_ < paced_.size() || !pacer_.TryConsume(total, now_ms_))) {
+    if (paced_.size() - paced_head_ >= kMaxPacedDatagrams) {
       loop_->pool().Put(buffer);
       ++counters_.send_drops;
       return;
@@ -311,11 +314,15 @@ void SessionCore::SealAndSend(uint8_t* buffer, size_t length) {
 }
 
 void SessionCore::ReleasePaced(int64_t now_ms) {
-  while (!paced_.empty()) {
-    const PacedDatagram& p = paced_.front();
-    if (pacer_.rate() > 0 && !pacer_.TryConsume(static_cast<int64_t>(p.length), now_ms)) return;
+  while (paced_head_ < paced_.size()) {
+    const PacedDatagram& p = paced_[paced_head_];
+    if (pacer_.rate() > 0 && !pacer_.TryConsume(static_cast<int64_t>(p.length), now_ms)) break;
     endpoint_->Enqueue(p.buffer, p.length, remote());
-    paced_.pop_front();
+    ++paced_head_;
+  }
+  if (paced_head_ == paced_.size()) {
+    paced_.clear();
+    paced_head_ = 0;
   }
 }
 
@@ -346,10 +353,15 @@ void SessionCore::OnTimer(int64_t now_ms) {
     return;
   }
   ReleasePaced(now_ms);
-  // kcp-go's update(): a full flush at every deadline (§5.6). Flush, unlike
-  // ikcp_update, does not wait for the interval grid, so a retransmission
-  // that Check() reports due really goes out now.
-  kcp_->Flush(static_cast<uint32_t>(now_ms));
+  if (kcp_->Idle()) {
+    // Housekeeping only: give KCP's rings back after 5 s of quiet.
+    kcp_->TrimIdle(static_cast<uint32_t>(now_ms));
+  } else {
+    // kcp-go's update(): a full flush at every deadline (§5.6). Flush, unlike
+    // ikcp_update, does not wait for the interval grid, so a retransmission
+    // that Check() reports due really goes out now.
+    kcp_->Flush(static_cast<uint32_t>(now_ms));
+  }
   AfterEvent(now_ms);
 }
 
@@ -362,7 +374,7 @@ void SessionCore::AfterEvent(int64_t now_ms) {
     return;
   }
   SessionChannel& ch = shared_->channel();
-  const bool acknowledged = kcp_->WaitSnd() == 0 && paced_.empty();
+  const bool acknowledged = kcp_->WaitSnd() == 0 && paced_head_ == paced_.size();
   if (closing_) {
     if (acknowledged && ch.outbound_empty()) {
       Finish(absl::OkStatus());
@@ -385,6 +397,10 @@ void SessionCore::Reschedule(int64_t now_ms) {
   if (!kcp_->Idle()) {
     const uint32_t now32 = static_cast<uint32_t>(now_ms);
     deadline = now_ms + static_cast<int32_t>(kcp_->Check(now32) - now32);
+  } else if (!kcp_->Dormant()) {
+    // Nothing to send: one coarse wakeup to give memory back, instead of
+    // one per KCP interval (an idle session costs no CPU).
+    deadline = now_ms + kTrimIntervalMs;
   }
   if (!paced_.empty()) {
     deadline =
@@ -410,8 +426,9 @@ void SessionCore::Finish(absl::Status why) {
   if (finished_) return;
   finished_ = true;
   loop_->event_loop().CancelTimer(timer_);
-  for (const PacedDatagram& p : paced_) loop_->pool().Put(p.buffer);
+  for (size_t i = paced_head_; i < paced_.size(); ++i) loop_->pool().Put(paced_[i].buffer);
   paced_.clear();
+  paced_head_ = 0;
   SessionChannel& ch = shared_->channel();
   if (!why.ok()) ch.Fail(why);
   SessionInfo info = Info();

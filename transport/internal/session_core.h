@@ -25,7 +25,6 @@
 #define KCPP_TRANSPORT_INTERNAL_SESSION_CORE_H_
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -139,7 +138,7 @@ class SessionCore final : public LoopObject,
 
   std::optional<kcp::Kcp> kcp_;
   std::optional<fec::FecEncoder> encoder_;
-  std::optional<fec::FecDecoder> decoder_;
+  std::unique_ptr<fec::FecDecoder> decoder_;  // created at the first FEC packet
   size_t crypt_header_ = 0;
   size_t trailer_ = 0;
   size_t kcp_offset_ = 0;  // crypt header + FEC header
@@ -154,7 +153,10 @@ class SessionCore final : public LoopObject,
     uint8_t* buffer;
     size_t length;
   };
-  std::deque<PacedDatagram> paced_;
+  // Datagrams held back by the pacer: a FIFO in a vector (no memory until
+  // pacing is used).
+  std::vector<PacedDatagram> paced_;
+  size_t paced_head_ = 0;
   std::vector<PacedDatagram> parity_stash_;  // parity produced during one Encode
 
   bool closing_ = false;

@@ -53,11 +53,12 @@ class SessionShared {
   // The last state of a session that left its loop (GetInfo afterwards).
   void SetFinalInfo(SessionInfo info) {
     std::lock_guard<std::mutex> lock(info_mu_);
-    final_info_ = std::move(info);
+    final_info_ = std::make_unique<SessionInfo>(std::move(info));
   }
   std::optional<SessionInfo> final_info() const {
     std::lock_guard<std::mutex> lock(info_mu_);
-    return final_info_;
+    if (!final_info_) return std::nullopt;
+    return *final_info_;
   }
 
  private:
@@ -71,7 +72,7 @@ class SessionShared {
   SessionChannel channel_;
   std::atomic<size_t> max_message_bytes_{0};
   mutable std::mutex info_mu_;
-  std::optional<SessionInfo> final_info_;  // guarded by info_mu_
+  std::unique_ptr<SessionInfo> final_info_;  // guarded by info_mu_; set once gone
 };
 
 }  // namespace kcpp::transport::internal

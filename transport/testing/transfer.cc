@@ -56,6 +56,19 @@ absl::Status Transfer(Session& from, Session& to, uint64_t bytes, absl::Time dea
   return write_status;
 }
 
+std::string Describe(const SessionInfo& i) {
+  const Counters& c = i.counters;
+  return absl::StrCat("conv ", i.conv, " srtt ", i.srtt_ms, " rto ", i.rto_ms,
+                      " wnd snd/rcv/rmt/cwnd ", i.send_window, "/", i.receive_window, "/",
+                      i.remote_window, "/", i.congestion_window, " waiting ", i.segments_waiting,
+                      " queued out/in ", i.outbound_queued_bytes, "/", i.inbound_queued_bytes,
+                      " bytes out/in ", c.bytes_sent, "/", c.bytes_received, " datagrams out/in ",
+                      c.packets_sent, "/", c.packets_received, " retransmitted ",
+                      c.retransmitted_segments, " (lost ", c.lost_segments, " fast ",
+                      c.fast_retransmitted_segments, " early ", c.early_retransmitted_segments,
+                      ") fec recovered ", c.fec_recovered, " checksum errors ", c.checksum_errors);
+}
+
 absl::Status PeerProtocolClient(Session& s, uint64_t bytes, absl::Time deadline) {
   uint8_t header[8];
   for (int i = 0; i < 8; ++i) header[i] = static_cast<uint8_t>(bytes >> (8 * i));

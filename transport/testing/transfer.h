@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -41,6 +42,10 @@ absl::Status Transfer(Session& from, Session& to, uint64_t bytes,
 absl::Status PeerProtocolClient(Session& s, uint64_t bytes,
                                 absl::Time deadline = absl::InfiniteFuture());
 absl::Status PeerProtocolServe(Session& s, absl::Time deadline = absl::InfiniteFuture());
+
+// One line with a session's windows, timers and main counters, for failure
+// messages.
+std::string Describe(const SessionInfo& info);
 
 // Accepts sessions from `listener` and echoes every byte back, one thread per
 // session, until Stop() (or destruction), which closes the listener.
