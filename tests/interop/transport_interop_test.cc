@@ -81,7 +81,9 @@ std::unique_ptr<test::Subprocess> StartGoServer(const std::string& crypt, bool f
 // the stream stays byte-exact, which the transfer checks. Our SM4 is checked
 // byte-for-byte against kcp-go's in crypt/kcpgo_interop_test.
 void ExpectNoChecksumErrors(const std::string& crypt, uint64_t errors) {
-  if (crypt != "sm4") EXPECT_EQ(errors, 0u);
+  if (crypt != "sm4") {
+    EXPECT_EQ(errors, 0u);
+  }
 }
 
 class KcpGoInterop : public ::testing::TestWithParam<std::tuple<std::string, bool>> {};
