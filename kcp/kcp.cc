@@ -1068,6 +1068,8 @@ uint32_t Kcp::Flush(uint32_t now_ms) {
   return next;
 }
 
+void Kcp::AnnounceWindow() { probe_ |= kAskTell; }
+
 bool Kcp::Idle() const {
   return acks_.empty() && probe_ == 0 && nsnd_buf_ == 0 && nsnd_que_ == 0 && rmt_wnd_ != 0 &&
          (cwnd_ >= 1 || nocwnd_) && out_size_ == 0;

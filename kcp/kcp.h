@@ -195,6 +195,11 @@ class Kcp {
   // of PUSH segments has queued max(1024, 4 * rcv_wnd) ACKs.
   int Input(absl::Span<const uint8_t> datagram, uint32_t now_ms, bool fec_recovered = false);
 
+  // Makes the next flush send a WINS segment (the receive window, §2.1).
+  // Every KCP peer accepts it and only updates its view of our window, so it
+  // doubles as a keepalive that carries nothing.
+  void AnnounceWindow();
+
   // ---- Time -------------------------------------------------------------
 
   // ikcp_update: flushes if the flush deadline (ts_flush) is due, then

@@ -41,6 +41,7 @@ SessionCore::SessionCore(Loop* loop, std::shared_ptr<SessionShared> shared,
                          ListenerPart* listener)
     : loop_(loop),
       shared_(std::move(shared)),
+      remote_(shared_->remote()),
       cipher_(std::move(cipher)),
       endpoint_(endpoint),
       listener_(listener),
@@ -111,7 +112,7 @@ void SessionCore::AdoptEndpoint(std::unique_ptr<UdpEndpoint> endpoint) {
 }
 
 void SessionCore::Start(int64_t now_ms) {
-  now_ms_ = last_input_ms_ = now_ms;
+  now_ms_ = last_input_ms_ = last_input_from_remote_ms_ = now_ms;
   Reschedule(now_ms);
 }
 
@@ -133,10 +134,54 @@ void SessionCore::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& 
   OnPayload(r.payload, datagram.size(), now_ms);
 }
 
-void SessionCore::OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int64_t now_ms) {
+void SessionCore::OnPayloadFromNewAddress(absl::Span<uint8_t> payload, const SocketAddress& from,
+                                          size_t wire_bytes, int64_t now_ms) {
+  if (finished_) return;
+  if (from == remote_) {  // already followed; forwarded from another loop
+    OnPayload(payload, wire_bytes, now_ms);
+    return;
+  }
+  OnPayload(payload, wire_bytes, now_ms, /*from_remote=*/false);
+  if (finished_ || !listener_ || !listener_->follows_address_changes()) return;
+  candidate_ = from;
+  MaybeFollowPeer(now_ms);
+}
+
+int64_t SessionCore::KeepaliveAt() const {
+  return std::max(last_input_ms_, last_keepalive_ms_) + options_.keepalive_ms;
+}
+
+int64_t SessionCore::FollowPeerAt() const {
+  const int64_t quiet = std::max<int64_t>(100, 2 * int64_t{std::max(0, kcp_->srtt())});
+  return last_input_from_remote_ms_ + quiet;
+}
+
+void SessionCore::MaybeFollowPeer(int64_t now_ms) {
+  // Move only once the old path has been quiet for a while: while the peer
+  // still answers from there, the new address is a stale path or a replay.
+  if (!candidate_ || now_ms < FollowPeerAt()) {
+    Reschedule(now_ms);  // the timer comes back at FollowPeerAt()
+    return;
+  }
+  const SocketAddress old = remote_;
+  remote_ = *candidate_;
+  shared_->set_remote(remote_);
+  candidate_.reset();
+  last_input_from_remote_ms_ = now_ms;
+  ++counters_.address_changes;
+  listener_->OnSessionMoved(this, old);
+  // Acknowledge and resend at the new address right away: the peer has
+  // been retransmitting into the void.
+  kcp_->Flush(static_cast<uint32_t>(now_ms));
+  AfterEvent(now_ms);
+}
+
+void SessionCore::OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int64_t now_ms,
+                            bool from_remote) {
   if (finished_) return;
   now_ms_ = now_ms;
   last_input_ms_ = now_ms;
+  if (from_remote) last_input_from_remote_ms_ = now_ms;
   ++counters_.packets_received;
   counters_.wire_bytes_received += wire_bytes;
   if (!decoder_ && fec::ClassifyFecPacket(payload) == fec::FecPacketType::kRawKcp) {
@@ -353,6 +398,14 @@ void SessionCore::OnTimer(int64_t now_ms) {
     return;
   }
   ReleasePaced(now_ms);
+  if (options_.keepalive_ms > 0 && now_ms >= KeepaliveAt()) {
+    kcp_->AnnounceWindow();
+    last_keepalive_ms_ = now_ms;
+  }
+  if (candidate_) {
+    MaybeFollowPeer(now_ms);
+    if (finished_) return;
+  }
   if (kcp_->Idle()) {
     // Housekeeping only: give KCP's rings back after 5 s of quiet.
     kcp_->TrimIdle(static_cast<uint32_t>(now_ms));
@@ -410,6 +463,8 @@ void SessionCore::Reschedule(int64_t now_ms) {
     deadline = std::min(deadline, last_input_ms_ + options_.idle_timeout_ms);
   }
   if (closing_) deadline = std::min(deadline, linger_deadline_);
+  if (candidate_) deadline = std::min(deadline, FollowPeerAt());
+  if (options_.keepalive_ms > 0) deadline = std::min(deadline, KeepaliveAt());
   // Never in the current iteration: the loop's clock stands still during
   // it, so a timer due "now" would fire again and again.
   deadline = std::max(deadline, now_ms + 1);

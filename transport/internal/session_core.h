@@ -69,9 +69,15 @@ class SessionCore final : public LoopObject,
 
   // A datagram for this session whose crypt layer is already removed
   // (`payload` = FEC header or KCP bytes). `wire_bytes`: its size on the wire.
-  void OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int64_t now_ms);
+  void OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int64_t now_ms,
+                 bool from_remote = true);
   // A datagram that failed the cipher check but was addressed to us.
   void OnChecksumError() { ++counters_.checksum_errors; }
+  // A decrypted datagram with this session's conv from another address
+  // (the peer's NAT may have rebound): fed to the session; follows the peer
+  // there when ListenerOptions::follow_address_changes says so.
+  void OnPayloadFromNewAddress(absl::Span<uint8_t> payload, const SocketAddress& from,
+                               size_t wire_bytes, int64_t now_ms);
 
   // UdpEndpoint::Receiver (dialled sessions): source check, open, OnPayload.
   void OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& from, int64_t now_ms) override;
@@ -105,7 +111,7 @@ class SessionCore final : public LoopObject,
 
   uint64_t id() const { return shared_->id(); }
   uint32_t conv() const { return shared_->conv(); }
-  const SocketAddress& remote() const { return shared_->remote(); }
+  const SocketAddress& remote() const { return remote_; }
   bool finished() const { return finished_; }
 
  private:
@@ -122,6 +128,11 @@ class SessionCore final : public LoopObject,
   // After any event: dead link, close progress, callbacks, next timer.
   void AfterEvent(int64_t now_ms);
   void Reschedule(int64_t now_ms);
+  // Follows the peer to candidate_ once the old address has been quiet.
+  void MaybeFollowPeer(int64_t now_ms);
+  int64_t FollowPeerAt() const;
+  // When the next keepalive (SessionOptions::keepalive_ms) is due.
+  int64_t KeepaliveAt() const;
   // Seals one packet in place and queues it (or holds it for the pacer).
   void SealAndSend(uint8_t* buffer, size_t length_without_trailer);
   void ReleasePaced(int64_t now_ms);
@@ -130,6 +141,7 @@ class SessionCore final : public LoopObject,
 
   Loop* const loop_;
   const std::shared_ptr<SessionShared> shared_;
+  SocketAddress remote_;  // loop thread's copy; shared_->remote() follows it
   const std::shared_ptr<const crypt::PacketCipher> cipher_;
   UdpEndpoint* endpoint_;
   std::unique_ptr<UdpEndpoint> own_endpoint_;
@@ -146,6 +158,10 @@ class SessionCore final : public LoopObject,
   EventLoop::TimerId timer_;
   int64_t timer_at_ = -1;
   int64_t last_input_ms_ = 0;
+  // Address-change tracking (see OnPayloadFromNewAddress).
+  int64_t last_input_from_remote_ms_ = 0;
+  std::optional<SocketAddress> candidate_;  // where the peer's datagrams come from now
+  int64_t last_keepalive_ms_ = 0;
   int64_t now_ms_ = 0;
 
   Pacer pacer_;

@@ -41,7 +41,15 @@ class SessionShared {
   const SessionOptions& options() const { return options_; }
   uint32_t conv() const { return conv_; }
   const SocketAddress& local() const { return local_; }
-  const SocketAddress& remote() const { return remote_; }
+  SocketAddress remote() const {
+    std::lock_guard<std::mutex> lock(remote_mu_);
+    return remote_;
+  }
+  // Loop thread: the peer moved (NAT rebinding).
+  void set_remote(const SocketAddress& remote) {
+    std::lock_guard<std::mutex> lock(remote_mu_);
+    remote_ = remote;
+  }
   bool accepted() const { return accepted_; }
   SessionChannel& channel() { return channel_; }
 
@@ -67,7 +75,8 @@ class SessionShared {
   const SessionOptions options_;
   const uint32_t conv_;
   const SocketAddress local_;
-  const SocketAddress remote_;
+  mutable std::mutex remote_mu_;
+  SocketAddress remote_;  // guarded by remote_mu_
   const bool accepted_;
   SessionChannel channel_;
   std::atomic<size_t> max_message_bytes_{0};
