@@ -195,6 +195,15 @@ class Kcp {
   // of PUSH segments has queued max(1024, 4 * rcv_wnd) ACKs.
   int Input(absl::Span<const uint8_t> datagram, uint32_t now_ms, bool fec_recovered = false);
 
+  // Receive batching (an event loop that reads many datagrams per wakeup):
+  // with deferral on, kKcpGo's Input does not flush by itself (the
+  // immediate flushes of §2.6 and ack_nodelay); it remembers the strongest
+  // one asked for, and FlushDeferred() performs it once after the batch.
+  // The peer sees the same ACKs, in fewer datagrams (one carries ~mtu/24).
+  void SetDeferInputFlush(bool on);
+  bool input_flush_deferred() const { return deferred_ < kNoDeferredFlush; }
+  void FlushDeferred(uint32_t now_ms);
+
   // Makes the next flush send a WINS segment (the receive window, §2.1).
   // Every KCP peer accepts it and only updates its view of our window, so it
   // doubles as a keepalive that carries nothing.
@@ -320,6 +329,8 @@ class Kcp {
   };
   class CallbackSink;
   enum class FlushKind : uint8_t { kAckOnly, kFull };
+  static constexpr uint8_t kNoDeferredFlush = 0xFE;
+  static constexpr uint8_t kDeferOff = 0xFF;
 
   void Init();
   // Output assembly.
@@ -377,6 +388,9 @@ class Kcp {
   bool write_delay_ = false;
   bool updated_ = false;
   bool idle_marked_ = false;
+  // Input flush deferral: kDeferOff, kNoDeferredFlush (on, nothing
+  // pending) or the FlushKind Input asked for.
+  uint8_t deferred_ = kDeferOff;
   uint32_t mtu_, mss_;
   uint32_t headroom_ = 0, tailroom_ = 0;
   uint32_t state_ = 0;

@@ -547,6 +547,27 @@ TEST(KcpGoInput, AckClockingAndAckNoDelay) {
   EXPECT_EQ(segs[0].h.una, 1u);
 }
 
+TEST(KcpGoInput, DeferredInputFlushSendsABatchsAcksInOneDatagram) {
+  Probe c(Flavor::kKcpGo);
+  c.kcp.SetAckNoDelay(true);
+  c.kcp.SetDeferInputFlush(true);
+  for (uint32_t sn = 0; sn < 10; ++sn) c.kcp.Input(Encode({Push(sn, "x")}), 0);
+  EXPECT_TRUE(c.out.empty());  // nothing until the batch ends
+  EXPECT_TRUE(c.kcp.input_flush_deferred());
+  EXPECT_FALSE(c.kcp.Idle());
+  c.kcp.FlushDeferred(0);
+  ASSERT_EQ(c.out.size(), 1u);  // one datagram...
+  std::vector<Seg> segs = c.TakeSegments();
+  // ...with kcp-go's ACK filter applied: only the last in-order ACK.
+  ASSERT_EQ(segs.size(), 1u);
+  EXPECT_EQ(segs[0].h.cmd, kCmdAck);
+  EXPECT_EQ(segs[0].h.sn, 9u);
+  EXPECT_EQ(segs[0].h.una, 10u);
+  EXPECT_FALSE(c.kcp.input_flush_deferred());
+  c.kcp.FlushDeferred(0);
+  EXPECT_TRUE(c.out.empty());  // nothing twice
+}
+
 TEST(KcpGoFlush, FastAndEarlyRetransmit) {
   Probe a(Flavor::kKcpGo);
   a.kcp.SetNoDelay(1, 10, 2, 1);

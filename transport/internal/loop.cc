@@ -119,6 +119,10 @@ bool Loop::RunSync(absl::AnyInvocable<void()> task) {
 }
 
 void Loop::Kick(uint64_t id) {
+  if (IsLoopThread()) {
+    local_kicks_.push_back(id);
+    return;
+  }
   bool wake;
   {
     std::lock_guard<std::mutex> lock(kick_mu_);
@@ -158,6 +162,23 @@ void Loop::ForgetEndpoint(UdpEndpoint* endpoint) {
 }
 
 void Loop::EndOfIteration() {
+  // Kicks from the loop thread and end-of-iteration work, which may cause
+  // more of each (a callback writes, the write kicks); bounded rounds, the
+  // rest in the next iteration (which a posted no-op makes sure comes).
+  const int64_t now = now_ms();
+  for (int round = 0; round < 8 && (!local_kicks_.empty() || !iteration_end_.empty()); ++round) {
+    end_work_.swap(local_kicks_);
+    for (uint64_t id : end_work_) {
+      if (LoopObject* o = FindObject(id)) o->OnKick(now);
+    }
+    end_work_.clear();
+    end_work_.swap(iteration_end_);
+    for (uint64_t id : end_work_) {
+      if (LoopObject* o = FindObject(id)) o->OnIterationEnd(now);
+    }
+    end_work_.clear();
+  }
+  if (!local_kicks_.empty() || !iteration_end_.empty()) event_loop_->Post([] {});
   // Flushing can't add endpoints: it only sends.
   for (UdpEndpoint* e : dirty_) {
     e->dirty_ = false;

@@ -37,6 +37,9 @@ class LoopObject {
   virtual ~LoopObject() = default;
   // An application thread asked for attention (Loop::Kick).
   virtual void OnKick(int64_t now_ms) {}
+  // Asked for with Loop::AtIterationEnd: runs after the iteration's events,
+  // timers and tasks, before its output is flushed.
+  virtual void OnIterationEnd(int64_t now_ms) {}
   // The engine is shutting down; the object is destroyed right after.
   virtual void OnShutdown() {}
   // Counters to keep once the object is gone (sessions).
@@ -65,7 +68,9 @@ class Loop {
   // on the loop thread). False, without running it, if shut down.
   bool RunSync(absl::AnyInvocable<void()> task);
   // Any thread: asks the loop to call OnKick of object `id` soon (no
-  // allocation; an id that is gone by then is ignored).
+  // allocation; an id that is gone by then is ignored). From the loop thread
+  // itself (a callback writing), no syscall: OnKick runs at the end of the
+  // iteration, so what it sends leaves with the iteration's other output.
   void Kick(uint64_t id);
 
   // ---- loop thread ----
@@ -86,6 +91,9 @@ class Loop {
   // ones for sockets with UDP GRO.
   absl::Span<ReceiveSlot> receive_slots(bool gro);
   void MarkDirty(UdpEndpoint* endpoint);
+  // Calls OnIterationEnd of object `id` at the end of this iteration (once,
+  // however often asked).
+  void AtIterationEnd(uint64_t id) { iteration_end_.push_back(id); }
   void ForgetEndpoint(UdpEndpoint* endpoint);
 
   void AddObject(uint64_t id, std::unique_ptr<LoopObject> object);
@@ -133,8 +141,11 @@ class Loop {
   std::vector<UdpEndpoint*> dirty_;
 
   std::mutex kick_mu_;
-  std::vector<uint64_t> kicked_;       // guarded by kick_mu_
-  std::vector<uint64_t> kicked_work_;  // loop thread
+  std::vector<uint64_t> kicked_;         // guarded by kick_mu_
+  std::vector<uint64_t> kicked_work_;    // loop thread
+  std::vector<uint64_t> local_kicks_;    // loop thread: kicks from the loop thread
+  std::vector<uint64_t> iteration_end_;  // loop thread
+  std::vector<uint64_t> end_work_;       // loop thread
 
   absl::flat_hash_map<uint64_t, std::unique_ptr<LoopObject>> objects_;
   std::vector<std::unique_ptr<LoopObject>> graveyard_;  // destroyed at the end of the iteration

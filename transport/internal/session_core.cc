@@ -88,6 +88,9 @@ absl::Status SessionCore::Init() {
   kcp_->SetStreamMode(options_.stream_mode);
   kcp_->SetAckNoDelay(options_.ack_nodelay);
   kcp_->SetWriteDelay(options_.write_delay);
+  // ACKs and the flushes Input triggers wait for the end of the receive
+  // batch (OnIterationEnd): one ACK datagram per batch, not per datagram.
+  kcp_->SetDeferInputFlush(true);
   kcp_->SetDeadLink(options_.dead_link > 0 ? static_cast<uint32_t>(options_.dead_link)
                                            : 0xFFFFFFFFu);
   if (fec) {
@@ -225,6 +228,18 @@ void SessionCore::OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int6
 
 void SessionCore::KcpInput(absl::Span<const uint8_t> kcp_bytes, bool fec_recovered) {
   kcp_->Input(kcp_bytes, static_cast<uint32_t>(now_ms_), fec_recovered);
+  if (kcp_->input_flush_deferred() && !iteration_end_requested_) {
+    iteration_end_requested_ = true;
+    loop_->AtIterationEnd(id());
+  }
+}
+
+void SessionCore::OnIterationEnd(int64_t now_ms) {
+  iteration_end_requested_ = false;
+  if (finished_) return;
+  now_ms_ = now_ms;
+  kcp_->FlushDeferred(static_cast<uint32_t>(now_ms));
+  AfterEvent(now_ms);
 }
 
 void SessionCore::PullInbound(int64_t now_ms) {

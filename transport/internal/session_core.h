@@ -84,6 +84,9 @@ class SessionCore final : public LoopObject,
 
   // LoopObject.
   void OnKick(int64_t now_ms) override;
+  // The receive batch is over: send the ACKs (and data) KCP's Input asked
+  // for, once for all of the batch's datagrams.
+  void OnIterationEnd(int64_t now_ms) override;
   void OnShutdown() override;
   Counters FinalCounters() const override { return LiveCounters(); }
   Counters LiveCounters() const override;
@@ -179,6 +182,7 @@ class SessionCore final : public LoopObject,
   int64_t linger_deadline_ = 0;
   bool finished_ = false;
   bool acknowledged_reported_ = true;
+  bool iteration_end_requested_ = false;
 
   SessionCallbacks callbacks_;
   Counters counters_;
