@@ -99,6 +99,55 @@ absl::Status PeerProtocolServe(Session& s, absl::Time deadline) {
   return s.WaitAcknowledged(deadline);
 }
 
+struct AsyncEchoServer::Conn {
+  std::unique_ptr<Session> session;
+  // Bytes read but not yet written back (the outbound queue was full).
+  std::vector<uint8_t> pending;
+  void Pump() {
+    uint8_t buf[8192];
+    while (true) {
+      if (!pending.empty()) {
+        absl::StatusOr<size_t> w = session->TryWrite(pending);
+        if (!w.ok()) return;  // full: on_writable resumes
+        pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(*w));
+        if (!pending.empty()) return;
+      }
+      absl::StatusOr<size_t> n = session->TryRead(absl::MakeSpan(buf));
+      if (!n.ok()) return;
+      pending.assign(buf, buf + *n);
+    }
+  }
+};
+
+AsyncEchoServer::AsyncEchoServer(Listener& listener) : listener_(listener) {
+  listener_.SetAcceptCallback([this](std::unique_ptr<Session> s) {
+    // The callbacks own the connection state: it lives as long as the
+    // session's loop side does.
+    auto c = std::make_shared<Conn>();
+    c->session = std::move(s);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      conns_.push_back(c);
+    }
+    SessionCallbacks cb;
+    cb.on_readable = [c] { c->Pump(); };
+    cb.on_writable = [c] { c->Pump(); };
+    c->session->SetCallbacks(std::move(cb));
+  });
+}
+
+AsyncEchoServer::~AsyncEchoServer() {
+  listener_.SetAcceptCallback([](std::unique_ptr<Session>) {});  // later ones are dropped
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& c : conns_) c->session->Close();
+  conns_.clear();
+}
+
+int AsyncEchoServer::sessions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(conns_.size());
+}
+
 EchoServer::EchoServer(Listener& listener) : listener_(listener) {
   acceptor_ = std::thread([this] {
     while (true) {

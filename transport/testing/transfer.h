@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "transport/listener.h"
 #include "transport/session.h"
 
@@ -64,6 +65,22 @@ class EchoServer {
   std::vector<Session*> live_;
   std::atomic<int> accepted_{0};
   std::atomic<bool> stopping_{false};
+};
+
+// An echo server for many sessions: every accepted session echoes on its
+// loop thread through callbacks (no thread per session). Destroying the
+// server closes its sessions; their state goes with them.
+class AsyncEchoServer {
+ public:
+  explicit AsyncEchoServer(Listener& listener);
+  ~AsyncEchoServer();
+  int sessions() const;
+
+ private:
+  struct Conn;
+  Listener& listener_;
+  mutable std::mutex mu_;
+  std::vector<std::shared_ptr<Conn>> conns_;
 };
 
 }  // namespace kcpp::transport::testing
