@@ -148,8 +148,7 @@ enum class ServerMode { kEcho, kSink, kBenchBulk, kBenchEcho };
 // One accepted session, driven by its callbacks on its loop thread.
 class Conn {
  public:
-  Conn(std::unique_ptr<Session> session, ServerMode mode,
-       absl::AnyInvocable<void()> on_served)
+  Conn(std::unique_ptr<Session> session, ServerMode mode, absl::AnyInvocable<void()> on_served)
       : session_(std::move(session)), mode_(mode), on_served_(std::move(on_served)) {
     if (mode_ == ServerMode::kSink) SHA256_Init(&sha_);
     if (mode_ == ServerMode::kBenchEcho) phase_ = Phase::kBody;
@@ -309,7 +308,8 @@ int RunServer(std::unique_ptr<Engine> engine) {
 // ---- clients ----------------------------------------------------------------
 
 std::unique_ptr<Session> DialPeer(Engine& engine) {
-  absl::StatusOr<std::unique_ptr<Session>> s = engine.Dial(absl::GetFlag(FLAGS_addr), PeerOptions());
+  absl::StatusOr<std::unique_ptr<Session>> s =
+      engine.Dial(absl::GetFlag(FLAGS_addr), PeerOptions());
   if (!s.ok()) Die(s.status().ToString());
   return *std::move(s);
 }
