@@ -79,6 +79,7 @@ ABSL_FLAG(int, conns, 1000, "client -bench many: sessions");
 ABSL_FLAG(int, period_ms, 1000, "client -bench many: each session sends one message per period");
 ABSL_FLAG(int, duration, 0, "client -bench many: seconds to run after READY (0 = until a signal)");
 ABSL_FLAG(int, loops, 0, "event-loop threads (0: one per core)");
+ABSL_FLAG(bool, stats, false, "client -bench bulk/rtt: print the session's counters to stderr");
 
 namespace {
 
@@ -316,6 +317,24 @@ std::unique_ptr<Session> DialPeer(Engine& engine) {
 
 absl::Time Guard() { return absl::Now() + absl::Seconds(300); }
 
+// -stats: the session's counters, for profiling (bench/README.md "transport").
+void MaybePrintStats(Session& s) {
+  if (!absl::GetFlag(FLAGS_stats)) return;
+  absl::StatusOr<kcpp::transport::SessionInfo> info = s.GetInfo();
+  if (!info.ok()) return;
+  const kcpp::transport::Counters& c = info->counters;
+  auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+  std::fprintf(stderr,
+               "STATS datagrams out %llu in %llu | segments out %llu in %llu | retransmitted "
+               "%llu (lost %llu fast %llu early %llu) repeat %llu | send drops %llu | fec "
+               "recovered %llu parity in %llu | srtt %u ms rto %u ms cwnd %u rmt_wnd %u\n",
+               u(c.packets_sent), u(c.packets_received), u(c.segments_sent), u(c.segments_received),
+               u(c.retransmitted_segments), u(c.lost_segments), u(c.fast_retransmitted_segments),
+               u(c.early_retransmitted_segments), u(c.repeat_segments), u(c.send_drops),
+               u(c.fec_recovered), u(c.fec_parity_shards), info->srtt_ms, info->rto_ms,
+               info->congestion_window, info->remote_window);
+}
+
 void ReadFull(Session& s, uint8_t* out, size_t n, const char* what) {
   size_t got = 0;
   while (got < n) {
@@ -408,6 +427,7 @@ int RunClientBulk(Engine& engine) {
   std::printf("OK %llu %.3f %.1f\n", static_cast<unsigned long long>(total), secs,
               static_cast<double>(total) / secs / 1e6);
   std::fflush(stdout);
+  MaybePrintStats(*s);
   s->Close();
   return 0;
 }
@@ -447,6 +467,7 @@ int RunClientRtt(Engine& engine) {
   std::printf("RTT %zu %.1f %.1f %.1f %.1f %.1f\n", samples.size(), rank(0.50), rank(0.90),
               rank(0.99), samples.back(), sum / static_cast<double>(samples.size()));
   std::fflush(stdout);
+  MaybePrintStats(*s);
   s->Close();
   return 0;
 }
