@@ -79,6 +79,9 @@ ABSL_FLAG(int, conns, 1000, "client -bench many: sessions");
 ABSL_FLAG(int, period_ms, 1000, "client -bench many: each session sends one message per period");
 ABSL_FLAG(int, duration, 0, "client -bench many: seconds to run after READY (0 = until a signal)");
 ABSL_FLAG(int, loops, 0, "event-loop threads (0: one per core)");
+ABSL_FLAG(bool, async, false,
+          "client -bench rtt: drive the round trips from the session's callbacks on the loop "
+          "thread instead of blocking Write/Read on the main thread");
 ABSL_FLAG(bool, stats, false, "client -bench bulk/rtt: print the session's counters to stderr");
 
 namespace {
@@ -433,29 +436,98 @@ int RunClientBulk(Engine& engine) {
 }
 
 // -bench rtt.
+void FillMessage(std::vector<uint8_t>& msg, uint64_t off) {
+  for (size_t j = 0; j < msg.size();) {
+    const size_t n = std::min(msg.size() - j, kPeriod);
+    std::memcpy(msg.data() + j, Pattern(off + j), n);
+    j += n;
+  }
+}
+
+// -bench rtt -async: each echo's arrival (on_readable, on the loop thread)
+// records the sample and sends the next message from there.
+std::vector<double> RttFromCallbacks(Session& s, size_t size, int total, int warmup) {
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::string error;
+    int i = 0;
+    size_t got_bytes = 0;
+    absl::Time start;
+    std::vector<uint8_t> msg, got;
+    std::vector<double> samples;
+  } st;
+  st.msg.resize(size);
+  st.got.resize(size);
+  auto finish = [&st](std::string error) {
+    std::lock_guard<std::mutex> lock(st.mu);
+    st.error = std::move(error);
+    st.done = true;
+    st.cv.notify_all();
+  };
+  auto send = [&st, &s, size] {
+    FillMessage(st.msg, uint64_t{static_cast<uint64_t>(st.i)} * size);
+    st.got_bytes = 0;
+    st.start = absl::Now();
+    absl::StatusOr<size_t> w = s.TryWrite(st.msg);
+    return w.ok() && *w == size;  // the outbound queue is empty: it fits
+  };
+  SessionCallbacks cb;
+  cb.on_readable = [&] {
+    while (!st.done) {
+      absl::StatusOr<size_t> r =
+          s.TryRead(absl::MakeSpan(st.got.data() + st.got_bytes, size - st.got_bytes));
+      if (!r.ok()) {
+        if (!absl::IsDeadlineExceeded(r.status())) finish(r.status().ToString());
+        return;
+      }
+      st.got_bytes += *r;
+      if (st.got_bytes < size) continue;
+      const double us = absl::ToDoubleMicroseconds(absl::Now() - st.start);
+      if (st.got != st.msg) return finish(absl::StrCat("echo mismatch in message ", st.i));
+      if (st.i >= warmup) st.samples.push_back(us);
+      if (++st.i == total) return finish("");
+      if (!send()) return finish("write failed");
+    }
+  };
+  cb.on_closed = [&](absl::Status why) { finish(why.ToString()); };
+  s.SetCallbacks(std::move(cb));
+  // The first message from this thread; the loop sees st through the
+  // session's lock (TryWrite) before any callback can run.
+  if (!send()) Die("first write failed");
+  {
+    std::unique_lock<std::mutex> lock(st.mu);
+    st.cv.wait(lock, [&] { return st.done; });
+  }
+  // The callbacks reference `st`: replace them, and wait for the loop to have
+  // done so (GetInfo runs on the loop after the queued SetCallbacks).
+  s.SetCallbacks({});
+  (void)s.GetInfo();
+  if (!st.error.empty()) Die(st.error);
+  return std::move(st.samples);
+}
+
 int RunClientRtt(Engine& engine) {
   std::unique_ptr<Session> s = DialPeer(engine);
   const size_t size = static_cast<size_t>(absl::GetFlag(FLAGS_size));
   const int count = absl::GetFlag(FLAGS_count), warmup = absl::GetFlag(FLAGS_warmup);
-  std::vector<uint8_t> got(size);
   std::vector<double> samples;
-  samples.reserve(static_cast<size_t>(count));
-  std::vector<uint8_t> msg(size);
-  uint64_t off = 0;
-  for (int i = 0; i < warmup + count; ++i) {
-    for (size_t j = 0; j < size;) {
-      const size_t n = std::min(size - j, kPeriod);
-      std::memcpy(msg.data() + j, Pattern(off + j), n);
-      j += n;
+  if (absl::GetFlag(FLAGS_async)) {
+    samples = RttFromCallbacks(*s, size, warmup + count, warmup);
+  } else {
+    std::vector<uint8_t> got(size), msg(size);
+    samples.reserve(static_cast<size_t>(count));
+    for (int i = 0; i < warmup + count; ++i) {
+      FillMessage(msg, uint64_t{static_cast<uint64_t>(i)} * size);
+      const absl::Time start = absl::Now();
+      absl::StatusOr<size_t> w = s->Write(msg, Guard());
+      if (!w.ok()) Die(absl::StrCat("write: ", w.status().ToString()));
+      ReadFull(*s, got.data(), size, "echo");
+      const double us = absl::ToDoubleMicroseconds(absl::Now() - start);
+      if (got != msg) Die(absl::StrCat("echo mismatch in message ", i));
+      if (i >= warmup) samples.push_back(us);
     }
-    off += size;
-    const absl::Time start = absl::Now();
-    absl::StatusOr<size_t> w = s->Write(msg, Guard());
-    if (!w.ok()) Die(absl::StrCat("write: ", w.status().ToString()));
-    ReadFull(*s, got.data(), size, "echo");
-    const double us = absl::ToDoubleMicroseconds(absl::Now() - start);
-    if (got != msg) Die(absl::StrCat("echo mismatch in message ", i));
-    if (i >= warmup) samples.push_back(us);
   }
   std::sort(samples.begin(), samples.end());
   auto rank = [&](double p) {

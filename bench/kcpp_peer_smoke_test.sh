@@ -75,6 +75,9 @@ start_server kcpgo_echo "$kcpgo" -crypt null -bench echo
 out=$("$kcpp" -role client -addr "$addr" -crypt null -bench rtt -count 50 -warmup 5)
 expect_prefix "kcpp rtt client -> kcp-go echo server" "$out" "RTT 50 "
 
+out=$("$kcpp" -role client -addr "$addr" -crypt null -bench rtt -async -count 50 -warmup 5)
+expect_prefix "kcpp rtt client (callbacks) -> kcp-go echo server" "$out" "RTT 50 "
+
 start_server kcpp_echo2 "$kcpp" -crypt null -bench echo
 out=$("$kcpgo" -role client -addr "$addr" -crypt null -bench rtt -count 50 -warmup 5 -size 3000)
 expect_prefix "kcp-go rtt client -> kcpp echo server" "$out" "RTT 50 "
