@@ -223,6 +223,9 @@ def main():
     ap.add_argument("--many-window", type=int, default=1024)
     ap.add_argument("--settle", type=float, default=3.0)
     ap.add_argument("--cpu-seconds", type=float, default=20.0)
+    ap.add_argument("--replot", action="store_true",
+                    help="only redraw the chart from transport_compare.csv in --out")
+    ap.add_argument("--replot-subtitle", default="", help="--replot: the chart's subtitle")
     ap.add_argument("--quick", action="store_true",
                     help="small sizes and short intervals (a smoke run, not a measurement)")
     args = ap.parse_args()
@@ -231,6 +234,12 @@ def main():
         args.sessions, args.settle, args.cpu_seconds = "200", 1.0, 3.0
     out = args.out or os.path.join(os.environ.get("BUILD_WORKSPACE_DIRECTORY", "."), "bench")
     os.makedirs(out, exist_ok=True)
+    if args.replot:
+        with open(os.path.join(out, "transport_compare.csv")) as f:
+            rows = [(r["test"], r["case"], r["metric"], float(r["kcpp"]), float(r["kcpgo"]),
+                     r["unit"], float(r["ratio"]), r["target"]) for r in csv.DictReader(f)]
+        print(f"wrote {plot(rows, out, args.replot_subtitle)}")
+        return
     only = set(args.only.split(","))
     sides = [("kcpp", os.path.abspath(args.kcpp)), ("kcp-go", os.path.abspath(args.kcpgo))]
     for _, path in sides:
@@ -396,6 +405,9 @@ def plot(rows, out, subtitle):
                     label += " (kcpp callbacks)"
                 f.write(f"{label}\t{r[3]:.2f}\t{r[4]:.2f}\n")
         script.append(f"set title '{title}'")
+        # Round trips span 40 us to milliseconds (scheduler stalls): log scale.
+        script.append("set logscale y; set yrange [10:*]" if name == "rtt"
+                      else "unset logscale y; set yrange [0:*]")
         if data:
             script.append(f"plot '{dat}' using 2:xtic(1) title 'kcpp' lc rgb '#1f77b4', "
                           f"'' using 3 title 'kcp-go 5.6.1' lc rgb '#ff7f0e'")
