@@ -822,6 +822,7 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
     deferred_ = kNoDeferredFlush;
   }
   CheckFlushBookkeeping();
+  current_ = now;  // the time of the last flush (NextFlush's interval grid)
   const bool kcpgo = flavor_ == Flavor::kKcpGo;
   SegmentHeader tmpl;
   tmpl.conv = conv_;
@@ -1089,6 +1090,21 @@ uint32_t Kcp::Flush(uint32_t now_ms) {
 }
 
 void Kcp::AnnounceWindow() { probe_ |= kAskTell; }
+
+bool Kcp::NextFlush(uint32_t now_ms, uint32_t* at) const {
+  if (Idle()) return false;
+  if (unsent_ > 0 || out_size_ > 0) {
+    *at = now_ms;
+    return true;
+  }
+  int32_t wait = 0x7fffffff;
+  const bool owed = input_flush_deferred() || !acks_.empty() || probe_ != 0 || nsnd_que_ > 0 ||
+                    rmt_wnd_ == 0 || fast_pending_ > 0 || (!nocwnd_ && cwnd_ < 1);
+  if (owed) wait = Diff(current_ + interval_, now_ms);
+  if (resend_bound_ != ResendBound::kNone) wait = std::min(wait, Diff(min_resend_, now_ms));
+  *at = now_ms + static_cast<uint32_t>(std::max(wait, 0));
+  return true;
+}
 
 void Kcp::SetDeferInputFlush(bool on) {
   if (!on && input_flush_deferred()) {

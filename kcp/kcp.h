@@ -235,6 +235,18 @@ class Kcp {
   // blocks already given back): nothing at all to do until the next
   // Send/Input.
   bool Dormant() const;
+  // For a scheduler driving the engine with Flush (kcp-go style): when the
+  // next flush has something to do. `now_ms` if a first transmission is
+  // waiting; the interval after the last flush while ACKs or a probe are
+  // owed, data waits for the window or an early retransmission may be due
+  // (kcp-go flushes every interval then); otherwise the earliest
+  // retransmission timeout (a lower bound: acknowledgements only make it
+  // later, and a flush at the bound finds nothing due and reports the
+  // next). False when Idle(): no flush is needed until the next Send/Input.
+  // Unlike Check(), an engine waiting only for acknowledgements is not
+  // woken every interval.
+  bool NextFlush(uint32_t now_ms, uint32_t* at) const;
+
   // Gives the rings and blocks back once the engine has held no data for
   // 5 s (Update and Flush do this on their own; an idle session whose
   // scheduler stopped calling them calls this from a slow timer).

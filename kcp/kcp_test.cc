@@ -568,6 +568,34 @@ TEST(KcpGoInput, DeferredInputFlushSendsABatchsAcksInOneDatagram) {
   EXPECT_TRUE(c.out.empty());  // nothing twice
 }
 
+TEST(KcpGoSchedule, NextFlushWaitsForTheRtoNotTheInterval) {
+  Probe a(Flavor::kKcpGo);
+  a.kcp.SetNoDelay(1, 10, 2, 1);
+  uint32_t at = 0;
+  EXPECT_FALSE(a.kcp.NextFlush(0, &at));  // idle: nothing to schedule
+  a.kcp.Send(std::vector<uint8_t>(100, 1));
+  ASSERT_TRUE(a.kcp.NextFlush(5, &at));
+  // Queued, not yet sent: the next interval after the last flush (time 0),
+  // as kcp-go's updater would (a writer without write delay flushes itself).
+  EXPECT_EQ(at, 10u);
+  a.kcp.Flush(5);
+  a.TakeSegments();
+  ASSERT_TRUE(a.kcp.NextFlush(6, &at));
+  // Only the retransmission timer (rto 200 from 5), not the 10 ms interval.
+  EXPECT_EQ(at, 5u + a.kcp.rto());
+  // An acknowledgement ends it: idle again.
+  ASSERT_EQ(a.kcp.Input(Encode({Ack(0, 5, 1)}), 20), kInputOk);
+  EXPECT_FALSE(a.kcp.NextFlush(20, &at));
+
+  Probe b(Flavor::kKcpGo);
+  b.kcp.SetNoDelay(1, 10, 2, 1);
+  ASSERT_EQ(b.kcp.Input(Encode({Push(0, "x")}), 100), kInputOk);
+  b.kcp.Flush(100);  // sends the ACK ...
+  ASSERT_EQ(b.kcp.Input(Encode({Push(1, "y")}), 103), kInputOk);
+  ASSERT_TRUE(b.kcp.NextFlush(103, &at));
+  EXPECT_EQ(at, 110u);  // ... an owed ACK rides the interval grid after the last flush
+}
+
 TEST(KcpGoFlush, FastAndEarlyRetransmit) {
   Probe a(Flavor::kKcpGo);
   a.kcp.SetNoDelay(1, 10, 2, 1);

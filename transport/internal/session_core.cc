@@ -462,9 +462,10 @@ void SessionCore::AfterEvent(int64_t now_ms) {
 
 void SessionCore::Reschedule(int64_t now_ms) {
   int64_t deadline = TimerQueue::kNever;
-  if (!kcp_->Idle()) {
-    const uint32_t now32 = static_cast<uint32_t>(now_ms);
-    deadline = now_ms + static_cast<int32_t>(kcp_->Check(now32) - now32);
+  const uint32_t now32 = static_cast<uint32_t>(now_ms);
+  uint32_t flush_at;
+  if (kcp_->NextFlush(now32, &flush_at)) {
+    deadline = now_ms + static_cast<int32_t>(flush_at - now32);
   } else if (!kcp_->Dormant()) {
     // Nothing to send: one coarse wakeup to give memory back, instead of
     // one per KCP interval (an idle session costs no CPU).
