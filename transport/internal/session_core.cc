@@ -102,7 +102,7 @@ absl::Status SessionCore::Init() {
                                                      : fec::ParityPolicy::kAlways;
     absl::StatusOr<fec::FecEncoder> enc = fec::FecEncoder::Create(eo);
     if (!enc.ok()) return enc.status();
-    encoder_.emplace(*std::move(enc));
+    encoder_ = std::make_unique<fec::FecEncoder>(*std::move(enc));
   }
   // Largest message Write accepts in message mode: 255 fragments (kcp-go).
   shared_->set_max_message_bytes(options_.stream_mode ? 0 : 255 * size_t{kcp_->mss()});
@@ -146,7 +146,8 @@ void SessionCore::OnPayloadFromNewAddress(absl::Span<uint8_t> payload, const Soc
   }
   OnPayload(payload, wire_bytes, now_ms, /*from_remote=*/false);
   if (finished_ || !listener_ || !listener_->follows_address_changes()) return;
-  candidate_ = from;
+  if (candidate_ == nullptr || *candidate_ != from)
+    candidate_ = std::make_unique<SocketAddress>(from);
   MaybeFollowPeer(now_ms);
 }
 

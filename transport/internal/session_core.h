@@ -152,7 +152,7 @@ class SessionCore final : public LoopObject,
   const SessionOptions& options_;
 
   std::optional<kcp::Kcp> kcp_;
-  std::optional<fec::FecEncoder> encoder_;
+  std::unique_ptr<fec::FecEncoder> encoder_;  // FEC on
   std::unique_ptr<fec::FecDecoder> decoder_;  // created at the first FEC packet
   size_t crypt_header_ = 0;
   size_t trailer_ = 0;
@@ -163,7 +163,8 @@ class SessionCore final : public LoopObject,
   int64_t last_input_ms_ = 0;
   // Address-change tracking (see OnPayloadFromNewAddress).
   int64_t last_input_from_remote_ms_ = 0;
-  std::optional<SocketAddress> candidate_;  // where the peer's datagrams come from now
+  // Where the peer's datagrams come from now, if not remote_ (rare: out of line).
+  std::unique_ptr<SocketAddress> candidate_;
   int64_t last_keepalive_ms_ = 0;
   int64_t now_ms_ = 0;
 
