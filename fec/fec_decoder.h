@@ -23,21 +23,33 @@
 // is decoded once, as soon as it holds data_shards shards: its storage goes
 // back to the pool then, and later packets of it are ignored.
 //
-// Memory: each stored shard is a ShardPool block sized to it, plus a table
-// of 10 x (data + parity) bytes per group holding shards; all of it returns
-// to the pool when the group is decoded or discarded. A decoder with no
-// group holding shards holds no pool memory. held_bytes() is what it holds;
-// it never exceeds max_held_bytes() = (max_shard_sets + 1) x (data +
-// parity) x (max_packet_size - 6), the figure every decoder used to
-// preallocate (77,688 bytes for 10+3 at MTU 1500): a shard that would cross
-// it is not stored (counted in `over_memory_bound`). Since a group with
-// data_shards shards is decoded at once, a live group holds at most
-// data_shards - 1; with 10+3 and MTU 1500 a well-behaved peer peaks at
-// MEMPEAK bytes and never reaches the bound.
-// sizeof(FecDecoder) is MEMSIZE bytes (x86-64), plus MEMGROUPS bytes of group
-// headers; the Reed-Solomon codec and its decode-matrix cache are the pool's
-// (shared by the thread's decoders of the same code). No allocation per
-// packet once the pool is warm and the erasure patterns seen are cached.
+// Memory: each stored shard is copied into a ShardPool block sized to it,
+// with a table of 10 x (data + parity) bytes per group holding shards; all
+// of it returns to the pool when the group is decoded (as soon as it holds
+// data_shards shards) or discarded. held_bytes() is what a decoder holds in
+// the pool; it never exceeds max_held_bytes() = (max_shard_sets + 1) x
+// (data + parity) x (max_packet_size - 6), the figure every decoder used to
+// preallocate: a shard that would cross it is not stored (counted in
+// `over_memory_bound`; only codes with many data shards per parity shard
+// and shard lengths just above a size class, e.g. 200+1, can get there).
+// Figures for 10+3, max_packet_size 1500, x86-64 (fec_memory_benchmark):
+//   * idle (no group holding shards): sizeof(FecDecoder) = 1,776 bytes
+//     (1,560 of them auto-tune samples) + 96 bytes of group headers; no
+//     shard memory. (Before: 77,688 bytes of slots + ~8 KB of codec, group
+//     and auto-tune state, from the first FEC packet on.)
+//   * k shards of one incomplete group: + a 152-byte table + one block per
+//     shard, ShardPool::BlockCapacity(its length): 40 bytes for an ACK-only
+//     datagram, 1,528 for a full one.
+//   * worst case, whatever a peer sends: 4 live groups of 9 full-size shards
+//     + their tables, 55,616 bytes, and 57,144 within a call (the shard that
+//     completes a group, before its release); max_held_bytes() is 77,688.
+//     Auto-tune may switch to any code the peer's flags describe (data +
+//     parity < 256); the bound is then that code's (up to 1.52 MB, as
+//     before).
+// The Reed-Solomon codec and its decode-matrix cache are the pool's, shared
+// by every decoder of the same code on the thread (the cache was up to
+// 8 MiB per decoder). No allocation per packet once the pool is warm and
+// the erasure patterns seen are cached.
 //
 // Auto-tune (§4.6): when a packet's flag disagrees with its position under
 // the current (data, parity), the decoder stops storing packets (data still
@@ -45,9 +57,8 @@
 // counts, then switches to them (counted in `retunes`). As in kcp-go, the
 // samples must hold a loss-free stretch of seqids from the oldest one through
 // a whole data run and parity run, so detection waits for such a stretch.
-// Create a decoder
-// with (1, 1) to receive from a peer whose counts are unknown, as kcp-go does
-// for a session without FEC. With auto_tune off, mismatching packets are
+// Create a decoder with (1, 1) to receive from a peer whose counts are
+// unknown, as kcp-go does for a session without FEC. With auto_tune off, mismatching packets are
 // dropped as malformed.
 //
 // Hostile input: every length is checked before it is read; seqids at or

@@ -30,16 +30,18 @@
 // If the sink cannot provide buffers, that group's parity is skipped the same
 // way (seqid advanced) and counted.
 //
-// Memory (x86-64, 10+3): sizeof(FecEncoder) is MEMSIZE bytes and an idle
-// encoder (no group being filled) holds nothing else: no shard storage, and
-// its Reed-Solomon codec is the pool's (shared by every session of the
-// thread with the same counts). A group being filled holds, in the pool,
-// one block per data packet so far (ShardPool::BlockCapacity(KCP bytes + 2):
-// 40 bytes for a 24-byte ACK-only datagram, 1528 for a full 1400-byte one)
-// plus an 88-byte table of block pointers; all of it goes back to the pool
-// when the group completes. Worst case: data_shards full-size blocks + the
-// table (15,368 bytes for 10+3 at MTU 1500), against 14,740 bytes
-// preallocated for every encoder before.
+// Memory (x86-64, 10+3, 20-byte crypt header, MTU 1500; measured by
+// fec_memory_benchmark):
+//   * idle (no group being filled): sizeof(FecEncoder) = 144 bytes and
+//     nothing else; its Reed-Solomon codec is the pool's, shared by every
+//     encoder and decoder of the thread with the same counts. (Before: 14,740
+//     bytes of cache + ~2 KB of codec and pointer arrays, for its life.)
+//   * k datagrams of a group being filled: + an 88-byte table of block
+//     pointers + one block per datagram, ShardPool::BlockCapacity(KCP bytes
+//     + 2): 40 bytes for a 24-byte ACK-only datagram, 72 for a small
+//     one-segment message, 1,528 for a full 1400-byte datagram.
+//   * worst case: 9 full-size blocks + the table between calls (13,840
+//     bytes); the tenth completes the group and everything goes back.
 //
 // Usage:
 //   ShardPool pool;  // one per thread, shared by its sessions (optional)

@@ -33,8 +33,8 @@
 // a bounded number of patterns and bytes (least recently used evicted;
 // CacheLimits).
 //
-// Memory: the encoding matrix and its kernel tables (code_bytes(): 1,512
-// bytes for 10+3, ~170 KiB for 128+128) are immutable and shared by every
+// Memory: the encoding matrix and its kernel tables (code_bytes(): 1,528
+// bytes for 10+3, 688 KiB for 128+128) are immutable and shared by every
 // instance with the same (data, parity) in the process: creating a second
 // 10+3 codec costs sizeof(ReedSolomon) = 40 bytes. The decode-matrix cache
 // is per instance, allocated on the first reconstruction with data missing
