@@ -1,7 +1,9 @@
 #include "fec/fec_encoder.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <new>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -68,7 +70,7 @@ FecEncoder::FecEncoder(FecEncoder&& other) noexcept
       have_last_time_(other.have_last_time_),
       last_data_ms_(other.last_data_ms_),
       shards_(std::exchange(other.shards_, nullptr)),
-      held_bytes_(std::exchange(other.held_bytes_, 0)),
+      min_capacity_(other.min_capacity_),
       counters_(other.counters_) {}
 
 FecEncoder& FecEncoder::operator=(FecEncoder&& other) noexcept {
@@ -90,7 +92,7 @@ FecEncoder& FecEncoder::operator=(FecEncoder&& other) noexcept {
   have_last_time_ = other.have_last_time_;
   last_data_ms_ = other.last_data_ms_;
   shards_ = std::exchange(other.shards_, nullptr);
-  held_bytes_ = std::exchange(other.held_bytes_, 0);
+  min_capacity_ = other.min_capacity_;
   counters_ = other.counters_;
   return *this;
 }
@@ -107,14 +109,21 @@ void FecEncoder::ReleaseAll() {
 
 void FecEncoder::ReleaseGroup() {
   if (shards_ != nullptr) {
-    for (int i = 0; i < shard_count_; ++i) pool_->Release(shards_[i], LoadLe16(shards_[i]));
-    pool_->Release(reinterpret_cast<uint8_t*>(shards_), sizeof(uint8_t*) * data_shards_);
+    pool_->ReleaseBlocks(shards_, shard_lengths(), shard_count_);
+    pool_->Release(reinterpret_cast<uint8_t*>(shards_), table_bytes());
     shards_ = nullptr;
   }
   shard_count_ = 0;
   max_size_ = 0;
-  held_bytes_ = 0;
+  min_capacity_ = SIZE_MAX;
   if (own_pool_ != nullptr) own_pool_->Trim(0);
+}
+
+size_t FecEncoder::held_bytes() const {
+  if (shards_ == nullptr) return 0;
+  size_t n = ShardPool::BlockCapacity(table_bytes());
+  for (int i = 0; i < shard_count_; ++i) n += ShardPool::BlockCapacity(shard_lengths()[i]);
+  return n;
 }
 
 absl::StatusOr<int> FecEncoder::Encode(absl::Span<uint8_t> packet, uint32_t now_ms,
@@ -135,15 +144,14 @@ absl::StatusOr<int> FecEncoder::Encode(absl::Span<uint8_t> packet, uint32_t now_
   ++counters_.data_packets;
 
   // Keep `size|KCP bytes` (the size field says how long it is) for parity.
-  if (shards_ == nullptr) {
-    const size_t table = sizeof(uint8_t*) * data_shards_;
-    shards_ = reinterpret_cast<uint8_t**>(pool_->Allocate(table));
-    held_bytes_ += ShardPool::BlockCapacity(table);
-  }
-  uint8_t* block = pool_->Allocate(shard_len);
+  if (shards_ == nullptr) shards_ = reinterpret_cast<uint8_t**>(pool_->Allocate(table_bytes()));
+  const int size_class = ShardPool::ClassOf(shard_len);
+  uint8_t* block = pool_->AllocateInClass(size_class);
   memcpy(block, header + kFecHeaderSize, shard_len);
-  shards_[shard_count_++] = block;
-  held_bytes_ += ShardPool::BlockCapacity(shard_len);
+  shards_[shard_count_] = block;
+  shard_lengths()[shard_count_] = static_cast<uint16_t>(shard_len);
+  ++shard_count_;
+  min_capacity_ = std::min(min_capacity_, ShardPool::kClassBytes[size_class]);
   max_size_ = std::max(max_size_, size);
 
   int emitted = 0;
@@ -169,7 +177,12 @@ absl::StatusOr<int> FecEncoder::Encode(absl::Span<uint8_t> packet, uint32_t now_
 }
 
 int FecEncoder::EmitParity(ParitySink& sink) {
-  absl::Span<uint8_t> buffers[ReedSolomon::kMaxTotalShards];
+  // Storage for parity_shards_ spans, of which only those are constructed
+  // (empty, so a sink that fills fewer is caught by the size check).
+  alignas(absl::Span<uint8_t>) unsigned char
+      storage[sizeof(absl::Span<uint8_t>) * ReedSolomon::kMaxTotalShards];
+  absl::Span<uint8_t>* buffers = reinterpret_cast<absl::Span<uint8_t>*>(storage);
+  for (int p = 0; p < parity_shards_; ++p) new (&buffers[p]) absl::Span<uint8_t>();
   const absl::Span<absl::Span<uint8_t>> parity_buffers(buffers, parity_shards_);
   if (!sink.AcquireParityBuffers(max_size_, parity_buffers) ||
       std::any_of(parity_buffers.begin(), parity_buffers.end(),
@@ -181,22 +194,33 @@ int FecEncoder::EmitParity(ParitySink& sink) {
   // RS input: every shard zero-padded to the group's longest (§4.3), in
   // place where its block is long enough, else in the pool's scratch.
   const size_t len = max_size_ - header_offset_ - kFecHeaderSize;
-  int short_blocks = 0;
-  for (int i = 0; i < data_shards_; ++i) {
-    if (ShardPool::BlockCapacity(LoadLe16(shards_[i])) < len) ++short_blocks;
-  }
-  uint8_t* scratch = short_blocks == 0 ? nullptr : pool_->PadScratch(short_blocks * len);
+  const uint16_t* lengths = shard_lengths();
   const uint8_t* data[ReedSolomon::kMaxTotalShards];
-  for (int i = 0; i < data_shards_; ++i) {
-    uint8_t* shard = shards_[i];
-    const size_t shard_len = LoadLe16(shard);
-    if (ShardPool::BlockCapacity(shard_len) < len) {
-      memcpy(scratch, shard, shard_len);
-      shard = scratch;
-      scratch += len;
+  if (min_capacity_ >= len) {
+    // Every block holds the padded shard (the usual case: similar sizes).
+    for (int i = 0; i < data_shards_; ++i) {
+      if (lengths[i] < len) memset(shards_[i] + lengths[i], 0, len - lengths[i]);
+      data[i] = shards_[i];
     }
-    memset(shard + shard_len, 0, len - shard_len);
-    data[i] = shard;
+  } else {
+    // Blocks too short for the padded shard: copied into the pool's scratch.
+    uint8_t copy[ReedSolomon::kMaxTotalShards];
+    int copies = 0;
+    for (int i = 0; i < data_shards_; ++i) {
+      if (ShardPool::BlockCapacity(lengths[i]) < len) {
+        copy[copies++] = static_cast<uint8_t>(i);
+      } else {
+        if (lengths[i] < len) memset(shards_[i] + lengths[i], 0, len - lengths[i]);
+        data[i] = shards_[i];
+      }
+    }
+    uint8_t* scratch = pool_->PadScratch(copies * len);
+    for (int k = 0; k < copies; ++k, scratch += len) {
+      const int i = copy[k];
+      memcpy(scratch, shards_[i], lengths[i]);
+      memset(scratch + lengths[i], 0, len - lengths[i]);
+      data[i] = scratch;
+    }
   }
   uint8_t* parity[ReedSolomon::kMaxTotalShards];
   for (int p = 0; p < parity_shards_; ++p) {

@@ -36,11 +36,11 @@
 //     nothing else; its Reed-Solomon codec is the pool's, shared by every
 //     encoder and decoder of the thread with the same counts. (Before: 14,740
 //     bytes of cache + ~2 KB of codec and pointer arrays, for its life.)
-//   * k datagrams of a group being filled: + an 88-byte table of block
-//     pointers + one block per datagram, ShardPool::BlockCapacity(KCP bytes
+//   * k datagrams of a group being filled: + a 104-byte table of block
+//     pointers and lengths + one block per datagram, ShardPool::BlockCapacity(KCP bytes
 //     + 2): 40 bytes for a 24-byte ACK-only datagram, 72 for a small
 //     one-segment message, 1,528 for a full 1400-byte datagram.
-//   * worst case: 9 full-size blocks + the table between calls (13,840
+//   * worst case: 9 full-size blocks + the table between calls (13,856
 //     bytes); the tenth completes the group and everything goes back.
 //
 // Usage:
@@ -157,7 +157,7 @@ class FecEncoder {
   const FecEncoderCounters& counters() const { return counters_; }
   // Pool bytes held now (blocks by capacity, with the pointer table): 0
   // whenever no group is being filled.
-  size_t held_bytes() const { return held_bytes_; }
+  size_t held_bytes() const;
 
  private:
   friend class internal::FecEncoderPeer;
@@ -169,6 +169,8 @@ class FecEncoder {
   // memory to the allocator).
   void ReleaseGroup();
   void ReleaseAll();
+  size_t table_bytes() const { return size_t(data_shards_) * (sizeof(uint8_t*) + 2); }
+  uint16_t* shard_lengths() const { return reinterpret_cast<uint16_t*>(shards_ + data_shards_); }
 
   int data_shards_;
   int parity_shards_;
@@ -187,10 +189,9 @@ class FecEncoder {
   bool have_last_time_ = false;
   uint32_t last_data_ms_ = 0;
   // While a group is being filled: a pool block of data_shards pointers to
-  // the shard blocks, each holding `size|KCP bytes` (its length is the size
-  // field).
+  // the shard blocks (each holding `size|KCP bytes`), then their lengths.
   uint8_t** shards_ = nullptr;
-  size_t held_bytes_ = 0;
+  size_t min_capacity_ = SIZE_MAX;  // smallest block of the group
   FecEncoderCounters counters_;
 };
 

@@ -147,31 +147,31 @@ TEST(FecEncoder, HoldsShardMemoryOnlyWhileAGroupIsBeingFilled) {
   EXPECT_EQ(pool.bytes_in_use(), 0u);
   CollectingParitySink sink;
   // Five ACK-only datagrams (24 KCP bytes: 26-byte shards, 40-byte blocks)
-  // and an 88-byte table of 10 block pointers.
+  // and a 104-byte table of 10 block pointers and lengths.
   for (int i = 0; i < 5; ++i) {
     std::vector<uint8_t> ack = DataBuffer(20, std::vector<uint8_t>(24, 0x51));
     ASSERT_TRUE(enc.Encode(absl::MakeSpan(ack), 0, sink).ok());
   }
-  EXPECT_EQ(enc.held_bytes(), 88u + 5 * 40);
+  EXPECT_EQ(enc.held_bytes(), 104u + 5 * 40);
   EXPECT_EQ(pool.bytes_in_use(), enc.held_bytes());
   // Four full datagrams (1400 bytes: 1374-byte shards, 1528-byte blocks).
   std::vector<uint8_t> full = DataBuffer(20, std::vector<uint8_t>(1400 - 28, 0x52));
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(enc.Encode(absl::MakeSpan(full), 0, sink).ok());
-  EXPECT_EQ(enc.held_bytes(), 88u + 5 * 40 + 4 * 1528);
+  EXPECT_EQ(enc.held_bytes(), 104u + 5 * 40 + 4 * 1528);
   EXPECT_EQ(pool.bytes_in_use(), enc.held_bytes());
   // The tenth completes the group: everything goes back to the pool.
   ASSERT_TRUE(enc.Encode(absl::MakeSpan(full), 0, sink).ok());
   EXPECT_EQ(sink.emitted.size(), 3u);
   EXPECT_EQ(enc.held_bytes(), 0u);
   EXPECT_EQ(pool.bytes_in_use(), 0u);
-  EXPECT_EQ(pool.bytes_free(), 88u + 5 * 40 + 5 * 1528);
+  EXPECT_EQ(pool.bytes_free(), 104u + 5 * 40 + 5 * 1528);
 
   // A moved encoder takes its group along; a destroyed one gives it back.
   ASSERT_TRUE(enc.Encode(absl::MakeSpan(full), 0, sink).ok());
   {
     FecEncoder moved = std::move(enc);
-    EXPECT_EQ(moved.held_bytes(), 88u + 1528);
-    EXPECT_EQ(pool.bytes_in_use(), 88u + 1528);
+    EXPECT_EQ(moved.held_bytes(), 104u + 1528);
+    EXPECT_EQ(pool.bytes_in_use(), 104u + 1528);
   }
   EXPECT_EQ(pool.bytes_in_use(), 0u);
   pool.Trim(0);

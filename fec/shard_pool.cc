@@ -5,17 +5,6 @@
 #include <new>
 #include <utility>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define KCPP_FEC_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define KCPP_FEC_ASAN 1
-#endif
-#endif
-#ifdef KCPP_FEC_ASAN
-#include <sanitizer/asan_interface.h>
-#endif
-
 namespace kcpp::fec {
 
 struct ShardPool::Codec {
@@ -33,28 +22,9 @@ ShardPool::~ShardPool() {
   Trim(0);
 }
 
-void ShardPool::Poison(void* p, size_t n) {
-#ifdef KCPP_FEC_ASAN
-  // The link stays readable; a stale pointer into the rest is reported.
-  ASAN_POISON_MEMORY_REGION(static_cast<uint8_t*>(p) + sizeof(FreeBlock), n - sizeof(FreeBlock));
-#else
-  (void)p;
-  (void)n;
-#endif
-}
-
-void ShardPool::Unpoison(void* p, size_t n) {
-#ifdef KCPP_FEC_ASAN
-  ASAN_UNPOISON_MEMORY_REGION(p, n);
-#else
-  (void)p;
-  (void)n;
-#endif
-}
-
 uint8_t* ShardPool::AllocateNew(int c) {
+  block_bytes_ += kClassBytes[c];
   in_use_bytes_ += kClassBytes[c];
-  ++blocks_in_use_;
   return static_cast<uint8_t*>(::operator new(kClassBytes[c]));
 }
 
@@ -70,16 +40,16 @@ uint8_t* ShardPool::Grow(Scratch& s, size_t bytes) {
 void ShardPool::Trim(size_t keep_free_bytes) {
   const size_t scratch = scratch_bytes();
   const size_t keep_blocks = keep_free_bytes > scratch ? keep_free_bytes - scratch : 0;
-  for (int c = kClasses - 1; c >= 0 && free_bytes_ > keep_blocks; --c) {
-    while (free_[c] != nullptr && free_bytes_ > keep_blocks) {
+  for (int c = kClasses - 1; c >= 0 && bytes_free() > keep_blocks; --c) {
+    while (free_[c] != nullptr && bytes_free() > keep_blocks) {
       FreeBlock* b = free_[c];
       Unpoison(b, kClassBytes[c]);
       free_[c] = b->next;
-      free_bytes_ -= kClassBytes[c];
+      block_bytes_ -= kClassBytes[c];
       ::operator delete(static_cast<void*>(b));
     }
   }
-  if (free_bytes_ + scratch > keep_free_bytes) {
+  if (bytes_free() + scratch > keep_free_bytes) {
     pad_ = Scratch();
     out_ = Scratch();
   }

@@ -45,8 +45,13 @@
 #include <memory>
 #include <vector>
 
+#include "absl/base/config.h"
 #include "absl/status/statusor.h"
 #include "fec/reed_solomon.h"
+
+#ifdef ABSL_HAVE_ADDRESS_SANITIZER
+#include <sanitizer/asan_interface.h>
+#endif
 
 namespace kcpp::fec {
 
@@ -80,34 +85,14 @@ class ShardPool {
   // A block of BlockCapacity(bytes) writable bytes (contents unspecified,
   // 16-byte aligned). Allocates only when that class has no free block.
   // 1 <= bytes <= kMaxBlockBytes.
-  uint8_t* Allocate(size_t bytes) {
-    const int c = ClassOf(bytes);
-    FreeBlock* b = free_[c];
-    if (b == nullptr) return AllocateNew(c);
-    Unpoison(b, kClassBytes[c]);
-    free_[c] = b->next;
-    free_bytes_ -= kClassBytes[c];
-    in_use_bytes_ += kClassBytes[c];
-    ++blocks_in_use_;
-    return reinterpret_cast<uint8_t*>(b);
-  }
+  uint8_t* Allocate(size_t bytes) { return AllocateInClass(ClassOf(bytes)); }
   // Returns a block from Allocate(bytes) (any `bytes` of the same class).
-  void Release(uint8_t* block, size_t bytes) {
-    const int c = ClassOf(bytes);
-    FreeBlock* b = reinterpret_cast<FreeBlock*>(block);
-    b->next = free_[c];
-    free_[c] = b;
-    free_bytes_ += kClassBytes[c];
-    in_use_bytes_ -= kClassBytes[c];
-    --blocks_in_use_;
-    Poison(b, kClassBytes[c]);
-  }
+  void Release(uint8_t* block, size_t bytes) { ReleaseToClass(block, ClassOf(bytes)); }
 
   // Block bytes handed out and not yet returned (by capacity).
   size_t bytes_in_use() const { return in_use_bytes_; }
-  size_t blocks_in_use() const { return blocks_in_use_; }
   // Block bytes on the free lists, ready for reuse without allocating.
-  size_t bytes_free() const { return free_bytes_; }
+  size_t bytes_free() const { return block_bytes_ - in_use_bytes_; }
   // Bytes of the padding and output scratch areas.
   size_t scratch_bytes() const { return pad_.size + out_.size; }
   // Heap held by the pool's codecs: their instances and decode-matrix caches
@@ -116,9 +101,7 @@ class ShardPool {
   // Codecs held (one per (data, parity) in use or not yet trimmed).
   size_t codecs() const { return codecs_.size(); }
   // Everything above: in use + free + scratch + codecs.
-  size_t bytes_reserved() const {
-    return in_use_bytes_ + free_bytes_ + scratch_bytes() + codec_bytes();
-  }
+  size_t bytes_reserved() const { return block_bytes_ + scratch_bytes() + codec_bytes(); }
 
   // Gives memory not in use back to the allocator: free blocks (largest
   // classes first) and then the scratch areas, until at most
@@ -156,9 +139,54 @@ class ShardPool {
     return 7 + 4 * (k - 7) + static_cast<int>(quarter) - 1;
   }
 
+  uint8_t* AllocateInClass(int c) {
+    FreeBlock* b = free_[c];
+    if (b == nullptr) return AllocateNew(c);
+    Unpoison(b, kClassBytes[c]);
+    free_[c] = b->next;
+    in_use_bytes_ += kClassBytes[c];
+    return reinterpret_cast<uint8_t*>(b);
+  }
+  void ReleaseToClass(uint8_t* block, int c) {
+    FreeBlock* b = reinterpret_cast<FreeBlock*>(block);
+    b->next = free_[c];
+    free_[c] = b;
+    in_use_bytes_ -= kClassBytes[c];
+    Poison(b, kClassBytes[c]);
+  }
+  // Releases blocks[i] of lengths[i] bytes, i < n.
+  void ReleaseBlocks(uint8_t* const* blocks, const uint16_t* lengths, int n) {
+    size_t bytes = 0;
+    for (int i = 0; i < n; ++i) {
+      const int c = ClassOf(lengths[i]);
+      FreeBlock* b = reinterpret_cast<FreeBlock*>(blocks[i]);
+      b->next = free_[c];
+      free_[c] = b;
+      bytes += kClassBytes[c];
+      Poison(b, kClassBytes[c]);
+    }
+    in_use_bytes_ -= bytes;
+  }
   uint8_t* AllocateNew(int c);
-  static void Poison(void* p, size_t n);
-  static void Unpoison(void* p, size_t n);
+  // Under ASan, a free block (but its link) is poisoned, so a stale pointer
+  // into it is reported; no code otherwise.
+  static void Poison(void* p, size_t n) {
+#ifdef ABSL_HAVE_ADDRESS_SANITIZER
+    __asan_poison_memory_region(static_cast<uint8_t*>(p) + sizeof(FreeBlock),
+                                n - sizeof(FreeBlock));
+#else
+    (void)p;
+    (void)n;
+#endif
+  }
+  static void Unpoison(void* p, size_t n) {
+#ifdef ABSL_HAVE_ADDRESS_SANITIZER
+    __asan_unpoison_memory_region(p, n);
+#else
+    (void)p;
+    (void)n;
+#endif
+  }
 
   // The shared codec for (data, parity), created on first use; every
   // Acquire is paired with a Release.
@@ -177,9 +205,8 @@ class ShardPool {
 
   ShardPoolOptions options_;
   FreeBlock* free_[kClasses] = {};
-  size_t free_bytes_ = 0;
-  size_t in_use_bytes_ = 0;
-  size_t blocks_in_use_ = 0;
+  size_t block_bytes_ = 0;   // every block allocated and not freed
+  size_t in_use_bytes_ = 0;  // of which handed out
   Scratch pad_;
   Scratch out_;
   std::vector<std::unique_ptr<Codec>> codecs_;
