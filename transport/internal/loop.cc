@@ -13,6 +13,8 @@ constexpr size_t kSmallSlotBytes = 2048;  // > kcp-go's 1500-byte limit: detects
 constexpr size_t kSmallSlots = UdpSocket::kMaxBatch;
 constexpr size_t kGroSlotBytes = 65536;
 constexpr size_t kGroSlots = 16;
+// Free FEC shard memory a loop keeps for reuse between iterations.
+constexpr size_t kFecPoolKeepBytes = 1 << 20;
 
 void MakeSlots(std::vector<uint8_t>* arena, std::vector<ReceiveSlot>* slots, size_t count,
                size_t bytes) {
@@ -154,6 +156,7 @@ void Loop::EndOfIteration() {
   }
   dirty_.clear();
   graveyard_.clear();
+  fec_pool_.Trim(kFecPoolKeepBytes);
 }
 
 void Loop::AddObject(uint64_t id, std::unique_ptr<LoopObject> object) {
