@@ -17,6 +17,8 @@ constexpr size_t kGroSlots = 16;
 // back to the allocator once a second.
 constexpr size_t kKeepFreeSegmentBlocks = 512;
 constexpr int64_t kHousekeepingMs = 1000;
+// Free FEC shard memory a loop keeps for reuse between iterations.
+constexpr size_t kFecPoolKeepBytes = 1 << 20;
 
 void MakeSlots(std::vector<uint8_t>* arena, std::vector<ReceiveSlot>* slots, size_t count,
                size_t bytes) {
@@ -186,6 +188,7 @@ void Loop::EndOfIteration() {
   }
   dirty_.clear();
   graveyard_.clear();
+  fec_pool_.Trim(kFecPoolKeepBytes);
 }
 
 void Loop::AddObject(uint64_t id, std::unique_ptr<LoopObject> object) {

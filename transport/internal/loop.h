@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "fec/shard_pool.h"
 #include "kcp/segment_pool.h"
 #include "transport/counters.h"
 #include "transport/event_loop.h"
@@ -77,6 +78,9 @@ class Loop {
   BufferPool& pool() { return pool_; }
   // KCP payload storage shared by the loop's sessions.
   kcp::SegmentPool& segment_pool() { return segment_pool_; }
+  // FEC shard storage, scratch and Reed-Solomon codecs shared by the loop's
+  // sessions; trimmed at the end of every iteration.
+  fec::ShardPool& fec_pool() { return fec_pool_; }
   // Scratch space for one operation at a time (e.g. a read out of KCP).
   std::vector<uint8_t>& scratch() { return scratch_; }
   // Session bookkeeping for EngineStats (loop thread).
@@ -128,6 +132,7 @@ class Loop {
   std::unique_ptr<EventLoop> event_loop_;
   BufferPool pool_;
   kcp::SegmentPool segment_pool_;
+  fec::ShardPool fec_pool_;
   std::vector<uint8_t> scratch_;
   SessionTally tally_;
   Housekeeping housekeeping_{this};

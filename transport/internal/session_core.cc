@@ -100,6 +100,7 @@ absl::Status SessionCore::Init() {
     eo.header_offset = crypt_header_;
     eo.parity_policy = options_.fec_skip_idle_parity ? fec::ParityPolicy::kSkipWhenIdle
                                                      : fec::ParityPolicy::kAlways;
+    eo.pool = &loop_->fec_pool();
     absl::StatusOr<fec::FecEncoder> enc = fec::FecEncoder::Create(eo);
     if (!enc.ok()) return enc.status();
     encoder_ = std::make_unique<fec::FecEncoder>(*std::move(enc));
@@ -198,6 +199,7 @@ void SessionCore::OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int6
       const bool fec = options_.data_shards > 0 && options_.parity_shards > 0;
       o.data_shards = fec ? options_.data_shards : 1;
       o.parity_shards = fec ? options_.parity_shards : 1;
+      o.pool = &loop_->fec_pool();
       absl::StatusOr<fec::FecDecoder> d = fec::FecDecoder::Create(o);
       if (!d.ok()) {
         ++counters_.input_errors;
