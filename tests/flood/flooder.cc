@@ -29,6 +29,30 @@ enum class Kind { kRandom, kWrongKey, kTruncated, kOversized, kForged, kParity, 
 
 }  // namespace
 
+size_t ForgePush(const crypt::PacketCipher& cipher, bool fec, uint32_t seqid, uint32_t conv,
+                 uint32_t sn, absl::Span<const uint8_t> payload, uint8_t* out) {
+  size_t off = cipher.header_size();
+  if (fec) {
+    StoreLe32(out + off, seqid);
+    StoreLe16(out + off + 4, 0xF1);
+    StoreLe16(out + off + 6, static_cast<uint16_t>(kKcpHeader + payload.size() + 2));
+    off += kFecHeader;
+  }
+  uint8_t* k = out + off;
+  StoreLe32(k, conv);
+  k[4] = kCmdPush;
+  k[5] = 0;
+  StoreLe16(k + 6, 32);
+  StoreLe32(k + 8, 0);
+  StoreLe32(k + 12, sn);
+  StoreLe32(k + 16, 0);
+  StoreLe32(k + 20, static_cast<uint32_t>(payload.size()));
+  if (!payload.empty()) memcpy(k + kKcpHeader, payload.data(), payload.size());
+  const size_t total = off + kKcpHeader + payload.size() + cipher.trailer_size();
+  cipher.Seal(absl::MakeSpan(out, total));
+  return total;
+}
+
 absl::StatusOr<std::unique_ptr<Flooder>> Flooder::Start(const FloodOptions& options) {
   auto right = crypt::NewKcptunPacketCipher(options.crypt, crypt::DeriveKcptunKey(options.key));
   if (!right.ok()) return right.status();
@@ -97,30 +121,15 @@ void Flooder::Run() {
   auto fill_random = [&](uint8_t* p, size_t n) {
     for (size_t i = 0; i < n; ++i) p[i] = static_cast<uint8_t>(rng());
   };
+  std::vector<uint8_t> payload(static_cast<size_t>(options_.max_payload));
   // A KCP PUSH behind the optional FEC header, sealed with `c`.
   auto forge = [&](const crypt::PacketCipher& c, uint32_t conv) -> size_t {
-    size_t off = c.header_size();
-    const size_t payload = uniform(0, static_cast<uint64_t>(options_.max_payload));
-    if (options_.fec) {
-      StoreLe32(&buf[off], seqid++);
-      StoreLe16(&buf[off + 4], 0xF1);
-      StoreLe16(&buf[off + 6], static_cast<uint16_t>(kKcpHeader + payload + 2));
-      off += kFecHeader;
-    }
-    uint8_t* k = &buf[off];
-    StoreLe32(k, conv);
-    k[4] = kCmdPush;
-    k[5] = 0;
-    StoreLe16(k + 6, 32);
-    StoreLe32(k + 8, static_cast<uint32_t>(rng()));
+    const size_t n = uniform(0, payload.size());
+    fill_random(payload.data(), n);
     const bool sn0 = std::uniform_real_distribution<double>(0, 1)(rng) < options_.sn0_share;
-    StoreLe32(k + 12, sn0 ? 0 : static_cast<uint32_t>(uniform(1, 255)));
-    StoreLe32(k + 16, 0);
-    StoreLe32(k + 20, static_cast<uint32_t>(payload));
-    fill_random(k + kKcpHeader, payload);
-    const size_t total = off + kKcpHeader + payload + c.trailer_size();
-    c.Seal(absl::MakeSpan(buf.data(), total));
-    return total;
+    const uint32_t sn = sn0 ? 0 : static_cast<uint32_t>(uniform(1, 255));
+    return ForgePush(c, options_.fec, seqid++, conv, sn, absl::MakeConstSpan(payload.data(), n),
+                     buf.data());
   };
   size_t port = 0;
   while (!stop_.load(std::memory_order_relaxed) &&

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "crypt/packet_cipher.h"
 #include "transport/socket_address.h"
 
@@ -73,6 +74,12 @@ struct FloodOptions {
   uint64_t max_datagrams = 0;
   uint64_t seed = 1;
 };
+
+// Writes one KCP PUSH (conv, sn, una 0, window 32, `payload`) behind a FEC
+// data header with `seqid` when `fec`, sealed with `cipher`, into `out`
+// (at least 1600 bytes); returns the datagram's length.
+size_t ForgePush(const crypt::PacketCipher& cipher, bool fec, uint32_t seqid, uint32_t conv,
+                 uint32_t sn, absl::Span<const uint8_t> payload, uint8_t* out);
 
 class Flooder {
  public:
