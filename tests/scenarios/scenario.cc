@@ -1,5 +1,7 @@
 #include "tests/scenarios/scenario.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -85,6 +87,34 @@ class EchoAll {
   std::vector<std::thread> workers_;
 };
 
+// Writes `chunk` bytes of the pattern, reads their echo and checks it, until
+// `bytes` went both ways.
+absl::Status PingPong(Session& s, uint64_t bytes, size_t chunk, absl::Time deadline) {
+  std::vector<uint8_t> out(chunk), in(chunk);
+  for (uint64_t done = 0; done < bytes;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, bytes - done));
+    transport::testing::FillPattern(absl::MakeSpan(out.data(), n), done);
+    absl::StatusOr<size_t> w = s.Write(absl::MakeConstSpan(out.data(), n), deadline);
+    if (!w.ok()) return w.status();
+    for (size_t got = 0; got < n;) {
+      absl::StatusOr<size_t> r = s.Read(absl::MakeSpan(in.data() + got, n - got), deadline);
+      if (!r.ok()) {
+        return absl::Status(r.status().code(), absl::StrCat("after ", done + got, " of ", bytes,
+                                                            " bytes: ", r.status().message()));
+      }
+      got += *r;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (in[i] != out[i]) {
+        return absl::DataLossError(
+            absl::StrCat("byte ", done + i, " is ", int{in[i]}, ", expected ", int{out[i]}));
+      }
+    }
+    done += n;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 Scenario Scenario::Base(std::string name) {
@@ -158,7 +188,9 @@ Outcome RunEcho(const Scenario& scenario) {
   if (!client.ok()) {
     out.transfer = client.status();
   } else {
-    out.transfer = transport::testing::Transfer(**client, **client, scenario.bytes, deadline);
+    out.transfer = scenario.ping_pong_bytes > 0
+                       ? PingPong(**client, scenario.bytes, scenario.ping_pong_bytes, deadline)
+                       : transport::testing::Transfer(**client, **client, scenario.bytes, deadline);
     out.acknowledged = out.transfer.ok()
                            ? (*client)->WaitAcknowledged(deadline)
                            : absl::CancelledError("not waited for: the transfer failed");
@@ -169,6 +201,8 @@ Outcome RunEcho(const Scenario& scenario) {
   out.accepted = server.accepted();
   out.listener = (*listener)->GetStats();
   out.relay = (*relay)->stats();
+  // Every run leaves its numbers in the test log, passed or not.
+  std::printf("scenario %s:\n%s\n", scenario.name.c_str(), out.Describe().c_str());
   server.Stop();
   if (client.ok()) client->reset();
   (*relay)->Stop();

@@ -42,6 +42,10 @@ struct Scenario {
   tools::LossyRelay::Options relay;
   // Bytes the client writes and reads back (echoed by the server).
   uint64_t bytes = 4 << 20;
+  // 0: stream them (a writer thread and a reader, the window full). Else
+  // ping-pong: write this many bytes, read their echo, repeat — little in
+  // flight, so the RTT estimate stays at the path's own.
+  size_t ping_pong_bytes = 0;
   // Deadline of every blocking call, from the start of the run. A hang
   // detector only: no assertion depends on how long a run takes.
   absl::Duration guard = absl::Seconds(120);
