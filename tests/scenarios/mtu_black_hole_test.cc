@@ -22,8 +22,10 @@ Scenario BlackHole(const char* name) {
 
 TEST(MtuBlackHole, AboveThePathMtuFailsWithDeadLink) {
   Scenario s = BlackHole("mtu_black_hole_1400_over_1200");
-  // Default dead_link (20 transmissions of one segment): with kcp-go's
-  // back-off (+RTO/2 per retransmission, §2.7) a few seconds of silence.
+  // No RTT sample ever arrives, so the RTO stays at KCP's initial 200 ms and
+  // kcp-go's back-off adds 100 ms per retransmission (§2.7): 10
+  // transmissions take ~5 s (the default 20, ~21 s).
+  s.client.dead_link = 10;
   s.bytes = 256 * 1024;
   const Outcome o = RunEcho(s);
   EXPECT_EQ(o.transfer.code(), absl::StatusCode::kUnavailable) << o.Describe();
