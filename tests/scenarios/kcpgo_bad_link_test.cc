@@ -66,6 +66,19 @@ std::string DescribeRelay(const tools::LossyRelay::Stats& r) {
                       " corrupted=", r.corrupted);
 }
 
+std::string DescribeSession(const transport::SessionInfo& i) {
+  const transport::Counters& c = i.counters;
+  return absl::StrCat("session: state=", static_cast<int>(i.state), " srtt=", i.srtt_ms,
+                      " rto=", i.rto_ms, " snd_wnd=", i.send_window, " rcv_wnd=", i.receive_window,
+                      " rmt_wnd=", i.remote_window, " cwnd=", i.congestion_window,
+                      " segments_waiting=", i.segments_waiting,
+                      " outbound_queued=", i.outbound_queued_bytes,
+                      " inbound_queued=", i.inbound_queued_bytes, " bytes_sent=", c.bytes_sent,
+                      " bytes_received=", c.bytes_received, " pkts_sent=", c.packets_sent,
+                      " pkts_received=", c.packets_received, " retrans=", c.retransmitted_segments,
+                      " csum_err=", c.checksum_errors, " fec_recovered=", c.fec_recovered);
+}
+
 void ExpectImpaired(const tools::LossyRelay::Stats& r) {
   EXPECT_GT(r.dropped, 0u) << DescribeRelay(r);
   EXPECT_GT(r.duplicated, 0u) << DescribeRelay(r);
@@ -92,7 +105,9 @@ TEST(KcpGoBadLink, KcppClientToKcpGoServer) {
   ASSERT_TRUE(session.ok()) << session.status();
   absl::Status s = transport::testing::PeerProtocolClient(**session, kBytes, Guard());
   const transport::SessionInfo info = *(*session)->GetInfo();
-  ASSERT_TRUE(s.ok()) << s << "\n" << DescribeRelay((*relay)->stats());
+  ASSERT_TRUE(s.ok()) << s << "\n"
+                      << DescribeRelay((*relay)->stats()) << "\n"
+                      << DescribeSession(info);
   EXPECT_EQ(info.counters.bytes_received, kBytes);
   EXPECT_GT(info.counters.checksum_errors, 0u);  // corrupted echoes were caught
   EXPECT_EQ(info.counters.kcp_input_errors, 0u);
@@ -125,7 +140,9 @@ TEST(KcpGoBadLink, KcpGoClientToKcppServer) {
   // kcp-go's client has no deadline of its own: if we failed, end it.
   if (!served.ok()) (*client)->Kill(SIGKILL);
   test::SubprocessResult r = (*client)->Wait();
-  ASSERT_TRUE(served.ok()) << served << "\n" << DescribeRelay((*relay)->stats());
+  ASSERT_TRUE(served.ok()) << served << "\n"
+                           << DescribeRelay((*relay)->stats()) << "\n"
+                           << DescribeSession(*(*session)->GetInfo());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("OK " + std::to_string(kBytes), 0), 0u) << r.out;
   const transport::SessionInfo info = *(*session)->GetInfo();
