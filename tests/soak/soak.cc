@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "transport/testing/transfer.h"
 
 namespace kcpp::soak {
@@ -131,13 +132,24 @@ void Soak::OnClientReadable(Client& c) {
   }
 }
 
-absl::Status Soak::Round(absl::Time deadline) {
+absl::Status Soak::Round(absl::Time deadline, absl::Duration spread) {
   const uint64_t offset = static_cast<uint64_t>(rounds_) * message_.size();
   ++rounds_;
   transport::testing::FillPattern(absl::MakeSpan(message_), offset);
-  for (const auto& c : clients_) {
-    c->target.store(offset + message_.size(), std::memory_order_release);
-    absl::StatusOr<size_t> w = c->session->Write(message_, deadline);
+  constexpr size_t kGroup = 100;
+  const size_t groups = (clients_.size() + kGroup - 1) / kGroup;
+  const absl::Time start = absl::Now();
+  for (size_t i = 0; i < clients_.size(); ++i) {
+    if (i % kGroup == 0 && spread > absl::ZeroDuration()) {
+      // Pacing the workload (not synchronisation): group g starts at
+      // start + g * spread / groups.
+      absl::SleepFor(start +
+                     spread * static_cast<double>(i / kGroup) / static_cast<double>(groups) -
+                     absl::Now());
+    }
+    Client& c = *clients_[i];
+    c.target.store(offset + message_.size(), std::memory_order_release);
+    absl::StatusOr<size_t> w = c.session->Write(message_, deadline);
     if (!w.ok()) return w.status();
   }
   const int64_t goal = static_cast<int64_t>(rounds_) * static_cast<int64_t>(clients_.size());

@@ -65,13 +65,17 @@ class Soak {
   ~Soak();
 
   // One round: every client writes message_bytes, every echo is read and
-  // checked. DataLoss on a wrong byte, DeadlineExceeded at `deadline`, or
-  // the first session's failure.
-  absl::Status Round(absl::Time deadline);
+  // checked. The writes are spread evenly over `spread` (groups of 100
+  // sessions; 0: all at once — a burst of one datagram per session, which
+  // overflows the listener's socket buffer beyond a few thousand sessions).
+  // DataLoss on a wrong byte, DeadlineExceeded at `deadline`, or the first
+  // session's failure.
+  absl::Status Round(absl::Time deadline, absl::Duration spread = absl::ZeroDuration());
 
   int rounds() const { return rounds_; }
   uint64_t bytes_echoed() const { return bytes_echoed_.load(); }
   transport::EngineStats engine_stats() const { return engine_->GetStats(); }
+  transport::ListenerStats listener_stats() const { return listener_->GetStats(); }
 
  private:
   struct Client;

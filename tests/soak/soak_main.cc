@@ -1,5 +1,6 @@
 // kcpp_soak: the 10-minute soak (issue 9) — `sessions` kcpp sessions in one
-// process echo a small message once per `interval_ms`, byte-checked, for
+// process echo a small message once per `interval_ms` (the writes spread
+// over the first half of the interval), byte-checked, for
 // `duration_s`; every `report_s` one line of RSS and CPU. At the end, RSS
 // growth from the end of the warm-up to the end is compared with
 // `max_growth_mib` (the stated bound; docs/testing.md).
@@ -82,9 +83,24 @@ int main(int argc, char** argv) {
     if (now >= end) break;
     if (now >= next_round) {
       const auto r0 = std::chrono::steady_clock::now();
-      const absl::Status s = (*soak)->Round(absl::Now() + absl::Seconds(60));
+      const absl::Status s =
+          (*soak)->Round(absl::Now() + absl::Seconds(60),
+                         absl::Milliseconds(absl::GetFlag(FLAGS_interval_ms)) / 2);
       if (!s.ok()) {
-        std::fprintf(stderr, "round %d: %s\n", (*soak)->rounds(), s.ToString().c_str());
+        const kcpp::transport::ListenerStats l = (*soak)->listener_stats();
+        const kcpp::transport::EngineStats e = (*soak)->engine_stats();
+        std::fprintf(
+            stderr,
+            "round %d: %s\nlistener: created=%llu live=%u pending=%u drop_csum=%llu "
+            "drop_no_conv=%llu drop_mismatch=%llu drop_backlog=%llu drop_limit=%llu\n"
+            "engine: sessions=%u send_drops=%llu csum=%llu input_err=%llu\n",
+            (*soak)->rounds(), s.ToString().c_str(), (unsigned long long)l.sessions_created,
+            l.live_sessions, l.pending_accept, (unsigned long long)l.dropped_checksum,
+            (unsigned long long)l.dropped_no_conv, (unsigned long long)l.dropped_conv_mismatch,
+            (unsigned long long)l.dropped_backlog_full, (unsigned long long)l.dropped_session_limit,
+            e.current_sessions, (unsigned long long)e.counters.send_drops,
+            (unsigned long long)e.counters.checksum_errors,
+            (unsigned long long)e.counters.input_errors);
         return 1;
       }
       worst_round_ms = std::max(
