@@ -129,7 +129,8 @@ const std::vector<Field>& Fields() {
         "the seconds to wait before tearing down a connection"),
       S({"snmplog"}, "snmplog", kBothRoles, &C::snmplog,
         "collect snmp to file (ignored by kcpd: counters are in its API)"),
-      I({"snmpperiod"}, "snmpperiod", kBothRoles, &C::snmpperiod, "snmp collect period, in seconds"),
+      I({"snmpperiod"}, "snmpperiod", kBothRoles, &C::snmpperiod,
+        "snmp collect period, in seconds"),
       B({"pprof"}, "pprof", kBothRoles, &C::pprof, "start profiling server on :6060 (ignored)"),
       S({"log"}, "log", kBothRoles, &C::log, "specify a log file to output (ignored: stderr)"),
       B({"quiet"}, "quiet", kBothRoles, &C::quiet, "to suppress the 'stream open/close' messages"),
@@ -266,7 +267,6 @@ absl::Status JsonTypeError(const JsonValue& v, absl::string_view key, absl::stri
                                                  " into \"", key, "\" of type ", want));
 }
 
-
 }  // namespace
 
 absl::string_view TunnelRoleName(TunnelRole role) {
@@ -331,9 +331,9 @@ absl::StatusOr<KcptunFlags> ApplyKcptunFlags(absl::Span<const std::string> args,
     }
     const Field* f = FindFlag(config->role, name);
     if (f == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("flag provided but not defined: -", name, " (kcptun-",
-                       TunnelRoleName(config->role), " has no such flag)"));
+      return absl::InvalidArgumentError(absl::StrCat("flag provided but not defined: -", name,
+                                                     " (kcptun-", TunnelRoleName(config->role),
+                                                     " has no such flag)"));
     }
     if (f->kind == Kind::kBool) {
       absl::Status s = SetFromFlag(*f, name, value.value_or("true"), config);
@@ -381,10 +381,9 @@ absl::Status ApplyKcptunJson(absl::string_view json, KcptunConfig* config) {
         int64_t v;
         if (!absl::SimpleAtoi(value.text, &v) ||
             value.text.find_first_of(".eE+") != std::string::npos) {
-          return absl::InvalidArgumentError(absl::StrCat("line ", value.line, ", column ",
-                                                         value.column, ": cannot unmarshal number ",
-                                                         value.text, " into \"", key,
-                                                         "\" of type int"));
+          return absl::InvalidArgumentError(absl::StrCat(
+              "line ", value.line, ", column ", value.column, ": cannot unmarshal number ",
+              value.text, " into \"", key, "\" of type int"));
         }
         if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
           return absl::InvalidArgumentError(absl::StrCat("line ", value.line, ": \"", key,
@@ -419,8 +418,8 @@ absl::Status FinishKcptunConfig(KcptunConfig* c, std::vector<std::string>* warni
   }
   // Cipher selection (main.go switch): unknown names become aes.
   static constexpr absl::string_view kCiphers[] = {
-      "aes",      "aes-128", "aes-192", "salsa20", "blowfish", "twofish", "cast5", "3des",
-      "tea",      "xtea",    "xor",     "sm4",     "none",     "null",    "aes-128-gcm"};
+      "aes", "aes-128", "aes-192", "salsa20", "blowfish", "twofish", "cast5",      "3des",
+      "tea", "xtea",    "xor",     "sm4",     "none",     "null",    "aes-128-gcm"};
   if (std::find(std::begin(kCiphers), std::end(kCiphers), c->crypt) == std::end(kCiphers)) {
     warn(absl::StrCat("crypt \"", c->crypt, "\" is unknown: using aes, as kcptun does"));
     c->crypt = "aes";
@@ -471,8 +470,8 @@ absl::Status FinishKcptunConfig(KcptunConfig* c, std::vector<std::string>* warni
   if (!(s = range("keepalive", c->keepalive, 1, 86400)).ok()) return s;
   if (c->datashard < 0 || c->parityshard < 0 || c->datashard + c->parityshard > 256) {
     return absl::InvalidArgumentError(
-        absl::StrCat("datashard and parityshard must be >= 0 with a sum <= 256, got ",
-                     c->datashard, " and ", c->parityshard));
+        absl::StrCat("datashard and parityshard must be >= 0 with a sum <= 256, got ", c->datashard,
+                     " and ", c->parityshard));
   }
   if (c->smuxver != 1 && c->smuxver != 2) {
     return absl::InvalidArgumentError(
@@ -596,9 +595,8 @@ std::vector<std::pair<std::string, std::string>> DescribeKcptunConfig(const Kcpt
 
 std::string KcptunUsage(TunnelRole role) {
   const KcptunConfig d = DefaultKcptunConfig(role);
-  std::string out = absl::StrCat("kcpd tunnel ", TunnelRoleName(role),
-                                 ": kcptun-", TunnelRoleName(role),
-                                 " compatible flags (docs/tunnel.md)\n");
+  std::string out = absl::StrCat("kcpd tunnel ", TunnelRoleName(role), ": kcptun-",
+                                 TunnelRoleName(role), " compatible flags (docs/tunnel.md)\n");
   for (const Field& f : Fields()) {
     if ((f.roles & Mask(role)) == 0 || f.hidden) continue;
     std::string names;

@@ -60,11 +60,11 @@ struct KcptunConfig {
   TunnelRole role = TunnelRole::kClient;
 
   // Client only.
-  std::string localaddr = ":12948";     // -localaddr, -l: TCP listen address
+  std::string localaddr = ":12948";      // -localaddr, -l: TCP listen address
   std::string remoteaddr = "vps:29900";  // -remoteaddr, -r: "host:port" or "host:min-max"
   int conn = 1;                          // KCP sessions; TCP connections spread round-robin
-  int autoexpire = 0;   // seconds a KCP session takes new streams; 0 = forever
-  int scavengettl = 600;  // seconds an expired session keeps its streams
+  int autoexpire = 0;                    // seconds a KCP session takes new streams; 0 = forever
+  int scavengettl = 600;                 // seconds an expired session keeps its streams
 
   // Server only.
   std::string listen = ":29900";           // -listen, -l: UDP address (or port range)
@@ -100,8 +100,8 @@ struct KcptunConfig {
   bool quiet = false;  // no per-stream open/close log lines
   bool tcp = false;
   bool pprof = false;
-  bool qpp = false;    // -QPP, JSON "qpp"
-  int qppcount = 61;   // -QPPCount, JSON "qpp-count"
+  bool qpp = false;   // -QPP, JSON "qpp"
+  int qppcount = 61;  // -QPPCount, JSON "qpp-count"
 };
 
 // kcptun's defaults for `role` (wire-format.md §6.3).
@@ -109,9 +109,9 @@ KcptunConfig DefaultKcptunConfig(TunnelRole role);
 
 // What the command line said besides settings.
 struct KcptunFlags {
-  std::string json_path;      // -c FILE ("" if absent)
-  bool help = false;          // -h / --help
-  bool version = false;       // -v / --version
+  std::string json_path;                  // -c FILE ("" if absent)
+  bool help = false;                      // -h / --help
+  bool version = false;                   // -v / --version
   std::vector<std::string> ignored_args;  // positional arguments (kcptun ignores them)
 };
 

@@ -114,12 +114,12 @@ TEST(KcptunConfig, FlagErrorsUseKcptunsWording) {
     absl::StatusOr<KcptunConfig> c = Load(role, args);
     return c.ok() ? std::string("ok") : std::string(c.status().message());
   };
-  EXPECT_EQ(message(TunnelRole::kClient, {"-target", "x"}).rfind(
-                "flag provided but not defined: -target", 0),
+  EXPECT_EQ(message(TunnelRole::kClient, {"-target", "x"})
+                .rfind("flag provided but not defined: -target", 0),
             0u);
-  EXPECT_EQ(message(TunnelRole::kServer, {"-conn", "2"}).rfind(
-                "flag provided but not defined: -conn", 0),
-            0u);
+  EXPECT_EQ(
+      message(TunnelRole::kServer, {"-conn", "2"}).rfind("flag provided but not defined: -conn", 0),
+      0u);
   EXPECT_EQ(message(TunnelRole::kClient, {"-mtu"}), "flag needs an argument: -mtu");
   EXPECT_EQ(message(TunnelRole::kClient, {"-mtu", "big"}),
             "invalid value \"big\" for flag -mtu: parse error");
@@ -194,9 +194,9 @@ TEST(KcptunConfig, JsonKeysMatchCaseInsensitivelyUnknownAndNullIgnored) {
 
 TEST(KcptunConfig, JsonTypeMismatchesAreErrorsAsInGo) {
   KcptunConfig c = DefaultKcptunConfig(TunnelRole::kClient);
-  for (const char* bad : {R"({"mtu": "1400"})", R"({"mtu": 1400.0})", R"({"mtu": 1e3})",
-                          R"({"nocomp": 1})", R"({"key": 5})", R"({"mtu": 4294967296})",
-                          R"([1])", R"({"mtu": 1400,})"}) {
+  for (const char* bad :
+       {R"({"mtu": "1400"})", R"({"mtu": 1400.0})", R"({"mtu": 1e3})", R"({"nocomp": 1})",
+        R"({"key": 5})", R"({"mtu": 4294967296})", R"([1])", R"({"mtu": 1400,})"}) {
     EXPECT_FALSE(ApplyKcptunJson(bad, &c).ok()) << bad;
   }
   absl::Status s = ApplyKcptunJson("{\n\"nocomp\": \"yes\"}", &c);
@@ -215,8 +215,7 @@ TEST(KcptunConfig, UnknownCryptFallsBackToAesWithAWarning) {
 
 TEST(KcptunConfig, UnsupportedFeaturesAreRefusedNotIgnored) {
   EXPECT_EQ(Load(TunnelRole::kClient, {"-tcp"}).status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(Load(TunnelRole::kServer, {"-QPP"}).status().code(),
-            absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(Load(TunnelRole::kServer, {"-QPP"}).status().code(), absl::StatusCode::kUnimplemented);
   std::vector<std::string> warnings;
   ASSERT_TRUE(Load(TunnelRole::kServer, {"-log", "/var/log/k.log", "-snmplog", "s", "-pprof"},
                    std::nullopt, &warnings)
@@ -241,9 +240,9 @@ TEST(KcptunConfig, ValuesKcpdCannotUseAreErrorsNamingTheSetting) {
 
 TEST(KcptunConfig, SessionOptionsAreKcptunsPerSessionSettings) {
   absl::StatusOr<KcptunConfig> c =
-      Load(TunnelRole::kServer, {"-mode", "manual", "-interval", "5", "-nc", "1", "-ds", "0",
-                                 "-crypt", "salsa20", "-key", "k", "-dscp", "46", "-sockbuf",
-                                 "65536", "-acknodelay"});
+      Load(TunnelRole::kServer,
+           {"-mode", "manual", "-interval", "5", "-nc", "1", "-ds", "0", "-crypt", "salsa20",
+            "-key", "k", "-dscp", "46", "-sockbuf", "65536", "-acknodelay"});
   ASSERT_TRUE(c.ok()) << c.status();
   const transport::SessionOptions o = ToSessionOptions(*c);
   EXPECT_TRUE(o.stream_mode);
@@ -283,8 +282,7 @@ TEST(KcptunConfig, DebiansExampleConfigsLoadUnchanged) {
        {std::pair{TunnelRole::kClient, "/usr/share/doc/kcptun/examples/local.json"},
         std::pair{TunnelRole::kServer, "/usr/share/doc/kcptun/examples/server.json"}}) {
     std::vector<std::string> warnings;
-    absl::StatusOr<KcptunConfig> c =
-        LoadKcptunConfig(role, {"-c", path}, std::nullopt, &warnings);
+    absl::StatusOr<KcptunConfig> c = LoadKcptunConfig(role, {"-c", path}, std::nullopt, &warnings);
     ASSERT_TRUE(c.ok()) << path << ": " << c.status();
     EXPECT_EQ(c->crypt, "aes-128");
     EXPECT_EQ(c->mtu, 1400);

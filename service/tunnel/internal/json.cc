@@ -72,7 +72,8 @@ class Parser {
 
  private:
   absl::Status Error(absl::string_view what) const {
-    return absl::InvalidArgumentError(absl::StrCat("line ", line_, ", column ", column_, ": ", what));
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", line_, ", column ", column_, ": ", what));
   }
 
   bool AtEnd() const { return pos_ >= text_.size(); }
@@ -329,8 +330,8 @@ class Parser {
         continue;
       }
       // Plain bytes: copy valid UTF-8 sequences, replace invalid bytes.
-      const size_t len = ValidUtf8Length(reinterpret_cast<const unsigned char*>(text_.data()) + pos_,
-                                         text_.size() - pos_);
+      const size_t len = ValidUtf8Length(
+          reinterpret_cast<const unsigned char*>(text_.data()) + pos_, text_.size() - pos_);
       if (len == 0) {
         AppendUtf8(kReplacement, out);
         Advance();

@@ -12,8 +12,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   (void)kcpp::service::tunnel::internal::ParseJson(text);
-  for (auto role : {kcpp::service::tunnel::TunnelRole::kClient,
-                    kcpp::service::tunnel::TunnelRole::kServer}) {
+  for (auto role :
+       {kcpp::service::tunnel::TunnelRole::kClient, kcpp::service::tunnel::TunnelRole::kServer}) {
     kcpp::service::tunnel::KcptunConfig config = kcpp::service::tunnel::DefaultKcptunConfig(role);
     if (!kcpp::service::tunnel::ApplyKcptunJson(text, &config).ok()) continue;
     std::vector<std::string> warnings;

@@ -39,7 +39,9 @@ TEST(Json, UnicodeEscapesAndSurrogatesAsGoDecodesThem) {
   // A high surrogate followed by an escape that is not a low surrogate.
   v = ParseJson(R"("\ud800\u0041")");
   ASSERT_TRUE(v.ok()) << v.status();
-  EXPECT_EQ(v->text, "\xef\xbf\xbd" "A");
+  EXPECT_EQ(v->text,
+            "\xef\xbf\xbd"
+            "A");
 }
 
 TEST(Json, InvalidUtf8BecomesReplacementCharacters) {
@@ -56,10 +58,18 @@ TEST(Json, OnlyTheFirstValueIsRead) {
 }
 
 TEST(Json, RejectsWhatRfc8259Rejects) {
-  for (const char* bad : {"", "   ", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1,]", "[1 2]",
-                          "[01]", "-", "1.", "1e", "+1", ".5", "tru", "nul", "\"abc", "\"\\x\"",
-                          "\"\\u12\"", "\"a\tb\"", "{'a':1}", "{\"a\":1 \"b\":2}", "/*c*/{}",
-                          "{1:2}"}) {
+  for (const char* bad : {"",          "   ",
+                          "{",         "{\"a\"}",
+                          "{\"a\":}",  "{\"a\":1,}",
+                          "[1,]",      "[1 2]",
+                          "[01]",      "-",
+                          "1.",        "1e",
+                          "+1",        ".5",
+                          "tru",       "nul",
+                          "\"abc",     "\"\\x\"",
+                          "\"\\u12\"", "\"a\tb\"",
+                          "{'a':1}",   "{\"a\":1 \"b\":2}",
+                          "/*c*/{}",   "{1:2}"}) {
     EXPECT_FALSE(ParseJson(bad).ok()) << bad;
   }
 }
