@@ -279,7 +279,6 @@ KcptunConfig DefaultKcptunConfig(TunnelRole role) {
   if (role == TunnelRole::kServer) {
     c.sndwnd = 1024;
     c.rcvwnd = 1024;
-    c.closewait = 30;
   }
   return c;
 }
@@ -437,6 +436,10 @@ absl::Status FinishKcptunConfig(KcptunConfig* c, std::vector<std::string>* warni
                       "\" ignored: kcpd's counters are in its API (kcpctl tunnels get)"));
   }
   if (c->pprof) warn("pprof ignored: kcpd has no profiling server");
+  if (c->closewait != 0) {
+    warn(absl::StrCat("closewait ", c->closewait,
+                      " ignored: kcpd forwards end-of-file at once, as kcptun 2021 does"));
+  }
 
   // kcpd's checks (kcptun would often misbehave silently instead).
   auto range = [](absl::string_view name, int v, int lo, int hi) -> absl::Status {

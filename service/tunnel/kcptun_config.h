@@ -24,7 +24,9 @@
 // falls back silently; a kcptun peer with the same typo does the same);
 // -tcp (tcpraw fake TCP) and -QPP are refused (not implemented); -log,
 // -snmplog, -snmpperiod and -pprof are accepted and ignored with a warning
-// (kcpd logs to stderr; its counters are in the gRPC API).
+// (kcpd logs to stderr; its counters are in the gRPC API); so is a non-zero
+// -closewait (kcptun 2025 delays forwarding end-of-file by it; kcpd forwards
+// it at once, as Debian's kcptun 2021 does).
 //
 // Thread safety: plain functions on values.
 #ifndef KCPP_SERVICE_TUNNEL_KCPTUN_CONFIG_H_
@@ -93,7 +95,7 @@ struct KcptunConfig {
   int framesize = 32768;  // smux MaxFrameSize (kcptun 2021 keeps smux's default; 2025: 8192)
   int keepalive = 10;     // seconds between smux NOPs
   int ratelimit = 0;      // bytes/s per KCP session, 0 = unlimited (2025)
-  int closewait = 0;      // seconds (2025; server default 30)
+  int closewait = 0;      // seconds (2025 name; accepted, not used: kcptun 2021 behaviour)
   std::string log;
   std::string snmplog;
   int snmpperiod = 60;

@@ -208,9 +208,26 @@ void TcpEchoServer::AcceptLoop() {
 void TcpEchoServer::Serve(int fd) {
   std::vector<char> buf(65536);
   bool eof = false;
+  bool first = true;
   while (true) {
-    const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
     if (n < 0 && errno == EINTR) continue;
+    if (first && n > 0 && n < static_cast<ssize_t>(kCloseCommand.size()) &&
+        std::string(buf.data(), n) == kCloseCommand.substr(0, n)) {
+      // A prefix of the command: wait for the rest before deciding.
+      const ssize_t more = ::recv(fd, buf.data() + n, kCloseCommand.size() - n, MSG_WAITALL);
+      if (more > 0) n += more;
+    }
+    if (first && n >= static_cast<ssize_t>(kCloseCommand.size()) &&
+        std::string(buf.data(), kCloseCommand.size()) == kCloseCommand) {
+      WriteAll(fd, kCloseReply.data(), kCloseReply.size());
+      ::shutdown(fd, SHUT_RDWR);
+      std::lock_guard<std::mutex> l(mu_);
+      ++closed_by_target_;
+      cv_.notify_all();
+      return;
+    }
+    first = false;
     if (n == 0) eof = true;
     if (n <= 0) break;
     bytes_ += static_cast<uint64_t>(n);
@@ -333,9 +350,17 @@ absl::Status ConcurrentEchoExchanges(int port, int connections, uint64_t bytes, 
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ReadUntilEof(int port, absl::Time deadline) {
+absl::StatusOr<std::string> AskTargetToClose(int port, absl::Time deadline) {
+  return ReadUntilEof(port, deadline, std::string(kCloseCommand));
+}
+
+absl::StatusOr<std::string> ReadUntilEof(int port, absl::Time deadline, const std::string& send) {
   const int fd = ConnectTcp(port);
   if (fd < 0) return absl::UnavailableError(absl::StrCat("connect: ", strerror(errno)));
+  if (!send.empty() && !WriteAll(fd, send.data(), send.size())) {
+    ::close(fd);
+    return absl::UnavailableError("write to the tunnel failed");
+  }
   std::string data;
   char buf[4096];
   while (true) {

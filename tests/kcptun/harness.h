@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -58,9 +59,15 @@ absl::StatusOr<std::vector<std::string>> KcptunStartupLog(const std::string& bin
 // A loopback UDP port nobody is bound to right now.
 absl::StatusOr<int> FreeUdpPort();
 
+// What makes TcpEchoServer close a connection itself: sent as the first
+// bytes, it answers kCloseReply and closes.
+inline const std::string kCloseCommand = "CLOSE!";
+inline const std::string kCloseReply = "closed by the target";
+
 // A TCP target that echoes every byte back on each connection, one thread
-// per connection; on EOF it half-closes its side, then closes. Counts
-// connections and how they ended.
+// per connection; on EOF it half-closes its side, then closes. A connection
+// that starts with kCloseCommand gets kCloseReply and is closed by the
+// target. Counts connections and how they ended.
 class TcpEchoServer {
  public:
   TcpEchoServer();
@@ -73,6 +80,10 @@ class TcpEchoServer {
   // Blocks until closed_by_peer() >= n or `deadline`; false on the deadline.
   bool WaitClosedByPeer(int n, absl::Time deadline) const;
   uint64_t bytes_echoed() const { return bytes_.load(); }
+  int closed_by_target() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return closed_by_target_;
+  }
 
  private:
   void AcceptLoop();
@@ -86,6 +97,7 @@ class TcpEchoServer {
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   int closed_by_peer_ = 0;
+  int closed_by_target_ = 0;
   std::vector<int> fds_;  // guarded by mu_
   std::thread accept_thread_;
   std::vector<std::thread> threads_;  // guarded by mu_
@@ -116,9 +128,13 @@ absl::Status EchoExchange(int port, uint64_t bytes, uint32_t seed,
 // Several EchoExchange at once (seeds seed, seed+1, ...); the first error.
 absl::Status ConcurrentEchoExchanges(int port, int connections, uint64_t bytes, uint32_t seed);
 
-// Connects to 127.0.0.1:`port` and reads until EOF; the bytes read, or an
-// error (reset, deadline).
-absl::StatusOr<std::string> ReadUntilEof(int port, absl::Time deadline);
+// Connects to 127.0.0.1:`port`, writes `send`, and reads until EOF; the
+// bytes read, or an error (reset, deadline).
+absl::StatusOr<std::string> ReadUntilEof(int port, absl::Time deadline,
+                                         const std::string& send = "");
+// Through a tunnel to a TcpEchoServer: asks the target to close; returns
+// what arrived before EOF (kCloseReply if all went well).
+absl::StatusOr<std::string> AskTargetToClose(int port, absl::Time deadline);
 
 // Opens a TCP connection to 127.0.0.1:`port` (blocking connect); -1 on error.
 int ConnectTcp(int port);
