@@ -51,7 +51,6 @@ TEST(KcptunConfig, DefaultsAreKcptunsPerRole) {
   EXPECT_EQ(s.target, "127.0.0.1:12948");
   EXPECT_EQ(s.sndwnd, 1024);
   EXPECT_EQ(s.rcvwnd, 1024);
-  EXPECT_EQ(s.closewait, 30);
 }
 
 TEST(KcptunConfig, ModePresetsReplaceTheManualValues) {
