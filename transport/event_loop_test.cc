@@ -187,12 +187,12 @@ class CountingHandler : public EventLoop::FdHandler {
  public:
   void OnReadable() override {
     ++readable;
-    if (latch != nullptr) latch->CountDown();
+    if (Latch* l = latch.load()) l->CountDown();
   }
   void OnWritable() override { ++writable; }
   std::atomic<int> readable{0};
   std::atomic<int> writable{0};
-  Latch* latch = nullptr;
+  std::atomic<Latch*> latch{nullptr};  // set by the test thread
 };
 
 // Runs `fn` on the loop and waits for it; two rounds, so any readiness that
