@@ -146,6 +146,14 @@ absl::StatusOr<int> FreeUdpPort() {
   return ntohs(a.sin_port);
 }
 
+absl::StatusOr<int> FreeTcpPort() {
+  int port = 0;
+  const int fd = ListenLoopback(&port);
+  if (fd < 0) return absl::InternalError(absl::StrCat("tcp port: ", strerror(errno)));
+  ::close(fd);
+  return port;
+}
+
 void FillTestData(uint32_t seed, uint64_t offset, uint8_t* out, size_t size) {
   for (size_t i = 0; i < size; ++i) {
     const uint64_t p = offset + i;

@@ -56,8 +56,9 @@ absl::StatusOr<KcptunProcess> StartKcptunServer(const std::vector<std::string>& 
 absl::StatusOr<std::vector<std::string>> KcptunStartupLog(const std::string& binary,
                                                           const std::vector<std::string>& args);
 
-// A loopback UDP port nobody is bound to right now.
+// A loopback UDP / TCP port nobody is bound to right now.
 absl::StatusOr<int> FreeUdpPort();
+absl::StatusOr<int> FreeTcpPort();
 
 // What makes TcpEchoServer close a connection itself: sent as the first
 // bytes, it answers kCloseReply and closes.
