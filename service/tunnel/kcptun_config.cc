@@ -319,6 +319,8 @@ absl::StatusOr<KcptunFlags> ApplyKcptunFlags(absl::Span<const std::string> args,
       continue;
     }
     if (name == "c") {
+      result.json_flag_index = static_cast<int>(i);
+      result.json_flag_count = value.has_value() ? 1 : 2;
       if (!value.has_value()) {
         if (i + 1 >= args.size()) {
           return absl::InvalidArgumentError("flag needs an argument: -c");

@@ -111,7 +111,11 @@ KcptunConfig DefaultKcptunConfig(TunnelRole role);
 
 // What the command line said besides settings.
 struct KcptunFlags {
-  std::string json_path;                  // -c FILE ("" if absent)
+  std::string json_path;  // -c FILE ("" if absent)
+  // Where the (last) -c flag is in the arguments and how many of them it
+  // takes (1 for "-c=FILE", 2 for "-c FILE"), so a client can lift it out.
+  int json_flag_index = -1;
+  int json_flag_count = 0;
   bool help = false;                      // -h / --help
   bool version = false;                   // -v / --version
   std::vector<std::string> ignored_args;  // positional arguments (kcptun ignores them)

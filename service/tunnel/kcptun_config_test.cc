@@ -142,6 +142,21 @@ TEST(KcptunConfig, PositionalArgumentsEndTheFlagsAndAreIgnored) {
   EXPECT_EQ(c->mtu, 1350);
 }
 
+TEST(KcptunConfig, FlagsSayWhereTheJsonFlagIs) {
+  KcptunConfig c = DefaultKcptunConfig(TunnelRole::kClient);
+  absl::StatusOr<KcptunFlags> f =
+      ApplyKcptunFlags({"-key", "-c", "-c", "/etc/k.json", "-nocomp"}, std::nullopt, &c);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(c.key, "-c");  // a flag's value, not the -c flag
+  EXPECT_EQ(f->json_path, "/etc/k.json");
+  EXPECT_EQ(f->json_flag_index, 2);
+  EXPECT_EQ(f->json_flag_count, 2);
+  f = ApplyKcptunFlags({"--c=/x.json"}, std::nullopt, &c);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->json_flag_index, 0);
+  EXPECT_EQ(f->json_flag_count, 1);
+}
+
 TEST(KcptunConfig, KeyFromTheEnvironmentUnlessGivenAsAFlag) {
   absl::StatusOr<KcptunConfig> c = Load(TunnelRole::kClient, {}, "from-env");
   ASSERT_TRUE(c.ok());
