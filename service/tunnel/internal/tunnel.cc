@@ -971,8 +971,7 @@ absl::Status Tunnel::StartServer() {
 }
 
 void Tunnel::Stop() {
-  if (stopped_) return;
-  stopped_ = true;
+  if (stopped_.exchange(true)) return;
   for (const std::unique_ptr<transport::Listener>& l : listeners_) l->Close();
   internal::Latch done(static_cast<int>(shards_.size()));
   for (size_t i = 0; i < shards_.size(); ++i) {

@@ -103,7 +103,7 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   std::atomic<uint64_t> next_session_number_{0};
   std::atomic<uint64_t> next_server_shard_{0};
   Counters counters_;
-  bool stopped_ = false;
+  std::atomic<bool> stopped_{false};  // Stop() ran (Snapshot may race with it)
 };
 
 }  // namespace kcpp::service::tunnel
