@@ -138,6 +138,31 @@ TEST(TunnelLoopbackMore, ConnSpreadsStreamsOverSessions) {
   EXPECT_EQ(server->counters.sessions_created, 3u);
 }
 
+// kcptun's autoexpire + scavengettl: a session takes new connections for
+// autoexpire seconds and is closed autoexpire + scavengettl seconds after it
+// was created, with its connections; the next connection gets a new session.
+TEST(TunnelLoopbackMore, AutoexpireAndTheScavengerReplaceSessions) {
+  TcpEchoServer echo;
+  Pair p = MakePair(echo.address(), {"-mode", "fast3", "-quiet"},
+                    {"-autoexpire", "1", "-scavengettl", "0"});
+  const int fd = ConnectTcp(p.port);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "ping", 4), 4);
+  char buf[4];
+  ASSERT_EQ(recv(fd, buf, 4, MSG_WAITALL), 4);
+  // Blocks until the scavenger closes session 1 (about 1 s from now).
+  char b;
+  EXPECT_EQ(recv(fd, &b, 1, 0), 0);
+  close(fd);
+  ASSERT_TRUE(EchoExchange(p.port, 64 << 10, 3).ok());
+  absl::StatusOr<TunnelSnapshot> client = p.manager->GetTunnel("client", false);
+  ASSERT_TRUE(client.ok());
+  EXPECT_EQ(client->counters.sessions_created, 2u);
+  EXPECT_GE(client->counters.sessions_closed, 1u);
+  ASSERT_GE(client->sessions.size(), 1u);
+  EXPECT_EQ(client->sessions.back().number, 2u);
+}
+
 TEST(TunnelLoopbackMore, ListsLiveStreamsAndDeletingATunnelClosesThem) {
   TcpEchoServer echo;
   Pair p = MakePair(echo.address(), {"-mode", "fast3", "-quiet"});

@@ -120,8 +120,10 @@ class Link final : public MuxLink::Handler {
   absl::Status AdoptConnection(Fd* fd);
   // The pump of `id` is finished: forget it (its socket is closed).
   void RemovePump(MuxLink::StreamId id);
-  // Client autoexpire: no new streams; close at `scavenge_at_ms`.
-  void Expire(int64_t scavenge_at_ms);
+  // Client autoexpire: takes no new streams from now on.
+  void MarkExpired();
+  // Client scavenger: close the session (and its streams) at `at_ms`.
+  void ScavengeAt(int64_t at_ms);
   bool expired() const { return expired_; }
   int64_t scavenge_at_ms() const { return scavenge_at_ms_; }
   // Closes every socket and the link (FIN on every stream, then the session
@@ -598,12 +600,16 @@ void Link::OnLinkClosed(const absl::Status& why) {
   shard_->LinkClosed(this, why);  // buries this link
 }
 
-void Link::Expire(int64_t scavenge_at_ms) {
+void Link::MarkExpired() {
   if (expired_) return;
   expired_ = true;
-  scavenge_at_ms_ = scavenge_at_ms;
   shard_->tunnel()->counters().sessions_expired.fetch_add(1, std::memory_order_relaxed);
-  shard_->ArmScavenger(scavenge_at_ms);
+}
+
+void Link::ScavengeAt(int64_t at_ms) {
+  if (scavenge_at_ms_ != 0 && scavenge_at_ms_ <= at_ms) return;
+  scavenge_at_ms_ = at_ms;
+  shard_->ArmScavenger(at_ms);
 }
 
 void Link::CloseAll() {
@@ -711,14 +717,16 @@ void Shard::AdoptClientConnection(Fd fd, int slot) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool expired = config.autoexpire > 0 && now >= s.expiry_ms;
     if (s.link == nullptr || !s.link->usable() || expired) {
-      if (s.link != nullptr && s.link->usable() && expired) {
-        // kcptun's scavenger: an expired session keeps its streams for
-        // scavengettl more seconds, then closes.
-        s.link->Expire(s.expiry_ms + int64_t{config.scavengettl} * 1000);
-      }
+      if (s.link != nullptr && s.link->usable() && expired) s.link->MarkExpired();
       s.link = NewClientLink();
       if (s.link == nullptr) break;
       s.expiry_ms = now + int64_t{config.autoexpire} * 1000;
+      if (config.autoexpire > 0) {
+        // kcptun's scavenger: a session takes new streams for autoexpire
+        // seconds, keeps them scavengettl seconds more, then closes,
+        // whether or not a newer session replaced it meanwhile.
+        s.link->ScavengeAt(s.expiry_ms + int64_t{config.scavengettl} * 1000);
+      }
     }
     absl::Status st = s.link->AdoptConnection(&fd);
     if (st.ok()) return;
@@ -727,8 +735,10 @@ void Shard::AdoptClientConnection(Fd fd, int slot) {
                   absl::StrCat("tunnel ", tunnel->id(), ": new stream: ", st.message()));
       break;
     }
-    // smux's stream ids ran out (go away): a fresh session.
-    s.link->Expire(now + int64_t{config.scavengettl} * 1000);
+    // smux's stream ids ran out (go away): a fresh session; the old one
+    // keeps its streams for scavengettl seconds.
+    s.link->MarkExpired();
+    s.link->ScavengeAt(now + int64_t{config.scavengettl} * 1000);
     s.link = nullptr;
   }
   tunnel->counters().tcp_refused.fetch_add(1, std::memory_order_relaxed);
@@ -807,7 +817,7 @@ void Shard::OnTimer(int64_t now_ms) {
   // Closing a link may call back into LinkClosed only later (from a task),
   // so iterating links_ here is safe.
   for (const std::unique_ptr<Link>& link : links_) {
-    if (!link->expired() || !link->usable()) continue;
+    if (link->scavenge_at_ms() == 0 || !link->usable()) continue;
     if (link->scavenge_at_ms() <= now_ms) {
       tunnel_->Log(kLogInfo,
                    absl::StrCat("tunnel ", tunnel_->id(), ": session ", link->number(),
