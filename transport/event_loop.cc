@@ -101,6 +101,16 @@ absl::Status EventLoop::SetWritable(int fd, FdHandler* handler, bool writable) {
   return absl::OkStatus();
 }
 
+absl::Status EventLoop::SetInterest(int fd, FdHandler* handler, bool readable, bool writable) {
+  epoll_event ev{};
+  ev.events = (readable ? EPOLLIN : 0) | (writable ? EPOLLOUT : 0);
+  ev.data.ptr = handler;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
+    return absl::InternalError(absl::StrCat("epoll_ctl(MOD ", fd, "): ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 void EventLoop::UnwatchFd(int fd) { epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
 
 EventLoop::TimerId EventLoop::CreateTimer(TimerHandler* handler) {

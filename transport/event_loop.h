@@ -72,6 +72,11 @@ class EventLoop {
   // after the iteration's events.
   absl::Status WatchFd(int fd, FdHandler* handler, bool writable = false);
   absl::Status SetWritable(int fd, FdHandler* handler, bool writable);
+  // Loop thread: sets both interests of a watched fd. With neither, only a
+  // hang-up or error is reported (through OnReadable), which lets a reader
+  // that is applying back-pressure, or that saw end-of-file, stop polling a
+  // level-triggered readable fd without losing sight of the peer closing it.
+  absl::Status SetInterest(int fd, FdHandler* handler, bool readable, bool writable);
   void UnwatchFd(int fd);
 
   // Loop thread: timers. A timer fires once per Schedule.

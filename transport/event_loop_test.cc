@@ -1,5 +1,9 @@
 #include "transport/event_loop.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -177,6 +181,78 @@ TEST(EventLoop, DeliversSocketReadiness) {
   ASSERT_EQ(reader.payloads.size(), 3u);
   EXPECT_EQ(reader.payloads[0], a);
   EXPECT_EQ(reader.payloads[2], c);
+}
+
+class CountingHandler : public EventLoop::FdHandler {
+ public:
+  void OnReadable() override {
+    ++readable;
+    if (Latch* l = latch.load()) l->CountDown();
+  }
+  void OnWritable() override { ++writable; }
+  std::atomic<int> readable{0};
+  std::atomic<int> writable{0};
+  std::atomic<Latch*> latch{nullptr};  // set by the test thread
+};
+
+// Runs `fn` on the loop and waits for it; two rounds, so any readiness that
+// existed before the call has been through at least one full epoll_wait.
+template <typename Fn>
+void RunOnLoop(EventLoop& loop, Fn fn) {
+  for (int round = 0; round < 2; ++round) {
+    Latch done(1);
+    loop.Post([&] {
+      if (round == 0) fn();
+      done.CountDown();
+    });
+    done.Wait();
+  }
+}
+
+TEST(EventLoop, SetInterestWithoutReadingStillReportsHangUp) {
+  auto loop = EventLoop::Create("test");
+  ASSERT_TRUE(loop.ok());
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  CountingHandler h;
+  (*loop)->Start();
+  RunOnLoop(**loop, [&] {
+    ASSERT_TRUE((*loop)->WatchFd(fds[0], &h).ok());
+    ASSERT_TRUE((*loop)->SetInterest(fds[0], &h, /*readable=*/false, /*writable=*/false).ok());
+  });
+  // Pending data is not reported while nobody is interested in reading...
+  ASSERT_EQ(write(fds[1], "x", 1), 1);
+  RunOnLoop(**loop, [] {});
+  EXPECT_EQ(h.readable.load(), 0);
+  EXPECT_EQ(h.writable.load(), 0);
+  // ...and is once interest comes back (level-triggered).
+  Latch readable(1);
+  h.latch = &readable;
+  RunOnLoop(**loop, [&] { ASSERT_TRUE((*loop)->SetInterest(fds[0], &h, true, false).ok()); });
+  readable.Wait();
+  // Without interest again, the peer closing still reaches OnReadable.
+  RunOnLoop(**loop, [&] { ASSERT_TRUE((*loop)->SetInterest(fds[0], &h, false, false).ok()); });
+  const int before = h.readable.load();
+  Latch hung_up(1);
+  h.latch = &hung_up;
+  close(fds[1]);
+  hung_up.Wait();
+  EXPECT_GT(h.readable.load(), before);
+  RunOnLoop(**loop, [&] { (*loop)->UnwatchFd(fds[0]); });
+  (*loop)->Stop();
+  close(fds[0]);
+  EXPECT_EQ(h.writable.load(), 0);  // never asked for, never reported
+}
+
+TEST(EventLoop, SetInterestOnAnUnwatchedFdFails) {
+  auto loop = EventLoop::Create("test");
+  ASSERT_TRUE(loop.ok());
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  CountingHandler h;
+  EXPECT_FALSE((*loop)->SetInterest(fds[0], &h, true, false).ok());
+  close(fds[0]);
+  close(fds[1]);
 }
 
 }  // namespace

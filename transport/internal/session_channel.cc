@@ -18,6 +18,20 @@ bool WaitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, 
   return cv.wait_until(lock, absl::ToChronoTime(deadline), ready);
 }
 
+// The non-blocking forms answer "would block" on every empty poll of a
+// callback-driven reader or writer. A status with a message allocates, so
+// these answers are made once and copied (copies share the representation).
+absl::Status NoDataAvailable() {
+  static const absl::Status* const kStatus =
+      new absl::Status(absl::StatusCode::kDeadlineExceeded, "no data available");
+  return *kStatus;
+}
+absl::Status OutboundQueueFull() {
+  static const absl::Status* const kStatus =
+      new absl::Status(absl::StatusCode::kDeadlineExceeded, "outbound queue is full");
+  return *kStatus;
+}
+
 }  // namespace
 
 SessionChannel::SessionChannel(bool message_mode, Limits limits, absl::AnyInvocable<void()> kick)
@@ -45,8 +59,8 @@ absl::StatusOr<size_t> SessionChannel::Read(absl::Span<uint8_t> out, absl::Time 
     if (!failure_.ok()) return failure_;
     if (peer_closed_) return absl::OutOfRangeError("end of stream: the peer closed the session");
     if (!ready || deadline <= absl::Now()) {
-      return absl::DeadlineExceededError(
-          deadline == absl::InfinitePast() ? "no data available" : "read deadline exceeded");
+      if (deadline == absl::InfinitePast()) return NoDataAvailable();
+      return absl::DeadlineExceededError("read deadline exceeded");
     }
   }
   const bool was_full = inbound_.size() >= limits_.inbound_bytes;
@@ -85,8 +99,8 @@ absl::StatusOr<size_t> SessionChannel::Write(absl::Span<const uint8_t> data, abs
     if (absl::Status s = TerminalStatusLocked(); !s.ok()) return s;
     if (!ready) {
       writer_blocked_ = true;
-      return absl::DeadlineExceededError(
-          deadline == absl::InfinitePast() ? "outbound queue is full" : "write deadline exceeded");
+      if (deadline == absl::InfinitePast()) return OutboundQueueFull();
+      return absl::DeadlineExceededError("write deadline exceeded");
     }
     outbound_.AppendMessage(data);
     acknowledged_ = false;
@@ -105,8 +119,8 @@ absl::StatusOr<size_t> SessionChannel::Write(absl::Span<const uint8_t> data, abs
     if (!ready) {
       writer_blocked_ = true;
       if (queued > 0) return queued;
-      return absl::DeadlineExceededError(
-          deadline == absl::InfinitePast() ? "outbound queue is full" : "write deadline exceeded");
+      if (deadline == absl::InfinitePast()) return OutboundQueueFull();
+      return absl::DeadlineExceededError("write deadline exceeded");
     }
     const size_t n = std::min(data.size() - queued, limits_.outbound_bytes - outbound_.size());
     outbound_.Append(data.subspan(queued, n));
