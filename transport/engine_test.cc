@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -185,6 +186,7 @@ TEST(Engine, DeadLinkFailsTheSessionWithAClearError) {
   silent->reset();
   SessionOptions o = Fast();
   o.dead_link = 3;
+  o.dead_link_min_ms = 0;
   auto c = engine->Dial(to, o);
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE((*c)->Write(absl::MakeConstSpan(std::vector<uint8_t>(10, 1))).ok());
@@ -194,6 +196,33 @@ TEST(Engine, DeadLinkFailsTheSessionWithAClearError) {
   EXPECT_NE(r.status().message().find("dead link"), absl::string_view::npos) << r.status();
   EXPECT_EQ((*c)->WaitAcknowledged().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ((*c)->GetInfo()->state, SessionInfo::State::kFailed);
+}
+
+TEST(Engine, CallbacksInstalledAfterTheEndStillReportIt) {
+  EngineOptions eo;
+  eo.loops = 1;
+  auto engine = *Engine::Create(eo);
+  SessionOptions o;
+  o.idle_timeout_ms = 50;
+  auto c = engine->Dial("127.0.0.1:9", o);  // discard port: nothing answers
+  ASSERT_TRUE(c.ok());
+  std::vector<uint8_t> buf(10);
+  ASSERT_EQ((*c)->Read(absl::MakeSpan(buf), Guard()).status().code(),
+            absl::StatusCode::kUnavailable);  // it has ended
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<absl::Status> closed;
+  SessionCallbacks cb;
+  cb.on_closed = [&](absl::Status why) {
+    std::lock_guard<std::mutex> lock(mu);
+    closed = std::move(why);
+    cv.notify_all();
+  };
+  (*c)->SetCallbacks(std::move(cb));
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_until(lock, absl::ToChronoTime(Guard()), [&] { return closed.has_value(); }));
+  EXPECT_EQ(closed->code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(closed->message().find("idle timeout"), absl::string_view::npos) << *closed;
 }
 
 TEST(Engine, IdleTimeoutFailsASilentSession) {

@@ -40,14 +40,18 @@ class ListenerShared;
 struct ListenerStats {
   uint64_t sessions_created = 0;   // by a first datagram
   uint64_t sessions_accepted = 0;  // handed to Accept / the callback
-  uint64_t sessions_replaced = 0;  // new conv with sn == 0 from a known address
+  uint64_t sessions_replaced = 0;  // a new conversation's first PUSH from a known address
   uint64_t sessions_moved = 0;     // followed their peer to a new address
   uint32_t live_sessions = 0;
   uint32_t pending_accept = 0;
   // Datagrams dropped before reaching a session, by reason.
   uint64_t dropped_checksum = 0;       // CRC / AEAD failure (wrong key, corruption)
   uint64_t dropped_no_conv = 0;        // unknown address, nothing identifies a session
-  uint64_t dropped_conv_mismatch = 0;  // known address, other conv, sn != 0
+  // Unknown address, a conv no session here has, and not the first datagram
+  // of a conversation (PUSH sn 0): e.g. a peer whose session ended here, or
+  // this process restarted. Such a peer reaches its dead link.
+  uint64_t dropped_mid_conversation = 0;
+  uint64_t dropped_conv_mismatch = 0;  // known address, other conv, not a first PUSH
   uint64_t dropped_backlog_full = 0;
   uint64_t dropped_session_limit = 0;
   uint64_t dropped_truncated = 0;  // larger than 1500 bytes (kcp-go's limit)

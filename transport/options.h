@@ -89,10 +89,14 @@ struct SessionOptions {
   int inbound_queue_bytes = 1 << 20;
   // After Close(): keep retransmitting queued data for up to this long.
   int close_linger_ms = 10000;
-  // Fail the session when a segment has been sent this many times (KCP's
-  // dead link, §2.14). kcp-go sets the state but never acts on it; kcpp fails
-  // the session with Unavailable. 0 = never.
+  // Fail the session with Unavailable when a segment has been sent this many
+  // times (KCP's dead link, §2.14) and no acknowledgement has moved the send
+  // window for dead_link_min_ms. kcp-go sets the state but never acts on it.
+  // The time floor lets a session ride out an outage of seconds (a Wi-Fi
+  // roam, a route flap) on a fast path, where 20 transmissions with the RTO
+  // at its 30 ms floor take only ~3 s. 0 = never.
   int dead_link = 20;
+  int dead_link_min_ms = 15000;
   // Fail the session when nothing arrived from the peer for this long.
   // 0 = never (kcp-go has no such timer).
   int idle_timeout_ms = 0;
@@ -117,9 +121,11 @@ struct ListenerOptions {
   int max_sessions = 65536;
   // Follow a peer whose address changes mid-session (NAT rebinding): a
   // datagram that passes the cipher check from an unknown address carrying
-  // a live session's conv (and sn != 0) is fed to that session, and once
-  // nothing has come from the old address for max(100 ms, 2 x srtt) while
-  // the new one keeps sending, replies go to the new address. kcp-go
+  // a live session's conv (and not a conversation's first PUSH) is fed to
+  // that session; replies go to the new address at once if that datagram
+  // moved the conversation forward (a new segment delivered or new data
+  // acknowledged: not a replay), else once nothing has come from the old
+  // address for max(100 ms, 2 x srtt) while the new one keeps sending. kcp-go
   // instead starts a second, stuck session. A client that only receives
   // needs SessionOptions::keepalive_ms to be found after its NAT rebinds.
   // An attacker who captures a datagram can replay it from another address

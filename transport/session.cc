@@ -64,7 +64,13 @@ void Session::SetCallbacks(SessionCallbacks callbacks) {
   SessionShared* shared = shared_.get();
   shared->loop().Post([shared = shared_, callbacks = std::move(callbacks)]() mutable {
     auto* core = static_cast<SessionCore*>(shared->loop().FindObject(shared->id()));
-    if (core != nullptr && !core->finished()) core->SetCallbacks(std::move(callbacks));
+    if (core != nullptr && !core->finished()) {
+      core->SetCallbacks(std::move(callbacks));
+      return;
+    }
+    // It ended before the callbacks arrived: it still reports its end.
+    std::optional<absl::Status> why = shared->final_status();
+    if (why && callbacks.on_closed) callbacks.on_closed(*std::move(why));
   });
 }
 

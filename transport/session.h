@@ -115,7 +115,8 @@ struct SessionCallbacks {
   // Received an out-of-band datagram (§4.8); the span is valid during the call.
   absl::AnyInvocable<void(absl::Span<const uint8_t>)> on_oob;
   // The session left its loop (closed or failed); `why` is OK after a local
-  // Close() that flushed everything.
+  // Close() that flushed everything. Runs once; for callbacks installed after
+  // the session ended, at installation (on the loop thread).
   absl::AnyInvocable<void(absl::Status why)> on_closed;
 };
 

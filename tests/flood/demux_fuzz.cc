@@ -74,7 +74,7 @@ void CheckIdentity(const PacketIdentity& id, const uint8_t* p, size_t n) {
   const uint16_t flag = n >= 6 ? static_cast<uint16_t>(p[4] | p[5] << 8) : 0;
   if (flag == 0xF1) {
     Check(id.has_conv == (n >= 32));
-    if (id.has_conv) Check(id.conv == Le32(p + 8) && id.sn == Le32(p + 20));
+    if (id.has_conv) Check(id.conv == Le32(p + 8) && id.sn == Le32(p + 20) && id.cmd == p[12]);
   } else if (flag == 0xF2) {
     Check(!id.has_conv);
   } else if (flag == 0xF3) {
@@ -82,7 +82,7 @@ void CheckIdentity(const PacketIdentity& id, const uint8_t* p, size_t n) {
     if (id.has_conv) Check(id.conv == Le32(p + 8));
   } else {
     Check(id.has_conv == (n >= 24) && id.has_sn == (n >= 24));
-    if (id.has_conv) Check(id.conv == Le32(p) && id.sn == Le32(p + 12));
+    if (id.has_conv) Check(id.conv == Le32(p) && id.sn == Le32(p + 12) && id.cmd == p[4]);
   }
 }
 
@@ -123,20 +123,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const DemuxAction action = table.Decide(from, id, pending);
     const bool known = shadow.count(source) > 0;
     const bool same_conv = known && id.has_conv && id.conv == shadow[source];
+    // A conversation's first datagram: a PUSH of sn 0 (checked from the bytes
+    // by CheckIdentity).
+    const bool starts = id.has_conv && id.has_sn && id.sn == 0 && id.cmd == 81;
     switch (action) {
       case DemuxAction::kFeed:
         Check(known && (!id.has_conv || same_conv));
         Check(table.Find(from) != nullptr);
         break;
       case DemuxAction::kReplace:
-        Check(known && id.has_conv && !same_conv && id.has_sn && id.sn == 0);
+        Check(known && id.has_conv && !same_conv && starts && pending < backlog);
         table.Erase(from);
         table.Insert(from, id.conv, next_session++);
         shadow[source] = id.conv;
         ++pending;  // the new session waits for Accept, as in listener_core.cc
         break;
       case DemuxAction::kCreate:
-        Check(!known && id.has_conv && pending < backlog && shadow.size() < max_sessions);
+        Check(!known && starts && pending < backlog && shadow.size() < max_sessions);
         table.Insert(from, id.conv, next_session++);
         shadow[source] = id.conv;
         ++pending;
@@ -144,14 +147,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case DemuxAction::kDropNoConv:
         Check(!known && !id.has_conv);
         break;
+      case DemuxAction::kDropMidConversation:
+        Check(!known && id.has_conv && !starts);
+        break;
       case DemuxAction::kDropConvMismatch:
-        Check(known && id.has_conv && !same_conv && !(id.has_sn && id.sn == 0));
+        Check(known && id.has_conv && !same_conv && !starts);
         break;
       case DemuxAction::kDropBacklogFull:
-        Check(!known && id.has_conv && pending >= backlog);
+        Check(id.has_conv && starts && !same_conv && pending >= backlog);
         break;
       case DemuxAction::kDropSessionLimit:
-        Check(!known && id.has_conv && pending < backlog && shadow.size() >= max_sessions);
+        Check(!known && starts && pending < backlog && shadow.size() >= max_sessions);
         break;
     }
     Check(table.size() == shadow.size());

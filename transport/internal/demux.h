@@ -83,7 +83,8 @@ enum class DemuxAction {
   kReplace,           // close the existing session, then create a new one and feed it
   kCreate,            // create a session and feed it
   kDropNoConv,        // unknown address and nothing identifies a session (parity first, garbage)
-  kDropConvMismatch,  // known address, other conv, sn != 0 (§5.2 step 5)
+  kDropMidConversation,  // unknown address, a conv, but not a conversation's first PUSH
+  kDropConvMismatch,  // known address, other conv, not a conversation's first PUSH (§5.2 step 5)
   kDropBacklogFull,   // too many sessions waiting to be accepted
   kDropSessionLimit,  // the listener holds its maximum number of sessions
 };
@@ -106,10 +107,19 @@ class DemuxTable {
     auto it = sessions_.find(from);
     if (it != sessions_.end()) {
       if (!id.has_conv || id.conv == it->second.conv) return DemuxAction::kFeed;
-      if (id.has_sn && id.sn == 0) return DemuxAction::kReplace;
-      return DemuxAction::kDropConvMismatch;
+      if (!id.StartsConversation()) return DemuxAction::kDropConvMismatch;
+      // The replacement waits for Accept like any new session; while the
+      // backlog is full the old session stays (kcp-go closes it first).
+      if (pending_accept >= limits_.accept_backlog) return DemuxAction::kDropBacklogFull;
+      return DemuxAction::kReplace;
     }
     if (!id.has_conv) return DemuxAction::kDropNoConv;
+    // Only a conversation's first datagram makes a session. kcp-go makes one
+    // from any datagram with a conv (§5.2), which strands a peer whose old
+    // session ended here: the new one acknowledges its retransmissions
+    // (they are inside its window) but can never deliver them (its rcv_nxt
+    // is 0), so the peer neither progresses nor reaches dead link.
+    if (!id.StartsConversation()) return DemuxAction::kDropMidConversation;
     if (pending_accept >= limits_.accept_backlog) return DemuxAction::kDropBacklogFull;
     if (sessions_.size() >= limits_.max_sessions) return DemuxAction::kDropSessionLimit;
     return DemuxAction::kCreate;

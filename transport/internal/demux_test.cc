@@ -78,18 +78,28 @@ TEST(DemuxTable, FollowsKcpGoRules) {
   const auto a = *SocketAddress::Parse("10.0.0.1:1000");
   const auto b = *SocketAddress::Parse("10.0.0.2:1000");
   const auto c = *SocketAddress::Parse("10.0.0.3:1000");
-  PacketIdentity conv1{true, 1, true, 5};
-  PacketIdentity conv2_sn0{true, 2, true, 0};
-  PacketIdentity conv2_sn9{true, 2, true, 9};
+  constexpr uint8_t kPush = 81, kWins = 84;
+  PacketIdentity conv1{true, 1, true, 0, kPush};
+  PacketIdentity conv1_sn5{true, 1, true, 5, kPush};
+  PacketIdentity conv2_sn0{true, 2, true, 0, kPush};
+  PacketIdentity conv2_sn9{true, 2, true, 9, kPush};
+  PacketIdentity conv2_wins{true, 2, true, 0, kWins};
   PacketIdentity parity{};
 
   EXPECT_EQ(table.Decide(a, parity, 0), DemuxAction::kDropNoConv);
-  EXPECT_EQ(table.Decide(a, conv1, 0), DemuxAction::kCreate);  // any valid conv creates
+  // Only a conversation's first PUSH creates (kcp-go: any conv does).
+  EXPECT_EQ(table.Decide(a, conv1_sn5, 0), DemuxAction::kDropMidConversation);
+  EXPECT_EQ(table.Decide(a, conv2_wins, 0), DemuxAction::kDropMidConversation);
+  EXPECT_EQ(table.Decide(a, conv1, 0), DemuxAction::kCreate);
   table.Insert(a, 1, 100);
   EXPECT_EQ(table.Decide(a, conv1, 1), DemuxAction::kFeed);
+  EXPECT_EQ(table.Decide(a, conv1_sn5, 1), DemuxAction::kFeed);
   EXPECT_EQ(table.Decide(a, parity, 1), DemuxAction::kFeed);  // no conv: belongs to the address
   EXPECT_EQ(table.Decide(a, conv2_sn9, 1), DemuxAction::kDropConvMismatch);
-  EXPECT_EQ(table.Decide(a, conv2_sn0, 1), DemuxAction::kReplace);
+  EXPECT_EQ(table.Decide(a, conv2_wins, 0), DemuxAction::kDropConvMismatch);
+  EXPECT_EQ(table.Decide(a, conv2_sn0, 0), DemuxAction::kReplace);
+  // A replacement waits for Accept too: not while the backlog is full.
+  EXPECT_EQ(table.Decide(a, conv2_sn0, 1), DemuxAction::kDropBacklogFull);
   EXPECT_EQ(table.Decide(b, conv1, 1), DemuxAction::kDropBacklogFull);
   EXPECT_EQ(table.Decide(b, conv1, 0), DemuxAction::kCreate);
   table.Insert(b, 1, 200);

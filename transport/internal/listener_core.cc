@@ -116,6 +116,7 @@ ListenerStats ListenerShared::GetStats() const {
   s.pending_accept = static_cast<uint32_t>(pending());
   s.dropped_checksum = stats_.dropped_checksum.load();
   s.dropped_no_conv = stats_.dropped_no_conv.load();
+  s.dropped_mid_conversation = stats_.dropped_mid_conversation.load();
   s.dropped_conv_mismatch = stats_.dropped_conv_mismatch.load();
   s.dropped_backlog_full = stats_.dropped_backlog_full.load();
   s.dropped_session_limit = stats_.dropped_session_limit.load();
@@ -173,11 +174,9 @@ void ListenerPart::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress&
   if ((action == DemuxAction::kCreate || action == DemuxAction::kReplace) && !accepting_) {
     action = DemuxAction::kDropNoConv;  // closed listeners create nothing
   }
-  if (action == DemuxAction::kCreate &&
-      shared_->stats().live_sessions.load(std::memory_order_relaxed) >=
-          shared_->options().max_sessions) {
-    action = DemuxAction::kDropSessionLimit;
-  }
+  // max_sessions holds across loops: a place is reserved before the
+  // session exists (a replacement inherits its predecessor's).
+  if (action == DemuxAction::kCreate && !ReservePlace()) action = DemuxAction::kDropSessionLimit;
   ListenerShared::AtomicStats& stats = shared_->stats();
   switch (action) {
     case DemuxAction::kFeed:
@@ -189,7 +188,9 @@ void ListenerPart::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress&
       SessionCore* old = *table_.Find(from);
       table_.Erase(from);
       stats.sessions_replaced.fetch_add(1, std::memory_order_relaxed);
+      handing_over_ = old;
       old->Replace();
+      handing_over_ = nullptr;
       CreateSession(from, identity.conv, opened.payload, datagram.size(), now_ms);
       return;
     }
@@ -198,6 +199,9 @@ void ListenerPart::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress&
       return;
     case DemuxAction::kDropNoConv:
       stats.dropped_no_conv.fetch_add(1, std::memory_order_relaxed);
+      return;
+    case DemuxAction::kDropMidConversation:
+      stats.dropped_mid_conversation.fetch_add(1, std::memory_order_relaxed);
       return;
     case DemuxAction::kDropConvMismatch:
       stats.dropped_conv_mismatch.fetch_add(1, std::memory_order_relaxed);
@@ -218,14 +222,16 @@ void ListenerPart::CreateSession(const SocketAddress& from, uint32_t conv,
                                                 shared_->local(), from, /*accepted=*/true);
   absl::StatusOr<std::unique_ptr<SessionCore>> core =
       SessionCore::Create(loop_.get(), shared, shared_->cipher(), endpoint_.get(), this);
-  if (!core.ok()) return;  // options were validated by Listen; cannot happen
+  if (!core.ok()) {  // options were validated by Listen; cannot happen
+    shared_->stats().live_sessions.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
   SessionCore* raw = core->get();
   raw->Start(now_ms);
   loop_->AddObject(id, *std::move(core));
   table_.Insert(from, conv, raw);
   shared_->RegisterConv(conv, {loop_.get(), id});
   shared_->stats().sessions_created.fetch_add(1, std::memory_order_relaxed);
-  shared_->stats().live_sessions.fetch_add(1, std::memory_order_relaxed);
   // Options are in force before the first datagram is processed.
   raw->OnPayload(payload, wire_bytes, now_ms);
   shared_->Deliver(SessionAccess::Make(std::move(shared)));
@@ -269,8 +275,16 @@ void ListenerPart::OnSessionFinished(SessionCore* core) {
   shared_->UnregisterConv(core->conv(), core->id());
   SessionCore** current = table_.Find(core->remote());
   if (current != nullptr && *current == core) table_.Erase(core->remote());
-  shared_->stats().live_sessions.fetch_sub(1, std::memory_order_relaxed);
+  // A replaced session hands its place to its successor (OnDatagram).
+  if (core != handing_over_) shared_->stats().live_sessions.fetch_sub(1, std::memory_order_relaxed);
   MaybeRemoveSelf();
+}
+
+bool ListenerPart::ReservePlace() {
+  std::atomic<int64_t>& live = shared_->stats().live_sessions;
+  if (live.fetch_add(1, std::memory_order_relaxed) < shared_->options().max_sessions) return true;
+  live.fetch_sub(1, std::memory_order_relaxed);
+  return false;
 }
 
 void ListenerPart::StopAccepting(bool close_sessions) {

@@ -78,6 +78,7 @@ class ListenerShared {
     std::atomic<uint64_t> sessions_moved{0};
     std::atomic<uint64_t> dropped_checksum{0};
     std::atomic<uint64_t> dropped_no_conv{0};
+    std::atomic<uint64_t> dropped_mid_conversation{0};
     std::atomic<uint64_t> dropped_conv_mismatch{0};
     std::atomic<uint64_t> dropped_backlog_full{0};
     std::atomic<uint64_t> dropped_session_limit{0};
@@ -132,6 +133,11 @@ class ListenerPart final : public LoopObject, public UdpEndpoint::Receiver {
 
  private:
   ListenerPart(std::shared_ptr<Loop> loop, uint64_t id, std::shared_ptr<ListenerShared> shared);
+  // Takes one of max_sessions' places for a session about to be created;
+  // false when all are taken (on any loop).
+  bool ReservePlace();
+  // Creates a session in a place already reserved (ReservePlace or a
+  // replaced predecessor's).
   void CreateSession(const SocketAddress& from, uint32_t conv, absl::Span<uint8_t> payload,
                      size_t wire_bytes, int64_t now_ms);
   // An unknown address sent a live session's conv: hand the datagram to
@@ -147,6 +153,8 @@ class ListenerPart final : public LoopObject, public UdpEndpoint::Receiver {
   DemuxTable<SessionCore*> table_;
   bool accepting_ = true;
   bool removing_ = false;
+  // The session being replaced by OnDatagram, whose place passes to its successor.
+  SessionCore* handing_over_ = nullptr;
 };
 
 }  // namespace kcpp::transport::internal

@@ -116,7 +116,7 @@ void SessionCore::AdoptEndpoint(std::unique_ptr<UdpEndpoint> endpoint) {
 }
 
 void SessionCore::Start(int64_t now_ms) {
-  now_ms_ = last_input_ms_ = last_input_from_remote_ms_ = now_ms;
+  now_ms_ = last_input_ms_ = last_input_from_remote_ms_ = una_progress_ms_ = now_ms;
   Reschedule(now_ms);
 }
 
@@ -145,15 +145,24 @@ void SessionCore::OnPayloadFromNewAddress(absl::Span<uint8_t> payload, const Soc
     OnPayload(payload, wire_bytes, now_ms);
     return;
   }
+  const uint32_t una = kcp_->snd_una();
+  const uint32_t rcv_nxt = kcp_->rcv_nxt();
   OnPayload(payload, wire_bytes, now_ms, /*from_remote=*/false);
   if (finished_ || !listener_ || !listener_->follows_address_changes()) return;
   if (candidate_ == nullptr || *candidate_ != from)
     candidate_ = std::make_unique<SocketAddress>(from);
-  MaybeFollowPeer(now_ms);
+  // A datagram that moved the conversation forward (acknowledged new data or
+  // delivered the next segment) cannot be a replay: follow it at once.
+  const bool progressed = kcp_->snd_una() != una || kcp_->rcv_nxt() != rcv_nxt;
+  MaybeFollowPeer(now_ms, progressed);
 }
 
 int64_t SessionCore::KeepaliveAt() const {
   return std::max(last_input_ms_, last_keepalive_ms_) + options_.keepalive_ms;
+}
+
+int64_t SessionCore::DeadLinkAt() const {
+  return una_progress_ms_ + options_.dead_link_min_ms;
 }
 
 int64_t SessionCore::FollowPeerAt() const {
@@ -161,10 +170,11 @@ int64_t SessionCore::FollowPeerAt() const {
   return last_input_from_remote_ms_ + quiet;
 }
 
-void SessionCore::MaybeFollowPeer(int64_t now_ms) {
-  // Move only once the old path has been quiet for a while: while the peer
-  // still answers from there, the new address is a stale path or a replay.
-  if (!candidate_ || now_ms < FollowPeerAt()) {
+void SessionCore::MaybeFollowPeer(int64_t now_ms, bool progressed) {
+  // Without proof of progress, move only once the old path has been quiet
+  // for a while: while the peer still answers from there, the new address
+  // is a stale path or a replayed datagram.
+  if (!candidate_ || (!progressed && now_ms < FollowPeerAt())) {
     Reschedule(now_ms);  // the timer comes back at FollowPeerAt()
     return;
   }
@@ -438,10 +448,14 @@ void SessionCore::OnTimer(int64_t now_ms) {
 
 void SessionCore::AfterEvent(int64_t now_ms) {
   if (finished_) return;
-  if (options_.dead_link > 0 && kcp_->dead_link()) {
-    Finish(absl::UnavailableError(absl::StrCat("dead link: a segment to ", remote().ToString(),
-                                               " was sent ", options_.dead_link,
-                                               " times without acknowledgement")));
+  if (kcp_->snd_una() != last_una_ || kcp_->snd_una() == kcp_->snd_nxt()) {
+    last_una_ = kcp_->snd_una();
+    una_progress_ms_ = now_ms;
+  }
+  if (options_.dead_link > 0 && kcp_->dead_link() && now_ms >= DeadLinkAt()) {
+    Finish(absl::UnavailableError(absl::StrCat(
+        "dead link: a segment to ", remote().ToString(), " was sent ", options_.dead_link,
+        " times and nothing was acknowledged for ", now_ms - una_progress_ms_, " ms")));
     return;
   }
   SessionChannel& ch = shared_->channel();
@@ -483,6 +497,7 @@ void SessionCore::Reschedule(int64_t now_ms) {
   }
   if (closing_) deadline = std::min(deadline, linger_deadline_);
   if (candidate_) deadline = std::min(deadline, FollowPeerAt());
+  if (options_.dead_link > 0 && kcp_->dead_link()) deadline = std::min(deadline, DeadLinkAt());
   if (options_.keepalive_ms > 0) deadline = std::min(deadline, KeepaliveAt());
   // Never in the current iteration: the loop's clock stands still during
   // it, so a timer due "now" would fire again and again.
@@ -507,7 +522,7 @@ void SessionCore::Finish(absl::Status why) {
   if (!why.ok()) ch.Fail(why);
   SessionInfo info = Info();
   info.state = why.ok() ? SessionInfo::State::kClosed : SessionInfo::State::kFailed;
-  shared_->SetFinalInfo(std::move(info));
+  shared_->SetFinalInfo(std::move(info), why);
   if (listener_ != nullptr) listener_->OnSessionFinished(this);
   if (callbacks_.on_readable && !why.ok()) callbacks_.on_readable();
   if (callbacks_.on_closed) callbacks_.on_closed(why);
@@ -520,8 +535,9 @@ void SessionCore::OnShutdown() {
   shared_->channel().Fail(absl::UnavailableError("the engine shut down"));
   SessionInfo info = Info();
   info.state = SessionInfo::State::kFailed;
-  shared_->SetFinalInfo(std::move(info));
-  if (callbacks_.on_closed) callbacks_.on_closed(absl::UnavailableError("the engine shut down"));
+  const absl::Status why = absl::UnavailableError("the engine shut down");
+  shared_->SetFinalInfo(std::move(info), why);
+  if (callbacks_.on_closed) callbacks_.on_closed(why);
 }
 
 void SessionCore::Replace() {

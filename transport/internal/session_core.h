@@ -131,9 +131,13 @@ class SessionCore final : public LoopObject,
   // After any event: dead link, close progress, callbacks, next timer.
   void AfterEvent(int64_t now_ms);
   void Reschedule(int64_t now_ms);
-  // Follows the peer to candidate_ once the old address has been quiet.
-  void MaybeFollowPeer(int64_t now_ms);
+  // Follows the peer to candidate_ at once when its datagram `progressed`
+  // the conversation (new data or a new acknowledgement: not a replay),
+  // else once the old address has been quiet for FollowPeerAt().
+  void MaybeFollowPeer(int64_t now_ms, bool progressed = false);
   int64_t FollowPeerAt() const;
+  // When a dead link (KCP's retransmission count) may fail the session.
+  int64_t DeadLinkAt() const;
   // When the next keepalive (SessionOptions::keepalive_ms) is due.
   int64_t KeepaliveAt() const;
   // Seals one packet in place and queues it (or holds it for the pacer).
@@ -167,6 +171,9 @@ class SessionCore final : public LoopObject,
   std::unique_ptr<SocketAddress> candidate_;
   int64_t last_keepalive_ms_ = 0;
   int64_t now_ms_ = 0;
+  // When the send window last moved (or was empty): the dead-link time floor.
+  uint32_t last_una_ = 0;
+  int64_t una_progress_ms_ = 0;
 
   Pacer pacer_;
   struct PacedDatagram {

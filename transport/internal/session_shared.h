@@ -58,10 +58,17 @@ class SessionShared {
   size_t max_message_bytes() const { return max_message_bytes_.load(std::memory_order_relaxed); }
   void set_max_message_bytes(size_t n) { max_message_bytes_.store(n, std::memory_order_relaxed); }
 
-  // The last state of a session that left its loop (GetInfo afterwards).
-  void SetFinalInfo(SessionInfo info) {
+  // The last state of a session that left its loop (GetInfo afterwards), and
+  // why it left (on_closed for callbacks installed afterwards).
+  void SetFinalInfo(SessionInfo info, absl::Status why) {
     std::lock_guard<std::mutex> lock(info_mu_);
     final_info_ = std::make_unique<SessionInfo>(std::move(info));
+    final_status_ = std::move(why);
+  }
+  std::optional<absl::Status> final_status() const {
+    std::lock_guard<std::mutex> lock(info_mu_);
+    if (!final_info_) return std::nullopt;
+    return final_status_;
   }
   std::optional<SessionInfo> final_info() const {
     std::lock_guard<std::mutex> lock(info_mu_);
@@ -82,6 +89,7 @@ class SessionShared {
   std::atomic<size_t> max_message_bytes_{0};
   mutable std::mutex info_mu_;
   std::unique_ptr<SessionInfo> final_info_;  // guarded by info_mu_; set once gone
+  absl::Status final_status_;                // guarded by info_mu_
 };
 
 }  // namespace kcpp::transport::internal
