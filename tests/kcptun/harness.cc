@@ -229,10 +229,13 @@ void TcpEchoServer::Serve(int fd) {
     if (first && n >= static_cast<ssize_t>(kCloseCommand.size()) &&
         std::string(buf.data(), kCloseCommand.size()) == kCloseCommand) {
       WriteAll(fd, kCloseReply.data(), kCloseReply.size());
+      {
+        // Counted before the close, which the client may see at once.
+        std::lock_guard<std::mutex> l(mu_);
+        ++closed_by_target_;
+        cv_.notify_all();
+      }
       ::shutdown(fd, SHUT_RDWR);
-      std::lock_guard<std::mutex> l(mu_);
-      ++closed_by_target_;
-      cv_.notify_all();
       return;
     }
     first = false;
