@@ -137,12 +137,14 @@ TEST(KcpGoBadLink, KcpGoClientToKcppServer) {
   auto session = (*listener)->Accept(Guard());
   ASSERT_TRUE(session.ok()) << session.status();
   absl::Status served = transport::testing::PeerProtocolServe(**session, Guard());
-  // kcp-go's client has no deadline of its own: if we failed, end it.
-  if (!served.ok()) (*client)->Kill(SIGKILL);
+  // kcp-go's client has no deadline of its own: if we failed, end it with
+  // SIGQUIT, whose goroutine dump (its stderr) shows where it stood.
+  if (!served.ok()) (*client)->Kill(SIGQUIT);
   test::SubprocessResult r = (*client)->Wait();
   ASSERT_TRUE(served.ok()) << served << "\n"
                            << DescribeRelay((*relay)->stats()) << "\n"
-                           << DescribeSession(*(*session)->GetInfo());
+                           << DescribeSession(*(*session)->GetInfo()) << "\nkcp-go client:\n"
+                           << r.out << r.err;
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("OK " + std::to_string(kBytes), 0), 0u) << r.out;
   const transport::SessionInfo info = *(*session)->GetInfo();
