@@ -204,7 +204,9 @@ TEST(Allocations, PrivatePoolsGiveMemoryBackWhenNoShardIsHeld) {
     sink.emitted.shrink_to_fit();
     sink.emitted.reserve(2);
     packets.clear();
-    if (group > 0) EXPECT_EQ(LiveAllocations(), idle) << "group " << group;
+    if (group > 0) {
+      EXPECT_EQ(LiveAllocations(), idle) << "group " << group;
+    }
     idle = LiveAllocations();
   }
 }

@@ -449,7 +449,9 @@ TEST(FecDecoder, HoldsShardMemoryOnlyForIncompleteGroups) {
     for (int i = 0; i < 13; ++i) {
       dec.Decode(sent[g * 13 + i].packet);
       EXPECT_EQ(dec.held_bytes(), pool.bytes_in_use());
-      if (i >= 9) EXPECT_EQ(dec.held_bytes(), 0u) << g << " " << i;
+      if (i >= 9) {
+        EXPECT_EQ(dec.held_bytes(), 0u) << g << " " << i;
+      }
     }
   }
   EXPECT_EQ(dec.counters().full_shard_sets, 3u);

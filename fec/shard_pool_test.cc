@@ -24,7 +24,9 @@ TEST(ShardPool, BlockCapacityIsTheSmallestClassThatFits) {
     const size_t cap = ShardPool::BlockCapacity(n);
     ASSERT_GE(cap, n);
     ASSERT_GE(cap, previous);  // monotonic: the smallest class that fits
-    if (cap != previous) ASSERT_EQ(ShardPool::BlockCapacity(cap), cap) << n;
+    if (cap != previous) {
+      ASSERT_EQ(ShardPool::BlockCapacity(cap), cap) << n;
+    }
     // malloc chunks (cap + 8) are multiples of 16, at most a quarter (or 16
     // bytes) above the chunk the request alone would need.
     ASSERT_EQ((cap + 8) % 16, 0u) << n;

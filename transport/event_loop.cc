@@ -103,7 +103,7 @@ absl::Status EventLoop::SetWritable(int fd, FdHandler* handler, bool writable) {
 
 absl::Status EventLoop::SetInterest(int fd, FdHandler* handler, bool readable, bool writable) {
   epoll_event ev{};
-  ev.events = (readable ? EPOLLIN : 0) | (writable ? EPOLLOUT : 0);
+  ev.events = (readable ? uint32_t{EPOLLIN} : 0u) | (writable ? uint32_t{EPOLLOUT} : 0u);
   ev.data.ptr = handler;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
     return absl::InternalError(absl::StrCat("epoll_ctl(MOD ", fd, "): ", strerror(errno)));

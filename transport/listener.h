@@ -45,8 +45,8 @@ struct ListenerStats {
   uint32_t live_sessions = 0;
   uint32_t pending_accept = 0;
   // Datagrams dropped before reaching a session, by reason.
-  uint64_t dropped_checksum = 0;       // CRC / AEAD failure (wrong key, corruption)
-  uint64_t dropped_no_conv = 0;        // unknown address, nothing identifies a session
+  uint64_t dropped_checksum = 0;  // CRC / AEAD failure (wrong key, corruption)
+  uint64_t dropped_no_conv = 0;   // unknown address, nothing identifies a session
   // Unknown address, a conv no session here has, and not the first datagram
   // of a conversation (PUSH sn 0): e.g. a peer whose session ended here, or
   // this process restarted. Such a peer reaches its dead link.

@@ -79,10 +79,10 @@ inline PacketIdentity Identify(absl::Span<const uint8_t> payload) {
 
 // What to do with one datagram.
 enum class DemuxAction {
-  kFeed,              // deliver to the existing session
-  kReplace,           // close the existing session, then create a new one and feed it
-  kCreate,            // create a session and feed it
-  kDropNoConv,        // unknown address and nothing identifies a session (parity first, garbage)
+  kFeed,                 // deliver to the existing session
+  kReplace,              // close the existing session, then create a new one and feed it
+  kCreate,               // create a session and feed it
+  kDropNoConv,           // unknown address and nothing identifies a session (parity first, garbage)
   kDropMidConversation,  // unknown address, a conv, but not a conversation's first PUSH
   kDropConvMismatch,  // known address, other conv, not a conversation's first PUSH (§5.2 step 5)
   kDropBacklogFull,   // too many sessions waiting to be accepted

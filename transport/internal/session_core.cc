@@ -161,9 +161,7 @@ int64_t SessionCore::KeepaliveAt() const {
   return std::max(last_input_ms_, last_keepalive_ms_) + options_.keepalive_ms;
 }
 
-int64_t SessionCore::DeadLinkAt() const {
-  return una_progress_ms_ + options_.dead_link_min_ms;
-}
+int64_t SessionCore::DeadLinkAt() const { return una_progress_ms_ + options_.dead_link_min_ms; }
 
 int64_t SessionCore::FollowPeerAt() const {
   const int64_t quiet = std::max<int64_t>(100, 2 * int64_t{std::max(0, kcp_->srtt())});
