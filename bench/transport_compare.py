@@ -406,7 +406,7 @@ def plot(rows, out, subtitle):
                 f.write(f"{label}\t{r[3]:.2f}\t{r[4]:.2f}\n")
         script.append(f"set title '{title}'")
         # Round trips span 40 us to milliseconds (scheduler stalls): log scale.
-        script.append("set logscale y; set yrange [10:*]" if name == "rtt"
+        script.append("set logscale y; set yrange [10:*]" if name == "rtt" and data
                       else "unset logscale y; set yrange [0:*]")
         if data:
             script.append(f"plot '{dat}' using 2:xtic(1) title 'kcpp' lc rgb '#1f77b4', "

@@ -44,8 +44,8 @@ struct Result {
 
 // Each of `threads` threads owns a slice of the sessions: writes a distinct
 // pattern on every one of them first, then reads every echo back.
-void EchoAll(std::vector<std::unique_ptr<transport::Session>>& sessions, size_t bytes,
-             int threads, Result* result) {
+void EchoAll(std::vector<std::unique_ptr<transport::Session>>& sessions, size_t bytes, int threads,
+             Result* result) {
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
