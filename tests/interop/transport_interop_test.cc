@@ -132,6 +132,7 @@ TEST_P(KcpGoInterop, KcpGoClientToKcppServer) {
   auto session = (*listener)->Accept(Guard());
   ASSERT_TRUE(session.ok()) << session.status();
   absl::Status served = transport::testing::PeerProtocolServe(**session, Guard());
+  if (served.ok()) served = (*session)->WaitAcknowledged(Guard());  // loopback: no loss
   test::SubprocessResult r = (*client)->Wait();
   EXPECT_TRUE(served.ok()) << served;
   ASSERT_EQ(r.exit_code, 0) << r.err;

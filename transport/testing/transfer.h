@@ -39,7 +39,8 @@ absl::Status Transfer(Session& from, Session& to, uint64_t bytes,
 
 // tests/interop/kcpgo_peer.go's protocol, kcpp side. Client: sends an 8-byte
 // little-endian length N and N pattern bytes, reads the N-byte echo and
-// checks it. Server: reads N and the N bytes, echoes them.
+// checks it. Server: reads N and the N bytes and queues their echo (it does
+// not wait for the echo to be acknowledged: see Session::WaitAcknowledged).
 absl::Status PeerProtocolClient(Session& s, uint64_t bytes,
                                 absl::Time deadline = absl::InfiniteFuture());
 absl::Status PeerProtocolServe(Session& s, absl::Time deadline = absl::InfiniteFuture());
