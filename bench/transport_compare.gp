@@ -1,6 +1,6 @@
 set terminal pngcairo size 1400,900 font 'DejaVu Sans,10'
 set output 'transport_compare.png'
-set multiplot layout 2,2 title 'kcpp vs kcp-go 5.6.1 on loopback (load 4.58 6.33 9.29 -> 11.00 11.29 11.10)'
+set multiplot layout 2,2 title 'kcpp vs kcp-go 5.6.1 on loopback (load 2.82 2.51 3.42 -> 4.71 4.22 3.95)'
 set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
