@@ -93,7 +93,7 @@ absl::Status EventLoop::WatchFd(int fd, FdHandler* handler, bool writable) {
 
 absl::Status EventLoop::SetWritable(int fd, FdHandler* handler, bool writable) {
   epoll_event ev{};
-  ev.events = EPOLLIN | (writable ? EPOLLOUT : 0);
+  ev.events = uint32_t{EPOLLIN} | (writable ? uint32_t{EPOLLOUT} : 0u);
   ev.data.ptr = handler;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
     return absl::InternalError(absl::StrCat("epoll_ctl(MOD ", fd, "): ", strerror(errno)));
