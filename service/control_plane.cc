@@ -102,9 +102,10 @@ ControlPlane::~ControlPlane() {
   BeginShutdown();
   backend_->SetEventSink(nullptr);
   {
-    absl::MutexLock lock(&janitor_mu_);
+    std::lock_guard<std::mutex> lock(janitor_mu_);
     janitor_stop_ = true;
   }
+  janitor_cv_.notify_all();
   if (janitor_.joinable()) janitor_.join();
 }
 
@@ -130,9 +131,12 @@ absl::Status ControlPlane::Attach(const kcpp::v1::SessionOptions& options,
       tokens_.Issue(ref, KindOf(type), clock_());
   if (!issued.ok()) {
     // Without a token nobody can ever attach: the stream must go.
-    absl::MutexLock lock(&janitor_mu_);
-    to_close_.emplace_back(ref, std::string(issued.status().message()));
-    ++janitor_kick_;
+    {
+      std::lock_guard<std::mutex> lock(janitor_mu_);
+      to_close_.emplace_back(ref, std::string(issued.status().message()));
+      ++janitor_kick_;
+    }
+    janitor_cv_.notify_all();
     return issued.status();
   }
   kcpp::v1::DataAttachment* a = stream->mutable_attachment();
@@ -143,9 +147,10 @@ absl::Status ControlPlane::Attach(const kcpp::v1::SessionOptions& options,
   a->set_token(std::move(issued->token));
   internal::TimeToProto(WallExpiry(issued->expire), a->mutable_expire_time());
   {
-    absl::MutexLock lock(&janitor_mu_);
+    std::lock_guard<std::mutex> lock(janitor_mu_);
     ++janitor_kick_;  // the janitor may have to wake earlier
   }
+  janitor_cv_.notify_all();
   return absl::OkStatus();
 }
 
@@ -427,7 +432,7 @@ void ControlPlane::CollectExpiredAttachments() {
                                          absl::FormatDuration(options_.attach_timeout)));
   }
   {
-    absl::MutexLock lock(&janitor_mu_);
+    std::lock_guard<std::mutex> lock(janitor_mu_);
     for (auto& c : to_close_) close.push_back(std::move(c));
     to_close_.clear();
   }
@@ -442,7 +447,7 @@ void ControlPlane::CollectExpiredAttachments() {
 void ControlPlane::JanitorLoop() {
   while (true) {
     {
-      absl::MutexLock lock(&janitor_mu_);
+      std::unique_lock<std::mutex> lock(janitor_mu_);
       const uint64_t kick = janitor_kick_;
       const std::optional<absl::Time> next = tokens_.NextExpiry();
       const absl::Duration wait =
@@ -450,9 +455,9 @@ void ControlPlane::JanitorLoop() {
       const auto woken = [this, kick]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return janitor_stop_ || janitor_kick_ != kick || !to_close_.empty();
       };
-      // `wait` is measured on our monotonic clock; absl's timeout on the
-      // real one: equal rates, so sleeping that long is right.
-      janitor_mu_.AwaitWithTimeout(absl::Condition(&woken), wait);
+      // `wait` is measured on our monotonic clock; the condition variable's
+      // timeout on the steady one: equal rates, so sleeping that long is right.
+      janitor_cv_.wait_for(lock, absl::ToChronoNanoseconds(wait), woken);
       if (janitor_stop_) return;
     }
     CollectExpiredAttachments();

@@ -19,17 +19,19 @@
 #define KCPP_SERVICE_CONTROL_PLANE_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/kcpp/v1/kcpd.pb.h"
 #include "service/internal/attach_token_registry.h"
@@ -138,7 +140,8 @@ class ControlPlane final : public SessionEventSink {
   std::atomic<uint64_t> control_refused_{0};
   std::atomic<uint64_t> next_listener_number_{1};
 
-  absl::Mutex janitor_mu_;
+  std::mutex janitor_mu_;
+  std::condition_variable janitor_cv_;  // janitor_stop_, janitor_kick_, to_close_ changed
   bool janitor_stop_ ABSL_GUARDED_BY(janitor_mu_) = false;
   uint64_t janitor_kick_ ABSL_GUARDED_BY(janitor_mu_) = 0;
   // Streams to close for want of a token (queued from OnEvent, which must

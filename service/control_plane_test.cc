@@ -1,8 +1,9 @@
 #include "service/control_plane.h"
 
+#include <mutex>
 #include <string>
 
-#include "absl/synchronization/mutex.h"
+#include "absl/base/thread_annotations.h"
 #include "gtest/gtest.h"
 #include "service/fake_backend.h"
 #include "service/internal/test_util.h"
@@ -17,16 +18,16 @@ using kcpp::v1::SessionEvent;
 class FakeClock {
  public:
   absl::Time Now() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return now_;
   }
   void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     now_ += d;
   }
 
  private:
-  absl::Mutex mu_;
+  std::mutex mu_;
   absl::Time now_ = absl::FromUnixSeconds(1000000);
 };
 

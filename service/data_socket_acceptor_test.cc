@@ -42,16 +42,16 @@ class PlaneHandler : public DataSocketAcceptor::Handler {
 class ManualClock {
  public:
   absl::Time Now() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return now_;
   }
   void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     now_ += d;
   }
 
  private:
-  absl::Mutex mu_;
+  std::mutex mu_;
   absl::Time now_ = absl::FromUnixSeconds(5000);
 };
 

@@ -45,7 +45,7 @@ FakeBackend::FakeBackend() : random_(std::random_device{}()) {
 FakeBackend::~FakeBackend() { Shutdown(absl::Now()); }
 
 void FakeBackend::SetEventSink(SessionEventSink* sink) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   sink_ = sink;
 }
 
@@ -167,7 +167,7 @@ FakeBackend::Stream& FakeBackend::AddStream(Session& s, uint32_t id) {
 
 absl::StatusOr<kcpp::v1::Listener> FakeBackend::CreateListener(absl::string_view listener_id,
                                                                const ListenerConfig& config) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (shut_down_) return Unavailable();
   if (listeners_.count(std::string(listener_id)) != 0) {
     return absl::AlreadyExistsError(
@@ -194,7 +194,7 @@ absl::StatusOr<kcpp::v1::Listener> FakeBackend::CreateListener(absl::string_view
 }
 
 absl::StatusOr<kcpp::v1::Listener> FakeBackend::GetListener(absl::string_view listener_id) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = listeners_.find(std::string(listener_id));
   if (it == listeners_.end()) {
     return absl::NotFoundError(absl::StrCat("no listener ", internal::ListenerName(listener_id)));
@@ -203,14 +203,14 @@ absl::StatusOr<kcpp::v1::Listener> FakeBackend::GetListener(absl::string_view li
 }
 
 std::vector<kcpp::v1::Listener> FakeBackend::ListListeners() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   std::vector<kcpp::v1::Listener> out;
   for (const auto& [id, l] : listeners_) out.push_back(ListenerProto(l));
   return out;
 }
 
 absl::Status FakeBackend::DeleteListener(absl::string_view listener_id, bool close_sessions) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (shut_down_) return Unavailable();
   auto it = listeners_.find(std::string(listener_id));
   if (it == listeners_.end()) {
@@ -235,7 +235,7 @@ absl::Status FakeBackend::DeleteListener(absl::string_view listener_id, bool clo
 absl::StatusOr<SessionBackend::Dialled> FakeBackend::Dial(const transport::SocketAddress& remote,
                                                           const SessionConfig& config,
                                                           uint32_t conv) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (shut_down_) return Unavailable();
   if (conv == 0) conv = static_cast<uint32_t>(random_());
   Session& s = sessions_[next_session_id_];
@@ -285,7 +285,7 @@ absl::StatusOr<SessionBackend::Dialled> FakeBackend::Dial(const transport::Socke
 }
 
 absl::StatusOr<kcpp::v1::Stream> FakeBackend::OpenStream(uint64_t session_id) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (shut_down_) return Unavailable();
   Session* s = FindSession(session_id);
   if (s == nullptr) {
@@ -306,7 +306,7 @@ absl::StatusOr<kcpp::v1::Stream> FakeBackend::OpenStream(uint64_t session_id) {
 }
 
 absl::StatusOr<kcpp::v1::Session> FakeBackend::GetSession(uint64_t session_id, bool with_streams) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   Session* s = FindSession(session_id);
   if (s == nullptr) {
     return absl::NotFoundError(absl::StrCat("no session ", internal::SessionName(session_id)));
@@ -316,7 +316,7 @@ absl::StatusOr<kcpp::v1::Session> FakeBackend::GetSession(uint64_t session_id, b
 
 SessionPage FakeBackend::ListSessions(uint64_t after_id, int limit, absl::string_view listener_id,
                                       bool with_streams) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   SessionPage page;
   for (auto it = sessions_.upper_bound(after_id); it != sessions_.end(); ++it) {
     if (!listener_id.empty() && it->second.listener_id != listener_id) continue;
@@ -331,7 +331,7 @@ SessionPage FakeBackend::ListSessions(uint64_t after_id, int limit, absl::string
 
 absl::StatusOr<kcpp::v1::Session> FakeBackend::TuneSession(uint64_t session_id,
                                                            const SessionTuning& tuning) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (shut_down_) return Unavailable();
   Session* s = FindSession(session_id);
   if (s == nullptr) {
@@ -346,7 +346,7 @@ absl::StatusOr<kcpp::v1::Session> FakeBackend::TuneSession(uint64_t session_id,
 }
 
 absl::Status FakeBackend::CloseSession(uint64_t session_id) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (shut_down_) return Unavailable();
   if (FindSession(session_id) == nullptr) {
     return absl::NotFoundError(absl::StrCat("no session ", internal::SessionName(session_id)));
@@ -357,7 +357,7 @@ absl::Status FakeBackend::CloseSession(uint64_t session_id) {
 }
 
 absl::Status FakeBackend::CloseStream(StreamRef ref, absl::string_view reason) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (shut_down_) return Unavailable();
   Session* s = FindSession(ref.session_id);
   if (s == nullptr || s->streams.count(ref.stream_id) == 0) {
@@ -431,7 +431,7 @@ void FakeBackend::EndSession(uint64_t id, absl::string_view reason, bool peer_de
 // ---- Data plane -------------------------------------------------------------
 
 absl::Status FakeBackend::AttachStream(StreamRef ref, UniqueFd connection) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (shut_down_) return Unavailable();
   Session* s = FindSession(ref.session_id);
   if (s == nullptr || s->streams.count(ref.stream_id) == 0) {
@@ -509,7 +509,7 @@ void FakeBackend::PumpLoop() {
     fds.clear();
     fds.push_back({wake_fd_.get(), POLLIN, 0});
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (shut_down_) return;
       for (auto& [id, s] : sessions_) {
         for (auto& [sid, st] : s.streams) {
@@ -535,7 +535,7 @@ void FakeBackend::PumpLoop() {
     }
     // Every attached stream makes what progress it can (non-blocking I/O);
     // this also forwards EOFs and data that waited for a peer to attach.
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (shut_down_) return;
     refs.clear();
     for (const auto& [id, s] : sessions_) {
@@ -554,7 +554,7 @@ void FakeBackend::PumpLoop() {
 // ---- Process ----------------------------------------------------------------
 
 kcpp::v1::Stats FakeBackend::GetStats() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   kcpp::v1::Stats stats = totals_;
   uint32_t streams = 0;
   for (const auto& [id, s] : sessions_) {
@@ -576,13 +576,13 @@ kcpp::v1::Stats FakeBackend::GetStats() {
 
 void FakeBackend::Shutdown(absl::Time /*deadline*/) {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (shut_down_) return;
     shut_down_ = true;
   }
   Wake();
   if (pump_.joinable()) pump_.join();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   listeners_.clear();
   while (!sessions_.empty()) {
     EndSession(sessions_.begin()->first, "kcpd is shutting down", /*peer_dead=*/false,

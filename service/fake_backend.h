@@ -24,12 +24,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include "absl/base/thread_annotations.h"
 #include "service/internal/unique_fd.h"
 #include "service/session_backend.h"
 
@@ -125,7 +126,7 @@ class FakeBackend final : public SessionBackend {
   // the peer's (and forwards end-of-file). May end streams and sessions.
   void PumpStream(Session& s, Stream& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  absl::Mutex mu_;
+  std::mutex mu_;
   SessionEventSink* sink_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, Listener> listeners_ ABSL_GUARDED_BY(mu_);

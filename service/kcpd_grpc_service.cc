@@ -1,11 +1,12 @@
 #include "service/kcpd_grpc_service.h"
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "service/internal/log.h"
 
 namespace kcpp::service {
@@ -56,7 +57,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<kcpp::v1::SessionEven
       return reactor.get();
     }
     {
-      absl::MutexLock lock(&reactor->mu_);
+      std::lock_guard<std::mutex> lock(reactor->mu_);
       reactor->sub_ = *std::move(sub);
     }
     Log(LogLevel::kDebug, "WatchSessionEvents: watcher added");
@@ -69,7 +70,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<kcpp::v1::SessionEven
 
   void OnWriteDone(bool ok) override {
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       writing_ = false;
       if (!ok) cancelled_ = true;
     }
@@ -78,7 +79,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<kcpp::v1::SessionEven
 
   void OnCancel() override {
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       cancelled_ = true;
     }
     Pump();
@@ -87,7 +88,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<kcpp::v1::SessionEven
   void OnDone() override {
     std::shared_ptr<internal::EventHub::Subscription> sub;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       sub = sub_;
     }
     if (sub != nullptr) plane_->Unwatch(sub);
@@ -99,7 +100,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<kcpp::v1::SessionEven
   void Pump() {
     std::optional<grpc::Status> finish;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (finished_ || writing_ || sub_ == nullptr) return;
       if (cancelled_) {
         finish = grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
@@ -126,7 +127,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<kcpp::v1::SessionEven
 
   void FinishOnce(const grpc::Status& status) {
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (finished_) return;
       finished_ = true;
     }
@@ -135,7 +136,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<kcpp::v1::SessionEven
 
   ControlPlane* const plane_;
   std::shared_ptr<WatchReactor> self_;  // gRPC's reference, dropped in OnDone
-  absl::Mutex mu_;
+  std::mutex mu_;
   std::shared_ptr<internal::EventHub::Subscription> sub_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;

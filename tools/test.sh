@@ -8,8 +8,11 @@
 #                allocators keep freed memory in quarantine on purpose);
 #   3. tsan      the tests of the threaded layers (transport, the sidecar and
 #                service, the scenario and flood tests over them), except
-#                rss_bound, fuzz (single-threaded) and kcpgo_peer (the Go
-#                peer outruns our TSan-slowed side) targets;
+#                rss_bound, fuzz (single-threaded), kcpgo_peer (the Go
+#                peer outruns our TSan-slowed side) and uninstrumented_grpc
+#                (a gRPC server or client runs inside: Debian's gRPC and
+#                Abseil are not TSan-instrumented, so TSan reports their
+#                internal synchronisation as races) targets;
 #   4. fuzz      clang + libFuzzer on every fuzz target, each for a bounded
 #                time (fuzz_seconds in its BUILD file, 20 s by default).
 # Which targets run in which configuration is decided here, by query, never
@@ -92,7 +95,7 @@ if wants tsan; then
     [[ -d "$p" ]] && patterns+=("//$p/...")
   done
   set_expr=$(IFS=+; echo "${patterns[*]}")
-  tsan_targets=$(query "tests($set_expr) except attr(tags, \"rss_bound|fuzz|kcpgo_peer\", tests($set_expr))")
+  tsan_targets=$(query "tests($set_expr) except attr(tags, \"rss_bound|fuzz|kcpgo_peer|uninstrumented_grpc\", tests($set_expr))")
   if [[ -n "$tsan_targets" ]]; then
     run tsan "$ROOT/bazel-tsan" --config=tsan $tsan_targets "$@"
   else

@@ -49,7 +49,7 @@ absl::StatusOr<AttachTokenRegistry::Issued> AttachTokenRegistry::Issue(StreamRef
   issued.expire = now + options_.ttl;
   std::string digest = Digest(raw.data(), raw.size());
 
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   ExpireLocked(now, nullptr);
   if (pending_ >= options_.max_pending) {
     return absl::ResourceExhaustedError(
@@ -92,7 +92,7 @@ absl::StatusOr<StreamRef> AttachTokenRegistry::Redeem(absl::string_view token,
   }
   const std::string digest = Digest(raw.data(), raw.size());
 
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   ExpireLocked(now, nullptr);
   auto it = entries_.find(digest);
   if (it == entries_.end()) {
@@ -129,7 +129,7 @@ absl::StatusOr<StreamRef> AttachTokenRegistry::Redeem(absl::string_view token,
 }
 
 void AttachTokenRegistry::Revoke(StreamRef stream) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto s = by_stream_.find(stream);
   if (s == by_stream_.end()) return;
   auto it = entries_.find(s->second);
@@ -142,7 +142,7 @@ void AttachTokenRegistry::Revoke(StreamRef stream) {
 
 std::vector<StreamRef> AttachTokenRegistry::CollectExpired(absl::Time now) {
   std::vector<StreamRef> expired;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   ExpireLocked(now, &expired);
   return expired;
 }
@@ -176,7 +176,7 @@ void AttachTokenRegistry::ExpireLocked(absl::Time now, std::vector<StreamRef>* e
 }
 
 std::optional<absl::Time> AttachTokenRegistry::NextExpiry() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   for (const std::string& digest : order_) {
     auto it = entries_.find(digest);
     if (it != entries_.end() && it->second.state == State::kPending) {
@@ -187,7 +187,7 @@ std::optional<absl::Time> AttachTokenRegistry::NextExpiry() const {
 }
 
 size_t AttachTokenRegistry::pending() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return pending_;
 }
 

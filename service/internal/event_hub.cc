@@ -61,7 +61,7 @@ absl::StatusOr<WatchFilter> WatchFilterFromRequest(
 }
 
 std::optional<SessionEvent> EventHub::Subscription::Pop() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (!events_.empty()) {
     SessionEvent e = std::move(events_.front());
     events_.pop_front();
@@ -79,13 +79,13 @@ std::optional<SessionEvent> EventHub::Subscription::Pop() {
 }
 
 std::optional<absl::Status> EventHub::Subscription::Finished() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (!events_.empty()) return std::nullopt;
   return end_;
 }
 
 bool EventHub::Subscription::Push(const SessionEvent& event) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (end_.has_value()) return false;
   if (events_.size() >= capacity_) {
     end_ = absl::ResourceExhaustedError(
@@ -99,7 +99,7 @@ bool EventHub::Subscription::Push(const SessionEvent& event) {
 }
 
 bool EventHub::Subscription::SetSamples(std::vector<kcpp::v1::Session> sessions, absl::Time time) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (end_.has_value()) return false;
   samples_.assign(std::make_move_iterator(sessions.begin()),
                   std::make_move_iterator(sessions.end()));
@@ -108,7 +108,7 @@ bool EventHub::Subscription::SetSamples(std::vector<kcpp::v1::Session> sessions,
 }
 
 bool EventHub::Subscription::End(absl::Status why) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (end_.has_value()) return false;
   end_ = std::move(why);
   samples_.clear();
@@ -123,10 +123,11 @@ EventHub::EventHub(Options options, StatsSource stats_source)
 EventHub::~EventHub() {
   Close(absl::UnavailableError("kcpd is shutting down"));
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
     ++generation_;
   }
+  changed_.notify_all();
   sampler_.join();
 }
 
@@ -135,21 +136,23 @@ std::shared_ptr<EventHub::Subscription> EventHub::Subscribe(WatchFilter filter,
   const absl::Duration interval = filter.stats_interval;
   std::shared_ptr<Subscription> sub(
       new Subscription(std::move(filter), std::move(wake), options_.max_queued_events));
-  absl::MutexLock lock(&mu_);
-  if (closed_.has_value()) {
-    sub->End(*closed_);  // the caller sees Finished() right away
-    return sub;
-  }
-  if (interval > absl::ZeroDuration()) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_.has_value()) {
+      sub->End(*closed_);  // the caller sees Finished() right away
+      return sub;
+    }
+    subscriptions_.push_back(sub);
+    if (interval <= absl::ZeroDuration()) return sub;
     sub->next_sample_ = absl::Now() + interval;
     ++generation_;  // the sampler may have to wake earlier
   }
-  subscriptions_.push_back(sub);
+  changed_.notify_all();
   return sub;
 }
 
 void EventHub::Unsubscribe(const std::shared_ptr<Subscription>& subscription) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   subscriptions_.erase(std::remove(subscriptions_.begin(), subscriptions_.end(), subscription),
                        subscriptions_.end());
 }
@@ -157,7 +160,7 @@ void EventHub::Unsubscribe(const std::shared_ptr<Subscription>& subscription) {
 void EventHub::Publish(const SessionEvent& event) {
   std::vector<std::shared_ptr<Subscription>> wake;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     for (const auto& sub : subscriptions_) {
       if (!sub->filter_.Wants(event.type()) || !sub->filter_.Matches(event.session())) continue;
       if (sub->Push(event)) wake.push_back(sub);
@@ -169,7 +172,7 @@ void EventHub::Publish(const SessionEvent& event) {
 void EventHub::Close(absl::Status why) {
   std::vector<std::shared_ptr<Subscription>> wake;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (!closed_.has_value()) closed_ = why;
     for (const auto& sub : subscriptions_) {
       if (sub->End(why)) wake.push_back(sub);
@@ -179,7 +182,7 @@ void EventHub::Close(absl::Status why) {
 }
 
 size_t EventHub::watchers() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return subscriptions_.size();
 }
 
@@ -187,7 +190,7 @@ void EventHub::SampleLoop() {
   while (true) {
     std::vector<std::shared_ptr<Subscription>> due;
     {
-      absl::MutexLock lock(&mu_);
+      std::unique_lock<std::mutex> lock(mu_);
       absl::Time next = absl::InfiniteFuture();
       for (const auto& sub : subscriptions_) next = std::min(next, sub->next_sample_);
       // Wakes early when stopping or when a watcher with an earlier sample
@@ -196,7 +199,11 @@ void EventHub::SampleLoop() {
       const auto changed = [this, generation]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return stop_ || generation_ != generation;
       };
-      mu_.AwaitWithDeadline(absl::Condition(&changed), next);
+      if (next == absl::InfiniteFuture()) {
+        changed_.wait(lock, changed);
+      } else {
+        changed_.wait_for(lock, absl::ToChronoNanoseconds(next - absl::Now()), changed);
+      }
       if (stop_) return;
       const absl::Time now = absl::Now();
       for (const auto& sub : subscriptions_) {

@@ -19,19 +19,21 @@
 #ifndef KCPP_SERVICE_INTERNAL_EVENT_HUB_H_
 #define KCPP_SERVICE_INTERNAL_EVENT_HUB_H_
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/kcpp/v1/kcpd.pb.h"
 
@@ -82,7 +84,7 @@ class EventHub {
     const size_t capacity_;
     absl::Time next_sample_ = absl::InfiniteFuture();  // guarded by the hub's mutex
 
-    absl::Mutex mu_;
+    std::mutex mu_;
     std::deque<kcpp::v1::SessionEvent> events_ ABSL_GUARDED_BY(mu_);
     std::deque<kcpp::v1::Session> samples_ ABSL_GUARDED_BY(mu_);
     absl::Time sample_time_ ABSL_GUARDED_BY(mu_);
@@ -109,11 +111,12 @@ class EventHub {
 
   const Options options_;
   const StatsSource stats_source_;
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   std::vector<std::shared_ptr<Subscription>> subscriptions_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> closed_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // bumped when the sampler must re-plan
+  std::condition_variable changed_;               // stop_ or generation_ changed
   std::thread sampler_;
 };
 
