@@ -10,7 +10,10 @@
 //            uncorrupted stream must equal a data packet that was sent.
 // Every packet is copied into an exactly sized heap buffer, so ASan catches
 // any read past it; every returned view must lie inside the packet or be a
-// recovered packet no longer than a stored shard.
+// recovered packet no longer than a stored shard. The decoder takes its
+// memory from a ShardPool kept across inputs (or, with bit 1 of byte 1 set,
+// a private one): what it holds must stay within its bound and match the
+// pool's count, and all of it must be back in the pool when it is gone.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -35,14 +38,22 @@ void Check(bool ok) {
   if (!ok) std::abort();
 }
 
-void CheckResult(const FecDecoder::Result& r, const uint8_t* p, size_t n, size_t max_packet) {
+kcpp::fec::ShardPool& Pool() {
+  static kcpp::fec::ShardPool* pool = new kcpp::fec::ShardPool();
+  return *pool;
+}
+
+void CheckResult(const FecDecoder& dec, const FecDecoder::Result& r, const uint8_t* p, size_t n,
+                 size_t max_packet, bool shared) {
   if (!r.payload.empty()) {
     Check(r.payload.data() >= p && r.payload.data() + r.payload.size() <= p + n);
   }
   for (const auto& s : r.recovered) Check(s.size() + 8 <= max_packet);
+  Check(dec.held_bytes() <= dec.max_held_bytes());
+  if (shared) Check(dec.held_bytes() == Pool().bytes_in_use());
 }
 
-void RunRaw(FecDecoder& dec, const uint8_t* data, size_t size, size_t max_packet) {
+void RunRaw(FecDecoder& dec, const uint8_t* data, size_t size, size_t max_packet, bool shared) {
   while (size >= 2) {
     size_t len = data[0] | (data[1] << 8);
     data += 2;
@@ -51,7 +62,7 @@ void RunRaw(FecDecoder& dec, const uint8_t* data, size_t size, size_t max_packet
     std::unique_ptr<uint8_t[]> pkt(new uint8_t[len == 0 ? 1 : len]);
     memcpy(pkt.get(), data, len);
     const FecDecoder::Result r = dec.Decode(absl::MakeConstSpan(pkt.get(), len));
-    CheckResult(r, pkt.get(), len, max_packet);
+    CheckResult(dec, r, pkt.get(), len, max_packet, shared);
     data += len;
     size -= len;
   }
@@ -67,7 +78,7 @@ void FillKcp(uint8_t* kcp, size_t n, uint32_t counter, uint8_t b) {
 }
 
 void RunEncoder(FecDecoder& dec, const Code& code, const uint8_t* data, size_t size,
-                size_t max_packet) {
+                size_t max_packet, bool shared) {
   kcpp::fec::FecEncoderOptions o;
   o.data_shards = code.ds;
   o.parity_shards = code.ps;
@@ -89,7 +100,7 @@ void RunEncoder(FecDecoder& dec, const Code& code, const uint8_t* data, size_t s
       std::unique_ptr<uint8_t[]> buf(new uint8_t[pkt.size()]);
       memcpy(buf.get(), pkt.data(), pkt.size());
       const FecDecoder::Result r = dec.Decode(absl::MakeConstSpan(buf.get(), pkt.size()));
-      CheckResult(r, buf.get(), pkt.size(), max_packet);
+      CheckResult(dec, r, buf.get(), pkt.size(), max_packet, shared);
       if (corrupted) continue;
       // Uncorrupted stream: a recovered packet is exactly one that was sent.
       for (const auto& s : r.recovered) {
@@ -125,12 +136,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.auto_tune = (data[0] & 0x40) == 0;
   o.max_packet_size = (data[0] & 0x80) ? 64 : kcpp::fec::kMtuLimit;
   o.max_shard_sets = 1 + (data[1] >> 5);
-  auto dec = FecDecoder::Create(o);
-  Check(dec.ok());
-  if (data[1] & 1) {
-    RunEncoder(*dec, code, data + 2, size - 2, o.max_packet_size);
-  } else {
-    RunRaw(*dec, data + 2, size - 2, o.max_packet_size);
+  const bool shared = (data[1] & 2) == 0;
+  if (shared) o.pool = &Pool();
+  {
+    auto dec = FecDecoder::Create(o);
+    Check(dec.ok());
+    if (data[1] & 1) {
+      RunEncoder(*dec, code, data + 2, size - 2, o.max_packet_size, shared);
+    } else {
+      RunRaw(*dec, data + 2, size - 2, o.max_packet_size, shared);
+    }
   }
+  Check(Pool().bytes_in_use() == 0);
+  Pool().Trim(64 << 10);
   return 0;
 }

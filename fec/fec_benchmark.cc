@@ -26,6 +26,7 @@
 #include "fec/internal/gf_matrix.h"
 #include "fec/internal/test_util.h"
 #include "fec/reed_solomon.h"
+#include "fec/shard_pool.h"
 #include "isa-l/erasure_code.h"
 
 namespace kcpp::fec {
@@ -182,28 +183,48 @@ const bool kKernelsRegistered = [] {
   return true;
 }();
 
-// FEC layer, per packet: 10+3, 1400-byte datagrams with a 20-byte crypt
-// header, parity written into sink buffers.
+// FEC layer, per packet: 10+3, datagrams with a 20-byte crypt header, on a
+// ShardPool shared the way an event loop shares it (here by one session),
+// parity written into sink buffers. Datagram sizes: range(0) bytes, or 0 =
+// a mix of full, small and ACK-only datagrams (kMixedSizes), so blocks of
+// different classes meet in one group.
+constexpr size_t kMixedSizes[] = {1400, 52, 92, 1400, 52, 52, 700, 1400, 92, 52, 1400, 300, 52};
+
+size_t DatagramSize(int64_t arg, size_t i) {
+  return arg != 0 ? size_t(arg) : kMixedSizes[i % (sizeof(kMixedSizes) / sizeof(kMixedSizes[0]))];
+}
+
 void BM_FecEncoderPerPacket(benchmark::State& state) {
+  ShardPool pool;
   FecEncoderOptions o;
   o.header_offset = 20;
+  o.pool = state.range(1) ? nullptr : &pool;
   auto enc = FecEncoder::Create(o);
   if (!enc.ok()) std::abort();
   testing::DiscardingParitySink sink(kMtuLimit);
   std::vector<uint8_t> pkt(1400, 0x42);
+  size_t i = 0, kcp_bytes = 0;
   for (auto _ : state) {
-    if (!enc->Encode(absl::MakeSpan(pkt), 0, sink).ok()) std::abort();
+    const size_t size = DatagramSize(state.range(0), i++);
+    if (!enc->Encode(absl::MakeSpan(pkt.data(), size), 0, sink).ok()) std::abort();
+    kcp_bytes += size - 28;
   }
   state.counters["packets"] =
       benchmark::Counter(double(state.iterations()), benchmark::Counter::kIsRate);
-  state.counters["kcp_rate"] =
-      benchmark::Counter(double(state.iterations()) * (1400 - 28), benchmark::Counter::kIsRate,
-                         benchmark::Counter::OneK::kIs1000);
+  state.counters["kcp_rate"] = benchmark::Counter(double(kcp_bytes), benchmark::Counter::kIsRate,
+                                                  benchmark::Counter::OneK::kIs1000);
+  if (state.range(1)) state.SetLabel("private pool");
 }
-BENCHMARK(BM_FecEncoderPerPacket);
+BENCHMARK(BM_FecEncoderPerPacket)
+    ->ArgNames({"size", "private"})
+    ->Args({1400, 0})
+    ->Args({64, 0})
+    ->Args({0, 0})
+    ->Args({1400, 1});
 
-// Decoder over a 10+3 stream of 1400-byte packets losing `lost` data packets
-// per group (0: plain pass-through and shard copies).
+// Decoder over a 10+3 stream (FEC-layer packets: datagram sizes as above
+// minus the crypt header) losing `lost` data packets per group (0: plain
+// pass-through and shard copies).
 void BM_FecDecoderPerPacket(benchmark::State& state) {
   const int lost = state.range(0);
   FecEncoderOptions o;
@@ -213,14 +234,16 @@ void BM_FecDecoderPerPacket(benchmark::State& state) {
   std::vector<std::vector<uint8_t>> stream;
   const int kGroups = 64;
   for (int i = 0; i < kGroups * kData; ++i) {
-    std::vector<uint8_t> pkt(1380);
+    std::vector<uint8_t> pkt(DatagramSize(state.range(1), i) - 20);
     for (size_t j = 8; j < pkt.size(); ++j) pkt[j] = static_cast<uint8_t>(i * 7 + j);
     sink.emitted.clear();
     if (!enc->Encode(absl::MakeSpan(pkt), 0, sink).ok()) std::abort();
     if (i % kData >= lost) stream.push_back(pkt);
     for (auto& p : sink.emitted) stream.push_back(p);
   }
+  ShardPool pool;
   FecDecoderOptions d;
+  d.pool = state.range(2) ? nullptr : &pool;
   auto dec = FecDecoder::Create(d);
   if (!dec.ok()) std::abort();
   size_t i = 0;
@@ -234,9 +257,17 @@ void BM_FecDecoderPerPacket(benchmark::State& state) {
   }
   state.counters["packets"] =
       benchmark::Counter(double(state.iterations()), benchmark::Counter::kIsRate);
-  state.SetLabel(std::to_string(dec->counters().recovered) + " recovered");
+  state.SetLabel(std::to_string(dec->counters().recovered) + " recovered" +
+                 (state.range(2) ? ", private pool" : ""));
 }
-BENCHMARK(BM_FecDecoderPerPacket)->Arg(0)->Arg(1)->Arg(3);
+BENCHMARK(BM_FecDecoderPerPacket)
+    ->ArgNames({"lost", "size", "private"})
+    ->Args({0, 1400, 0})
+    ->Args({1, 1400, 0})
+    ->Args({3, 1400, 0})
+    ->Args({0, 0, 0})
+    ->Args({1, 0, 0})
+    ->Args({1, 1400, 1});
 
 }  // namespace
 }  // namespace kcpp::fec

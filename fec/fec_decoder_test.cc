@@ -1,6 +1,8 @@
 // FecDecoder: Appendix A.3 recovery, seeded random loss (recovers exactly
 // what the code can recover), reordering and duplicates, the group window,
-// seqid wrap, hostile and malformed packets, OOB, auto-tune.
+// seqid wrap, hostile and malformed packets, OOB, auto-tune, memory held
+// only for incomplete groups and bounded under hostile input, decoders
+// sharing a pool.
 #include "fec/fec_decoder.h"
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 #include "fec/internal/fec_encoder_peer.h"
 #include "fec/internal/test_util.h"
 #include "fec/reed_solomon.h"
+#include "fec/shard_pool.h"
 #include "gtest/gtest.h"
 
 namespace kcpp::fec {
@@ -427,6 +430,156 @@ TEST(FecDecoder, AutoTuneFindsThePeersShardCounts) {
     EXPECT_GT(dec.counters().malformed, 0u);
     EXPECT_EQ(dec.counters().errors, 0u);
   }
+}
+
+// Memory: shards are held only while their group is incomplete, in blocks
+// sized to them.
+TEST(FecDecoder, HoldsShardMemoryOnlyForIncompleteGroups) {
+  ShardPool pool;
+  FecDecoderOptions o = DecoderOptions(10, 3);
+  o.pool = &pool;
+  FecDecoder dec = MakeDecoder(o);
+  EXPECT_EQ(dec.held_bytes(), 0u);
+  EXPECT_EQ(dec.max_held_bytes(), 4u * 13 * 1494);  // what was preallocated before
+  const std::vector<Sent> sent = Stream(10, 3, 4, 31);
+  // Whole groups, in order: each is decoded (nothing lost) by its tenth
+  // data packet and its memory returned; its parity comes too late to be
+  // stored.
+  for (int g = 0; g < 3; ++g) {
+    for (int i = 0; i < 13; ++i) {
+      dec.Decode(sent[g * 13 + i].packet);
+      EXPECT_EQ(dec.held_bytes(), pool.bytes_in_use());
+      if (i >= 9) EXPECT_EQ(dec.held_bytes(), 0u) << g << " " << i;
+    }
+  }
+  EXPECT_EQ(dec.counters().full_shard_sets, 3u);
+  // Five packets of the last group: a 152-byte table (13 pointers and
+  // lengths) and a block per shard.
+  size_t expect = 152;
+  for (int i = 0; i < 5; ++i) {
+    dec.Decode(sent[39 + i].packet);
+    expect += ShardPool::BlockCapacity(sent[39 + i].packet.size() - 6);
+    EXPECT_EQ(dec.held_bytes(), expect);
+    EXPECT_EQ(pool.bytes_in_use(), expect);
+  }
+  // A moved decoder takes them along; a destroyed one gives them back.
+  {
+    FecDecoder moved = std::move(dec);
+    EXPECT_EQ(moved.held_bytes(), expect);
+  }
+  EXPECT_EQ(pool.bytes_in_use(), 0u);
+  pool.Trim(0);
+  EXPECT_EQ(pool.bytes_reserved(), 0u);
+}
+
+// Random FEC packets of every size for seqids spread over many groups, as a
+// hostile peer might send: held memory stays within the bound, and with the
+// default 10+3 / MTU 1500 never gets near it (a live group holds at most 9
+// shards: 4 x 9 + 1 blocks of 1528 bytes + 4 tables = 57,144 bytes).
+TEST(FecDecoder, HostileInputStaysWithinTheMemoryBound) {
+  std::mt19937 rng(77);
+  ShardPool pool;
+  FecDecoderOptions o = DecoderOptions(10, 3);
+  o.pool = &pool;
+  o.auto_tune = false;  // keep the code: flags at wrong positions are dropped
+  FecDecoder dec = MakeDecoder(o);
+  size_t peak = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const uint32_t seqid = (i / 50) * 13 + rng() % 80;  // drifting forward
+    Bytes p(8 + rng() % 1493);
+    for (auto& b : p) b = rng();
+    StoreLe32(p.data(), seqid);
+    StoreLe16(&p[4], seqid % 13 < 10 ? kFlagData : kFlagParity);
+    dec.Decode(p);
+    ASSERT_EQ(dec.held_bytes(), pool.bytes_in_use());
+    ASSERT_LE(dec.held_bytes(), dec.max_held_bytes());
+    peak = std::max(peak, dec.held_bytes());
+  }
+  EXPECT_LE(peak, 57144u);
+  EXPECT_GT(peak, 20000u);  // the flood did fill groups
+  EXPECT_GT(dec.counters().recovered + dec.counters().errors, 0u);
+  // The worst a peer can do to this code: four live groups of nine
+  // full-size shards each, whatever comes next.
+  const uint32_t base = 10000 * 13;
+  for (uint32_t g = 0; g < 6; ++g) {
+    for (uint32_t pos = 0; pos < 9; ++pos) {
+      Bytes p(1500, 0x66);
+      StoreLe32(p.data(), base + g * 13 + pos);
+      StoreLe16(&p[4], kFlagData);
+      dec.Decode(p);
+      ASSERT_LE(dec.held_bytes(), 57144u);
+    }
+  }
+  EXPECT_EQ(dec.held_bytes(), 4u * (9 * 1528 + 152));
+  EXPECT_EQ(dec.counters().over_memory_bound, 0u);
+
+  // A code whose incomplete groups could outgrow the bound (200+1 with
+  // 1017-byte shards in 1272-byte blocks): shards beyond it are refused.
+  FecDecoderOptions wide = DecoderOptions(200, 1);
+  wide.pool = &pool;
+  wide.max_packet_size = 1023;
+  FecDecoder dec2 = MakeDecoder(wide);
+  EXPECT_EQ(dec2.max_held_bytes(), 4u * 201 * 1017);
+  for (uint32_t group = 0; group < 4; ++group) {
+    for (uint32_t pos = 0; pos < 199; ++pos) {  // never complete
+      Bytes p(1023, 0x77);
+      StoreLe32(p.data(), group * 201 + pos);
+      StoreLe16(&p[4], kFlagData);
+      dec2.Decode(p);
+      ASSERT_LE(dec2.held_bytes(), dec2.max_held_bytes());
+    }
+  }
+  EXPECT_GT(dec2.counters().over_memory_bound, 0u);
+  EXPECT_GT(dec2.held_bytes(), dec2.max_held_bytes() - 1272 - 2040);
+}
+
+// Many decoders on one pool, packets interleaved (an event loop's sessions):
+// exactly what private decoders recover, views used before the next call.
+TEST(FecDecoder, DecodersSharingAPoolRecoverWhatPrivateOnesDo) {
+  struct Session {
+    std::vector<Sent> sent;
+    std::vector<bool> delivered;
+  };
+  std::vector<Session> sessions;
+  std::mt19937 rng(5);
+  const int codes[][2] = {{10, 3}, {3, 2}, {10, 3}, {20, 10}, {10, 3}, {1, 1}};
+  for (int s = 0; s < 6; ++s) {
+    Session x;
+    x.sent = Stream(codes[s][0], codes[s][1], 40, 100 + s);
+    for (size_t i = 0; i < x.sent.size(); ++i) x.delivered.push_back(rng() % 100 >= 15);
+    sessions.push_back(std::move(x));
+  }
+  ShardPool pool;
+  std::vector<FecDecoder> shared, alone;
+  for (int s = 0; s < 6; ++s) {
+    FecDecoderOptions o = DecoderOptions(codes[s][0], codes[s][1]);
+    alone.push_back(MakeDecoder(o));
+    o.pool = &pool;
+    shared.push_back(MakeDecoder(o));
+  }
+  std::vector<std::vector<Bytes>> got_shared(6), got_alone(6);
+  size_t total = 0;
+  for (size_t i = 0;; ++i) {
+    bool any = false;
+    for (int s = 0; s < 6; ++s) {
+      if (i >= sessions[s].sent.size()) continue;
+      any = true;
+      if (!sessions[s].delivered[i]) continue;
+      const Bytes& p = sessions[s].sent[i].packet;
+      for (const Bytes& r : Recovered(shared[s].Decode(p))) got_shared[s].push_back(r);
+      for (const Bytes& r : Recovered(alone[s].Decode(p))) got_alone[s].push_back(r);
+      size_t held = 0;
+      for (const FecDecoder& d : shared) held += d.held_bytes();
+      ASSERT_EQ(held, pool.bytes_in_use());
+    }
+    if (!any) break;
+  }
+  for (int s = 0; s < 6; ++s) {
+    EXPECT_EQ(got_shared[s], got_alone[s]) << "session " << s;
+    total += got_shared[s].size();
+  }
+  EXPECT_GT(total, 50u);
+  EXPECT_EQ(pool.codecs(), 4u);  // 10+3, 3+2, 20+10, 1+1
 }
 
 TEST(FecDecoder, CreateChecksOptions) {

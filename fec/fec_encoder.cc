@@ -1,12 +1,25 @@
 #include "fec/fec_encoder.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <new>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 
 namespace kcpp::fec {
+
+namespace {
+
+// Decode caches of a private pool: an encoder never decodes.
+ShardPoolOptions PrivatePoolOptions() {
+  ShardPoolOptions o;
+  o.decode_cache = {1, 0};
+  return o;
+}
+
+}  // namespace
 
 absl::StatusOr<FecEncoder> FecEncoder::Create(const FecEncoderOptions& options) {
   const size_t min_size = options.header_offset + kFecDataHeaderSize;
@@ -16,27 +29,101 @@ absl::StatusOr<FecEncoder> FecEncoder::Create(const FecEncoderOptions& options) 
         "FecEncoder: max_packet_size must be in [", min_size, ", ", max_size,
         "] for header_offset ", options.header_offset, "; got ", options.max_packet_size));
   }
-  absl::StatusOr<ReedSolomon> rs = ReedSolomon::Create(options.data_shards, options.parity_shards);
+  std::unique_ptr<ShardPool> own_pool;
+  ShardPool* pool = options.pool;
+  if (pool == nullptr) {
+    own_pool = std::make_unique<ShardPool>(PrivatePoolOptions());
+    pool = own_pool.get();
+  }
+  absl::StatusOr<ReedSolomon*> rs = pool->AcquireCodec(options.data_shards, options.parity_shards);
   if (!rs.ok()) return rs.status();
-  return FecEncoder(options, std::move(*rs));
+  return FecEncoder(options, std::move(own_pool), pool, *rs);
 }
 
-FecEncoder::FecEncoder(const FecEncoderOptions& options, ReedSolomon rs)
+FecEncoder::FecEncoder(const FecEncoderOptions& options, std::unique_ptr<ShardPool> own_pool,
+                       ShardPool* pool, ReedSolomon* rs)
     : data_shards_(options.data_shards),
       parity_shards_(options.parity_shards),
       header_offset_(options.header_offset),
       max_packet_size_(options.max_packet_size),
-      slot_size_(options.max_packet_size - options.header_offset - kFecHeaderSize),
       policy_(options.parity_policy),
       idle_threshold_ms_(options.idle_threshold_ms),
       paws_(SeqidSpace(options.data_shards, options.parity_shards)),
-      rs_(std::move(rs)),
-      cache_(size_t(options.data_shards) * slot_size_),
-      shard_len_(options.data_shards),
-      buffers_(options.parity_shards),
-      data_ptrs_(options.data_shards),
-      parity_ptrs_(options.parity_shards) {
-  for (int i = 0; i < data_shards_; ++i) data_ptrs_[i] = &cache_[i * slot_size_];
+      own_pool_(std::move(own_pool)),
+      pool_(pool),
+      rs_(rs) {}
+
+FecEncoder::FecEncoder(FecEncoder&& other) noexcept
+    : data_shards_(other.data_shards_),
+      parity_shards_(other.parity_shards_),
+      header_offset_(other.header_offset_),
+      max_packet_size_(other.max_packet_size_),
+      policy_(other.policy_),
+      idle_threshold_ms_(other.idle_threshold_ms_),
+      paws_(other.paws_),
+      own_pool_(std::move(other.own_pool_)),
+      pool_(std::exchange(other.pool_, nullptr)),
+      rs_(std::exchange(other.rs_, nullptr)),
+      next_(other.next_),
+      shard_count_(std::exchange(other.shard_count_, 0)),
+      max_size_(other.max_size_),
+      have_last_time_(other.have_last_time_),
+      last_data_ms_(other.last_data_ms_),
+      shards_(std::exchange(other.shards_, nullptr)),
+      min_capacity_(other.min_capacity_),
+      counters_(other.counters_) {}
+
+FecEncoder& FecEncoder::operator=(FecEncoder&& other) noexcept {
+  if (this == &other) return *this;
+  ReleaseAll();
+  data_shards_ = other.data_shards_;
+  parity_shards_ = other.parity_shards_;
+  header_offset_ = other.header_offset_;
+  max_packet_size_ = other.max_packet_size_;
+  policy_ = other.policy_;
+  idle_threshold_ms_ = other.idle_threshold_ms_;
+  paws_ = other.paws_;
+  own_pool_ = std::move(other.own_pool_);
+  pool_ = std::exchange(other.pool_, nullptr);
+  rs_ = std::exchange(other.rs_, nullptr);
+  next_ = other.next_;
+  shard_count_ = std::exchange(other.shard_count_, 0);
+  max_size_ = other.max_size_;
+  have_last_time_ = other.have_last_time_;
+  last_data_ms_ = other.last_data_ms_;
+  shards_ = std::exchange(other.shards_, nullptr);
+  min_capacity_ = other.min_capacity_;
+  counters_ = other.counters_;
+  return *this;
+}
+
+FecEncoder::~FecEncoder() { ReleaseAll(); }
+
+void FecEncoder::ReleaseAll() {
+  if (pool_ == nullptr) return;  // moved from
+  ReleaseGroup();
+  pool_->ReleaseCodec(rs_);
+  rs_ = nullptr;
+  pool_ = nullptr;
+}
+
+void FecEncoder::ReleaseGroup() {
+  if (shards_ != nullptr) {
+    pool_->ReleaseBlocks(shards_, shard_lengths(), shard_count_);
+    pool_->Release(reinterpret_cast<uint8_t*>(shards_), table_bytes());
+    shards_ = nullptr;
+  }
+  shard_count_ = 0;
+  max_size_ = 0;
+  min_capacity_ = SIZE_MAX;
+  if (own_pool_ != nullptr) own_pool_->Trim(0);
+}
+
+size_t FecEncoder::held_bytes() const {
+  if (shards_ == nullptr) return 0;
+  size_t n = ShardPool::BlockCapacity(table_bytes());
+  for (int i = 0; i < shard_count_; ++i) n += ShardPool::BlockCapacity(shard_lengths()[i]);
+  return n;
 }
 
 absl::StatusOr<int> FecEncoder::Encode(absl::Span<uint8_t> packet, uint32_t now_ms,
@@ -56,9 +143,15 @@ absl::StatusOr<int> FecEncoder::Encode(absl::Span<uint8_t> packet, uint32_t now_
   Advance(1);
   ++counters_.data_packets;
 
-  memcpy(&cache_[shard_count_ * slot_size_], header + kFecHeaderSize, shard_len);
-  shard_len_[shard_count_] = shard_len;
+  // Keep `size|KCP bytes` (the size field says how long it is) for parity.
+  if (shards_ == nullptr) shards_ = reinterpret_cast<uint8_t**>(pool_->Allocate(table_bytes()));
+  const int size_class = ShardPool::ClassOf(shard_len);
+  uint8_t* block = pool_->AllocateInClass(size_class);
+  memcpy(block, header + kFecHeaderSize, shard_len);
+  shards_[shard_count_] = block;
+  shard_lengths()[shard_count_] = static_cast<uint16_t>(shard_len);
   ++shard_count_;
+  min_capacity_ = std::min(min_capacity_, ShardPool::kClassBytes[size_class]);
   max_size_ = std::max(max_size_, size);
 
   int emitted = 0;
@@ -76,8 +169,7 @@ absl::StatusOr<int> FecEncoder::Encode(absl::Span<uint8_t> packet, uint32_t now_
       ++counters_.groups_skipped_idle;
       Advance(parity_shards_);
     }
-    shard_count_ = 0;
-    max_size_ = 0;
+    ReleaseGroup();
   }
   have_last_time_ = true;
   last_data_ms_ = now_ms;
@@ -85,31 +177,65 @@ absl::StatusOr<int> FecEncoder::Encode(absl::Span<uint8_t> packet, uint32_t now_
 }
 
 int FecEncoder::EmitParity(ParitySink& sink) {
-  const size_t len = max_size_ - header_offset_ - kFecHeaderSize;
-  for (auto& b : buffers_) b = {};
-  if (!sink.AcquireParityBuffers(max_size_, absl::MakeSpan(buffers_)) ||
-      std::any_of(buffers_.begin(), buffers_.end(),
+  // Storage for parity_shards_ spans, of which only those are constructed
+  // (empty, so a sink that fills fewer is caught by the size check).
+  alignas(absl::Span<uint8_t>) unsigned char
+      storage[sizeof(absl::Span<uint8_t>) * ReedSolomon::kMaxTotalShards];
+  absl::Span<uint8_t>* buffers = reinterpret_cast<absl::Span<uint8_t>*>(storage);
+  for (int p = 0; p < parity_shards_; ++p) new (&buffers[p]) absl::Span<uint8_t>();
+  const absl::Span<absl::Span<uint8_t>> parity_buffers(buffers, parity_shards_);
+  if (!sink.AcquireParityBuffers(max_size_, parity_buffers) ||
+      std::any_of(parity_buffers.begin(), parity_buffers.end(),
                   [&](const absl::Span<uint8_t>& b) { return b.size() < max_size_; })) {
     ++counters_.groups_skipped_no_buffer;
     Advance(parity_shards_);
     return 0;
   }
-  // Zero padding from each shard's end to the group's longest (§4.3).
-  for (int i = 0; i < data_shards_; ++i) {
-    memset(&cache_[i * slot_size_] + shard_len_[i], 0, len - shard_len_[i]);
+  // RS input: every shard zero-padded to the group's longest (§4.3), in
+  // place where its block is long enough, else in the pool's scratch.
+  const size_t len = max_size_ - header_offset_ - kFecHeaderSize;
+  const uint16_t* lengths = shard_lengths();
+  const uint8_t* data[ReedSolomon::kMaxTotalShards];
+  if (min_capacity_ >= len) {
+    // Every block holds the padded shard (the usual case: similar sizes).
+    for (int i = 0; i < data_shards_; ++i) {
+      if (lengths[i] < len) memset(shards_[i] + lengths[i], 0, len - lengths[i]);
+      data[i] = shards_[i];
+    }
+  } else {
+    // Blocks too short for the padded shard: copied into the pool's scratch.
+    uint8_t copy[ReedSolomon::kMaxTotalShards];
+    int copies = 0;
+    for (int i = 0; i < data_shards_; ++i) {
+      if (ShardPool::BlockCapacity(lengths[i]) < len) {
+        copy[copies++] = static_cast<uint8_t>(i);
+      } else {
+        if (lengths[i] < len) memset(shards_[i] + lengths[i], 0, len - lengths[i]);
+        data[i] = shards_[i];
+      }
+    }
+    uint8_t* scratch = pool_->PadScratch(copies * len);
+    for (int k = 0; k < copies; ++k, scratch += len) {
+      const int i = copy[k];
+      memcpy(scratch, shards_[i], lengths[i]);
+      memset(scratch + lengths[i], 0, len - lengths[i]);
+      data[i] = scratch;
+    }
   }
+  uint8_t* parity[ReedSolomon::kMaxTotalShards];
   for (int p = 0; p < parity_shards_; ++p) {
-    parity_ptrs_[p] = buffers_[p].data() + header_offset_ + kFecHeaderSize;
+    parity[p] = buffers[p].data() + header_offset_ + kFecHeaderSize;
   }
   // Cannot fail: the counts and pointers are valid by construction.
-  (void)rs_.Encode(data_ptrs_, parity_ptrs_, len);
+  (void)rs_->Encode(absl::MakeConstSpan(data, data_shards_),
+                    absl::MakeConstSpan(parity, parity_shards_), len);
   for (int p = 0; p < parity_shards_; ++p) {
-    uint8_t* header = buffers_[p].data() + header_offset_;
+    uint8_t* header = buffers[p].data() + header_offset_;
     StoreLe32(header, next_);
     StoreLe16(header + 4, kFlagParity);
     Advance(1);
   }
-  for (int p = 0; p < parity_shards_; ++p) sink.EmitParity(buffers_[p].first(max_size_));
+  for (int p = 0; p < parity_shards_; ++p) sink.EmitParity(buffers[p].first(max_size_));
   counters_.parity_packets += parity_shards_;
   ++counters_.groups_encoded;
   return parity_shards_;

@@ -1,6 +1,7 @@
 // FecEncoder: Appendix A.3's captured kcp-go 5.6.1 packets, headroom for the
 // crypt header, parity = RS over zero-padded size|payload, seqid wrap at the
-// seqid space, the two parity policies, sink refusal, argument checks, OOB.
+// seqid space, the two parity policies, sink refusal, argument checks, OOB,
+// shard memory held only while a group is being filled.
 #include "fec/fec_encoder.h"
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include "fec/internal/fec_encoder_peer.h"
 #include "fec/internal/test_util.h"
 #include "fec/reed_solomon.h"
+#include "fec/shard_pool.h"
 #include "gtest/gtest.h"
 
 namespace kcpp::fec {
@@ -81,49 +83,99 @@ TEST(FecEncoder, AppendixA3PacketsByteForByte) {
 // Parity must be RS over `size|KCP bytes` zero-padded to the group maximum.
 TEST(FecEncoder, ParityIsReedSolomonOfPaddedShards) {
   std::mt19937 rng(5);
-  for (auto [ds, ps] : std::vector<std::pair<int, int>>{{10, 3}, {1, 1}, {4, 7}, {20, 10}}) {
-    FecEncoder enc = MakeEncoder(Options(ds, ps, 20));
-    auto rs = ReedSolomon::Create(ds, ps);
-    ASSERT_TRUE(rs.ok());
-    CollectingParitySink sink;
-    for (int group = 0; group < 3; ++group) {
-      std::vector<std::vector<uint8_t>> shards;
-      size_t longest = 0;
-      for (int i = 0; i < ds; ++i) {
-        std::vector<uint8_t> kcp(rng() % 1300);
-        for (auto& b : kcp) b = rng();
-        std::vector<uint8_t> buf = DataBuffer(20, kcp);
-        longest = std::max(longest, buf.size());
-        ASSERT_TRUE(enc.Encode(absl::MakeSpan(buf), 0, sink).ok());
-        // size field = KCP bytes + 2, seqid consecutive.
-        EXPECT_EQ(LoadLe16(&buf[26]), kcp.size() + 2);
-        EXPECT_EQ(LoadLe32(&buf[20]), uint32_t(group * (ds + ps) + i));
-        EXPECT_EQ(LoadLe16(&buf[24]), kFlagData);
-        shards.emplace_back(buf.begin() + 26, buf.end());
+  // A shared pool hands back blocks holding earlier shards' bytes: padding
+  // must not depend on what a block held before.
+  ShardPool shared;
+  for (ShardPool* pool : {static_cast<ShardPool*>(nullptr), &shared}) {
+    for (auto [ds, ps] : std::vector<std::pair<int, int>>{{10, 3}, {1, 1}, {4, 7}, {20, 10}}) {
+      SCOPED_TRACE(pool == nullptr ? "private pool" : "shared pool");
+      FecEncoderOptions o = Options(ds, ps, 20);
+      o.pool = pool;
+      FecEncoder enc = MakeEncoder(o);
+      auto rs = ReedSolomon::Create(ds, ps);
+      ASSERT_TRUE(rs.ok());
+      CollectingParitySink sink;
+      for (int group = 0; group < 3; ++group) {
+        std::vector<std::vector<uint8_t>> shards;
+        size_t longest = 0;
+        for (int i = 0; i < ds; ++i) {
+          std::vector<uint8_t> kcp(rng() % 1300);
+          for (auto& b : kcp) b = rng();
+          std::vector<uint8_t> buf = DataBuffer(20, kcp);
+          longest = std::max(longest, buf.size());
+          ASSERT_TRUE(enc.Encode(absl::MakeSpan(buf), 0, sink).ok());
+          // size field = KCP bytes + 2, seqid consecutive.
+          EXPECT_EQ(LoadLe16(&buf[26]), kcp.size() + 2);
+          EXPECT_EQ(LoadLe32(&buf[20]), uint32_t(group * (ds + ps) + i));
+          EXPECT_EQ(LoadLe16(&buf[24]), kFlagData);
+          shards.emplace_back(buf.begin() + 26, buf.end());
+        }
+        const size_t len = longest - 26;
+        std::vector<const uint8_t*> data;
+        for (auto& s : shards) {
+          s.resize(len, 0);
+          data.push_back(s.data());
+        }
+        std::vector<std::vector<uint8_t>> parity(ps, std::vector<uint8_t>(len));
+        std::vector<uint8_t*> pp;
+        for (auto& p : parity) pp.push_back(p.data());
+        ASSERT_TRUE(rs->Encode(data, pp, len).ok());
+        ASSERT_EQ(sink.emitted.size(), size_t(ps * (group + 1)));
+        for (int p = 0; p < ps; ++p) {
+          const std::vector<uint8_t>& pkt = sink.emitted[group * ps + p];
+          ASSERT_EQ(pkt.size(), longest);
+          EXPECT_EQ(LoadLe32(&pkt[20]), uint32_t(group * (ds + ps) + ds + p));
+          EXPECT_EQ(LoadLe16(&pkt[24]), kFlagParity);
+          EXPECT_EQ(std::vector<uint8_t>(pkt.begin() + 26, pkt.end()), parity[p]);
+        }
       }
-      const size_t len = longest - 26;
-      std::vector<const uint8_t*> data;
-      for (auto& s : shards) {
-        s.resize(len, 0);
-        data.push_back(s.data());
-      }
-      std::vector<std::vector<uint8_t>> parity(ps, std::vector<uint8_t>(len));
-      std::vector<uint8_t*> pp;
-      for (auto& p : parity) pp.push_back(p.data());
-      ASSERT_TRUE(rs->Encode(data, pp, len).ok());
-      ASSERT_EQ(sink.emitted.size(), size_t(ps * (group + 1)));
-      for (int p = 0; p < ps; ++p) {
-        const std::vector<uint8_t>& pkt = sink.emitted[group * ps + p];
-        ASSERT_EQ(pkt.size(), longest);
-        EXPECT_EQ(LoadLe32(&pkt[20]), uint32_t(group * (ds + ps) + ds + p));
-        EXPECT_EQ(LoadLe16(&pkt[24]), kFlagParity);
-        EXPECT_EQ(std::vector<uint8_t>(pkt.begin() + 26, pkt.end()), parity[p]);
-      }
+      EXPECT_EQ(enc.counters().groups_encoded, 3u);
+      EXPECT_EQ(enc.counters().data_packets, 3u * ds);
+      EXPECT_EQ(enc.counters().parity_packets, 3u * ps);
     }
-    EXPECT_EQ(enc.counters().groups_encoded, 3u);
-    EXPECT_EQ(enc.counters().data_packets, 3u * ds);
-    EXPECT_EQ(enc.counters().parity_packets, 3u * ps);
   }
+  EXPECT_EQ(shared.bytes_in_use(), 0u);
+  EXPECT_GT(shared.bytes_free(), 0u);
+}
+
+TEST(FecEncoder, HoldsShardMemoryOnlyWhileAGroupIsBeingFilled) {
+  ShardPool pool;
+  FecEncoderOptions o = Options(10, 3, 20);
+  o.pool = &pool;
+  FecEncoder enc = MakeEncoder(o);
+  EXPECT_EQ(enc.held_bytes(), 0u);
+  EXPECT_EQ(pool.bytes_in_use(), 0u);
+  CollectingParitySink sink;
+  // Five ACK-only datagrams (24 KCP bytes: 26-byte shards, 40-byte blocks)
+  // and a 104-byte table of 10 block pointers and lengths.
+  for (int i = 0; i < 5; ++i) {
+    std::vector<uint8_t> ack = DataBuffer(20, std::vector<uint8_t>(24, 0x51));
+    ASSERT_TRUE(enc.Encode(absl::MakeSpan(ack), 0, sink).ok());
+  }
+  EXPECT_EQ(enc.held_bytes(), 104u + 5 * 40);
+  EXPECT_EQ(pool.bytes_in_use(), enc.held_bytes());
+  // Four full datagrams (1400 bytes: 1374-byte shards, 1528-byte blocks).
+  std::vector<uint8_t> full = DataBuffer(20, std::vector<uint8_t>(1400 - 28, 0x52));
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(enc.Encode(absl::MakeSpan(full), 0, sink).ok());
+  EXPECT_EQ(enc.held_bytes(), 104u + 5 * 40 + 4 * 1528);
+  EXPECT_EQ(pool.bytes_in_use(), enc.held_bytes());
+  // The tenth completes the group: everything goes back to the pool.
+  ASSERT_TRUE(enc.Encode(absl::MakeSpan(full), 0, sink).ok());
+  EXPECT_EQ(sink.emitted.size(), 3u);
+  EXPECT_EQ(enc.held_bytes(), 0u);
+  EXPECT_EQ(pool.bytes_in_use(), 0u);
+  EXPECT_EQ(pool.bytes_free(), 104u + 5 * 40 + 5 * 1528);
+
+  // A moved encoder takes its group along; a destroyed one gives it back.
+  ASSERT_TRUE(enc.Encode(absl::MakeSpan(full), 0, sink).ok());
+  {
+    FecEncoder moved = std::move(enc);
+    EXPECT_EQ(moved.held_bytes(), 104u + 1528);
+    EXPECT_EQ(pool.bytes_in_use(), 104u + 1528);
+  }
+  EXPECT_EQ(pool.bytes_in_use(), 0u);
+  pool.Trim(0);
+  EXPECT_EQ(pool.bytes_reserved(), 0u);  // the codec went with its last encoder
 }
 
 TEST(FecEncoder, SeqidWrapsAtSeqidSpace) {

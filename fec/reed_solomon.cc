@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,15 +17,24 @@ namespace kcpp::fec {
 
 namespace {
 
-// Decode-matrix cache bounds: patterns and bytes of prepared tables. A 10+3
-// pattern takes ~1.3 KB, a 128+128 pattern with 128 losses ~670 KB.
-constexpr size_t kMaxCacheEntries = 64;
-constexpr size_t kMaxCacheBytes = size_t{8} << 20;
-
 // Verify computes parity in chunks of this many bytes per parity shard.
 constexpr size_t kVerifyScratchBytes = 16384;
 
 }  // namespace
+
+namespace internal {
+
+// The immutable part of a code, shared by every ReedSolomon instance with
+// the same (data, parity, kernel) in the process.
+struct RsCode {
+  int data = 0;
+  int parity = 0;
+  GfMatrix matrix;      // total x data
+  KernelMatrix encode;  // parity rows of `matrix`
+  MulRegionsFn kernel = nullptr;
+  std::string kernel_name;
+  size_t bytes = 0;  // heap held, for code_bytes()
+};
 
 // One cached erasure pattern: which shards feed the kernel and which it
 // writes, with the prepared rows (inverse rows for data, parity row x inverse
@@ -36,64 +46,115 @@ struct CacheEntry {
   int num_outputs = 0;
   uint8_t inputs[ReedSolomon::kMaxTotalShards];
   uint8_t outputs[ReedSolomon::kMaxTotalShards];
-  internal::KernelMatrix matrix;
+  KernelMatrix matrix;
+
+  size_t bytes() const { return sizeof(CacheEntry) + matrix.memory_bytes(); }
 };
 
-struct ReedSolomon::State {
-  int data = 0;
-  int parity = 0;
-  internal::GfMatrix matrix;      // total x data
-  internal::KernelMatrix encode;  // parity rows of `matrix`
-  internal::MulRegionsFn kernel = nullptr;
-  std::string kernel_name;
-  std::vector<std::unique_ptr<CacheEntry>> cache;  // most recently used first
-  size_t cache_bytes = 0;
+struct DecodeCache {
+  std::vector<std::unique_ptr<CacheEntry>> entries;  // most recently used first
+  size_t entry_bytes = 0;
   uint64_t hits = 0;
   uint64_t misses = 0;
+
+  size_t bytes() const {
+    return sizeof(DecodeCache) + entries.capacity() * sizeof(entries[0]) + entry_bytes;
+  }
 };
 
-namespace internal {
+namespace {
+
+// The process-wide table of live codes. Codes die with their last instance
+// (weak references here; expired ones are pruned on every insertion), so a
+// peer that makes auto-tune walk through many codes leaves nothing behind.
+std::shared_ptr<const RsCode> SharedCode(int data_shards, int parity_shards,
+                                         const KernelChoice& kernel) {
+  static std::mutex mu;
+  static auto* codes = new std::vector<std::weak_ptr<const RsCode>>();
+  std::lock_guard<std::mutex> lock(mu);
+  for (const std::weak_ptr<const RsCode>& w : *codes) {
+    std::shared_ptr<const RsCode> c = w.lock();
+    if (c != nullptr && c->data == data_shards && c->parity == parity_shards &&
+        c->kernel == kernel.fn) {
+      return c;
+    }
+  }
+  codes->erase(std::remove_if(codes->begin(), codes->end(),
+                              [](const std::weak_ptr<const RsCode>& w) { return w.expired(); }),
+               codes->end());
+  // Not make_shared: the code's memory must go with its last strong
+  // reference, not wait for the weak one here.
+  std::shared_ptr<RsCode> code(new RsCode());
+  code->data = data_shards;
+  code->parity = parity_shards;
+  code->matrix = BuildEncodingMatrix(data_shards, parity_shards);
+  code->encode.Assign(parity_shards, data_shards, code->matrix.row(data_shards));
+  code->kernel = kernel.fn;
+  code->kernel_name = kernel.name;
+  code->bytes = sizeof(RsCode) + size_t(data_shards + parity_shards) * data_shards +
+                code->encode.memory_bytes();
+  codes->push_back(code);
+  return code;
+}
+
+}  // namespace
 
 absl::StatusOr<ReedSolomon> ReedSolomonPeer::CreateWithKernel(int data_shards, int parity_shards,
                                                               const KernelChoice& kernel) {
+  return CreateWithKernel(data_shards, parity_shards, kernel, ReedSolomon::CacheLimits());
+}
+
+absl::StatusOr<ReedSolomon> ReedSolomonPeer::CreateWithKernel(
+    int data_shards, int parity_shards, const KernelChoice& kernel,
+    const ReedSolomon::CacheLimits& limits) {
   if (data_shards < 1 || parity_shards < 1 ||
       data_shards + parity_shards > ReedSolomon::kMaxTotalShards) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Reed-Solomon needs 1 <= data, 1 <= parity and data + parity <= 256; got data ",
         data_shards, ", parity ", parity_shards));
   }
-  auto state = std::make_unique<ReedSolomon::State>();
-  state->data = data_shards;
-  state->parity = parity_shards;
-  state->matrix = BuildEncodingMatrix(data_shards, parity_shards);
-  state->encode.Assign(parity_shards, data_shards, state->matrix.row(data_shards));
-  state->kernel = kernel.fn;
-  state->kernel_name = kernel.name;
-  state->cache.reserve(kMaxCacheEntries);
-  return ReedSolomon(std::move(state));
+  return ReedSolomon(SharedCode(data_shards, parity_shards, kernel), limits);
 }
 
 }  // namespace internal
 
-absl::StatusOr<ReedSolomon> ReedSolomon::Create(int data_shards, int parity_shards) {
-  return internal::ReedSolomonPeer::CreateWithKernel(data_shards, parity_shards,
-                                                     internal::DefaultMulRegions());
+namespace {
+
+// The kernel every instance of this process uses, chosen once.
+const internal::KernelChoice& DefaultKernel() {
+  static const internal::KernelChoice* const choice =
+      new internal::KernelChoice(internal::DefaultMulRegions());
+  return *choice;
 }
 
-ReedSolomon::ReedSolomon(std::unique_ptr<State> state) : state_(std::move(state)) {}
+}  // namespace
+
+absl::StatusOr<ReedSolomon> ReedSolomon::Create(int data_shards, int parity_shards) {
+  return Create(data_shards, parity_shards, CacheLimits());
+}
+
+absl::StatusOr<ReedSolomon> ReedSolomon::Create(int data_shards, int parity_shards,
+                                                const CacheLimits& cache_limits) {
+  return internal::ReedSolomonPeer::CreateWithKernel(data_shards, parity_shards, DefaultKernel(),
+                                                     cache_limits);
+}
+
+ReedSolomon::ReedSolomon(std::shared_ptr<const internal::RsCode> code, const CacheLimits& limits)
+    : code_(std::move(code)), limits_(limits) {}
 ReedSolomon::ReedSolomon(ReedSolomon&&) noexcept = default;
 ReedSolomon& ReedSolomon::operator=(ReedSolomon&&) noexcept = default;
 ReedSolomon::~ReedSolomon() = default;
 
-int ReedSolomon::data_shards() const { return state_->data; }
-int ReedSolomon::parity_shards() const { return state_->parity; }
-int ReedSolomon::total_shards() const { return state_->data + state_->parity; }
-uint8_t ReedSolomon::matrix(int row, int col) const { return state_->matrix.at(row, col); }
-absl::string_view ReedSolomon::kernel_name() const { return state_->kernel_name; }
+int ReedSolomon::data_shards() const { return code_->data; }
+int ReedSolomon::parity_shards() const { return code_->parity; }
+int ReedSolomon::total_shards() const { return code_->data + code_->parity; }
+uint8_t ReedSolomon::matrix(int row, int col) const { return code_->matrix.at(row, col); }
+absl::string_view ReedSolomon::kernel_name() const { return code_->kernel_name; }
+size_t ReedSolomon::code_bytes() const { return code_->bytes; }
 
 absl::Status ReedSolomon::Encode(absl::Span<const uint8_t* const> data,
                                  absl::Span<uint8_t* const> parity, size_t shard_size) const {
-  const State& s = *state_;
+  const internal::RsCode& s = *code_;
   if (data.size() != size_t(s.data) || parity.size() != size_t(s.parity)) {
     return absl::InvalidArgumentError(absl::StrCat("Encode needs ", s.data, " data and ", s.parity,
                                                    " parity shards; got ", data.size(), " and ",
@@ -109,7 +170,7 @@ absl::Status ReedSolomon::Encode(absl::Span<const uint8_t* const> data,
 
 absl::StatusOr<bool> ReedSolomon::Verify(absl::Span<const uint8_t* const> shards,
                                          size_t shard_size) const {
-  const State& s = *state_;
+  const internal::RsCode& s = *code_;
   if (shards.size() != size_t(s.data + s.parity)) {
     return absl::InvalidArgumentError(
         absl::StrCat("Verify needs ", s.data + s.parity, " shards; got ", shards.size()));
@@ -146,7 +207,7 @@ absl::Status ReedSolomon::ReconstructData(absl::Span<uint8_t* const> shards,
 absl::Status ReedSolomon::ReconstructImpl(absl::Span<uint8_t* const> shards,
                                           const ShardMask& present, size_t shard_size,
                                           bool data_only) {
-  State& s = *state_;
+  const internal::RsCode& s = *code_;
   const int total = s.data + s.parity;
   if (shards.size() != size_t(total)) {
     return absl::InvalidArgumentError(
@@ -191,23 +252,25 @@ absl::Status ReedSolomon::ReconstructImpl(absl::Span<uint8_t* const> shards,
   }
 
   // Find or build the decode rows for this pattern.
-  auto it = std::find_if(s.cache.begin(), s.cache.end(), [&](const auto& e) {
+  if (cache_ == nullptr) cache_ = std::make_unique<internal::DecodeCache>();
+  internal::DecodeCache& cache = *cache_;
+  auto it = std::find_if(cache.entries.begin(), cache.entries.end(), [&](const auto& e) {
     return e->data_only == data_only && e->inputs_key == key && e->parity_out_key == parity_out;
   });
-  CacheEntry* entry;
-  if (it != s.cache.end()) {
-    ++s.hits;
-    std::rotate(s.cache.begin(), it, it + 1);  // move to front
-    entry = s.cache.front().get();
+  internal::CacheEntry* entry;
+  if (it != cache.entries.end()) {
+    ++cache.hits;
+    std::rotate(cache.entries.begin(), it, it + 1);  // move to front
+    entry = cache.entries.front().get();
   } else {
-    ++s.misses;
-    std::unique_ptr<CacheEntry> e;
-    if (s.cache.size() >= kMaxCacheEntries) {
-      e = std::move(s.cache.back());
-      s.cache.pop_back();
-      s.cache_bytes -= e->matrix.memory_bytes();
+    ++cache.misses;
+    std::unique_ptr<internal::CacheEntry> e;
+    if (cache.entries.size() >= std::max<size_t>(limits_.max_entries, 1)) {
+      e = std::move(cache.entries.back());
+      cache.entries.pop_back();
+      cache.entry_bytes -= e->bytes();
     } else {
-      e = std::make_unique<CacheEntry>();
+      e = std::make_unique<internal::CacheEntry>();
     }
     e->inputs_key = key;
     e->parity_out_key = parity_out;
@@ -246,14 +309,14 @@ absl::Status ReedSolomon::ReconstructImpl(absl::Span<uint8_t* const> shards,
       }
     }
     e->matrix.Assign(e->num_outputs, s.data, rows.data());
-    s.cache_bytes += e->matrix.memory_bytes();
-    s.cache.insert(s.cache.begin(), std::move(e));
+    cache.entry_bytes += e->bytes();
+    cache.entries.insert(cache.entries.begin(), std::move(e));
     // Stay within the byte budget, always keeping the entry just built.
-    while (s.cache_bytes > kMaxCacheBytes && s.cache.size() > 1) {
-      s.cache_bytes -= s.cache.back()->matrix.memory_bytes();
-      s.cache.pop_back();
+    while (cache.entry_bytes > limits_.max_bytes && cache.entries.size() > 1) {
+      cache.entry_bytes -= cache.entries.back()->bytes();
+      cache.entries.pop_back();
     }
-    entry = s.cache.front().get();
+    entry = cache.entries.front().get();
   }
 
   const uint8_t* in[kMaxTotalShards];
@@ -266,10 +329,11 @@ absl::Status ReedSolomon::ReconstructImpl(absl::Span<uint8_t* const> shards,
 
 ReedSolomon::CacheStats ReedSolomon::cache_stats() const {
   CacheStats st;
-  st.hits = state_->hits;
-  st.misses = state_->misses;
-  st.entries = state_->cache.size();
-  st.bytes = state_->cache_bytes;
+  if (cache_ == nullptr) return st;
+  st.hits = cache_->hits;
+  st.misses = cache_->misses;
+  st.entries = cache_->entries.size();
+  st.bytes = cache_->bytes();
   return st;
 }
 

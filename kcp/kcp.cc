@@ -324,7 +324,9 @@ int32_t Kcp::ScanQuiet(uint32_t now, Visit&& visit) {
 
 void Kcp::PushSnd(SegmentPool::Block* data, uint32_t len, uint8_t frg) {
   const uint32_t n = nsnd_buf_ + nsnd_que_;
-  if (n == snd_cap_) GrowSndRing(std::max(snd_cap_ * 2, snd_wnd_));
+  // Doubling from 16: a session that sends a little holds a small ring
+  // whatever its window (thousands of quiet sessions per process).
+  if (n == snd_cap_) GrowSndRing(snd_cap_ * 2);
   idle_marked_ = false;
   SndSeg& s = SndAt(n);
   s = SndSeg{};
@@ -492,7 +494,10 @@ void Kcp::GrowRcvRing(uint32_t min_capacity) {
 
 bool Kcp::ParseData(uint32_t sn, uint8_t frg, absl::Span<const uint8_t> payload) {
   if (Diff(sn, rcv_nxt_ + rcv_wnd_) >= 0 || Diff(sn, rcv_nxt_) < 0) return true;
-  if (rcv_cap_ < 2 * rcv_wnd_max_) GrowRcvRing(2 * rcv_wnd_max_);
+  // The ring covers [rcv_nxt - nrcv_que, newest stored sn]; it grows (in
+  // powers of two) with the span actually in use, not with the window.
+  const uint32_t span = sn - (rcv_nxt_ - nrcv_que_) + 1;
+  if (rcv_ == nullptr || span > rcv_cap_) GrowRcvRing(span);
   RcvSlot& slot = RcvAt(sn);
   if (slot.present) {
     MoveReceived();
@@ -710,12 +715,22 @@ int Kcp::Input(absl::Span<const uint8_t> datagram, uint32_t now_ms, bool fec_rec
   }
 
   if (kcpgo) {
+    FlushKind wanted;
     if (flush_segments) {
-      FlushInternal(FlushKind::kFull, now_ms);
+      wanted = FlushKind::kFull;
     } else if (acks_.size() >= mtu_ / kSegmentHeaderSize) {
-      FlushInternal(FlushKind::kAckOnly, now_ms);  // ACK clocking (KG-HEAD)
+      wanted = FlushKind::kAckOnly;  // ACK clocking (KG-HEAD)
     } else if (ack_nodelay_ && !acks_.empty()) {
-      FlushInternal(FlushKind::kAckOnly, now_ms);
+      wanted = FlushKind::kAckOnly;
+    } else {
+      return kInputOk;
+    }
+    if (deferred_ != kDeferOff) {
+      if (deferred_ == kNoDeferredFlush || wanted == FlushKind::kFull) {
+        deferred_ = static_cast<uint8_t>(wanted);
+      }
+    } else {
+      FlushInternal(wanted, now_ms);
     }
   } else if (ack_nodelay_ && !acks_.empty()) {
     uint32_t sn_unused, ts_unused;
@@ -801,7 +816,13 @@ void Kcp::WriteAcks(uint32_t* last_sn, uint32_t* last_ts) {
 }
 
 uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
+  // This flush does what a deferred one would have done.
+  if (input_flush_deferred() &&
+      (kind == FlushKind::kFull || deferred_ == static_cast<uint8_t>(FlushKind::kAckOnly))) {
+    deferred_ = kNoDeferredFlush;
+  }
   CheckFlushBookkeeping();
+  current_ = now;  // the time of the last flush (NextFlush's interval grid)
   const bool kcpgo = flavor_ == Flavor::kKcpGo;
   SegmentHeader tmpl;
   tmpl.conv = conv_;
@@ -1068,9 +1089,44 @@ uint32_t Kcp::Flush(uint32_t now_ms) {
   return next;
 }
 
+void Kcp::AnnounceWindow() { probe_ |= kAskTell; }
+
+bool Kcp::NextFlush(uint32_t now_ms, uint32_t* at) const {
+  if (Idle()) return false;
+  if (unsent_ > 0 || out_size_ > 0) {
+    *at = now_ms;
+    return true;
+  }
+  int32_t wait = 0x7fffffff;
+  const bool owed = input_flush_deferred() || !acks_.empty() || probe_ != 0 || nsnd_que_ > 0 ||
+                    rmt_wnd_ == 0 || fast_pending_ > 0 || (!nocwnd_ && cwnd_ < 1);
+  if (owed) wait = Diff(current_ + interval_, now_ms);
+  if (resend_bound_ != ResendBound::kNone) wait = std::min(wait, Diff(min_resend_, now_ms));
+  *at = now_ms + static_cast<uint32_t>(std::max(wait, 0));
+  return true;
+}
+
+void Kcp::SetDeferInputFlush(bool on) {
+  if (!on && input_flush_deferred()) {
+    FlushInternal(static_cast<FlushKind>(deferred_), current_);
+  }
+  deferred_ = on ? kNoDeferredFlush : kDeferOff;
+}
+
+void Kcp::FlushDeferred(uint32_t now_ms) {
+  if (!input_flush_deferred()) return;
+  const FlushKind kind = static_cast<FlushKind>(deferred_);
+  deferred_ = kNoDeferredFlush;
+  FlushInternal(kind, now_ms);
+}
+
 bool Kcp::Idle() const {
-  return acks_.empty() && probe_ == 0 && nsnd_buf_ == 0 && nsnd_que_ == 0 && rmt_wnd_ != 0 &&
-         (cwnd_ >= 1 || nocwnd_) && snd_ == nullptr && rcv_ == nullptr && acks_.capacity() == 0 &&
+  return !input_flush_deferred() && acks_.empty() && probe_ == 0 && nsnd_buf_ == 0 &&
+         nsnd_que_ == 0 && rmt_wnd_ != 0 && (cwnd_ >= 1 || nocwnd_) && out_size_ == 0;
+}
+
+bool Kcp::Dormant() const {
+  return Idle() && snd_ == nullptr && rcv_ == nullptr && acks_.capacity() == 0 &&
          (own_pool_ == nullptr || own_pool_->free_blocks() == 0);
 }
 
@@ -1131,10 +1187,7 @@ absl::Status Kcp::SetWindowSize(int snd_wnd, int rcv_wnd) {
   if (rcv_wnd > 0) {
     rcv_wnd_ = static_cast<uint32_t>(rcv_wnd);
     if (flavor_ == Flavor::kIkcp) rcv_wnd_ = std::max(rcv_wnd_, kWndRcvIkcp);
-    if (rcv_wnd_ > rcv_wnd_max_) {
-      rcv_wnd_max_ = rcv_wnd_;
-      if (rcv_ != nullptr && rcv_cap_ < 2 * rcv_wnd_max_) GrowRcvRing(2 * rcv_wnd_max_);
-    }
+    if (rcv_wnd_ > rcv_wnd_max_) rcv_wnd_max_ = rcv_wnd_;
     // A larger window may let out-of-order data through at once.
     if (rcv_ != nullptr) MoveReceived();
   }

@@ -53,7 +53,7 @@
 // constructor). Descriptor rings and payload blocks are allocated on first
 // use and, after 5 s without queued, in-flight, unread or newly arrived
 // data, given back (blocks to the allocator with a private pool, to the
-// shared pool otherwise); Idle() reports that state. A busy session with
+// shared pool otherwise); Dormant() reports that state. A busy session with
 // kcp-go's default windows (32/32, MTU 1400) holds 1.5 KiB of send
 // descriptors (48 bytes each with their scan state), 1 KiB of receive slots
 // (16 bytes, two per window slot) and one 1.5 KiB block per segment it
@@ -195,6 +195,20 @@ class Kcp {
   // of PUSH segments has queued max(1024, 4 * rcv_wnd) ACKs.
   int Input(absl::Span<const uint8_t> datagram, uint32_t now_ms, bool fec_recovered = false);
 
+  // Receive batching (an event loop that reads many datagrams per wakeup):
+  // with deferral on, kKcpGo's Input does not flush by itself (the
+  // immediate flushes of §2.6 and ack_nodelay); it remembers the strongest
+  // one asked for, and FlushDeferred() performs it once after the batch.
+  // The peer sees the same ACKs, in fewer datagrams (one carries ~mtu/24).
+  void SetDeferInputFlush(bool on);
+  bool input_flush_deferred() const { return deferred_ < kNoDeferredFlush; }
+  void FlushDeferred(uint32_t now_ms);
+
+  // Makes the next flush send a WINS segment (the receive window, §2.1).
+  // Every KCP peer accepts it and only updates its view of our window, so it
+  // doubles as a keepalive that carries nothing.
+  void AnnounceWindow();
+
   // ---- Time -------------------------------------------------------------
 
   // ikcp_update: flushes if the flush deadline (ts_flush) is due, then
@@ -214,8 +228,29 @@ class Kcp {
   uint32_t Flush(uint32_t now_ms);
   // True when a flush would neither send nor change anything: no pending
   // ACK or probe, nothing queued or in flight, remote window open. A
-  // scheduler may then stop calling Update/Flush until the next Send/Input.
+  // scheduler may then stop calling Update/Flush until the next Send/Input
+  // (and call TrimIdle now and then to get memory back).
   bool Idle() const;
+  // Idle() and holding no memory besides the object itself (rings and
+  // blocks already given back): nothing at all to do until the next
+  // Send/Input.
+  bool Dormant() const;
+  // For a scheduler driving the engine with Flush (kcp-go style): when the
+  // next flush has something to do. `now_ms` if a first transmission is
+  // waiting; the interval after the last flush while ACKs or a probe are
+  // owed, data waits for the window or an early retransmission may be due
+  // (kcp-go flushes every interval then); otherwise the earliest
+  // retransmission timeout (a lower bound: acknowledgements only make it
+  // later, and a flush at the bound finds nothing due and reports the
+  // next). False when Idle(): no flush is needed until the next Send/Input.
+  // Unlike Check(), an engine waiting only for acknowledgements is not
+  // woken every interval.
+  bool NextFlush(uint32_t now_ms, uint32_t* at) const;
+
+  // Gives the rings and blocks back once the engine has held no data for
+  // 5 s (Update and Flush do this on their own; an idle session whose
+  // scheduler stopped calling them calls this from a slow timer).
+  void TrimIdle(uint32_t now_ms) { NoteIdle(now_ms); }
 
   // ---- Configuration ----------------------------------------------------
 
@@ -306,6 +341,8 @@ class Kcp {
   };
   class CallbackSink;
   enum class FlushKind : uint8_t { kAckOnly, kFull };
+  static constexpr uint8_t kNoDeferredFlush = 0xFE;
+  static constexpr uint8_t kDeferOff = 0xFF;
 
   void Init();
   // Output assembly.
@@ -363,6 +400,9 @@ class Kcp {
   bool write_delay_ = false;
   bool updated_ = false;
   bool idle_marked_ = false;
+  // Input flush deferral: kDeferOff, kNoDeferredFlush (on, nothing
+  // pending) or the FlushKind Input asked for.
+  uint8_t deferred_ = kDeferOff;
   uint32_t mtu_, mss_;
   uint32_t headroom_ = 0, tailroom_ = 0;
   uint32_t state_ = 0;

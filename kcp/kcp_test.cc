@@ -547,6 +547,55 @@ TEST(KcpGoInput, AckClockingAndAckNoDelay) {
   EXPECT_EQ(segs[0].h.una, 1u);
 }
 
+TEST(KcpGoInput, DeferredInputFlushSendsABatchsAcksInOneDatagram) {
+  Probe c(Flavor::kKcpGo);
+  c.kcp.SetAckNoDelay(true);
+  c.kcp.SetDeferInputFlush(true);
+  for (uint32_t sn = 0; sn < 10; ++sn) c.kcp.Input(Encode({Push(sn, "x")}), 0);
+  EXPECT_TRUE(c.out.empty());  // nothing until the batch ends
+  EXPECT_TRUE(c.kcp.input_flush_deferred());
+  EXPECT_FALSE(c.kcp.Idle());
+  c.kcp.FlushDeferred(0);
+  ASSERT_EQ(c.out.size(), 1u);  // one datagram...
+  std::vector<Seg> segs = c.TakeSegments();
+  // ...with kcp-go's ACK filter applied: only the last in-order ACK.
+  ASSERT_EQ(segs.size(), 1u);
+  EXPECT_EQ(segs[0].h.cmd, kCmdAck);
+  EXPECT_EQ(segs[0].h.sn, 9u);
+  EXPECT_EQ(segs[0].h.una, 10u);
+  EXPECT_FALSE(c.kcp.input_flush_deferred());
+  c.kcp.FlushDeferred(0);
+  EXPECT_TRUE(c.out.empty());  // nothing twice
+}
+
+TEST(KcpGoSchedule, NextFlushWaitsForTheRtoNotTheInterval) {
+  Probe a(Flavor::kKcpGo);
+  a.kcp.SetNoDelay(1, 10, 2, 1);
+  uint32_t at = 0;
+  EXPECT_FALSE(a.kcp.NextFlush(0, &at));  // idle: nothing to schedule
+  a.kcp.Send(std::vector<uint8_t>(100, 1));
+  ASSERT_TRUE(a.kcp.NextFlush(5, &at));
+  // Queued, not yet sent: the next interval after the last flush (time 0),
+  // as kcp-go's updater would (a writer without write delay flushes itself).
+  EXPECT_EQ(at, 10u);
+  a.kcp.Flush(5);
+  a.TakeSegments();
+  ASSERT_TRUE(a.kcp.NextFlush(6, &at));
+  // Only the retransmission timer (rto 200 from 5), not the 10 ms interval.
+  EXPECT_EQ(at, 5u + a.kcp.rto());
+  // An acknowledgement ends it: idle again.
+  ASSERT_EQ(a.kcp.Input(Encode({Ack(0, 5, 1)}), 20), kInputOk);
+  EXPECT_FALSE(a.kcp.NextFlush(20, &at));
+
+  Probe b(Flavor::kKcpGo);
+  b.kcp.SetNoDelay(1, 10, 2, 1);
+  ASSERT_EQ(b.kcp.Input(Encode({Push(0, "x")}), 100), kInputOk);
+  b.kcp.Flush(100);  // sends the ACK ...
+  ASSERT_EQ(b.kcp.Input(Encode({Push(1, "y")}), 103), kInputOk);
+  ASSERT_TRUE(b.kcp.NextFlush(103, &at));
+  EXPECT_EQ(at, 110u);  // ... an owed ACK rides the interval grid after the last flush
+}
+
 TEST(KcpGoFlush, FastAndEarlyRetransmit) {
   Probe a(Flavor::kKcpGo);
   a.kcp.SetNoDelay(1, 10, 2, 1);
@@ -760,10 +809,11 @@ TEST_P(BothFlavors, IdleSessionGivesMemoryBack) {
         while (pair.b().Recv(absl::MakeSpan(buf)) > 0) ++got;
       }));
   EXPECT_GT(pair.a().MemoryFootprint(), 10000u);  // rings and blocks still held
-  EXPECT_FALSE(pair.a().Idle());
+  EXPECT_TRUE(pair.a().Idle());                   // but nothing to send
+  EXPECT_FALSE(pair.a().Dormant());
   ASSERT_FALSE(pair.Run(Drive::kUpdateCheck, 6000, [] { return false; }, {}));
   for (Kcp* k : {&pair.a(), &pair.b()}) {
-    EXPECT_TRUE(k->Idle());
+    EXPECT_TRUE(k->Dormant());
     // Only the private pool object and the callback sink's buffer remain.
     EXPECT_LT(k->MemoryFootprint(), 1600u);
   }

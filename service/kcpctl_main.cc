@@ -31,6 +31,7 @@
 #include "service/internal/paths.h"
 #include "service/internal/proto_time.h"
 #include "service/internal/unix_socket.h"
+#include "service/tunnel/kcpctl_tunnels.h"
 
 namespace kcpp::service {
 namespace {
@@ -59,6 +60,9 @@ usage: kcpctl [--socket=PATH] [--json] [--timeout=DURATION] COMMAND ...
   connect IP:PORT [SESSION OPTIONS]   dial, attach, then copy stdin -> session -> stdout
   accept LISTENER                     wait for a stream on LISTENER, attach, copy as connect
   attach TOKEN --path=SOCKET [--seqpacket]   attach to a stream by its token, copy as connect
+  tunnels list [--full] | get T [--full] | delete T
+  tunnels create [ID] client|server -- [kcptun-client|-server flags, -c FILE]
+                                      kcptun-compatible tunnels (docs/tunnel.md)
 
 Names: LISTENER is "listeners/ID" or just ID; SESSION "sessions/N" or N; STREAM
 "sessions/N/streams/M".
@@ -324,6 +328,9 @@ int Client::Run(const std::vector<std::string>& w, const CliArgs& a) {
   if (command == "watch") {
     if (w.size() != 1) return Usage("watch takes no arguments");
     return Watch(a);
+  }
+  if (command == "tunnels") {  // kcptun-compatible tunnels (service/tunnel/)
+    return tunnel::RunKcpctlTunnels(w, {socket_, timeout_, json_, a.Has("full")});
   }
   if (command == "stats") {
     if (w.size() != 1) return Usage("stats takes no arguments");

@@ -36,6 +36,7 @@
 #include "service/internal/paths.h"
 #include "service/internal/unix_socket.h"
 #include "service/kcpd_grpc_service.h"
+#include "service/tunnel/kcpd_tunnels.h"
 
 ABSL_FLAG(std::string, control_socket, "",
           "Path of the control socket (gRPC). Default: <socket dir>/control.sock, where the "
@@ -121,6 +122,12 @@ int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "kcpd: the kcpp sidecar. Applications manage KCP sessions through its gRPC API on a Unix "
       "socket (see kcpctl) and move bytes over its data sockets. Docs: docs/kcpd.md.");
+  // "kcpd [flags] tunnel client|server [kcptun flags]" (docs/tunnel.md).
+  absl::StatusOr<tunnel::TunnelCommand> tunnel_command = tunnel::ExtractTunnelCommand(&argc, argv);
+  if (!tunnel_command.ok()) {
+    std::fprintf(stderr, "kcpd: %s\n", std::string(tunnel_command.status().message()).c_str());
+    return 1;
+  }
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {
     std::fprintf(stderr, "kcpd: unexpected argument \"%s\" (kcpd takes only flags; --help)\n",
@@ -220,8 +227,13 @@ int Run(int argc, char** argv) {
   DenyAllService deny(
       absl::StrCat("your uid is not allowed to use this kcpd (allowed uids: ", allow.ToString(),
                    "); its operator can add it with --allow_uid"));
+  // kcptun-compatible tunnels: their own loops and engine, the same socket.
+  absl::StatusOr<std::unique_ptr<tunnel::KcpdTunnels>> tunnels = tunnel::KcpdTunnels::Create(
+      [](int level, const std::string& m) { Log(static_cast<LogLevel>(level), m); });
+  if (!tunnels.ok()) return Fail(tunnels.status());
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);
+  builder.RegisterService((*tunnels)->service());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   grpc::ServerBuilder deny_builder;
   deny_builder.RegisterCallbackGenericService(&deny);
@@ -242,6 +254,8 @@ int Run(int argc, char** argv) {
                                                       declared.id(), "\": ", s.message())));
     }
   }
+
+  if (absl::Status s = (*tunnels)->StartCommandTunnel(*tunnel_command); !s.ok()) return Fail(s);
 
   AttachHandler attach_handler(plane.get());
   DataSocketAcceptor::Options data_options;
@@ -278,6 +292,7 @@ int Run(int argc, char** argv) {
   (*data)->Stop();
   Log(LogLevel::kInfo, "removed the control and data sockets");
   plane->BeginShutdown();
+  (*tunnels)->Shutdown(absl::Now() + absl::GetFlag(FLAGS_shutdown_timeout));
   const absl::Duration linger = absl::GetFlag(FLAGS_shutdown_timeout);
   backend->Shutdown(absl::Now() + linger);
   Log(LogLevel::kInfo, "sessions closed");
@@ -286,6 +301,7 @@ int Run(int argc, char** argv) {
   deny_server->Shutdown(deadline);
   server.reset();
   deny_server.reset();
+  tunnels->reset();
   plane.reset();
   backend.reset();
   Log(LogLevel::kInfo, "stopped");

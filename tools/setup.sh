@@ -28,7 +28,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libdeflate-dev libsnappy-dev
   # comparison benchmarks, charts, profiling
-  libisal-dev gnuplot-nox valgrind
+  libisal-dev gnuplot-nox valgrind linux-perf
   # fuzz / sanitizer configs
   clang libclang-rt-14-dev llvm
   # interop peers

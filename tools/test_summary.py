@@ -3,7 +3,9 @@
 
 Usage: test_summary.py BEP_JSON [BEP_JSON ...]
 
-Prints one line per failed test target, then the closing line CI reads:
+One BEP file per configuration (named after it: default.json, asan.json, ...);
+the same target in two configurations counts twice. Prints one line per
+failed test target and configuration, then the closing line CI reads:
 `N passed, N failed` (plus `, N skipped` when any gtest case was skipped or
 disabled). A target that failed to build or run without writing test.xml
 counts as one failed case. Exit status: 0 only if nothing failed and at least
@@ -35,28 +37,29 @@ def cases_from_xml(path):
 
 
 def main(argv):
-    results = {}  # label -> (overall status, [test.xml paths])
+    results = {}  # (configuration, label) -> (overall status, [test.xml paths])
     for bep in argv[1:]:
+        config = os.path.splitext(os.path.basename(bep))[0]
         with open(bep) as f:
             for line in f:
                 event = json.loads(line)
                 ident = event.get("id", {})
                 if "testSummary" in ident:
-                    label = ident["testSummary"]["label"]
+                    label = (config, ident["testSummary"]["label"])
                     summary = event.get("testSummary", {})
                     status = summary.get("overallStatus", "NO_STATUS")
                     results.setdefault(label, [status, []])[0] = status
                 elif "testResult" in ident:
-                    label = ident["testResult"]["label"]
+                    label = (config, ident["testResult"]["label"])
                     entry = results.setdefault(label, ["NO_STATUS", []])
                     for out in event.get("testResult", {}).get("testActionOutput", []):
                         if out.get("name") == "test.xml" and out.get("uri", "").startswith("file://"):
                             entry[1].append(out["uri"][len("file://"):])
                 elif "targetCompleted" in ident and event.get("aborted"):
-                    label = ident["targetCompleted"]["label"]
+                    label = (config, ident["targetCompleted"]["label"])
                     results.setdefault(label, ["FAILED_TO_BUILD", []])
     passed = failed = skipped = 0
-    for label, (status, xmls) in sorted(results.items()):
+    for (config, label), (status, xmls) in sorted(results.items()):
         p = f = s = 0
         for path in xmls:
             counts = cases_from_xml(path) if os.path.exists(path) else None
@@ -69,7 +72,7 @@ def main(argv):
         if ok and p + f == 0:
             p = 1  # a passing target whose xml lists no cases (should not happen)
         if not ok:
-            print(f"FAILED: {label} ({status})")
+            print(f"FAILED: {label} [{config}] ({status})")
         passed, failed, skipped = passed + p, failed + f, skipped + s
     line = f"{passed} passed, {failed} failed"
     if skipped:

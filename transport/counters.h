@@ -52,6 +52,9 @@ struct Counters {
   // Datagrams dropped on the way out because the socket stayed full (KCP
   // retransmits them).
   uint64_t send_drops = 0;
+  // Times the peer's address changed and the session followed it
+  // (ListenerOptions::follow_address_changes).
+  uint64_t address_changes = 0;
 
   Counters& operator+=(const Counters& o);
 };
@@ -81,6 +84,7 @@ inline Counters& Counters::operator+=(const Counters& o) {
   oob_packets_sent += o.oob_packets_sent;
   oob_packets_received += o.oob_packets_received;
   send_drops += o.send_drops;
+  address_changes += o.address_changes;
   return *this;
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "crypt/packet_cipher.h"
 #include "gtest/gtest.h"
+#include "tools/lossy_relay/lossy_relay.h"
 #include "transport/testing/transfer.h"
 
 namespace kcpp::transport {
@@ -368,6 +369,56 @@ TEST(Engine, OptionsAreValidatedWithFieldNames) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("mtu"), absl::string_view::npos) << s;
   EXPECT_EQ(engine->Dial("localhost:1", {}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Engine, AcceptedSessionsFollowAPeerWhoseNatRebinds) {
+  EngineOptions eo;
+  eo.loops = 2;  // the new address may land on the other loop's socket
+  auto engine = *Engine::Create(eo);
+  ListenerOptions lo;
+  lo.session = Fast();
+  auto listener = *engine->Listen("127.0.0.1:0", lo);
+  tools::LossyRelay::Options ro;
+  ro.target = listener->local_address();
+  ro.rebind_every_ms = 150;  // a new source port several times per transfer
+  auto relay = tools::LossyRelay::Start(ro);
+  ASSERT_TRUE(relay.ok());
+  SessionOptions co = lo.session;
+  co.keepalive_ms = 50;  // a client that only receives must still be found
+  auto client = *engine->Dial((*relay)->address().ToString(), co);
+  ASSERT_TRUE(client->Write(absl::MakeConstSpan(std::vector<uint8_t>(1, 0))).ok());
+  auto server = listener->Accept(Guard());
+  ASSERT_TRUE(server.ok());
+  uint8_t first[1];
+  ASSERT_TRUE((*server)->Read(absl::MakeSpan(first), Guard()).ok());
+  // Both directions keep flowing across the rebinds.
+  for (int round = 0; round < 4; ++round) {
+    absl::Status up = Transfer(*client, **server, 1 << 20, Guard());
+    ASSERT_TRUE(up.ok()) << up << "\n" << testing::Describe(*(*server)->GetInfo());
+    absl::Status down = Transfer(**server, *client, 1 << 20, Guard());
+    ASSERT_TRUE(down.ok()) << down << "\nclient: " << testing::Describe(*client->GetInfo())
+                           << "\nserver: " << testing::Describe(*(*server)->GetInfo()) << " moves "
+                           << (*server)->GetInfo()->counters.address_changes << " remote "
+                           << (*server)->remote_address().ToString() << " relay rebinds "
+                           << (*relay)->stats().rebinds;
+  }
+  ASSERT_GT((*relay)->stats().rebinds, 0u);
+  EXPECT_GT((*server)->GetInfo()->counters.address_changes, 0u);
+  EXPECT_GT(listener->GetStats().sessions_moved, 0u);
+  EXPECT_EQ(listener->GetStats().sessions_created, 1u);  // no second, stuck session
+}
+
+TEST(Engine, TwoClientsWithTheSameConvGetTwoSessions) {
+  // A new conversation (PUSH sn 0) from another address is a new session,
+  // not the first session's peer moving (convs are random and may collide).
+  Pair p = MakePair(Fast());
+  EchoServer echo(*p.listener);
+  auto a = *p.engine->Dial(p.listener->local_address().ToString(), Fast(), /*conv=*/77);
+  auto b = *p.engine->Dial(p.listener->local_address().ToString(), Fast(), /*conv=*/77);
+  ASSERT_TRUE(Transfer(*a, *a, 100000, Guard()).ok());
+  ASSERT_TRUE(Transfer(*b, *b, 100000, Guard()).ok());
+  EXPECT_EQ(echo.sessions_accepted(), 2);
+  EXPECT_EQ(p.listener->GetStats().sessions_moved, 0u);
 }
 
 }  // namespace

@@ -41,6 +41,7 @@ struct ListenerStats {
   uint64_t sessions_created = 0;   // by a first datagram
   uint64_t sessions_accepted = 0;  // handed to Accept / the callback
   uint64_t sessions_replaced = 0;  // new conv with sn == 0 from a known address
+  uint64_t sessions_moved = 0;     // followed their peer to a new address
   uint32_t live_sessions = 0;
   uint32_t pending_accept = 0;
   // Datagrams dropped before reaching a session, by reason.

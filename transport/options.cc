@@ -70,10 +70,10 @@ absl::Status SessionOptions::Validate() const {
         absl::StrCat("outbound_queue_bytes and inbound_queue_bytes must be >= 1, got ",
                      outbound_queue_bytes, " and ", inbound_queue_bytes));
   }
-  if (close_linger_ms < 0 || dead_link < 0 || idle_timeout_ms < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("close_linger_ms, dead_link and idle_timeout_ms must be >= 0, got ",
-                     close_linger_ms, ", ", dead_link, ", ", idle_timeout_ms));
+  if (close_linger_ms < 0 || dead_link < 0 || idle_timeout_ms < 0 || keepalive_ms < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "close_linger_ms, dead_link, idle_timeout_ms and keepalive_ms must be >= 0, got ",
+        close_linger_ms, ", ", dead_link, ", ", idle_timeout_ms, ", ", keepalive_ms));
   }
   return absl::OkStatus();
 }

@@ -96,6 +96,12 @@ struct SessionOptions {
   // Fail the session when nothing arrived from the peer for this long.
   // 0 = never (kcp-go has no such timer).
   int idle_timeout_ms = 0;
+  // When nothing arrived from the peer for this long, send a WINS segment
+  // (KCP's window announcement; kcp-go and ikcp accept it and change nothing
+  // else), and again every keepalive_ms while quiet. It keeps NAT mappings
+  // open and lets a listener that follows address changes find a client
+  // that is only receiving after its NAT rebound. 0 = never (kcp-go).
+  int keepalive_ms = 0;
 
   // Checks ranges and names; errors say which field and what is allowed.
   absl::Status Validate() const;
@@ -109,6 +115,18 @@ struct ListenerOptions {
   int accept_backlog = 128;
   // Upper bound on live sessions of this listener.
   int max_sessions = 65536;
+  // Follow a peer whose address changes mid-session (NAT rebinding): a
+  // datagram that passes the cipher check from an unknown address carrying
+  // a live session's conv (and sn != 0) is fed to that session, and once
+  // nothing has come from the old address for max(100 ms, 2 x srtt) while
+  // the new one keeps sending, replies go to the new address. kcp-go
+  // instead starts a second, stuck session. A client that only receives
+  // needs SessionOptions::keepalive_ms to be found after its NAT rebinds.
+  // An attacker who captures a datagram can replay it from another address
+  // while the real peer is silent and divert the session's output until
+  // the peer sends again (see SECURITY.md); turn this off where that
+  // matters more than surviving NAT rebinding.
+  bool follow_address_changes = true;
 
   absl::Status Validate() const;
 };

@@ -75,7 +75,7 @@ absl::Status Session::Tune(const SessionTuning& tuning) {
 
 uint32_t Session::conv() const { return shared_->conv(); }
 const SocketAddress& Session::local_address() const { return shared_->local(); }
-const SocketAddress& Session::remote_address() const { return shared_->remote(); }
+SocketAddress Session::remote_address() const { return shared_->remote(); }
 const SessionOptions& Session::options() const { return shared_->options(); }
 
 absl::StatusOr<SessionInfo> Session::GetInfo() const {

@@ -167,7 +167,9 @@ class Session {
 
   uint32_t conv() const;
   const SocketAddress& local_address() const;
-  const SocketAddress& remote_address() const;
+  // The peer's address; for accepted sessions it can change when the peer's
+  // NAT rebinds (ListenerOptions::follow_address_changes).
+  SocketAddress remote_address() const;
   // The options the session was created with (key included).
   const SessionOptions& options() const;
 

@@ -10,7 +10,7 @@ namespace kcpp::transport {
 
 SocketAddress::SocketAddress() {
   std::memset(&storage_, 0, sizeof(storage_));
-  storage_.ss_family = AF_INET;
+  storage_.sa.sa_family = AF_INET;
 }
 
 absl::StatusOr<SocketAddress> SocketAddress::Parse(absl::string_view text) {

@@ -33,7 +33,7 @@ class SocketAddress {
   // Wraps a kernel address; fails unless it is AF_INET or AF_INET6.
   static absl::StatusOr<SocketAddress> FromSockaddr(const sockaddr* sa, socklen_t len);
 
-  int family() const { return storage_.ss_family; }
+  int family() const { return storage_.sa.sa_family; }
   bool is_ipv6() const { return family() == AF_INET6; }
   uint16_t port() const;
   const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&storage_); }
@@ -57,7 +57,13 @@ class SocketAddress {
   }
 
  private:
-  sockaddr_storage storage_;
+  // 28 bytes, not sockaddr_storage's 128: a server keeps several of these
+  // per session (session, demultiplexing table).
+  union Storage {
+    sockaddr sa;
+    sockaddr_in v4;
+    sockaddr_in6 v6;
+  } storage_;
 };
 
 }  // namespace kcpp::transport

@@ -29,6 +29,20 @@ absl::Status Errno(absl::string_view what, int err) {
 
 }  // namespace
 
+struct UdpSocket::Batch {
+  static constexpr size_t kMaxIov = 1024;
+  std::array<mmsghdr, kMaxBatch> msgs{};
+  std::array<size_t, kMaxBatch> msg_count{};  // datagrams covered by each mmsghdr
+  std::array<iovec, kMaxIov> iov{};
+  std::array<sockaddr_storage, kMaxBatch> names{};
+  alignas(cmsghdr) std::array<std::array<uint8_t, 64>, kMaxBatch> control{};
+};
+
+UdpSocket::Batch& UdpSocket::ThreadBatch() {
+  thread_local Batch batch;
+  return batch;
+}
+
 UdpSocket::UdpSocket(int fd, SocketAddress local, bool gso, bool gro)
     : fd_(fd), local_(std::move(local)), gso_(gso), gro_(gro) {}
 
@@ -104,6 +118,11 @@ absl::StatusOr<std::unique_ptr<UdpSocket>> UdpSocket::Bind(const SocketAddress& 
 
 absl::StatusOr<size_t> UdpSocket::ReceiveBatch(absl::Span<ReceiveSlot> slots) {
   const size_t n = slots.size() < kMaxBatch ? slots.size() : kMaxBatch;
+  Batch& b = ThreadBatch();
+  auto& iov_ = b.iov;
+  auto& msgs_ = b.msgs;
+  auto& names_ = b.names;
+  auto& control_ = b.control;
   for (size_t i = 0; i < n; ++i) {
     iov_[i] = {slots[i].buffer.data(), slots[i].buffer.size()};
     msghdr& h = msgs_[i].msg_hdr;
@@ -155,8 +174,14 @@ absl::StatusOr<size_t> UdpSocket::ReceiveBatch(absl::Span<ReceiveSlot> slots) {
   return static_cast<size_t>(got);
 }
 
-size_t UdpSocket::Prepare(absl::Span<const OutgoingDatagram> datagrams, size_t first,
+size_t UdpSocket::Prepare(Batch& b, absl::Span<const OutgoingDatagram> datagrams, size_t first,
                           size_t msg_index, size_t* iov_used) {
+  constexpr size_t kMaxIov = Batch::kMaxIov;
+  auto& iov_ = b.iov;
+  auto& msgs_ = b.msgs;
+  auto& names_ = b.names;
+  auto& control_ = b.control;
+  auto& msg_count_ = b.msg_count;
   const OutgoingDatagram& head = datagrams[first];
   size_t count = 1;
   size_t bytes = head.payload.size();
@@ -203,13 +228,17 @@ size_t UdpSocket::Prepare(absl::Span<const OutgoingDatagram> datagrams, size_t f
 }
 
 absl::StatusOr<size_t> UdpSocket::SendBatch(absl::Span<const OutgoingDatagram> datagrams) {
+  constexpr size_t kMaxIov = Batch::kMaxIov;
+  Batch& b = ThreadBatch();
+  auto& msgs_ = b.msgs;
+  auto& msg_count_ = b.msg_count;
   size_t done = 0;
   while (done < datagrams.size()) {
     size_t msgs = 0;
     size_t iov_used = 0;
     size_t covered = done;
     while (covered < datagrams.size() && msgs < kMaxBatch && iov_used < kMaxIov) {
-      covered += Prepare(datagrams, covered, msgs, &iov_used);
+      covered += Prepare(b, datagrams, covered, msgs, &iov_used);
       ++msgs;
     }
     int sent;

@@ -11,7 +11,7 @@
 // (the kernel hands several datagrams of one flow in one buffer) when the
 // kernel supports them, probed at Bind() time and dropped at run time if the
 // kernel refuses them later (e.g. a device without checksum offload). No
-// allocation after Bind(): the syscall arrays are members.
+// allocation after Bind(): the syscall arrays are per-thread.
 //
 // Thread-compatible: one thread (an event loop) uses a socket at a time.
 #ifndef KCPP_TRANSPORT_UDP_SOCKET_H_
@@ -111,23 +111,22 @@ class UdpSocket {
   absl::StatusOr<size_t> SendBatch(absl::Span<const OutgoingDatagram> datagrams);
 
  private:
+  // The syscall arrays (~32 KiB) live in thread-local storage shared by
+  // every socket of a thread, not in each socket: a client with thousands
+  // of dialled sessions has thousands of sockets.
+  struct Batch;
+  static Batch& ThreadBatch();
+
   UdpSocket(int fd, SocketAddress local, bool gso, bool gro);
   // Builds one mmsghdr from datagrams[first..]; returns how many it covers.
-  size_t Prepare(absl::Span<const OutgoingDatagram> datagrams, size_t first, size_t msg_index,
-                 size_t* iov_used);
+  size_t Prepare(Batch& b, absl::Span<const OutgoingDatagram> datagrams, size_t first,
+                 size_t msg_index, size_t* iov_used);
 
   int fd_;
   SocketAddress local_;
   bool gso_;
   bool gro_;
   Stats stats_;
-
-  static constexpr size_t kMaxIov = 1024;
-  std::array<mmsghdr, kMaxBatch> msgs_{};
-  std::array<size_t, kMaxBatch> msg_count_{};  // datagrams covered by each mmsghdr
-  std::array<iovec, kMaxIov> iov_{};
-  std::array<sockaddr_storage, kMaxBatch> names_{};
-  alignas(cmsghdr) std::array<std::array<uint8_t, 64>, kMaxBatch> control_{};
 };
 
 }  // namespace kcpp::transport

@@ -9,17 +9,20 @@ void AutoTune::Sample(bool is_data, uint32_t seqid) {
   if (count_ == kMaxSamples) {
     // Drop the oldest sample: serials are consecutive, so it is the one
     // kMaxSamples arrivals back.
-    const uint32_t oldest = next_serial_ - kMaxSamples;
+    const uint16_t oldest = (next_serial_ - kMaxSamples) & kSerialMask;
     int i = 0;
-    while (sorted_[i].serial != oldest) ++i;
-    memmove(&sorted_[i], &sorted_[i + 1], sizeof(Pulse) * (count_ - i - 1));
+    while ((tag_[i] & kSerialMask) != oldest) ++i;
+    memmove(&seqid_[i], &seqid_[i + 1], sizeof(seqid_[0]) * (count_ - i - 1));
+    memmove(&tag_[i], &tag_[i + 1], sizeof(tag_[0]) * (count_ - i - 1));
     --count_;
   }
   // After equal seqids, so ties keep arrival order.
-  Pulse* at = std::upper_bound(sorted_, sorted_ + count_, seqid,
-                               [](uint32_t s, const Pulse& p) { return s < p.seqid; });
-  memmove(at + 1, at, sizeof(Pulse) * (sorted_ + count_ - at));
-  *at = {seqid, next_serial_++, is_data};
+  const int at = static_cast<int>(std::upper_bound(seqid_, seqid_ + count_, seqid) - seqid_);
+  memmove(&seqid_[at + 1], &seqid_[at], sizeof(seqid_[0]) * (count_ - at));
+  memmove(&tag_[at + 1], &tag_[at], sizeof(tag_[0]) * (count_ - at));
+  seqid_[at] = seqid;
+  tag_[at] = static_cast<uint16_t>(next_serial_ | (is_data ? kDataBit : 0));
+  next_serial_ = (next_serial_ + 1) & kSerialMask;
   ++count_;
   newest_seqid_ = seqid;
 }
@@ -32,16 +35,13 @@ int AutoTune::FindPeriod(bool is_data) const {
   // base. (Unlike a comparison sort with that intransitive order, this is
   // well defined for any seqids.)
   const uint32_t base = newest_seqid_ - 0x80000000u;
-  const int start =
-      static_cast<int>(std::lower_bound(sorted_, sorted_ + count_, base,
-                                        [](const Pulse& p, uint32_t s) { return p.seqid < s; }) -
-                       sorted_);
-  const auto at = [&](int i) -> const Pulse& { return sorted_[(start + i) % count_]; };
+  const int start = static_cast<int>(std::lower_bound(seqid_, seqid_ + count_, base) - seqid_);
+  const auto at = [&](int i) { return (start + i) % count_; };
   // Left edge: the first switch to `is_data`, every step so far consecutive.
   int left = -1;
   for (int i = 1; i < count_; ++i) {
-    if (at(i - 1).seqid + 1 != at(i).seqid) return -1;
-    if (at(i - 1).is_data != is_data && at(i).is_data == is_data) {
+    if (seqid_[at(i - 1)] + 1 != seqid_[at(i)]) return -1;
+    if (this->is_data(at(i - 1)) != is_data && this->is_data(at(i)) == is_data) {
       left = i;
       break;
     }
@@ -49,8 +49,8 @@ int AutoTune::FindPeriod(bool is_data) const {
   if (left < 0) return -1;
   // Right edge: the next switch away from it, still consecutive.
   for (int i = left + 1; i < count_; ++i) {
-    if (at(i - 1).seqid + 1 != at(i).seqid) return -1;
-    if (at(i - 1).is_data == is_data && at(i).is_data != is_data) return i - left;
+    if (seqid_[at(i - 1)] + 1 != seqid_[at(i)]) return -1;
+    if (this->is_data(at(i - 1)) == is_data && this->is_data(at(i)) != is_data) return i - left;
   }
   return -1;
 }

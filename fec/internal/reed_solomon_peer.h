@@ -1,6 +1,7 @@
 // Test-only access to ReedSolomon internals (QUICHE-style peer): build a codec
 // on a chosen region kernel so tests can run the whole codec on every SIMD
-// target, not only the one this CPU picks. Not part of the API.
+// target, not only the one this CPU picks, and see which instances share an
+// encoding matrix. Not part of the API.
 #ifndef KCPP_FEC_INTERNAL_REED_SOLOMON_PEER_H_
 #define KCPP_FEC_INTERNAL_REED_SOLOMON_PEER_H_
 
@@ -16,6 +17,12 @@ class ReedSolomonPeer {
  public:
   static absl::StatusOr<ReedSolomon> CreateWithKernel(int data_shards, int parity_shards,
                                                       const KernelChoice& kernel);
+  static absl::StatusOr<ReedSolomon> CreateWithKernel(int data_shards, int parity_shards,
+                                                      const KernelChoice& kernel,
+                                                      const ReedSolomon::CacheLimits& limits);
+  // The shared encoding matrix an instance uses (equal for instances that
+  // share it).
+  static const void* CodeIdentity(const ReedSolomon& rs) { return rs.code_.get(); }
 };
 
 }  // namespace kcpp::fec::internal

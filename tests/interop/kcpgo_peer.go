@@ -3,14 +3,34 @@
 // //tools/build_defs:go.bzl.
 //
 // Server: kcpgo_peer -role server -addr 127.0.0.1:0 [session flags] [-sink]
-//   prints "LISTENING <addr>" once bound, then serves every session: reads an
-//   8-byte little-endian length N, then N bytes, and echoes the N bytes back
-//   (or, with -sink, answers with the 32-byte SHA-256 of the N bytes).
+//
+//	prints "LISTENING <addr>" once bound, then serves every session: reads an
+//	8-byte little-endian length N, then N bytes, and echoes the N bytes back
+//	(or, with -sink, answers with the 32-byte SHA-256 of the N bytes).
+//
 // Client: kcpgo_peer -role client -addr HOST:PORT -bytes N [session flags] [-sink]
-//   sends the length, then N bytes of the shared pattern, reads the echo (or
-//   digest) and checks it; prints "OK <bytes> <seconds> <MB/s>" or exits 1.
+//
+//	sends the length, then N bytes of the shared pattern, reads the echo (or
+//	digest) and checks it; prints "OK <bytes> <seconds> <MB/s>" or exits 1.
 //
 // The pattern byte i = (i*7 + i>>8) & 0xff; kcpp's side uses the same formula.
+//
+// Benchmark modes (-bench; bench/kcpp_peer.cc speaks the same, flag for flag;
+// see bench/README.md "transport"):
+//
+//	server -bench bulk   reads an 8-byte little-endian length N, then N bytes,
+//	                     compares them with the pattern (64 KiB period, so a
+//	                     table and memcmp, cheap next to the transport), and
+//	                     answers with 8 bytes: how many bytes matched (N = ok).
+//	server -bench echo   echoes whatever each Read returns, at once (no
+//	                     length header): for round trips and many sessions.
+//	client -bench bulk   -bytes N against "-bench bulk": prints
+//	                     "OK <bytes> <seconds> <MB/s>", timed from the first
+//	                     write to the server's answer.
+//	client -bench rtt    -count C -warmup W -size S against "-bench echo":
+//	                     sends S bytes, waits for the S-byte echo, C+W times;
+//	                     prints "RTT <count> <p50> <p90> <p99> <max> <mean>"
+//	                     in microseconds over the last C.
 package main
 
 import (
@@ -22,6 +42,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/xtaci/kcp-go"
@@ -42,7 +63,24 @@ var (
 	nbytes   = flag.Int64("bytes", 1<<20, "client: bytes to send")
 	sink     = flag.Bool("sink", false, "answer with a SHA-256 digest instead of echoing")
 	sessions = flag.Int("sessions", 0, "server: exit after serving this many sessions (0 = forever)")
+	bench    = flag.String("bench", "", "benchmark mode: server bulk|echo, client bulk|rtt (see header)")
+	count    = flag.Int("count", 2000, "client -bench rtt: round trips measured")
+	warmup   = flag.Int("warmup", 200, "client -bench rtt: round trips before measuring")
+	size     = flag.Int("size", 1024, "client -bench rtt: message size in bytes")
 )
+
+// patternTable holds two periods of the pattern, so any 64 KiB window of the
+// stream starting at offset o is patternTable[o%65536:][:64 KiB].
+var patternTable = func() []byte {
+	t := make([]byte, 2<<16)
+	pattern(t, 0)
+	return t
+}()
+
+func patternAt(offset int64, n int) []byte {
+	o := int(offset & 0xffff)
+	return patternTable[o : o+n]
+}
 
 func pattern(buf []byte, offset int64) {
 	for i := range buf {
@@ -143,7 +181,13 @@ func serve(s *kcp.UDPSession) error {
 			return err
 		}
 	}
-	// No FIN in KCP: give the last bytes time to be acknowledged.
+	lingerUntilGone(s)
+	return nil
+}
+
+// lingerUntilGone keeps a session open until the peer goes quiet (no FIN in
+// KCP): the last bytes get time to be acknowledged.
+func lingerUntilGone(s *kcp.UDPSession) {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		var probe [1]byte
@@ -152,10 +196,56 @@ func serve(s *kcp.UDPSession) error {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				continue
 			}
-			return nil
+			return
 		}
 	}
+}
+
+// serveBulk: -bench bulk (see header).
+func serveBulk(s *kcp.UDPSession) error {
+	defer s.Close()
+	var hdr [8]byte
+	if _, err := io.ReadFull(s, hdr[:]); err != nil {
+		return err
+	}
+	n := int64(binary.LittleEndian.Uint64(hdr[:]))
+	buf := make([]byte, 64<<10)
+	var off, good int64
+	for off < n {
+		chunk := buf
+		if int64(len(chunk)) > n-off {
+			chunk = chunk[:n-off]
+		}
+		got, err := s.Read(chunk)
+		if err != nil {
+			return err
+		}
+		if string(chunk[:got]) == string(patternAt(off, got)) {
+			good += int64(got)
+		}
+		off += int64(got)
+	}
+	binary.LittleEndian.PutUint64(hdr[:], uint64(good))
+	if _, err := s.Write(hdr[:]); err != nil {
+		return err
+	}
+	lingerUntilGone(s)
 	return nil
+}
+
+// serveEcho: -bench echo (see header).
+func serveEcho(s *kcp.UDPSession) error {
+	defer s.Close()
+	buf := make([]byte, 16<<10)
+	for {
+		got, err := s.Read(buf)
+		if err != nil {
+			return err
+		}
+		if _, err := s.Write(buf[:got]); err != nil {
+			return err
+		}
+	}
 }
 
 func server() {
@@ -175,7 +265,17 @@ func server() {
 			os.Exit(1)
 		}
 		tune(s)
-		go func() { done <- serve(s) }()
+		switch *bench {
+		case "":
+			go func() { done <- serve(s) }()
+		case "bulk":
+			go func() { done <- serveBulk(s) }()
+		case "echo":
+			go func() { done <- serveEcho(s) }()
+		default:
+			fmt.Fprintf(os.Stderr, "unknown server -bench %q\n", *bench)
+			os.Exit(2)
+		}
 	}
 	for i := 0; i < *sessions; i++ {
 		if err := <-done; err != nil {
@@ -269,11 +369,121 @@ func client() {
 	s.Close()
 }
 
+func dial() *kcp.UDPSession {
+	s, err := kcp.DialWithOptions(*addr, block(), *ds, *ps)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dial:", err)
+		os.Exit(1)
+	}
+	tune(s)
+	s.SetReadBuffer(4 << 20)
+	s.SetWriteBuffer(4 << 20)
+	return s
+}
+
+// clientBulk: -bench bulk (see header).
+func clientBulk() {
+	s := dial()
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() {
+		var hdr [8]byte
+		binary.LittleEndian.PutUint64(hdr[:], uint64(*nbytes))
+		if _, err := s.Write(hdr[:]); err != nil {
+			errc <- err
+			return
+		}
+		for off := int64(0); off < *nbytes; {
+			n := int64(64 << 10)
+			if n > *nbytes-off {
+				n = *nbytes - off
+			}
+			if _, err := s.Write(patternAt(off, int(n))); err != nil {
+				errc <- err
+				return
+			}
+			off += n
+		}
+		errc <- nil
+	}()
+	s.SetReadDeadline(time.Now().Add(300 * time.Second))
+	var reply [8]byte
+	if _, err := io.ReadFull(s, reply[:]); err != nil {
+		fmt.Fprintln(os.Stderr, "read answer:", err)
+		os.Exit(1)
+	}
+	secs := time.Since(start).Seconds()
+	if err := <-errc; err != nil {
+		fmt.Fprintln(os.Stderr, "write:", err)
+		os.Exit(1)
+	}
+	if good := int64(binary.LittleEndian.Uint64(reply[:])); good != *nbytes {
+		fmt.Fprintf(os.Stderr, "server matched %d of %d bytes\n", good, *nbytes)
+		os.Exit(1)
+	}
+	fmt.Printf("OK %d %.3f %.1f\n", *nbytes, secs, float64(*nbytes)/secs/1e6)
+	s.Close()
+}
+
+// clientRtt: -bench rtt (see header).
+func clientRtt() {
+	s := dial()
+	s.SetReadDeadline(time.Now().Add(300 * time.Second))
+	got := make([]byte, *size)
+	samples := make([]float64, 0, *count)
+	msg := make([]byte, *size)
+	var off int64
+	for i := 0; i < *warmup+*count; i++ {
+		pattern(msg, off)
+		off += int64(*size)
+		start := time.Now()
+		if _, err := s.Write(msg); err != nil {
+			fmt.Fprintln(os.Stderr, "write:", err)
+			os.Exit(1)
+		}
+		if _, err := io.ReadFull(s, got); err != nil {
+			fmt.Fprintln(os.Stderr, "read:", err)
+			os.Exit(1)
+		}
+		rtt := time.Since(start)
+		if string(got) != string(msg) {
+			fmt.Fprintf(os.Stderr, "echo mismatch in message %d\n", i)
+			os.Exit(1)
+		}
+		if i >= *warmup {
+			samples = append(samples, float64(rtt.Nanoseconds())/1e3)
+		}
+	}
+	sort.Float64s(samples)
+	rank := func(p float64) float64 {
+		i := int(p*float64(len(samples))+0.999999) - 1
+		if i < 0 {
+			i = 0
+		}
+		return samples[i]
+	}
+	var sum float64
+	for _, v := range samples {
+		sum += v
+	}
+	fmt.Printf("RTT %d %.1f %.1f %.1f %.1f %.1f\n", len(samples), rank(0.50), rank(0.90), rank(0.99),
+		samples[len(samples)-1], sum/float64(len(samples)))
+	s.Close()
+}
+
 func main() {
 	flag.Parse()
-	if *role == "server" {
+	switch {
+	case *role == "server":
 		server()
-	} else {
+	case *bench == "":
 		client()
+	case *bench == "bulk":
+		clientBulk()
+	case *bench == "rtt":
+		clientRtt()
+	default:
+		fmt.Fprintf(os.Stderr, "unknown client -bench %q\n", *bench)
+		os.Exit(2)
 	}
 }

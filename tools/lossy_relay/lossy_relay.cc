@@ -208,8 +208,9 @@ class LossyRelay::Impl {
   void ReleaseDue(int64_t now) {
     while (!pending_.empty() && pending_.top().release_ms <= now) {
       const Delayed& d = pending_.top();
-      // The client's socket may have been replaced by a rebind since.
-      if (fd_alive_.contains(d.fd)) Send(d.fd, d.to, d.bytes);
+      // The client's upstream socket may have been replaced by a rebind
+      // since; the listen socket (the way to the client) always lives.
+      if (d.fd == listen_fd_ || fd_alive_.contains(d.fd)) Send(d.fd, d.to, d.bytes);
       pending_.pop();
     }
   }

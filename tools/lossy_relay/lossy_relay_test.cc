@@ -162,5 +162,33 @@ TEST(LossyRelay, ReorderingLetsLaterDatagramsOvertake) {
   EXPECT_GT((*relay)->stats().reordered, 0u);
 }
 
+// Regression: datagrams held back on their way to the client (delay,
+// jitter, reordering) used to be discarded at release, because only
+// upstream sockets were treated as alive.
+TEST(LossyRelay, DelayedDatagramsReachTheClientToo) {
+  Peer server, client;
+  LossyRelay::Options o;
+  o.target = server.address();
+  o.to_client.delay_ms = 20;
+  o.to_client.reorder = 0.5;
+  o.to_client.reorder_delay_ms = 20;
+  auto relay = LossyRelay::Start(o);
+  ASSERT_TRUE(relay.ok());
+  client.SendTo((*relay)->address(), Datagram(0));
+  SocketAddress upstream;
+  ASSERT_EQ(server.Receive(&upstream), Datagram(0));
+  constexpr int kSent = 20;
+  for (int i = 1; i <= kSent; ++i) server.SendTo(upstream, Datagram(i, 8));
+  int got = 0;
+  for (int k = 0; k < kSent; ++k) {
+    const std::vector<uint8_t> d = client.Receive();
+    ASSERT_EQ(d.size(), 8u) << "datagram " << k << " never reached the client";
+    ++got;
+  }
+  EXPECT_EQ(got, kSent);
+  const LossyRelay::Stats s = (*relay)->WaitForReceived(kSent + 1);
+  EXPECT_EQ(s.dropped, 0u);
+}
+
 }  // namespace
 }  // namespace kcpp::tools

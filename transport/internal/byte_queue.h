@@ -1,5 +1,5 @@
 // ByteQueue: a FIFO of bytes (or of whole messages) between application
-// threads and an event loop, built from fixed 16 KiB chunks.
+// threads and an event loop, built from fixed 4 KiB chunks.
 //
 // An empty queue holds no chunk, so 10K idle sessions cost ~nothing; a busy
 // one borrows chunks from a process-wide ChunkPool that keeps a bounded free
@@ -13,7 +13,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <mutex>
 #include <vector>
 
@@ -23,10 +22,13 @@ namespace kcpp::transport::internal {
 
 class ChunkPool {
  public:
-  static constexpr size_t kChunkBytes = 16 * 1024;
+  // Small enough that a session holding one short unread message costs
+  // little (thousands of sessions), large enough that bulk transfers touch
+  // the pool rarely.
+  static constexpr size_t kChunkBytes = 4 * 1024;
 
-  // Keeps at most `max_free` idle chunks (the rest go back to the allocator).
-  explicit ChunkPool(size_t max_free = 4096) : max_free_(max_free) {}
+  // Keeps at most `max_free` idle chunks (4 MiB by default).
+  explicit ChunkPool(size_t max_free = 1024) : max_free_(max_free) {}
   ~ChunkPool() {
     for (uint8_t* c : free_) delete[] c;
   }
@@ -63,6 +65,44 @@ class ChunkPool {
   std::mutex mu_;
   size_t max_free_;
   std::vector<uint8_t*> free_;
+};
+
+// The chunks of one ByteQueue, oldest first: a vector used as a FIFO, so an
+// empty queue owns no memory at all (std::deque allocates on construction).
+class ChunkFifo {
+ public:
+  bool empty() const { return head_ == v_.size(); }
+  size_t size() const { return v_.size() - head_; }
+  uint8_t* front() const { return v_[head_]; }
+  uint8_t* back() const { return v_.back(); }
+  uint8_t* operator[](size_t i) const { return v_[head_ + i]; }
+  void push_back(uint8_t* c) {
+    if (head_ > 0 && head_ * 2 >= v_.size()) {  // reclaim consumed slots first
+      v_.erase(v_.begin(), v_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+    v_.push_back(c);
+  }
+  void pop_front() {
+    if (++head_ == v_.size()) {
+      v_.clear();  // keeps the (few pointers of) capacity: no allocation per cycle
+      head_ = 0;
+    }
+  }
+  // Empties and frees the pointer array.
+  void clear() {
+    v_.clear();
+    v_.shrink_to_fit();
+    head_ = 0;
+  }
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (size_t i = head_; i < v_.size(); ++i) fn(v_[i]);
+  }
+
+ private:
+  std::vector<uint8_t*> v_;
+  size_t head_ = 0;
 };
 
 class ByteQueue {
@@ -174,7 +214,7 @@ class ByteQueue {
   }
 
   void Clear() {
-    for (uint8_t* c : chunks_) pool_->Put(c);
+    chunks_.ForEach([&](uint8_t* c) { pool_->Put(c); });
     chunks_.clear();
     head_ = tail_ = size_ = 0;
   }
@@ -204,7 +244,7 @@ class ByteQueue {
   }
 
   ChunkPool* pool_;
-  std::deque<uint8_t*> chunks_;
+  ChunkFifo chunks_;
   size_t head_ = 0;  // read offset in chunks_.front()
   size_t tail_ = 0;  // write offset in chunks_.back()
   size_t size_ = 0;

@@ -25,12 +25,17 @@ inline constexpr uint16_t kFecTypeParity = 0xF2;
 inline constexpr uint16_t kFecTypeOob = 0xF3;
 inline constexpr size_t kKcpHeaderBytes = 24;
 inline constexpr size_t kFecHeaderBytes = 8;
+inline constexpr uint8_t kKcpCmdPush = 81;
 
 struct PacketIdentity {
   bool has_conv = false;
   uint32_t conv = 0;
   bool has_sn = false;
   uint32_t sn = 0;
+  uint8_t cmd = 0;  // the first KCP segment's command (81 PUSH .. 84 WINS), when has_sn
+
+  // The first datagram of a new conversation: a PUSH of sn 0.
+  bool StartsConversation() const { return has_sn && sn == 0 && cmd == kKcpCmdPush; }
 };
 
 // `payload`: a decrypted datagram without its crypt header.
@@ -49,6 +54,7 @@ inline PacketIdentity Identify(absl::Span<const uint8_t> payload) {
       if (payload.size() >= kFecHeaderBytes + kKcpHeaderBytes) {
         id.has_conv = id.has_sn = true;
         id.conv = u32(kFecHeaderBytes);
+        id.cmd = payload[kFecHeaderBytes + 4];
         id.sn = u32(kFecHeaderBytes + 12);
       }
       return id;
@@ -65,6 +71,7 @@ inline PacketIdentity Identify(absl::Span<const uint8_t> payload) {
   if (payload.size() >= kKcpHeaderBytes) {
     id.has_conv = id.has_sn = true;
     id.conv = u32(0);
+    id.cmd = payload[4];
     id.sn = u32(12);
   }
   return id;

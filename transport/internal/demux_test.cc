@@ -102,4 +102,23 @@ TEST(DemuxTable, FollowsKcpGoRules) {
 }
 
 }  // namespace
+TEST(Identify, RecognisesTheFirstDatagramOfAConversation) {
+  uint8_t raw[24] = {};
+  raw[0] = 9;   // conv
+  raw[4] = 81;  // PUSH
+  EXPECT_TRUE(Identify(raw).StartsConversation());
+  raw[12] = 1;  // sn 1
+  EXPECT_FALSE(Identify(raw).StartsConversation());
+  raw[12] = 0;
+  raw[4] = 84;  // WINS with sn 0: a keepalive, not a new conversation
+  EXPECT_FALSE(Identify(raw).StartsConversation());
+  EXPECT_EQ(Identify(raw).cmd, 84);
+  uint8_t fec[8 + 24] = {};
+  fec[4] = 0xF1;
+  fec[8] = 9;
+  fec[8 + 4] = 81;
+  EXPECT_TRUE(Identify(fec).StartsConversation());
+  EXPECT_EQ(Identify(fec).conv, 9u);
+}
+
 }  // namespace kcpp::transport::internal

@@ -85,11 +85,33 @@ void ListenerShared::Close(bool close_sessions) {
   }
 }
 
+void ListenerShared::RegisterConv(uint32_t conv, ConvHome home) {
+  std::lock_guard<std::mutex> lock(conv_mu_);
+  auto [it, inserted] = convs_.try_emplace(conv, ConvEntry{home, 0});
+  ++it->second.sessions;
+}
+
+void ListenerShared::UnregisterConv(uint32_t conv, uint64_t session_id) {
+  std::lock_guard<std::mutex> lock(conv_mu_);
+  auto it = convs_.find(conv);
+  if (it == convs_.end()) return;
+  if (--it->second.sessions == 0) convs_.erase(it);
+}
+
+bool ListenerShared::FindConv(uint32_t conv, ConvHome* home) const {
+  std::lock_guard<std::mutex> lock(conv_mu_);
+  auto it = convs_.find(conv);
+  if (it == convs_.end() || it->second.sessions != 1) return false;
+  *home = it->second.home;
+  return true;
+}
+
 ListenerStats ListenerShared::GetStats() const {
   ListenerStats s;
   s.sessions_created = stats_.sessions_created.load();
   s.sessions_accepted = stats_.sessions_accepted.load();
   s.sessions_replaced = stats_.sessions_replaced.load();
+  s.sessions_moved = stats_.sessions_moved.load();
   s.live_sessions = static_cast<uint32_t>(std::max<int64_t>(0, stats_.live_sessions.load()));
   s.pending_accept = static_cast<uint32_t>(pending());
   s.dropped_checksum = stats_.dropped_checksum.load();
@@ -138,6 +160,14 @@ void ListenerPart::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress&
     return;
   }
   const PacketIdentity identity = Identify(opened.payload);
+  // A known conv from an unknown address: the peer moved, unless this is the
+  // first datagram of a new conversation (PUSH sn 0), which makes a new
+  // session as in kcp-go (two clients may draw the same conv).
+  if (identity.has_conv && !identity.StartsConversation() &&
+      shared_->options().follow_address_changes && table_.Find(from) == nullptr &&
+      ForwardToMovedSession(identity, opened.payload, from, datagram.size(), now_ms)) {
+    return;
+  }
   const size_t pending = shared_->pending();
   DemuxAction action = table_.Decide(from, identity, pending);
   if ((action == DemuxAction::kCreate || action == DemuxAction::kReplace) && !accepting_) {
@@ -193,6 +223,7 @@ void ListenerPart::CreateSession(const SocketAddress& from, uint32_t conv,
   raw->Start(now_ms);
   loop_->AddObject(id, *std::move(core));
   table_.Insert(from, conv, raw);
+  shared_->RegisterConv(conv, {loop_.get(), id});
   shared_->stats().sessions_created.fetch_add(1, std::memory_order_relaxed);
   shared_->stats().live_sessions.fetch_add(1, std::memory_order_relaxed);
   // Options are in force before the first datagram is processed.
@@ -200,7 +231,42 @@ void ListenerPart::CreateSession(const SocketAddress& from, uint32_t conv,
   shared_->Deliver(SessionAccess::Make(std::move(shared)));
 }
 
+bool ListenerPart::ForwardToMovedSession(const PacketIdentity& id, absl::Span<uint8_t> payload,
+                                         const SocketAddress& from, size_t wire_bytes,
+                                         int64_t now_ms) {
+  ListenerShared::ConvHome home;
+  if (!shared_->FindConv(id.conv, &home)) return false;
+  if (home.loop == loop_.get()) {
+    auto* core = static_cast<SessionCore*>(loop_->FindObject(home.session_id));
+    if (core == nullptr) return false;
+    core->OnPayloadFromNewAddress(payload, from, wire_bytes, now_ms);
+    return true;
+  }
+  // The kernel hashed the new address to this loop's socket: hand a copy to
+  // the session's loop (a rare path; the copy is the price).
+  Loop* home_loop = home.loop;
+  home_loop->Post([home_loop, id = home.session_id,
+                   bytes = std::vector<uint8_t>(payload.begin(), payload.end()), from,
+                   wire_bytes]() mutable {
+    auto* core = static_cast<SessionCore*>(home_loop->FindObject(id));
+    if (core != nullptr) {
+      core->OnPayloadFromNewAddress(absl::MakeSpan(bytes), from, wire_bytes, home_loop->now_ms());
+    }
+  });
+  return true;
+}
+
+void ListenerPart::OnSessionMoved(SessionCore* core, const SocketAddress& old) {
+  SessionCore** current = table_.Find(old);
+  if (current != nullptr && *current == core) table_.Erase(old);
+  // Datagrams from the new address that reach this loop's socket go straight
+  // to the session; those the kernel sends to another loop are forwarded.
+  if (table_.Find(core->remote()) == nullptr) table_.Insert(core->remote(), core->conv(), core);
+  shared_->stats().sessions_moved.fetch_add(1, std::memory_order_relaxed);
+}
+
 void ListenerPart::OnSessionFinished(SessionCore* core) {
+  shared_->UnregisterConv(core->conv(), core->id());
   SessionCore** current = table_.Find(core->remote());
   if (current != nullptr && *current == core) table_.Erase(core->remote());
   shared_->stats().live_sessions.fetch_sub(1, std::memory_order_relaxed);

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -58,11 +59,23 @@ class ListenerShared {
   void Close(bool close_sessions);
   ListenerStats GetStats() const;
 
+  // Where each live session of this listener is, by conv, so a datagram
+  // from an unknown address can find the session its peer moved away from.
+  // Conversations that two live sessions share are not followed.
+  struct ConvHome {
+    Loop* loop;
+    uint64_t session_id;
+  };
+  void RegisterConv(uint32_t conv, ConvHome home);
+  void UnregisterConv(uint32_t conv, uint64_t session_id);
+  bool FindConv(uint32_t conv, ConvHome* home) const;
+
   // Counters updated by the parts (any loop).
   struct AtomicStats {
     std::atomic<uint64_t> sessions_created{0};
     std::atomic<uint64_t> sessions_accepted{0};
     std::atomic<uint64_t> sessions_replaced{0};
+    std::atomic<uint64_t> sessions_moved{0};
     std::atomic<uint64_t> dropped_checksum{0};
     std::atomic<uint64_t> dropped_no_conv{0};
     std::atomic<uint64_t> dropped_conv_mismatch{0};
@@ -87,6 +100,13 @@ class ListenerShared {
   std::deque<std::unique_ptr<Session>> queue_;                                     // guarded by mu_
   std::shared_ptr<absl::AnyInvocable<void(std::unique_ptr<Session>)>> on_accept_;  // guarded by mu_
   AtomicStats stats_;
+
+  struct ConvEntry {
+    ConvHome home;
+    int sessions;  // > 1: ambiguous, not followed
+  };
+  mutable std::mutex conv_mu_;
+  absl::flat_hash_map<uint32_t, ConvEntry> convs_;  // guarded by conv_mu_
 };
 
 class ListenerPart final : public LoopObject, public UdpEndpoint::Receiver {
@@ -103,6 +123,9 @@ class ListenerPart final : public LoopObject, public UdpEndpoint::Receiver {
 
   // A session of this part left its loop.
   void OnSessionFinished(SessionCore* core);
+  // A session of this part now talks to core->remote() instead of `old`.
+  void OnSessionMoved(SessionCore* core, const SocketAddress& old);
+  bool follows_address_changes() const { return shared_->options().follow_address_changes; }
   // The listener closed: create no more sessions; optionally close the live
   // ones. The part goes away with its last session.
   void StopAccepting(bool close_sessions);
@@ -111,6 +134,10 @@ class ListenerPart final : public LoopObject, public UdpEndpoint::Receiver {
   ListenerPart(std::shared_ptr<Loop> loop, uint64_t id, std::shared_ptr<ListenerShared> shared);
   void CreateSession(const SocketAddress& from, uint32_t conv, absl::Span<uint8_t> payload,
                      size_t wire_bytes, int64_t now_ms);
+  // An unknown address sent a live session's conv: hand the datagram to
+  // that session, on whichever loop it lives. False if there is none.
+  bool ForwardToMovedSession(const PacketIdentity& id, absl::Span<uint8_t> payload,
+                             const SocketAddress& from, size_t wire_bytes, int64_t now_ms);
   void MaybeRemoveSelf();
 
   const std::shared_ptr<Loop> loop_;

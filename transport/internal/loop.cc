@@ -13,6 +13,12 @@ constexpr size_t kSmallSlotBytes = 2048;  // > kcp-go's 1500-byte limit: detects
 constexpr size_t kSmallSlots = UdpSocket::kMaxBatch;
 constexpr size_t kGroSlotBytes = 65536;
 constexpr size_t kGroSlots = 16;
+// Free KCP payload blocks a loop keeps for reuse (~750 KiB); the rest go
+// back to the allocator once a second.
+constexpr size_t kKeepFreeSegmentBlocks = 512;
+constexpr int64_t kHousekeepingMs = 1000;
+// Free FEC shard memory a loop keeps for reuse between iterations.
+constexpr size_t kFecPoolKeepBytes = 1 << 20;
 
 void MakeSlots(std::vector<uint8_t>* arena, std::vector<ReceiveSlot>* slots, size_t count,
                size_t bytes) {
@@ -42,6 +48,13 @@ Loop::Loop(std::unique_ptr<EventLoop> event_loop, int index)
     : index_(index), event_loop_(std::move(event_loop)) {
   MakeSlots(&small_arena_, &small_slots_, kSmallSlots, kSmallSlotBytes);
   event_loop_->SetIterationEndHook([this] { EndOfIteration(); });
+  housekeeping_timer_ = event_loop_->CreateTimer(&housekeeping_);
+  event_loop_->ScheduleTimer(housekeeping_timer_, EventLoop::MonotonicMs() + kHousekeepingMs);
+}
+
+void Loop::Housekeeping::OnTimer(int64_t now_ms) {
+  loop_->segment_pool_.Trim(kKeepFreeSegmentBlocks);
+  loop_->event_loop_->ScheduleTimer(loop_->housekeeping_timer_, now_ms + kHousekeepingMs);
 }
 
 Loop::~Loop() { Shutdown(); }
@@ -108,6 +121,10 @@ bool Loop::RunSync(absl::AnyInvocable<void()> task) {
 }
 
 void Loop::Kick(uint64_t id) {
+  if (IsLoopThread()) {
+    local_kicks_.push_back(id);
+    return;
+  }
   bool wake;
   {
     std::lock_guard<std::mutex> lock(kick_mu_);
@@ -147,6 +164,23 @@ void Loop::ForgetEndpoint(UdpEndpoint* endpoint) {
 }
 
 void Loop::EndOfIteration() {
+  // Kicks from the loop thread and end-of-iteration work, which may cause
+  // more of each (a callback writes, the write kicks); bounded rounds, the
+  // rest in the next iteration (which a posted no-op makes sure comes).
+  const int64_t now = now_ms();
+  for (int round = 0; round < 8 && (!local_kicks_.empty() || !iteration_end_.empty()); ++round) {
+    end_work_.swap(local_kicks_);
+    for (uint64_t id : end_work_) {
+      if (LoopObject* o = FindObject(id)) o->OnKick(now);
+    }
+    end_work_.clear();
+    end_work_.swap(iteration_end_);
+    for (uint64_t id : end_work_) {
+      if (LoopObject* o = FindObject(id)) o->OnIterationEnd(now);
+    }
+    end_work_.clear();
+  }
+  if (!local_kicks_.empty() || !iteration_end_.empty()) event_loop_->Post([] {});
   // Flushing can't add endpoints: it only sends.
   for (UdpEndpoint* e : dirty_) {
     e->dirty_ = false;
@@ -154,6 +188,7 @@ void Loop::EndOfIteration() {
   }
   dirty_.clear();
   graveyard_.clear();
+  fec_pool_.Trim(kFecPoolKeepBytes);
 }
 
 void Loop::AddObject(uint64_t id, std::unique_ptr<LoopObject> object) {

@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "fec/shard_pool.h"
 #include "kcp/segment_pool.h"
 #include "transport/counters.h"
 #include "transport/event_loop.h"
@@ -37,6 +38,9 @@ class LoopObject {
   virtual ~LoopObject() = default;
   // An application thread asked for attention (Loop::Kick).
   virtual void OnKick(int64_t now_ms) {}
+  // Asked for with Loop::AtIterationEnd: runs after the iteration's events,
+  // timers and tasks, before its output is flushed.
+  virtual void OnIterationEnd(int64_t now_ms) {}
   // The engine is shutting down; the object is destroyed right after.
   virtual void OnShutdown() {}
   // Counters to keep once the object is gone (sessions).
@@ -65,13 +69,18 @@ class Loop {
   // on the loop thread). False, without running it, if shut down.
   bool RunSync(absl::AnyInvocable<void()> task);
   // Any thread: asks the loop to call OnKick of object `id` soon (no
-  // allocation; an id that is gone by then is ignored).
+  // allocation; an id that is gone by then is ignored). From the loop thread
+  // itself (a callback writing), no syscall: OnKick runs at the end of the
+  // iteration, so what it sends leaves with the iteration's other output.
   void Kick(uint64_t id);
 
   // ---- loop thread ----
   BufferPool& pool() { return pool_; }
   // KCP payload storage shared by the loop's sessions.
   kcp::SegmentPool& segment_pool() { return segment_pool_; }
+  // FEC shard storage, scratch and Reed-Solomon codecs shared by the loop's
+  // sessions; trimmed at the end of every iteration.
+  fec::ShardPool& fec_pool() { return fec_pool_; }
   // Scratch space for one operation at a time (e.g. a read out of KCP).
   std::vector<uint8_t>& scratch() { return scratch_; }
   // Session bookkeeping for EngineStats (loop thread).
@@ -86,6 +95,9 @@ class Loop {
   // ones for sockets with UDP GRO.
   absl::Span<ReceiveSlot> receive_slots(bool gro);
   void MarkDirty(UdpEndpoint* endpoint);
+  // Calls OnIterationEnd of object `id` at the end of this iteration (once,
+  // however often asked).
+  void AtIterationEnd(uint64_t id) { iteration_end_.push_back(id); }
   void ForgetEndpoint(UdpEndpoint* endpoint);
 
   void AddObject(uint64_t id, std::unique_ptr<LoopObject> object);
@@ -103,6 +115,15 @@ class Loop {
 
  private:
   Loop(std::unique_ptr<EventLoop> event_loop, int index);
+  // Once a second: give idle KCP payload blocks back to the allocator.
+  class Housekeeping : public EventLoop::TimerHandler {
+   public:
+    explicit Housekeeping(Loop* loop) : loop_(loop) {}
+    void OnTimer(int64_t now_ms) override;
+
+   private:
+    Loop* loop_;
+  };
   void EndOfIteration();
   void ServiceKicked();
   void TearDown();
@@ -111,8 +132,11 @@ class Loop {
   std::unique_ptr<EventLoop> event_loop_;
   BufferPool pool_;
   kcp::SegmentPool segment_pool_;
+  fec::ShardPool fec_pool_;
   std::vector<uint8_t> scratch_;
   SessionTally tally_;
+  Housekeeping housekeeping_{this};
+  EventLoop::TimerId housekeeping_timer_;
 
   std::vector<uint8_t> small_arena_;
   std::vector<ReceiveSlot> small_slots_;
@@ -122,8 +146,11 @@ class Loop {
   std::vector<UdpEndpoint*> dirty_;
 
   std::mutex kick_mu_;
-  std::vector<uint64_t> kicked_;       // guarded by kick_mu_
-  std::vector<uint64_t> kicked_work_;  // loop thread
+  std::vector<uint64_t> kicked_;         // guarded by kick_mu_
+  std::vector<uint64_t> kicked_work_;    // loop thread
+  std::vector<uint64_t> local_kicks_;    // loop thread: kicks from the loop thread
+  std::vector<uint64_t> iteration_end_;  // loop thread
+  std::vector<uint64_t> end_work_;       // loop thread
 
   absl::flat_hash_map<uint64_t, std::unique_ptr<LoopObject>> objects_;
   std::vector<std::unique_ptr<LoopObject>> graveyard_;  // destroyed at the end of the iteration

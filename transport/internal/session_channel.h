@@ -149,7 +149,9 @@ size_t SessionChannel::DrainStream(Sink&& sink) {
   }
   if (moved > 0) {
     acknowledged_ = false;  // in KCP now, until the loop says otherwise
-    writable_.notify_all();
+    // Wake blocked writers only once half the queue is free: a writer woken
+    // per drained segment costs a context switch per datagram.
+    if (outbound_.size() <= limits_.outbound_bytes / 2) writable_.notify_all();
   }
   return moved;
 }

@@ -17,6 +17,9 @@ namespace {
 
 // Datagrams held back by the pacer before the session drops (KCP resends).
 constexpr size_t kMaxPacedDatagrams = 4096;
+// How often an idle session checks whether KCP can give memory back (KCP
+// returns its rings after 5 s without data).
+constexpr int64_t kTrimIntervalMs = 2500;
 // Largest read from KCP per delivery to the channel (stream mode).
 constexpr size_t kDeliveryChunk = 64 * 1024;
 
@@ -38,6 +41,7 @@ SessionCore::SessionCore(Loop* loop, std::shared_ptr<SessionShared> shared,
                          ListenerPart* listener)
     : loop_(loop),
       shared_(std::move(shared)),
+      remote_(shared_->remote()),
       cipher_(std::move(cipher)),
       endpoint_(endpoint),
       listener_(listener),
@@ -57,7 +61,7 @@ SessionCore::SessionCore(Loop* loop, std::shared_ptr<SessionShared> shared,
 SessionCore::~SessionCore() {
   --loop_->tally().current;
   loop_->event_loop().ReleaseTimer(timer_);
-  for (const PacedDatagram& p : paced_) loop_->pool().Put(p.buffer);
+  for (size_t i = paced_head_; i < paced_.size(); ++i) loop_->pool().Put(paced_[i].buffer);
 }
 
 absl::Status SessionCore::Init() {
@@ -84,6 +88,9 @@ absl::Status SessionCore::Init() {
   kcp_->SetStreamMode(options_.stream_mode);
   kcp_->SetAckNoDelay(options_.ack_nodelay);
   kcp_->SetWriteDelay(options_.write_delay);
+  // ACKs and the flushes Input triggers wait for the end of the receive
+  // batch (OnIterationEnd): one ACK datagram per batch, not per datagram.
+  kcp_->SetDeferInputFlush(true);
   kcp_->SetDeadLink(options_.dead_link > 0 ? static_cast<uint32_t>(options_.dead_link)
                                            : 0xFFFFFFFFu);
   if (fec) {
@@ -93,9 +100,10 @@ absl::Status SessionCore::Init() {
     eo.header_offset = crypt_header_;
     eo.parity_policy = options_.fec_skip_idle_parity ? fec::ParityPolicy::kSkipWhenIdle
                                                      : fec::ParityPolicy::kAlways;
+    eo.pool = &loop_->fec_pool();
     absl::StatusOr<fec::FecEncoder> enc = fec::FecEncoder::Create(eo);
     if (!enc.ok()) return enc.status();
-    encoder_.emplace(*std::move(enc));
+    encoder_ = std::make_unique<fec::FecEncoder>(*std::move(enc));
   }
   // Largest message Write accepts in message mode: 255 fragments (kcp-go).
   shared_->set_max_message_bytes(options_.stream_mode ? 0 : 255 * size_t{kcp_->mss()});
@@ -108,7 +116,7 @@ void SessionCore::AdoptEndpoint(std::unique_ptr<UdpEndpoint> endpoint) {
 }
 
 void SessionCore::Start(int64_t now_ms) {
-  now_ms_ = last_input_ms_ = now_ms;
+  now_ms_ = last_input_ms_ = last_input_from_remote_ms_ = now_ms;
   Reschedule(now_ms);
 }
 
@@ -130,10 +138,55 @@ void SessionCore::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& 
   OnPayload(r.payload, datagram.size(), now_ms);
 }
 
-void SessionCore::OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int64_t now_ms) {
+void SessionCore::OnPayloadFromNewAddress(absl::Span<uint8_t> payload, const SocketAddress& from,
+                                          size_t wire_bytes, int64_t now_ms) {
+  if (finished_) return;
+  if (from == remote_) {  // already followed; forwarded from another loop
+    OnPayload(payload, wire_bytes, now_ms);
+    return;
+  }
+  OnPayload(payload, wire_bytes, now_ms, /*from_remote=*/false);
+  if (finished_ || !listener_ || !listener_->follows_address_changes()) return;
+  if (candidate_ == nullptr || *candidate_ != from)
+    candidate_ = std::make_unique<SocketAddress>(from);
+  MaybeFollowPeer(now_ms);
+}
+
+int64_t SessionCore::KeepaliveAt() const {
+  return std::max(last_input_ms_, last_keepalive_ms_) + options_.keepalive_ms;
+}
+
+int64_t SessionCore::FollowPeerAt() const {
+  const int64_t quiet = std::max<int64_t>(100, 2 * int64_t{std::max(0, kcp_->srtt())});
+  return last_input_from_remote_ms_ + quiet;
+}
+
+void SessionCore::MaybeFollowPeer(int64_t now_ms) {
+  // Move only once the old path has been quiet for a while: while the peer
+  // still answers from there, the new address is a stale path or a replay.
+  if (!candidate_ || now_ms < FollowPeerAt()) {
+    Reschedule(now_ms);  // the timer comes back at FollowPeerAt()
+    return;
+  }
+  const SocketAddress old = remote_;
+  remote_ = *candidate_;
+  shared_->set_remote(remote_);
+  candidate_.reset();
+  last_input_from_remote_ms_ = now_ms;
+  ++counters_.address_changes;
+  listener_->OnSessionMoved(this, old);
+  // Acknowledge and resend at the new address right away: the peer has
+  // been retransmitting into the void.
+  kcp_->Flush(static_cast<uint32_t>(now_ms));
+  AfterEvent(now_ms);
+}
+
+void SessionCore::OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int64_t now_ms,
+                            bool from_remote) {
   if (finished_) return;
   now_ms_ = now_ms;
   last_input_ms_ = now_ms;
+  if (from_remote) last_input_from_remote_ms_ = now_ms;
   ++counters_.packets_received;
   counters_.wire_bytes_received += wire_bytes;
   if (!decoder_ && fec::ClassifyFecPacket(payload) == fec::FecPacketType::kRawKcp) {
@@ -146,12 +199,13 @@ void SessionCore::OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int6
       const bool fec = options_.data_shards > 0 && options_.parity_shards > 0;
       o.data_shards = fec ? options_.data_shards : 1;
       o.parity_shards = fec ? options_.parity_shards : 1;
+      o.pool = &loop_->fec_pool();
       absl::StatusOr<fec::FecDecoder> d = fec::FecDecoder::Create(o);
       if (!d.ok()) {
         ++counters_.input_errors;
         return;
       }
-      decoder_.emplace(*std::move(d));
+      decoder_ = std::make_unique<fec::FecDecoder>(*std::move(d));
     }
     const fec::FecDecoder::Result r = decoder_->Decode(payload);
     switch (r.kind) {
@@ -177,6 +231,18 @@ void SessionCore::OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int6
 
 void SessionCore::KcpInput(absl::Span<const uint8_t> kcp_bytes, bool fec_recovered) {
   kcp_->Input(kcp_bytes, static_cast<uint32_t>(now_ms_), fec_recovered);
+  if (kcp_->input_flush_deferred() && !iteration_end_requested_) {
+    iteration_end_requested_ = true;
+    loop_->AtIterationEnd(id());
+  }
+}
+
+void SessionCore::OnIterationEnd(int64_t now_ms) {
+  iteration_end_requested_ = false;
+  if (finished_) return;
+  now_ms_ = now_ms;
+  kcp_->FlushDeferred(static_cast<uint32_t>(now_ms));
+  AfterEvent(now_ms);
 }
 
 void SessionCore::PullInbound(int64_t now_ms) {
@@ -298,8 +364,8 @@ void SessionCore::SealAndSend(uint8_t* buffer, size_t length) {
   }
   ++counters_.packets_sent;
   counters_.wire_bytes_sent += total;
-  if (pacer_.rate() > 0 && (!paced_.empty() || !pacer_.TryConsume(total, now_ms_))) {
-    if (paced_.size() >= kMaxPacedDatagrams) {
+  if (pacer_.rate() > 0 && (paced_head_ < paced_.size() || !pacer_.TryConsume(total, now_ms_))) {
+    if (paced_.size() - paced_head_ >= kMaxPacedDatagrams) {
       loop_->pool().Put(buffer);
       ++counters_.send_drops;
       return;
@@ -311,11 +377,15 @@ void SessionCore::SealAndSend(uint8_t* buffer, size_t length) {
 }
 
 void SessionCore::ReleasePaced(int64_t now_ms) {
-  while (!paced_.empty()) {
-    const PacedDatagram& p = paced_.front();
-    if (pacer_.rate() > 0 && !pacer_.TryConsume(static_cast<int64_t>(p.length), now_ms)) return;
+  while (paced_head_ < paced_.size()) {
+    const PacedDatagram& p = paced_[paced_head_];
+    if (pacer_.rate() > 0 && !pacer_.TryConsume(static_cast<int64_t>(p.length), now_ms)) break;
     endpoint_->Enqueue(p.buffer, p.length, remote());
-    paced_.pop_front();
+    ++paced_head_;
+  }
+  if (paced_head_ == paced_.size()) {
+    paced_.clear();
+    paced_head_ = 0;
   }
 }
 
@@ -346,10 +416,23 @@ void SessionCore::OnTimer(int64_t now_ms) {
     return;
   }
   ReleasePaced(now_ms);
-  // kcp-go's update(): a full flush at every deadline (§5.6). Flush, unlike
-  // ikcp_update, does not wait for the interval grid, so a retransmission
-  // that Check() reports due really goes out now.
-  kcp_->Flush(static_cast<uint32_t>(now_ms));
+  if (options_.keepalive_ms > 0 && now_ms >= KeepaliveAt()) {
+    kcp_->AnnounceWindow();
+    last_keepalive_ms_ = now_ms;
+  }
+  if (candidate_) {
+    MaybeFollowPeer(now_ms);
+    if (finished_) return;
+  }
+  if (kcp_->Idle()) {
+    // Housekeeping only: give KCP's rings back after 5 s of quiet.
+    kcp_->TrimIdle(static_cast<uint32_t>(now_ms));
+  } else {
+    // kcp-go's update(): a full flush at every deadline (§5.6). Flush, unlike
+    // ikcp_update, does not wait for the interval grid, so a retransmission
+    // that Check() reports due really goes out now.
+    kcp_->Flush(static_cast<uint32_t>(now_ms));
+  }
   AfterEvent(now_ms);
 }
 
@@ -362,7 +445,7 @@ void SessionCore::AfterEvent(int64_t now_ms) {
     return;
   }
   SessionChannel& ch = shared_->channel();
-  const bool acknowledged = kcp_->WaitSnd() == 0 && paced_.empty();
+  const bool acknowledged = kcp_->WaitSnd() == 0 && paced_head_ == paced_.size();
   if (closing_) {
     if (acknowledged && ch.outbound_empty()) {
       Finish(absl::OkStatus());
@@ -382,9 +465,14 @@ void SessionCore::AfterEvent(int64_t now_ms) {
 
 void SessionCore::Reschedule(int64_t now_ms) {
   int64_t deadline = TimerQueue::kNever;
-  if (!kcp_->Idle()) {
-    const uint32_t now32 = static_cast<uint32_t>(now_ms);
-    deadline = now_ms + static_cast<int32_t>(kcp_->Check(now32) - now32);
+  const uint32_t now32 = static_cast<uint32_t>(now_ms);
+  uint32_t flush_at;
+  if (kcp_->NextFlush(now32, &flush_at)) {
+    deadline = now_ms + static_cast<int32_t>(flush_at - now32);
+  } else if (!kcp_->Dormant()) {
+    // Nothing to send: one coarse wakeup to give memory back, instead of
+    // one per KCP interval (an idle session costs no CPU).
+    deadline = now_ms + kTrimIntervalMs;
   }
   if (!paced_.empty()) {
     deadline =
@@ -394,6 +482,8 @@ void SessionCore::Reschedule(int64_t now_ms) {
     deadline = std::min(deadline, last_input_ms_ + options_.idle_timeout_ms);
   }
   if (closing_) deadline = std::min(deadline, linger_deadline_);
+  if (candidate_) deadline = std::min(deadline, FollowPeerAt());
+  if (options_.keepalive_ms > 0) deadline = std::min(deadline, KeepaliveAt());
   // Never in the current iteration: the loop's clock stands still during
   // it, so a timer due "now" would fire again and again.
   deadline = std::max(deadline, now_ms + 1);
@@ -410,8 +500,9 @@ void SessionCore::Finish(absl::Status why) {
   if (finished_) return;
   finished_ = true;
   loop_->event_loop().CancelTimer(timer_);
-  for (const PacedDatagram& p : paced_) loop_->pool().Put(p.buffer);
+  for (size_t i = paced_head_; i < paced_.size(); ++i) loop_->pool().Put(paced_[i].buffer);
   paced_.clear();
+  paced_head_ = 0;
   SessionChannel& ch = shared_->channel();
   if (!why.ok()) ch.Fail(why);
   SessionInfo info = Info();

@@ -25,7 +25,6 @@
 #define KCPP_TRANSPORT_INTERNAL_SESSION_CORE_H_
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -70,15 +69,24 @@ class SessionCore final : public LoopObject,
 
   // A datagram for this session whose crypt layer is already removed
   // (`payload` = FEC header or KCP bytes). `wire_bytes`: its size on the wire.
-  void OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int64_t now_ms);
+  void OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int64_t now_ms,
+                 bool from_remote = true);
   // A datagram that failed the cipher check but was addressed to us.
   void OnChecksumError() { ++counters_.checksum_errors; }
+  // A decrypted datagram with this session's conv from another address
+  // (the peer's NAT may have rebound): fed to the session; follows the peer
+  // there when ListenerOptions::follow_address_changes says so.
+  void OnPayloadFromNewAddress(absl::Span<uint8_t> payload, const SocketAddress& from,
+                               size_t wire_bytes, int64_t now_ms);
 
   // UdpEndpoint::Receiver (dialled sessions): source check, open, OnPayload.
   void OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& from, int64_t now_ms) override;
 
   // LoopObject.
   void OnKick(int64_t now_ms) override;
+  // The receive batch is over: send the ACKs (and data) KCP's Input asked
+  // for, once for all of the batch's datagrams.
+  void OnIterationEnd(int64_t now_ms) override;
   void OnShutdown() override;
   Counters FinalCounters() const override { return LiveCounters(); }
   Counters LiveCounters() const override;
@@ -106,7 +114,7 @@ class SessionCore final : public LoopObject,
 
   uint64_t id() const { return shared_->id(); }
   uint32_t conv() const { return shared_->conv(); }
-  const SocketAddress& remote() const { return shared_->remote(); }
+  const SocketAddress& remote() const { return remote_; }
   bool finished() const { return finished_; }
 
  private:
@@ -123,6 +131,11 @@ class SessionCore final : public LoopObject,
   // After any event: dead link, close progress, callbacks, next timer.
   void AfterEvent(int64_t now_ms);
   void Reschedule(int64_t now_ms);
+  // Follows the peer to candidate_ once the old address has been quiet.
+  void MaybeFollowPeer(int64_t now_ms);
+  int64_t FollowPeerAt() const;
+  // When the next keepalive (SessionOptions::keepalive_ms) is due.
+  int64_t KeepaliveAt() const;
   // Seals one packet in place and queues it (or holds it for the pacer).
   void SealAndSend(uint8_t* buffer, size_t length_without_trailer);
   void ReleasePaced(int64_t now_ms);
@@ -131,6 +144,7 @@ class SessionCore final : public LoopObject,
 
   Loop* const loop_;
   const std::shared_ptr<SessionShared> shared_;
+  SocketAddress remote_;  // loop thread's copy; shared_->remote() follows it
   const std::shared_ptr<const crypt::PacketCipher> cipher_;
   UdpEndpoint* endpoint_;
   std::unique_ptr<UdpEndpoint> own_endpoint_;
@@ -138,8 +152,8 @@ class SessionCore final : public LoopObject,
   const SessionOptions& options_;
 
   std::optional<kcp::Kcp> kcp_;
-  std::optional<fec::FecEncoder> encoder_;
-  std::optional<fec::FecDecoder> decoder_;
+  std::unique_ptr<fec::FecEncoder> encoder_;  // FEC on
+  std::unique_ptr<fec::FecDecoder> decoder_;  // created at the first FEC packet
   size_t crypt_header_ = 0;
   size_t trailer_ = 0;
   size_t kcp_offset_ = 0;  // crypt header + FEC header
@@ -147,6 +161,11 @@ class SessionCore final : public LoopObject,
   EventLoop::TimerId timer_;
   int64_t timer_at_ = -1;
   int64_t last_input_ms_ = 0;
+  // Address-change tracking (see OnPayloadFromNewAddress).
+  int64_t last_input_from_remote_ms_ = 0;
+  // Where the peer's datagrams come from now, if not remote_ (rare: out of line).
+  std::unique_ptr<SocketAddress> candidate_;
+  int64_t last_keepalive_ms_ = 0;
   int64_t now_ms_ = 0;
 
   Pacer pacer_;
@@ -154,13 +173,17 @@ class SessionCore final : public LoopObject,
     uint8_t* buffer;
     size_t length;
   };
-  std::deque<PacedDatagram> paced_;
+  // Datagrams held back by the pacer: a FIFO in a vector (no memory until
+  // pacing is used).
+  std::vector<PacedDatagram> paced_;
+  size_t paced_head_ = 0;
   std::vector<PacedDatagram> parity_stash_;  // parity produced during one Encode
 
   bool closing_ = false;
   int64_t linger_deadline_ = 0;
   bool finished_ = false;
   bool acknowledged_reported_ = true;
+  bool iteration_end_requested_ = false;
 
   SessionCallbacks callbacks_;
   Counters counters_;

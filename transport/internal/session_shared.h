@@ -41,7 +41,15 @@ class SessionShared {
   const SessionOptions& options() const { return options_; }
   uint32_t conv() const { return conv_; }
   const SocketAddress& local() const { return local_; }
-  const SocketAddress& remote() const { return remote_; }
+  SocketAddress remote() const {
+    std::lock_guard<std::mutex> lock(remote_mu_);
+    return remote_;
+  }
+  // Loop thread: the peer moved (NAT rebinding).
+  void set_remote(const SocketAddress& remote) {
+    std::lock_guard<std::mutex> lock(remote_mu_);
+    remote_ = remote;
+  }
   bool accepted() const { return accepted_; }
   SessionChannel& channel() { return channel_; }
 
@@ -53,11 +61,12 @@ class SessionShared {
   // The last state of a session that left its loop (GetInfo afterwards).
   void SetFinalInfo(SessionInfo info) {
     std::lock_guard<std::mutex> lock(info_mu_);
-    final_info_ = std::move(info);
+    final_info_ = std::make_unique<SessionInfo>(std::move(info));
   }
   std::optional<SessionInfo> final_info() const {
     std::lock_guard<std::mutex> lock(info_mu_);
-    return final_info_;
+    if (!final_info_) return std::nullopt;
+    return *final_info_;
   }
 
  private:
@@ -66,12 +75,13 @@ class SessionShared {
   const SessionOptions options_;
   const uint32_t conv_;
   const SocketAddress local_;
-  const SocketAddress remote_;
+  mutable std::mutex remote_mu_;
+  SocketAddress remote_;  // guarded by remote_mu_
   const bool accepted_;
   SessionChannel channel_;
   std::atomic<size_t> max_message_bytes_{0};
   mutable std::mutex info_mu_;
-  std::optional<SessionInfo> final_info_;  // guarded by info_mu_
+  std::unique_ptr<SessionInfo> final_info_;  // guarded by info_mu_; set once gone
 };
 
 }  // namespace kcpp::transport::internal

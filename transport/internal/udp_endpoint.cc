@@ -25,9 +25,7 @@ absl::StatusOr<std::unique_ptr<UdpEndpoint>> UdpEndpoint::Create(Loop* loop,
 
 UdpEndpoint::UdpEndpoint(Loop* loop, std::unique_ptr<UdpSocket> socket, Receiver* receiver,
                          size_t max_queued)
-    : loop_(loop), socket_(std::move(socket)), receiver_(receiver), max_queued_(max_queued) {
-  batch_.reserve(UdpSocket::kMaxBatch);
-}
+    : loop_(loop), socket_(std::move(socket)), receiver_(receiver), max_queued_(max_queued) {}
 
 UdpEndpoint::~UdpEndpoint() {
   loop_->event_loop().UnwatchFd(socket_->fd());
@@ -47,6 +45,8 @@ void UdpEndpoint::Enqueue(uint8_t* buffer, size_t length, const SocketAddress& t
 }
 
 void UdpEndpoint::Flush() {
+  // Per thread, not per endpoint: thousands of dialled sessions each have one.
+  thread_local std::vector<OutgoingDatagram> batch_;
   while (has_queued()) {
     batch_.clear();
     const size_t n = std::min(queued(), UdpSocket::kMaxBatch);

@@ -87,7 +87,6 @@ class UdpEndpoint : public EventLoop::FdHandler {
   size_t head_ = 0;
   bool waiting_writable_ = false;
   bool dirty_ = false;  // listed in the loop's flush list
-  std::vector<OutgoingDatagram> batch_;
   Stats stats_;
   friend class Loop;
 };

@@ -56,6 +56,19 @@ absl::Status Transfer(Session& from, Session& to, uint64_t bytes, absl::Time dea
   return write_status;
 }
 
+std::string Describe(const SessionInfo& i) {
+  const Counters& c = i.counters;
+  return absl::StrCat("conv ", i.conv, " srtt ", i.srtt_ms, " rto ", i.rto_ms,
+                      " wnd snd/rcv/rmt/cwnd ", i.send_window, "/", i.receive_window, "/",
+                      i.remote_window, "/", i.congestion_window, " waiting ", i.segments_waiting,
+                      " queued out/in ", i.outbound_queued_bytes, "/", i.inbound_queued_bytes,
+                      " bytes out/in ", c.bytes_sent, "/", c.bytes_received, " datagrams out/in ",
+                      c.packets_sent, "/", c.packets_received, " retransmitted ",
+                      c.retransmitted_segments, " (lost ", c.lost_segments, " fast ",
+                      c.fast_retransmitted_segments, " early ", c.early_retransmitted_segments,
+                      ") fec recovered ", c.fec_recovered, " checksum errors ", c.checksum_errors);
+}
+
 absl::Status PeerProtocolClient(Session& s, uint64_t bytes, absl::Time deadline) {
   uint8_t header[8];
   for (int i = 0; i < 8; ++i) header[i] = static_cast<uint8_t>(bytes >> (8 * i));
@@ -84,6 +97,55 @@ absl::Status PeerProtocolServe(Session& s, absl::Time deadline) {
     left -= *n;
   }
   return s.WaitAcknowledged(deadline);
+}
+
+struct AsyncEchoServer::Conn {
+  std::unique_ptr<Session> session;
+  // Bytes read but not yet written back (the outbound queue was full).
+  std::vector<uint8_t> pending;
+  void Pump() {
+    uint8_t buf[8192];
+    while (true) {
+      if (!pending.empty()) {
+        absl::StatusOr<size_t> w = session->TryWrite(pending);
+        if (!w.ok()) return;  // full: on_writable resumes
+        pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(*w));
+        if (!pending.empty()) return;
+      }
+      absl::StatusOr<size_t> n = session->TryRead(absl::MakeSpan(buf));
+      if (!n.ok()) return;
+      pending.assign(buf, buf + *n);
+    }
+  }
+};
+
+AsyncEchoServer::AsyncEchoServer(Listener& listener) : listener_(listener) {
+  listener_.SetAcceptCallback([this](std::unique_ptr<Session> s) {
+    // The callbacks own the connection state: it lives as long as the
+    // session's loop side does.
+    auto c = std::make_shared<Conn>();
+    c->session = std::move(s);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      conns_.push_back(c);
+    }
+    SessionCallbacks cb;
+    cb.on_readable = [c] { c->Pump(); };
+    cb.on_writable = [c] { c->Pump(); };
+    c->session->SetCallbacks(std::move(cb));
+  });
+}
+
+AsyncEchoServer::~AsyncEchoServer() {
+  listener_.SetAcceptCallback([](std::unique_ptr<Session>) {});  // later ones are dropped
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& c : conns_) c->session->Close();
+  conns_.clear();
+}
+
+int AsyncEchoServer::sessions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(conns_.size());
 }
 
 EchoServer::EchoServer(Listener& listener) : listener_(listener) {

@@ -9,11 +9,13 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "transport/listener.h"
 #include "transport/session.h"
 
@@ -42,6 +44,10 @@ absl::Status PeerProtocolClient(Session& s, uint64_t bytes,
                                 absl::Time deadline = absl::InfiniteFuture());
 absl::Status PeerProtocolServe(Session& s, absl::Time deadline = absl::InfiniteFuture());
 
+// One line with a session's windows, timers and main counters, for failure
+// messages.
+std::string Describe(const SessionInfo& info);
+
 // Accepts sessions from `listener` and echoes every byte back, one thread per
 // session, until Stop() (or destruction), which closes the listener.
 class EchoServer {
@@ -59,6 +65,22 @@ class EchoServer {
   std::vector<Session*> live_;
   std::atomic<int> accepted_{0};
   std::atomic<bool> stopping_{false};
+};
+
+// An echo server for many sessions: every accepted session echoes on its
+// loop thread through callbacks (no thread per session). Destroying the
+// server closes its sessions; their state goes with them.
+class AsyncEchoServer {
+ public:
+  explicit AsyncEchoServer(Listener& listener);
+  ~AsyncEchoServer();
+  int sessions() const;
+
+ private:
+  struct Conn;
+  Listener& listener_;
+  mutable std::mutex mu_;
+  std::vector<std::shared_ptr<Conn>> conns_;
 };
 
 }  // namespace kcpp::transport::testing
