@@ -101,8 +101,12 @@ TEST_P(MuxLinkTest, AWriterSizedByWritableBytesIsWokenWhenRoomAppears) {
   server_.SetReply(4 << 20);
   const uint32_t id = client_.OpenStream();
   client_.Write(id, 4 << 20, /*close_after=*/true);
-  ASSERT_TRUE(server_.WaitFor([&] { return server_.StreamOrNull(id)->closed; }));
-  ASSERT_TRUE(client_.WaitFor([&] { return client_.StreamOrNull(id)->closed; }));
+  for (LinkTestPeer* p : {&server_, &client_}) {
+    ASSERT_TRUE(p->WaitFor([&] {
+      const auto* r = p->StreamOrNull(id);
+      return r != nullptr && r->closed;
+    }));
+  }
   for (LinkTestPeer* p : {&server_, &client_}) {
     auto lock = p->Lock();
     EXPECT_EQ(p->StreamOrNull(id)->received, 4u << 20);

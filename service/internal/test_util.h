@@ -5,7 +5,9 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -20,7 +22,8 @@
 
 namespace kcpp::service::testing {
 
-// Records every event; tests wait for the ones they expect.
+// Records every event; tests wait for the ones they expect. (std::mutex, not
+// absl::Mutex: ThreadSanitizer sees only the former with Debian's Abseil.)
 class RecordingSink : public SessionEventSink {
  public:
   void OnEvent(const kcpp::v1::SessionEvent& event) override;
@@ -33,8 +36,9 @@ class RecordingSink : public SessionEventSink {
   std::vector<kcpp::v1::SessionEvent> events();
 
  private:
-  absl::Mutex mu_;
-  std::vector<kcpp::v1::SessionEvent> events_ ABSL_GUARDED_BY(mu_);
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<kcpp::v1::SessionEvent> events_;  // guarded by mu_
 };
 
 // mkdtemp under /tmp (short enough for socket paths); removed with its
