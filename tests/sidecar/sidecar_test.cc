@@ -13,10 +13,12 @@
 // usage: sidecar_test <kcpd> <kcpgo_peer> <kcpgo_message_peer> [gtest flags]
 #include <grpcpp/grpcpp.h>
 #include <openssl/sha.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
@@ -443,6 +445,52 @@ TEST_F(SidecarTest, SigtermMidTransferLosesNoByteKcpdTook) {
   const std::string log = a->log();
   EXPECT_FALSE(absl::StrContains(log, "dropping them")) << log;
   EXPECT_TRUE(absl::StrContains(log, "sessions closed")) << log;
+}
+
+TEST_F(SidecarTest, ASlowReaderStopsTheWriterWithBoundedBuffering) {
+  Kcpd a, b;
+  Pair p = Connect(a, b, SmuxOptions());
+  // The far application reads nothing. The writer offers 256 MiB without
+  // blocking; once a write has found no room for 2 s, back-pressure has
+  // reached it (a spuriously early stop only makes the check weaker).
+  constexpr uint64_t kOffered = 256 << 20;
+  std::vector<char> pattern((64 << 10) + 251);
+  for (size_t i = 0; i < pattern.size(); ++i) pattern[i] = static_cast<char>(i % 251);
+  uint64_t written = 0;
+  while (written < kOffered) {
+    const ssize_t w =
+        ::send(p.a.get(), pattern.data() + written % 251, 64 << 10, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (w > 0) {
+      written += static_cast<uint64_t>(w);
+      continue;
+    }
+    ASSERT_TRUE(w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) << std::strerror(errno);
+    pollfd pfd{p.a.get(), POLLOUT, 0};
+    if (::poll(&pfd, 1, 2000) == 0) break;  // stalled
+  }
+  // Everything between the two applications (socket buffers, both kcpd's
+  // smux buffers, KCP windows) holds a few MiB, not what was offered.
+  EXPECT_LT(written, uint64_t{32} << 20) << "nothing stopped the writer";
+  std::printf("the writer stopped after %llu bytes\n", static_cast<unsigned long long>(written));
+  std::optional<v1::Session> near = a.GetSession(p.dialled.session().name());
+  ASSERT_TRUE(near.has_value());
+  EXPECT_LE(near->counters().bytes_sent(), written);
+  // Reading resumes: exactly what was written arrives, in order.
+  ::shutdown(p.a.get(), SHUT_WR);
+  std::vector<char> in(256 << 10);
+  uint64_t got = 0;
+  uint64_t first_difference = UINT64_MAX;
+  while (true) {
+    const ssize_t r = ::recv(p.b.get(), in.data(), in.size(), 0);
+    if (r <= 0) break;
+    for (ssize_t i = 0; i < r; ++i, ++got) {
+      if (static_cast<unsigned char>(in[i]) != got % 251 && first_difference == UINT64_MAX) {
+        first_difference = got;
+      }
+    }
+  }
+  EXPECT_EQ(got, written);
+  EXPECT_EQ(first_difference, UINT64_MAX);
 }
 
 // ---- Raw mode against the real kcp-go ----------------------------------------
