@@ -36,6 +36,7 @@
 #include "service/internal/paths.h"
 #include "service/internal/unix_socket.h"
 #include "service/kcpd_grpc_service.h"
+#include "service/transport_backend.h"
 #include "service/tunnel/kcpd_tunnels.h"
 
 ABSL_FLAG(std::string, control_socket, "",
@@ -52,6 +53,9 @@ ABSL_FLAG(std::string, config, "",
           "Text-format kcpp.v1.KcpdConfig file with listeners to create at start-up (and more "
           "allowed uids). See docs/kcpd.md.");
 ABSL_FLAG(int, loops, 0, "Event-loop threads of the transport (0 = one per CPU core).");
+ABSL_FLAG(int, io_threads, 0,
+          "Threads that move bytes between sessions and applications' sockets (smux, pumps); "
+          "0 = as many as --loops.");
 ABSL_FLAG(int, v, 0,
           "Log verbosity: -1 warnings and errors only, 0 what happens (default), 1 debug.");
 ABSL_FLAG(std::string, backend, "transport",
@@ -196,6 +200,11 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "kcpd: --loops must be 0..1024 (0 = one per core), got %d\n", loops);
     return 1;
   }
+  if (absl::GetFlag(FLAGS_io_threads) < 0 || absl::GetFlag(FLAGS_io_threads) > 1024) {
+    std::fprintf(stderr, "kcpd: --io_threads must be 0..1024 (0 = as many as --loops), got %d\n",
+                 absl::GetFlag(FLAGS_io_threads));
+    return 1;
+  }
   std::unique_ptr<SessionBackend> backend;
   const std::string backend_name = absl::GetFlag(FLAGS_backend);
   if (backend_name == "fake") {
@@ -203,9 +212,10 @@ int Run(int argc, char** argv) {
     Log(LogLevel::kWarning,
         "using the fake in-memory backend: no UDP traffic; for tests of the control plane only");
   } else if (backend_name == "transport") {
-    return Fail(absl::UnimplementedError(
-        "transport backend not available in this build (kcpd phase 1: the UDP data plane "
-        "comes with //transport); run with --backend=fake to test the control plane"));
+    absl::StatusOr<std::unique_ptr<TransportBackend>> transport =
+        TransportBackend::Create({.loops = loops, .io_threads = absl::GetFlag(FLAGS_io_threads)});
+    if (!transport.ok()) return Fail(transport.status());
+    backend = *std::move(transport);
   } else {
     std::fprintf(stderr, "kcpd: --backend must be \"transport\" or \"fake\", got \"%s\"\n",
                  backend_name.c_str());

@@ -155,10 +155,17 @@ TEST_F(KcpdProcessTest, SigintIsAGracefulStopToo) {
             std::string::npos);
 }
 
-TEST_F(KcpdProcessTest, DefaultBackendFailsClearlyInPhaseOne) {
-  auto [code, log] = FailingKcpd({"--backend=transport"});
-  EXPECT_EQ(code, 1);
-  EXPECT_NE(log.find("transport backend not available in this build"), std::string::npos) << log;
+TEST_F(KcpdProcessTest, TransportBackendBindsRealUdpListeners) {
+  std::unique_ptr<Process> kcpd = StartKcpd({"--backend=transport", "--loops=1"});
+  EXPECT_EQ(JsonField(KcpctlOk({"--json", "stats"}), "backend"), "transport");
+  const std::string bound = JsonField(
+      KcpctlOk({"--json", "listeners", "create", "udp", "--address=127.0.0.1:0"}), "bound_address");
+  ASSERT_TRUE(absl::StartsWith(bound, "127.0.0.1:")) << bound;
+  // The port is really bound: a second listener on it is refused.
+  const ProcessResult again = Kcpctl({"listeners", "create", "again", "--address=" + bound});
+  EXPECT_EQ(again.exit_code, 6) << again.err;
+  kcpd->Signal(SIGTERM);
+  EXPECT_EQ(kcpd->Wait().exit_code, 0);
   EXPECT_FALSE(Exists(control()));
 }
 

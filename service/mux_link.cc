@@ -158,9 +158,33 @@ absl::StatusOr<size_t> MuxLink::Write(StreamId id, absl::Span<const uint8_t> dat
   return n;
 }
 
-size_t MuxLink::WritableBytes(StreamId id) const {
+size_t MuxLink::WritableBytes(StreamId id) {
   if (closing_ || closed_) return 0;
-  return mux_->WritableBytes(id);
+  const size_t n = mux_->WritableBytes(id);
+  if (n == 0) {
+    auto it = streams_.find(id);
+    if (it != streams_.end() && !it->second.finished && !it->second.awaits_room) {
+      it->second.awaits_room = true;
+      room_waiters_.push_back(id);
+    }
+  }
+  return n;
+}
+
+void MuxLink::CheckRoomWaiters() {
+  if (room_waiters_.empty() || closed_ || closing_) return;
+  size_t kept = 0;
+  for (StreamId id : room_waiters_) {
+    auto it = streams_.find(id);
+    if (it == streams_.end() || it->second.finished) continue;
+    if (mux_->WritableBytes(id) > 0) {
+      it->second.awaits_room = false;
+      Queue(EventType::kWritable, id);
+    } else {
+      room_waiters_[kept++] = id;
+    }
+  }
+  room_waiters_.resize(kept);
 }
 
 absl::Span<const uint8_t> MuxLink::Peek(StreamId id) const {
@@ -390,6 +414,11 @@ void MuxLink::ScheduleTimer() {
 }
 
 void MuxLink::PumpInput() {
+  PumpInputOnce();
+  CheckRoomWaiters();  // a v2 window update may have come
+}
+
+void MuxLink::PumpInputOnce() {
   for (int reads = 0; !closing_ && !closed_; ++reads) {
     if (!FeedHeld()) return;
     if (reads == kReadsPerTurn) {
@@ -503,6 +532,7 @@ void MuxLink::FlushOutput() {
     }
   } while (flush_again_ && !closed_ && !output_full_);
   in_flush_ = false;
+  CheckRoomWaiters();  // drained output is room for writers
   MaybeCloseSession();
 }
 

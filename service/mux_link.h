@@ -165,8 +165,10 @@ class MuxLink final : private smux::SessionHandler, private transport::EventLoop
   // which case OnStreamWritable follows. NotFound for an unknown id;
   // FailedPrecondition after CloseWrite or once the link is closing.
   absl::StatusOr<size_t> Write(StreamId id, absl::Span<const uint8_t> data);
-  // How many bytes Write(id, ...) would take now (0 for unknown ids).
-  size_t WritableBytes(StreamId id) const;
+  // How many bytes Write(id, ...) would take now (0 for unknown ids). When
+  // it returns 0 for an open stream, OnStreamWritable follows once there is
+  // room, as after a short Write: a writer may size its reads by it.
+  size_t WritableBytes(StreamId id);
 
   // The oldest bytes of `id` the link holds (contiguous; empty if none).
   absl::Span<const uint8_t> Peek(StreamId id) const;
@@ -212,6 +214,7 @@ class MuxLink final : private smux::SessionHandler, private transport::EventLoop
     internal::ByteRing held;   // received, not yet taken by the handler
     bool fin_pending = false;  // FIN arrived while bytes were held
     bool finished = false;     // smux forgot it; OnStreamClosed is queued
+    bool awaits_room = false;  // WritableBytes said 0: in room_waiters_
   };
 
   MuxLink(transport::EventLoop* loop, std::shared_ptr<transport::Session> session,
@@ -231,6 +234,7 @@ class MuxLink final : private smux::SessionHandler, private transport::EventLoop
   void OnDoorbell(uint32_t bits);
   // Reads the session and feeds smux until it blocks or nothing is left.
   void PumpInput();
+  void PumpInputOnce();
   // Feeds what was read but not yet taken; false if smux stopped taking.
   bool FeedHeld();
   // Moves smux output (through snappy) into the session while it takes it.
@@ -238,6 +242,9 @@ class MuxLink final : private smux::SessionHandler, private transport::EventLoop
   absl::Span<const uint8_t> NextOutput();
   void ConsumeOutput(size_t n);
   void ScheduleTimer();
+  // Queues OnStreamWritable for streams WritableBytes found full that have
+  // room now (after input — a v2 window update — and after output drained).
+  void CheckRoomWaiters();
   // Input may flow again (receive budget freed): wake the link.
   void MaybeUnblockInput();
   // Ends the link with `why` (reported from a posted task).
@@ -266,6 +273,7 @@ class MuxLink final : private smux::SessionHandler, private transport::EventLoop
   absl::flat_hash_map<StreamId, Stream> streams_;
   std::vector<Event> events_;
   std::vector<Event> dispatching_;
+  std::vector<StreamId> room_waiters_;
 
   // Bytes read from the session, not yet fed (or decoded).
   std::unique_ptr<uint8_t[]> input_;

@@ -92,6 +92,29 @@ TEST_P(MuxLinkTest, StreamsCarryBytesBothWaysAndEndWithFinBothWays) {
   EXPECT_EQ(server_.StreamOrNull(ids[0])->accepted, true);
 }
 
+TEST_P(MuxLinkTest, AWriterSizedByWritableBytesIsWokenWhenRoomAppears) {
+  // Never a short Write: the link must still announce room (v2 window
+  // updates, drained output) to a writer that found WritableBytes() == 0.
+  Connect();
+  client_.SetWriteByRoom(true);
+  server_.SetWriteByRoom(true);
+  server_.SetReply(4 << 20);
+  const uint32_t id = client_.OpenStream();
+  client_.Write(id, 4 << 20, /*close_after=*/true);
+  for (LinkTestPeer* p : {&server_, &client_}) {
+    ASSERT_TRUE(p->WaitFor([&] {
+      const auto* r = p->StreamOrNull(id);
+      return r != nullptr && r->closed;
+    }));
+  }
+  for (LinkTestPeer* p : {&server_, &client_}) {
+    auto lock = p->Lock();
+    EXPECT_EQ(p->StreamOrNull(id)->received, 4u << 20);
+    EXPECT_EQ(p->StreamOrNull(id)->mismatches, 0u);
+    EXPECT_EQ(p->StreamOrNull(id)->short_writes, 0u);
+  }
+}
+
 TEST_P(MuxLinkTest, ManyStreamsAreKeptApart) {
   Connect();
   std::vector<uint32_t> ids;

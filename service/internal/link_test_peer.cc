@@ -138,9 +138,10 @@ void LinkTestPeer::PumpWrite(uint32_t id) {
   if (scratch_.size() < 65536) scratch_.resize(65536);
   while (true) {
     uint64_t left, written;
-    bool close_after, write_closed;
+    bool close_after, write_closed, by_room;
     {
       std::lock_guard<std::mutex> l(mu_);
+      by_room = write_by_room_;
       StreamRecord& r = streams_[id];
       left = r.to_write - r.written;
       written = r.written;
@@ -155,7 +156,11 @@ void LinkTestPeer::PumpWrite(uint32_t id) {
       }
       return;
     }
-    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(left, scratch_.size()));
+    size_t chunk = static_cast<size_t>(std::min<uint64_t>(left, scratch_.size()));
+    if (by_room) {
+      chunk = std::min(chunk, link_->WritableBytes(id));
+      if (chunk == 0) return;  // OnStreamWritable continues
+    }
     FillPattern(absl::MakeSpan(scratch_.data(), chunk), Seed(id, /*reading=*/false) + written);
     absl::StatusOr<size_t> n = link_->Write(id, absl::MakeConstSpan(scratch_.data(), chunk));
     std::lock_guard<std::mutex> l(mu_);
@@ -216,6 +221,11 @@ void LinkTestPeer::SetAccept(bool accept) {
 void LinkTestPeer::SetReply(uint64_t bytes) {
   std::lock_guard<std::mutex> l(mu_);
   reply_ = bytes;
+}
+
+void LinkTestPeer::SetWriteByRoom(bool by_room) {
+  std::lock_guard<std::mutex> l(mu_);
+  write_by_room_ = by_room;
 }
 
 void LinkTestPeer::Close() {

@@ -83,6 +83,9 @@ class LinkTestPeer final : public MuxLink::Handler {
   // accepted stream with `bytes` of its reply pattern, then CloseWrite.
   void SetAccept(bool accept);
   void SetReply(uint64_t bytes);
+  // Size each write by MuxLink::WritableBytes (never a short write), as
+  // kcpd's pumps do, instead of writing 64 KiB and taking a short write.
+  void SetWriteByRoom(bool by_room);
   void Close();          // MuxLink::Close on the loop
   void DestroyEngine();  // the peer vanishes without a word
   MuxLinkStats LinkStats();
@@ -137,6 +140,7 @@ class LinkTestPeer final : public MuxLink::Handler {
   size_t take_limit_ = SIZE_MAX;              // guarded by mu_
   bool accept_ = true;                        // guarded by mu_
   uint64_t reply_ = 0;                        // guarded by mu_
+  bool write_by_room_ = false;                // guarded by mu_
   bool link_closed_ = false;                  // guarded by mu_
   absl::Status link_status_;                  // guarded by mu_
   uint64_t refused_ = 0;                      // guarded by mu_

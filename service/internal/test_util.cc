@@ -17,16 +17,17 @@
 namespace kcpp::service::testing {
 
 void RecordingSink::OnEvent(const kcpp::v1::SessionEvent& event) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   events_.push_back(event);
+  changed_.notify_all();
 }
 
 std::optional<kcpp::v1::SessionEvent> RecordingSink::WaitFor(kcpp::v1::SessionEvent::Type type,
                                                              const std::string& name,
                                                              absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   std::optional<kcpp::v1::SessionEvent> found;
-  const auto seen = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  const auto seen = [&] {
     for (const auto& e : events_) {
       if (e.type() == type && (e.session().name() == name || e.stream().name() == name)) {
         found = e;
@@ -35,12 +36,12 @@ std::optional<kcpp::v1::SessionEvent> RecordingSink::WaitFor(kcpp::v1::SessionEv
     }
     return false;
   };
-  mu_.AwaitWithTimeout(absl::Condition(&seen), timeout);
+  changed_.wait_until(lock, absl::ToChronoTime(absl::Now() + timeout), seen);
   return found;
 }
 
 std::vector<kcpp::v1::SessionEvent> RecordingSink::events() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return events_;
 }
 

@@ -5,14 +5,16 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/kcpp/v1/kcpd.pb.h"
 #include "service/internal/unique_fd.h"
@@ -20,7 +22,8 @@
 
 namespace kcpp::service::testing {
 
-// Records every event; tests wait for the ones they expect.
+// Records every event; tests wait for the ones they expect. (std::mutex, not
+// std::mutex: ThreadSanitizer sees only the former with Debian's Abseil.)
 class RecordingSink : public SessionEventSink {
  public:
   void OnEvent(const kcpp::v1::SessionEvent& event) override;
@@ -33,8 +36,9 @@ class RecordingSink : public SessionEventSink {
   std::vector<kcpp::v1::SessionEvent> events();
 
  private:
-  absl::Mutex mu_;
-  std::vector<kcpp::v1::SessionEvent> events_ ABSL_GUARDED_BY(mu_);
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<kcpp::v1::SessionEvent> events_;  // guarded by mu_
 };
 
 // mkdtemp under /tmp (short enough for socket paths); removed with its

@@ -228,13 +228,14 @@ void TcpEchoServer::Serve(int fd) {
     }
     if (first && n >= static_cast<ssize_t>(kCloseCommand.size()) &&
         std::string(buf.data(), kCloseCommand.size()) == kCloseCommand) {
-      WriteAll(fd, kCloseReply.data(), kCloseReply.size());
       {
-        // Counted before the close, which the client may see at once.
+        // Counted before the client can see the close (it checks the count
+        // as soon as it reads the reply and EOF).
         std::lock_guard<std::mutex> l(mu_);
         ++closed_by_target_;
         cv_.notify_all();
       }
+      WriteAll(fd, kCloseReply.data(), kCloseReply.size());
       ::shutdown(fd, SHUT_RDWR);
       return;
     }

@@ -1,0 +1,590 @@
+// The sidecar end to end: real kcpd processes (transport backend) on
+// loopback, driven through their gRPC API, with this test playing the
+// applications on the data sockets.
+//
+//   app A <-unix-> kcpd A <-UDP/KCP (+smux)-> kcpd B <-unix-> app B
+//
+// Covers: bytes both ways byte-exact, close propagation both ways (half
+// close and full close), several streams over one KCP session kept apart,
+// dead-peer detection when the far kcpd is SIGKILLed, SIGTERM in the middle
+// of a transfer losing no byte kcpd had taken, and raw mode against the real
+// kcp-go (stream mode; message mode with SOCK_SEQPACKET boundaries).
+//
+// usage: sidecar_test <kcpd> <kcpgo_peer> <kcpgo_message_peer> [gtest flags]
+#include <grpcpp/grpcpp.h>
+#include <openssl/sha.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "proto/kcpp/v1/kcpd.grpc.pb.h"
+#include "service/internal/attach_protocol.h"
+#include "service/internal/test_util.h"
+#include "service/internal/unix_socket.h"
+#include "testing/subprocess.h"
+
+namespace kcpp::sidecar {
+namespace {
+
+using service::internal::UniqueFd;
+using service::testing::Process;
+using service::testing::ReadN;
+using service::testing::ReadToEof;
+using service::testing::ShortTempDir;
+using service::testing::WriteAll;
+using v1::SessionEvent;
+
+std::string g_kcpd;
+std::string g_kcpgo_peer;
+std::string g_kcpgo_message_peer;
+
+constexpr char kKey[] = "sidecar test key";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string Pattern(size_t n, int seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 31 + seed * 7 + (i >> 9)) & 0xff);
+  return s;
+}
+
+// kcpgo_peer's pattern: byte i = (i*7 + i>>8) & 0xff.
+std::string KcpgoPattern(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 7 + (i >> 8)) & 0xff);
+  return s;
+}
+
+v1::SessionOptions SmuxOptions() {
+  v1::SessionOptions o;
+  o.set_crypt("aes");
+  o.set_key(kKey);
+  o.set_mode(v1::MODE_FAST3);
+  o.set_data_shards(10);
+  o.set_parity_shards(3);
+  o.set_send_window(512);
+  o.set_receive_window(512);
+  return o;
+}
+
+// Every event of one kcpd, collected by a watch running on its own thread.
+class EventLog {
+ public:
+  explicit EventLog(v1::Kcpd::Stub* stub) {
+    // Bounds a failing test; a passing one ends the watch itself.
+    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(50));
+    reader_ = stub->WatchSessionEvents(&context_, v1::WatchSessionEventsRequest());
+    reader_->WaitForInitialMetadata();  // registered: nothing later is missed
+    thread_ = std::thread([this] {
+      SessionEvent e;
+      while (reader_->Read(&e)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        events_.push_back(e);
+        changed_.notify_all();
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      ended_ = true;
+      changed_.notify_all();
+    });
+  }
+  ~EventLog() {
+    context_.TryCancel();
+    thread_.join();
+  }
+  // The first event of `type` about `name` (a session or stream name), once
+  // it arrived; nullopt if the watch ended first.
+  std::optional<SessionEvent> WaitFor(SessionEvent::Type type, const std::string& name = "") {
+    std::unique_lock<std::mutex> lock(mu_);
+    std::optional<SessionEvent> found;
+    changed_.wait(lock, [&] {
+      for (const SessionEvent& e : events_) {
+        if (e.type() == type &&
+            (name.empty() || e.session().name() == name || e.stream().name() == name)) {
+          found = e;
+          return true;
+        }
+      }
+      return ended_;
+    });
+    return found;
+  }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<SessionEvent>> reader_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<SessionEvent> events_;
+  bool ended_ = false;
+};
+
+// One kcpd process with the transport backend.
+class Kcpd {
+ public:
+  explicit Kcpd(std::vector<std::string> extra = {}) {
+    Process::Options o;
+    o.argv = {g_kcpd,           "--control_socket=" + dir_.path() + "/control.sock",
+              "--ready_fd=3",   "--loops=1",
+              "--io_threads=1", "--shutdown_timeout=20s"};
+    o.argv.insert(o.argv.end(), extra.begin(), extra.end());
+    o.stderr_path = logs_.path() + "/kcpd.log";
+    o.ready_fd = 3;
+    process_ = Process::Start(o);
+    EXPECT_EQ(process_->WaitReady(), "ready") << "kcpd did not start:\n" << log();
+    stub_ = v1::Kcpd::NewStub(grpc::CreateChannel("unix:" + dir_.path() + "/control.sock",
+                                                  grpc::InsecureChannelCredentials()));
+    events_ = std::make_unique<EventLog>(stub_.get());
+  }
+  ~Kcpd() { events_.reset(); }
+
+  std::string log() const { return ReadFile(logs_.path() + "/kcpd.log"); }
+  v1::Kcpd::Stub* stub() { return stub_.get(); }
+  EventLog& events() { return *events_; }
+  Process& process() { return *process_; }
+
+  // A listener on 127.0.0.1 (any port) with `o`; its bound address.
+  std::string Listen(const std::string& id, const v1::SessionOptions& o) {
+    v1::CreateListenerRequest r;
+    r.set_listener_id(id);
+    r.mutable_listener()->set_address("127.0.0.1:0");
+    *r.mutable_listener()->mutable_session_options() = o;
+    v1::Listener l;
+    grpc::ClientContext c;
+    const grpc::Status s = stub_->CreateListener(&c, r, &l);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return l.bound_address();
+  }
+  v1::DialSessionResponse Dial(const std::string& address, const v1::SessionOptions& o) {
+    v1::DialSessionRequest r;
+    r.set_remote_address(address);
+    *r.mutable_options() = o;
+    v1::DialSessionResponse d;
+    grpc::ClientContext c;
+    const grpc::Status s = stub_->DialSession(&c, r, &d);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return d;
+  }
+  v1::Stream OpenStream(const std::string& session) {
+    v1::OpenStreamRequest r;
+    r.set_parent(session);
+    v1::Stream st;
+    grpc::ClientContext c;
+    const grpc::Status s = stub_->OpenStream(&c, r, &st);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return st;
+  }
+  std::optional<v1::Session> GetSession(const std::string& name) {
+    v1::GetSessionRequest r;
+    r.set_name(name);
+    r.set_view(v1::SESSION_VIEW_FULL);
+    v1::Session session;
+    grpc::ClientContext c;
+    if (!stub_->GetSession(&c, r, &session).ok()) return std::nullopt;
+    return session;
+  }
+  v1::Stats Stats() {
+    v1::Stats stats;
+    grpc::ClientContext c;
+    EXPECT_TRUE(stub_->GetStats(&c, v1::GetStatsRequest(), &stats).ok());
+    return stats;
+  }
+  // The stream the peer opened as `event` (STREAM_ACCEPTED) announced.
+  v1::Stream Accepted(const std::string& session_or_stream = "") {
+    std::optional<SessionEvent> e =
+        events_->WaitFor(SessionEvent::STREAM_ACCEPTED, session_or_stream);
+    EXPECT_TRUE(e.has_value()) << "no STREAM_ACCEPTED; kcpd's log:\n" << log();
+    return e.has_value() ? e->stream() : v1::Stream();
+  }
+
+ private:
+  ShortTempDir dir_;
+  ShortTempDir logs_;
+  std::unique_ptr<Process> process_;
+  std::unique_ptr<v1::Kcpd::Stub> stub_;
+  std::unique_ptr<EventLog> events_;
+};
+
+// The application side of `stream`: connects to its data socket and
+// presents its token.
+UniqueFd Attach(const v1::Stream& stream) {
+  const v1::DataAttachment& a = stream.attachment();
+  const bool seqpacket = a.socket_type() == v1::DataAttachment::SOCKET_TYPE_SEQPACKET;
+  absl::StatusOr<UniqueFd> fd =
+      service::internal::ConnectUnix(a.socket_path(), seqpacket ? SOCK_SEQPACKET : SOCK_STREAM);
+  EXPECT_TRUE(fd.ok()) << fd.status();
+  if (!fd.ok()) return UniqueFd();
+  const std::string request = service::internal::FormatAttachRequest(a.token());
+  EXPECT_EQ(::send(fd->get(), request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  std::string answer;
+  service::internal::AttachResponseParse parse;
+  while (parse.status == service::internal::AttachResponseParse::Status::kNeedMore) {
+    char buf[service::internal::kMaxAttachResponseSize];
+    // One byte at a time on a stream socket: nothing after the answer is taken.
+    const ssize_t n =
+        seqpacket ? ::recv(fd->get(), buf, sizeof(buf), 0) : ::read(fd->get(), buf, 1);
+    if (n <= 0) break;
+    answer.append(buf, static_cast<size_t>(n));
+    parse = service::internal::ParseAttachResponse(answer);
+  }
+  EXPECT_EQ(parse.status, service::internal::AttachResponseParse::Status::kOk) << answer;
+  return *std::move(fd);
+}
+
+class SidecarTest : public ::testing::Test {
+ protected:
+  // A dials B's listener; both applications attached to the first stream.
+  struct Pair {
+    v1::DialSessionResponse dialled;
+    v1::Stream accepted;
+    UniqueFd a;
+    UniqueFd b;
+  };
+  Pair Connect(Kcpd& a, Kcpd& b, const v1::SessionOptions& o) {
+    Pair p;
+    const std::string address = b.Listen("in", o);
+    p.dialled = a.Dial(address, o);
+    p.a = Attach(p.dialled.stream());
+    p.accepted = b.Accepted();
+    p.b = Attach(p.accepted);
+    return p;
+  }
+};
+
+TEST_F(SidecarTest, BytesBothWaysExactAndCloseReachesTheOtherSideBothWays) {
+  Kcpd a, b;
+  Pair p = Connect(a, b, SmuxOptions());
+  const std::string up = Pattern(4 << 20, 1), down = Pattern(3 << 20, 2);
+  // Both directions at once; each writer half-closes when done (smux FIN).
+  std::thread up_writer([&] {
+    WriteAll(p.a.get(), up);
+    ::shutdown(p.a.get(), SHUT_WR);
+  });
+  std::thread down_writer([&] {
+    WriteAll(p.b.get(), down);
+    ::shutdown(p.b.get(), SHUT_WR);
+  });
+  std::string got_down;
+  std::thread down_reader([&] { got_down = ReadToEof(p.a.get()); });
+  const std::string got_up = ReadToEof(p.b.get());
+  down_reader.join();
+  up_writer.join();
+  down_writer.join();
+  EXPECT_TRUE(got_up == up) << got_up.size() << " of " << up.size();
+  EXPECT_TRUE(got_down == down) << got_down.size() << " of " << down.size();
+  // FIN went both ways: the stream is over on both kcpd.
+  EXPECT_TRUE(
+      a.events().WaitFor(SessionEvent::STREAM_CLOSED, p.dialled.stream().name()).has_value());
+  EXPECT_TRUE(b.events().WaitFor(SessionEvent::STREAM_CLOSED, p.accepted.name()).has_value());
+
+  // A full close() of either application ends the far application's stream
+  // (EOF after what was sent), in both directions.
+  for (const bool from_dialler : {true, false}) {
+    const v1::Stream opened = a.OpenStream(p.dialled.session().name());
+    UniqueFd x = Attach(opened);
+    const std::string stream_id = opened.name().substr(opened.name().rfind('/') + 1);
+    const std::string twin =
+        absl::StrCat(p.accepted.name().substr(0, p.accepted.name().rfind('/')), "/", stream_id);
+    UniqueFd y = Attach(b.Accepted(twin));
+    UniqueFd& closer = from_dialler ? x : y;
+    UniqueFd& other = from_dialler ? y : x;
+    WriteAll(closer.get(), "goodbye");
+    closer.reset();
+    EXPECT_EQ(ReadToEof(other.get()), "goodbye") << from_dialler;
+    Kcpd& closer_kcpd = from_dialler ? a : b;
+    auto e = closer_kcpd.events().WaitFor(SessionEvent::STREAM_CLOSED,
+                                          from_dialler ? opened.name() : twin);
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->reason(), "the application closed its connection");
+  }
+  // Counters: what the applications moved through the dialled session.
+  std::optional<v1::Session> s = a.GetSession(p.dialled.session().name());
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->counters().bytes_sent(), up.size() + 7);
+  EXPECT_EQ(s->counters().bytes_received(), down.size() + 7);
+}
+
+TEST_F(SidecarTest, SeveralStreamsShareOneKcpSessionAndStayApart) {
+  Kcpd a, b;
+  Pair p = Connect(a, b, SmuxOptions());
+  std::vector<UniqueFd> as, bs;
+  as.push_back(std::move(p.a));
+  bs.push_back(std::move(p.b));
+  const std::string prefix = p.accepted.name().substr(0, p.accepted.name().rfind('/'));
+  for (int i = 0; i < 4; ++i) {
+    const v1::Stream opened = a.OpenStream(p.dialled.session().name());
+    as.push_back(Attach(opened));
+    bs.push_back(
+        Attach(b.Accepted(absl::StrCat(prefix, opened.name().substr(opened.name().rfind('/'))))));
+  }
+  // One KCP session on each side carries all five streams.
+  std::optional<v1::Session> far =
+      b.GetSession(p.accepted.name().substr(0, p.accepted.name().find("/streams/")));
+  ASSERT_TRUE(far.has_value());
+  EXPECT_EQ(far->stream_count(), 5u);
+  EXPECT_EQ(b.Stats().active_sessions(), 1u);
+  std::vector<std::thread> writers;
+  for (size_t i = 0; i < as.size(); ++i) {
+    writers.emplace_back([&, i] {
+      WriteAll(as[i].get(), Pattern(500000 + 1000 * i, static_cast<int>(i) + 10));
+      ::shutdown(as[i].get(), SHUT_WR);
+    });
+  }
+  for (size_t i = 0; i < bs.size(); ++i) {
+    const std::string want = Pattern(500000 + 1000 * i, static_cast<int>(i) + 10);
+    EXPECT_TRUE(ReadToEof(bs[i].get()) == want) << "stream " << i;
+  }
+  for (auto& w : writers) w.join();
+}
+
+TEST_F(SidecarTest, KillingTheFarKcpdIsReportedAsPeerDead) {
+  Kcpd a;
+  auto b = std::make_unique<Kcpd>();
+  v1::SessionOptions o = SmuxOptions();
+  o.mutable_smux()->mutable_keepalive_interval()->set_nanos(200000000);
+  o.mutable_smux()->mutable_keepalive_timeout()->set_seconds(1);
+  Pair p = Connect(a, *b, o);
+  WriteAll(p.a.get(), "hello");
+  EXPECT_EQ(ReadN(p.b.get(), 5), "hello");
+  b->process().Signal(SIGKILL);
+  EXPECT_EQ(b->process().Wait().exit_code, 128 + SIGKILL);
+  auto dead = a.events().WaitFor(SessionEvent::SESSION_PEER_DEAD, p.dialled.session().name());
+  ASSERT_TRUE(dead.has_value()) << a.log();
+  EXPECT_TRUE(absl::StrContains(dead->reason(), "keepalive")) << dead->reason();
+  EXPECT_EQ(dead->session().state(), v1::Session::PEER_DEAD);
+  // The application learns it too: its connection ends.
+  EXPECT_EQ(ReadToEof(p.a.get()), "");
+  EXPECT_EQ(a.Stats().peers_dead(), 1u);
+  EXPECT_TRUE(absl::StrContains(a.log(), "peer dead")) << a.log();
+}
+
+TEST_F(SidecarTest, SigtermMidTransferLosesNoByteKcpdTook) {
+  auto a = std::make_unique<Kcpd>();
+  Kcpd b;
+  Pair p = Connect(*a, b, SmuxOptions());
+  // The writer never finishes on its own: it repeats `data` until kcpd
+  // closes its connection, so the SIGTERM always lands mid-transfer.
+  const std::string data = Pattern(1 << 20, 3);
+  uint64_t written = 0;
+  std::thread writer([&] {
+    while (true) {
+      const size_t at = written % data.size();
+      const ssize_t n = ::send(p.a.get(), data.data() + at,
+                               std::min<size_t>(64 << 10, data.size() - at), MSG_NOSIGNAL);
+      if (n <= 0) break;  // kcpd stopped reading and closed the connection
+      written += static_cast<uint64_t>(n);
+    }
+  });
+  // The reader checks what comes against the pattern until end-of-file.
+  uint64_t got = 0;
+  uint64_t first_difference = UINT64_MAX;
+  std::mutex got_mu;
+  std::condition_variable got_cv;
+  bool ended = false;
+  std::thread reader([&] {
+    std::vector<char> buf(256 << 10);
+    while (true) {
+      const ssize_t n = ::recv(p.b.get(), buf.data(), buf.size(), 0);
+      if (n <= 0) break;
+      std::lock_guard<std::mutex> lock(got_mu);
+      for (ssize_t i = 0; i < n; ++i, ++got) {
+        if (buf[i] != data[got % data.size()] && first_difference == UINT64_MAX) {
+          first_difference = got;
+        }
+      }
+      got_cv.notify_all();
+    }
+    p.b.reset();  // the far application is done too: the stream ends both ways
+    std::lock_guard<std::mutex> lock(got_mu);
+    ended = true;
+    got_cv.notify_all();
+  });
+  {  // In the middle of the transfer...
+    std::unique_lock<std::mutex> lock(got_mu);
+    got_cv.wait(lock, [&] { return got >= (4u << 20) || ended; });
+    EXPECT_FALSE(ended) << "the stream ended early";
+  }
+  // ...what kcpd A has taken from its application so far...
+  std::optional<v1::Session> before = a->GetSession(p.dialled.session().name());
+  EXPECT_TRUE(before.has_value());
+  const uint64_t taken = before.has_value() ? before->counters().bytes_sent() : 0;
+  a->process().Signal(SIGTERM);
+  reader.join();
+  // The sender's connection is closed once kcpd stops.
+  const service::testing::ProcessResult r = a->process().Wait();
+  writer.join();
+  EXPECT_EQ(r.exit_code, 0);
+  // ...all arrived, in order, and then a clean end-of-file.
+  EXPECT_GE(got, taken);
+  EXPECT_LE(got, written);
+  EXPECT_EQ(first_difference, UINT64_MAX) << "the bytes that arrived differ";
+  const std::string log = a->log();
+  EXPECT_FALSE(absl::StrContains(log, "dropping them")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "sessions closed")) << log;
+}
+
+TEST_F(SidecarTest, ASlowReaderStopsTheWriterWithBoundedBuffering) {
+  Kcpd a, b;
+  Pair p = Connect(a, b, SmuxOptions());
+  // The far application reads nothing. The writer offers 256 MiB without
+  // blocking; once a write has found no room for 2 s, back-pressure has
+  // reached it (a spuriously early stop only makes the check weaker).
+  constexpr uint64_t kOffered = 256 << 20;
+  std::vector<char> pattern((64 << 10) + 251);
+  for (size_t i = 0; i < pattern.size(); ++i) pattern[i] = static_cast<char>(i % 251);
+  uint64_t written = 0;
+  while (written < kOffered) {
+    const ssize_t w =
+        ::send(p.a.get(), pattern.data() + written % 251, 64 << 10, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (w > 0) {
+      written += static_cast<uint64_t>(w);
+      continue;
+    }
+    ASSERT_TRUE(w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) << std::strerror(errno);
+    pollfd pfd{p.a.get(), POLLOUT, 0};
+    if (::poll(&pfd, 1, 2000) == 0) break;  // stalled
+  }
+  // Everything between the two applications (socket buffers, both kcpd's
+  // smux buffers, KCP windows) holds a few MiB, not what was offered.
+  EXPECT_LT(written, uint64_t{32} << 20) << "nothing stopped the writer";
+  std::printf("the writer stopped after %llu bytes\n", static_cast<unsigned long long>(written));
+  std::optional<v1::Session> near = a.GetSession(p.dialled.session().name());
+  ASSERT_TRUE(near.has_value());
+  EXPECT_LE(near->counters().bytes_sent(), written);
+  // Reading resumes: exactly what was written arrives, in order.
+  ::shutdown(p.a.get(), SHUT_WR);
+  std::vector<char> in(256 << 10);
+  uint64_t got = 0;
+  uint64_t first_difference = UINT64_MAX;
+  while (true) {
+    const ssize_t r = ::recv(p.b.get(), in.data(), in.size(), 0);
+    if (r <= 0) break;
+    for (ssize_t i = 0; i < r; ++i, ++got) {
+      if (static_cast<unsigned char>(in[i]) != got % 251 && first_difference == UINT64_MAX) {
+        first_difference = got;
+      }
+    }
+  }
+  EXPECT_EQ(got, written);
+  EXPECT_EQ(first_difference, UINT64_MAX);
+}
+
+// ---- Raw mode against the real kcp-go ----------------------------------------
+
+std::string StartPeer(std::unique_ptr<test::Subprocess>* peer, std::vector<std::string> argv) {
+  absl::StatusOr<std::unique_ptr<test::Subprocess>> p = test::Subprocess::Start(argv);
+  EXPECT_TRUE(p.ok()) << p.status();
+  if (!p.ok()) return "";
+  *peer = *std::move(p);
+  std::optional<std::string> line = (*peer)->ReadLine();
+  EXPECT_TRUE(line.has_value() && absl::StartsWith(*line, "LISTENING "));
+  return line.has_value() ? line->substr(std::strlen("LISTENING ")) : "";
+}
+
+TEST_F(SidecarTest, RawStreamModeTalksToKcpGo) {
+  std::unique_ptr<test::Subprocess> peer;
+  const std::string address =
+      StartPeer(&peer, {g_kcpgo_peer, "-role", "server", "-addr", "127.0.0.1:0", "-crypt", "aes",
+                        "-key", kKey, "-mode", "fast3", "-ds", "10", "-ps", "3"});
+  Kcpd a;
+  v1::SessionOptions o = SmuxOptions();
+  o.set_framing(v1::FRAMING_RAW);
+  o.set_stream_mode(true);
+  const v1::DialSessionResponse d = a.Dial(address, o);
+  UniqueFd app = Attach(d.stream());
+  // kcpgo_peer's protocol: an 8-byte little-endian length, the bytes; it
+  // echoes them.
+  const size_t n = 3 << 20;
+  std::string request(8, '\0');
+  for (int i = 0; i < 8; ++i) request[i] = static_cast<char>((uint64_t{n} >> (8 * i)) & 0xff);
+  const std::string data = KcpgoPattern(n);
+  std::thread writer([&] { WriteAll(app.get(), request + data); });
+  const std::string echo = ReadN(app.get(), n);
+  writer.join();
+  EXPECT_TRUE(echo == data) << echo.size() << " of " << n;
+}
+
+TEST_F(SidecarTest, RawMessageModeKeepsMessageBoundariesWithKcpGo) {
+  // Messages of many sizes, some of one fragment, some of many (up to ~60
+  // KB: 45 fragments of the default MTU).
+  std::vector<std::string> messages;
+  for (int i = 0; i < 60; ++i) {
+    const size_t size = i % 3 == 0 ? 1 + i * 1000 : i % 3 == 1 ? 1 + i * 17 : 1300 - i;
+    messages.push_back(Pattern(size, i));
+  }
+  std::unique_ptr<test::Subprocess> peer;
+  const std::string address =
+      StartPeer(&peer, {g_kcpgo_message_peer, "-addr", "127.0.0.1:0", "-crypt", "aes", "-key", kKey,
+                        "-messages", absl::StrCat(messages.size())});
+  Kcpd a;
+  v1::SessionOptions o;
+  o.set_crypt("aes");
+  o.set_key(kKey);
+  o.set_mode(v1::MODE_FAST3);
+  o.set_framing(v1::FRAMING_RAW);
+  o.set_stream_mode(false);
+  const v1::DialSessionResponse d = a.Dial(address, o);
+  ASSERT_EQ(d.stream().attachment().socket_type(), v1::DataAttachment::SOCKET_TYPE_SEQPACKET);
+  UniqueFd app = Attach(d.stream());
+  // Each packet the application sends is one KCP message; kcp-go reads it
+  // whole and answers with one 40-byte message: its length and SHA-256.
+  std::thread writer([&] {
+    for (const std::string& m : messages) {
+      ASSERT_EQ(::send(app.get(), m.data(), m.size(), MSG_NOSIGNAL),
+                static_cast<ssize_t>(m.size()));
+    }
+  });
+  for (const std::string& m : messages) {
+    char answer[64];
+    const ssize_t got = ::recv(app.get(), answer, sizeof(answer), 0);
+    ASSERT_EQ(got, 40) << "one answer per packet";
+    uint64_t length = 0;
+    for (int i = 7; i >= 0; --i) length = (length << 8) | static_cast<uint8_t>(answer[i]);
+    EXPECT_EQ(length, m.size());
+    uint8_t digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const uint8_t*>(m.data()), m.size(), digest);
+    EXPECT_EQ(std::memcmp(answer + 8, digest, sizeof(digest)), 0) << "message of " << m.size();
+  }
+  writer.join();
+  EXPECT_EQ(peer->ReadLine(), "DONE");
+}
+
+}  // namespace
+}  // namespace kcpp::sidecar
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: %s <kcpd> <kcpgo_peer> <kcpgo_message_peer>\n", argv[0]);
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  kcpp::sidecar::g_kcpd = std::filesystem::absolute(argv[1]);
+  kcpp::sidecar::g_kcpgo_peer = std::filesystem::absolute(argv[2]);
+  kcpp::sidecar::g_kcpgo_message_peer = std::filesystem::absolute(argv[3]);
+  return RUN_ALL_TESTS();
+}
