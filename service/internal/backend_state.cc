@@ -94,9 +94,9 @@ kcpp::v1::Listener BackendState::ListenerProto(const ListenerRecord& l) const {
   p.set_active_sessions(active);
   if (l.listener != nullptr) {
     const transport::ListenerStats st = l.listener->GetStats();
-    p.set_datagrams_dropped(st.dropped_checksum + st.dropped_no_conv + st.dropped_conv_mismatch +
-                            st.dropped_backlog_full + st.dropped_session_limit +
-                            st.dropped_truncated);
+    p.set_datagrams_dropped(st.dropped_checksum + st.dropped_no_conv + st.dropped_mid_conversation +
+                            st.dropped_conv_mismatch + st.dropped_backlog_full +
+                            st.dropped_session_limit + st.dropped_truncated);
   }
   return p;
 }

@@ -209,6 +209,10 @@ absl::StatusOr<SessionConfig> SessionConfigFromProto(const SessionOptions& p,
   if (p.has_idle_timeout()) {
     KCPP_RETURN_IF_ERROR(DurationToMs(p.idle_timeout(), field, "idle_timeout", &t.idle_timeout_ms));
   }
+  if (p.has_dead_link_min()) {
+    KCPP_RETURN_IF_ERROR(
+        DurationToMs(p.dead_link_min(), field, "dead_link_min", &t.dead_link_min_ms));
+  }
   t.fec_skip_idle_parity = p.fec_skip_idle_parity();
 
   switch (p.framing()) {
@@ -289,6 +293,7 @@ void SessionConfigToProto(const SessionConfig& c, SessionOptions* p) {
                                                            : kcpp::v1::COMPRESSION_NONE);
   DurationToProto(absl::Milliseconds(t.close_linger_ms), p->mutable_close_linger());
   p->set_dead_link(static_cast<uint32_t>(t.dead_link));
+  DurationToProto(absl::Milliseconds(t.dead_link_min_ms), p->mutable_dead_link_min());
   if (t.idle_timeout_ms > 0) {
     DurationToProto(absl::Milliseconds(t.idle_timeout_ms), p->mutable_idle_timeout());
   }

@@ -182,6 +182,7 @@ TEST(SessionConfigToProto, RoundTripsThroughTheApi) {
   p.set_send_window(256);
   p.set_dscp(10);
   p.mutable_idle_timeout()->set_seconds(60);
+  p.mutable_dead_link_min()->set_seconds(5);
   auto c = SessionConfigFromProto(p, "options");
   ASSERT_TRUE(c.ok()) << c.status();
   SessionOptions out;
@@ -192,6 +193,7 @@ TEST(SessionConfigToProto, RoundTripsThroughTheApi) {
   EXPECT_EQ(out.dscp(), 10u);
   EXPECT_EQ(out.framing(), kcpp::v1::FRAMING_SMUX);
   EXPECT_EQ(out.idle_timeout().seconds(), 60);
+  EXPECT_EQ(out.dead_link_min().seconds(), 5);
   out.set_key("k");
   auto again = SessionConfigFromProto(out, "options");
   ASSERT_TRUE(again.ok()) << again.status();
@@ -199,6 +201,7 @@ TEST(SessionConfigToProto, RoundTripsThroughTheApi) {
   EXPECT_EQ(again->transport.send_window, 256);
   EXPECT_EQ(again->transport.dscp, 10);
   EXPECT_EQ(again->transport.idle_timeout_ms, 60000);
+  EXPECT_EQ(again->transport.dead_link_min_ms, 5000);
 
   // A preset comes back as its mode, without nodelay.
   p = SessionOptions();
