@@ -8,32 +8,16 @@
 // its 16 KiB chunks in a std::deque, whose node blocks come and go about
 // once per MiB per queue; and libsnappy's RawCompress allocates its working
 // memory for every chunk it compresses (a chunk holds up to 64 KiB).
-#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <new>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "service/internal/link_test_peer.h"
 #include "service/mux_link.h"
-
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-}  // namespace
-
-void* operator new(size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
+#include "testing/allocation_counter.h"
 
 namespace kcpp::service {
 namespace {
@@ -76,10 +60,10 @@ TEST_P(MuxLinkAllocations, WarmTransferAllocatesNothingPerPacket) {
   const transport::EngineStats before_engine = client.engine().GetStats();
   const uint64_t chunks_before =
       client.LinkStats().snappy_chunks_written + server.LinkStats().snappy_chunks_written;
-  const uint64_t before = g_allocations.load();
+  const uint64_t before = ::kcpp::test::AllocationCount();
   client.Write(id, kMeasured, false);
   ASSERT_TRUE(received(kWarm + kMeasured));
-  const uint64_t allocations = g_allocations.load() - before;
+  const uint64_t allocations = ::kcpp::test::AllocationCount() - before;
   const uint64_t packets =
       client.engine().GetStats().counters.packets_sent - before_engine.counters.packets_sent;
   const uint64_t chunks = client.LinkStats().snappy_chunks_written +

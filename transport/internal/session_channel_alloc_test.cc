@@ -2,29 +2,13 @@
 // callback-driven reader or writer polls an empty (or full) channel once per
 // event, so "would block" must be as cheap as data. Counted by replacing the
 // global operator new in this test binary.
-#include <atomic>
 #include <cstdint>
 #include <cstdlib>
-#include <new>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "testing/allocation_counter.h"
 #include "transport/internal/session_channel.h"
-
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-}  // namespace
-
-void* operator new(size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
 
 namespace kcpp::transport::internal {
 namespace {
@@ -39,14 +23,14 @@ TEST(SessionChannelAllocations, WouldBlockAllocatesNothing) {
     while (ch.TryWrite(fill).ok()) {
     }
     ASSERT_EQ(ch.TryRead(absl::MakeSpan(buf)).status().code(), absl::StatusCode::kDeadlineExceeded);
-    const uint64_t before = g_allocations.load();
+    const uint64_t before = ::kcpp::test::AllocationCount();
     for (int i = 0; i < 1000; ++i) {
       absl::StatusOr<size_t> r = ch.TryRead(absl::MakeSpan(buf));
       ASSERT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
       absl::StatusOr<size_t> w = ch.TryWrite(fill);
       ASSERT_EQ(w.status().code(), absl::StatusCode::kDeadlineExceeded);
     }
-    EXPECT_EQ(g_allocations.load() - before, 0u) << "message mode " << message_mode;
+    EXPECT_EQ(::kcpp::test::AllocationCount() - before, 0u) << "message mode " << message_mode;
     // The messages still say what happened.
     EXPECT_EQ(ch.TryRead(absl::MakeSpan(buf)).status().message(), "no data available");
     EXPECT_EQ(ch.TryWrite(fill).status().message(), "outbound queue is full");
