@@ -167,7 +167,7 @@ void SessionChannel::Close() {
 }
 
 bool SessionChannel::DeliverInbound(absl::Span<const uint8_t> data) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return true;  // nobody will read: accept and drop
   const size_t need = data.size() + (message_mode_ ? 4 : 0);
   if (inbound_.size() + need > limits_.inbound_bytes && !inbound_.empty()) return false;
@@ -176,6 +176,8 @@ bool SessionChannel::DeliverInbound(absl::Span<const uint8_t> data) {
   } else {
     inbound_.Append(data);
   }
+  // Woken after the unlock, a reader does not wake into a held mutex.
+  lock.unlock();
   readable_.notify_all();
   return true;
 }
