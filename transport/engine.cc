@@ -1,6 +1,5 @@
 #include "transport/engine.h"
 
-#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -47,8 +46,8 @@ absl::StatusOr<std::shared_ptr<const crypt::PacketCipher>> CipherFor(const Sessi
 UdpSocket::Options SocketOptions(const SessionOptions& o, bool reuse_port) {
   UdpSocket::Options s;
   s.reuse_port = reuse_port;
-  s.receive_buffer_bytes = o.socket_buffer_bytes;
-  s.send_buffer_bytes = o.socket_buffer_bytes;
+  s.receive_buffer_bytes = o.EffectiveSocketBufferBytes();
+  s.send_buffer_bytes = s.receive_buffer_bytes;
   s.dscp = o.dscp;
   s.allow_gso = true;
   s.allow_gro = true;

@@ -57,9 +57,9 @@ absl::Status SessionOptions::Validate() const {
   if (dscp < -1 || dscp > 63) {
     return absl::InvalidArgumentError(absl::StrCat("dscp must be 0..63 or -1, got ", dscp));
   }
-  if (socket_buffer_bytes < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("socket_buffer_bytes must be >= 0, got ", socket_buffer_bytes));
+  if (socket_buffer_bytes < -1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "socket_buffer_bytes must be >= -1 (-1: the kernel's default), got ", socket_buffer_bytes));
   }
   if (rate_limit_bytes_per_second < 0) {
     return absl::InvalidArgumentError(absl::StrCat("rate_limit_bytes_per_second must be >= 0, got ",
@@ -91,6 +91,14 @@ absl::Status ListenerOptions::Validate() const {
         absl::StrCat("max_sessions must be >= 1, got ", max_sessions));
   }
   return session.Validate();
+}
+
+int SessionOptions::EffectiveSocketBufferBytes() const {
+  if (socket_buffer_bytes != 0) return std::max(socket_buffer_bytes, 0);
+  constexpr int64_t kKernelDefault = 212992;  // net.core.rmem_default on Linux
+  constexpr int64_t kMostAutomatic = 64 << 20;
+  const int64_t window = int64_t{std::max(send_window, receive_window)} * mtu;
+  return window > kKernelDefault ? static_cast<int>(std::min(window, kMostAutomatic)) : 0;
 }
 
 }  // namespace kcpp::transport

@@ -35,6 +35,7 @@ TEST(SessionOptions, RejectsOutOfRangeWithTheFieldName) {
        "FEC"},
       {[](SessionOptions& o) { o.dscp = 64; }, "dscp"},
       {[](SessionOptions& o) { o.rate_limit_bytes_per_second = -1; }, "rate_limit"},
+      {[](SessionOptions& o) { o.socket_buffer_bytes = -2; }, "socket_buffer_bytes"},
   };
   for (const auto& c : cases) {
     SessionOptions o;
@@ -43,6 +44,21 @@ TEST(SessionOptions, RejectsOutOfRangeWithTheFieldName) {
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.field;
     EXPECT_NE(s.message().find(c.field), absl::string_view::npos) << s.message();
   }
+}
+
+TEST(SessionOptions, SocketBuffersMakeRoomForTheWindow) {
+  SessionOptions o;  // 32 x 1400 B fit the kernel's default
+  EXPECT_EQ(o.EffectiveSocketBufferBytes(), 0);
+  o.send_window = 1024;  // 1.4 MB do not
+  EXPECT_EQ(o.EffectiveSocketBufferBytes(), 1024 * 1400);
+  o.receive_window = 4096;
+  o.mtu = 1200;
+  EXPECT_EQ(o.EffectiveSocketBufferBytes(), 4096 * 1200);
+  o.socket_buffer_bytes = -1;  // the kernel's default, whatever the window
+  EXPECT_EQ(o.EffectiveSocketBufferBytes(), 0);
+  EXPECT_TRUE(o.Validate().ok());
+  o.socket_buffer_bytes = 65536;  // as asked
+  EXPECT_EQ(o.EffectiveSocketBufferBytes(), 65536);
 }
 
 TEST(NoDelay, KcptunModes) {
