@@ -420,8 +420,10 @@ TEST(Engine, AcceptedSessionsFollowAPeerWhoseNatRebinds) {
   ASSERT_TRUE(server.ok());
   uint8_t first[1];
   ASSERT_TRUE((*server)->Read(absl::MakeSpan(first), Guard()).ok());
-  // Both directions keep flowing across the rebinds.
-  for (int round = 0; round < 4; ++round) {
+  // Both directions keep flowing across the rebinds: rounds go on until the
+  // relay has rebound a few times (how many rounds that takes depends on
+  // the machine's speed; the cap only stops a runaway).
+  for (int round = 0; round < 4 || ((*relay)->stats().rebinds < 3 && round < 2000); ++round) {
     absl::Status up = Transfer(*client, **server, 1 << 20, Guard());
     ASSERT_TRUE(up.ok()) << up << "\n" << testing::Describe(*(*server)->GetInfo());
     absl::Status down = Transfer(**server, *client, 1 << 20, Guard());
@@ -431,7 +433,7 @@ TEST(Engine, AcceptedSessionsFollowAPeerWhoseNatRebinds) {
                            << (*server)->remote_address().ToString() << " relay rebinds "
                            << (*relay)->stats().rebinds;
   }
-  ASSERT_GT((*relay)->stats().rebinds, 0u);
+  ASSERT_GE((*relay)->stats().rebinds, 3u);
   EXPECT_GT((*server)->GetInfo()->counters.address_changes, 0u);
   EXPECT_GT(listener->GetStats().sessions_moved, 0u);
   EXPECT_EQ(listener->GetStats().sessions_created, 1u);  // no second, stuck session

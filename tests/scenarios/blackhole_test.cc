@@ -1,12 +1,12 @@
 // Scenario "blackhole": 100 ms into the echo the link starts dropping
 // everything, both ways, for 5 s, then passes for 2 s, drops for 5 s, and so
-// on — a Wi-Fi roam, a route flap. The client echoes 16 MiB in 16 KiB
-// ping-pongs (~1,000 round trips: they cannot all fit in the first 100 ms;
-// segments lost on either side prove the outage hit the transfer — which
-// side depends on whose datagrams were in flight when it began), which keep the RTT
-// estimate at the path's own (a loopback's: the RTO at its 30 ms floor), so
-// the session must live through at least one 5 s outage on a fast path, and
-// the echo must come back byte-exact. kcp-go never gives up on a session
+// on — a Wi-Fi roam, a route flap. The client echoes 32 MiB in 16 KiB
+// ping-pongs (~2,000 round trips of ~100 µs or more: they cannot fit in the
+// first 100 ms; segments lost on either side prove the outage hit the
+// transfer — which side depends on whose datagrams were in flight when it
+// began), which keep the RTT estimate at the path's own (a loopback's: the
+// RTO at its 30 ms floor), so the session must live through at least one
+// 5 s outage on a fast path, and the echo must come back byte-exact. kcp-go never gives up on a session
 // (wire-format.md §2.14), so a kcp-go peer rides this out; a kcpp session
 // should too.
 //
@@ -38,7 +38,7 @@ TEST(Blackhole, FiveSecondsOnTwoOffIsByteExact) {
     d->blackhole_on_ms = 5000;
     d->blackhole_off_ms = 2000;
   }
-  s.bytes = 16 << 20;
+  s.bytes = 32 << 20;
   s.ping_pong_bytes = 16 * 1024;
   const Outcome o = RunEcho(s);
   SCOPED_TRACE(o.Describe());
@@ -64,7 +64,7 @@ TEST(Blackhole, WhenOneEndGivesUpTheOtherLearnsOfIt) {
   // A receive window wider than what the client sends before the outage, so
   // a second server session would take (and acknowledge) its retransmissions.
   s.server.session.receive_window = 4096;
-  s.bytes = 16 << 20;
+  s.bytes = 32 << 20;
   s.ping_pong_bytes = 16 * 1024;
   s.guard = absl::Seconds(60);
   const Outcome o = RunEcho(s);
