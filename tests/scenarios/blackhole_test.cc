@@ -6,9 +6,9 @@
 // transfer — which side depends on whose datagrams were in flight when it
 // began), which keep the RTT estimate at the path's own (a loopback's: the
 // RTO at its 30 ms floor), so the session must live through at least one
-// 5 s outage on a fast path, and the echo must come back byte-exact. kcp-go never gives up on a session
-// (wire-format.md §2.14), so a kcp-go peer rides this out; a kcpp session
-// should too.
+// 5 s outage on a fast path, and the echo must come back byte-exact. kcp-go
+// never gives up on a session (wire-format.md §2.14), so a kcp-go peer rides
+// this out; a kcpp session should too.
 //
 // Whatever a stack decides about giving up, both ends must learn of it: the
 // second test gives the client kcptun's "normal" mode (RTO floor 100 ms,
