@@ -38,39 +38,34 @@ struct Field {
   bool hidden = false;
 };
 
-Field S(std::vector<absl::string_view> flags, absl::string_view json, int roles,
-        std::string KcptunConfig::*m, absl::string_view usage) {
+// The parts every field has; S, I and B add the member it sets.
+Field Common(std::vector<absl::string_view> flags, absl::string_view json, Kind kind, int roles,
+             absl::string_view usage, bool hidden) {
   Field f;
   f.flags = std::move(flags);
   f.json = json;
-  f.kind = Kind::kString;
+  f.kind = kind;
   f.roles = roles;
-  f.str = m;
   f.usage = usage;
+  f.hidden = hidden;
+  return f;
+}
+Field S(std::vector<absl::string_view> flags, absl::string_view json, int roles,
+        std::string KcptunConfig::*m, absl::string_view usage) {
+  Field f = Common(std::move(flags), json, Kind::kString, roles, usage, /*hidden=*/false);
+  f.str = m;
   return f;
 }
 Field I(std::vector<absl::string_view> flags, absl::string_view json, int roles,
         int KcptunConfig::*m, absl::string_view usage, bool hidden = false) {
-  Field f;
-  f.flags = std::move(flags);
-  f.json = json;
-  f.kind = Kind::kInt;
-  f.roles = roles;
+  Field f = Common(std::move(flags), json, Kind::kInt, roles, usage, hidden);
   f.num = m;
-  f.usage = usage;
-  f.hidden = hidden;
   return f;
 }
 Field B(std::vector<absl::string_view> flags, absl::string_view json, int roles,
         bool KcptunConfig::*m, absl::string_view usage, bool hidden = false) {
-  Field f;
-  f.flags = std::move(flags);
-  f.json = json;
-  f.kind = Kind::kBool;
-  f.roles = roles;
+  Field f = Common(std::move(flags), json, Kind::kBool, roles, usage, hidden);
   f.flag = m;
-  f.usage = usage;
-  f.hidden = hidden;
   return f;
 }
 

@@ -530,10 +530,10 @@ void SessionCore::Finish(absl::Status why) {
 void SessionCore::OnShutdown() {
   if (finished_) return;
   finished_ = true;
-  shared_->channel().Fail(absl::UnavailableError("the engine shut down"));
+  const absl::Status why = absl::UnavailableError("the engine shut down");
+  shared_->channel().Fail(why);
   SessionInfo info = Info();
   info.state = SessionInfo::State::kFailed;
-  const absl::Status why = absl::UnavailableError("the engine shut down");
   shared_->SetFinalInfo(std::move(info), why);
   if (callbacks_.on_closed) callbacks_.on_closed(why);
 }
