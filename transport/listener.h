@@ -47,9 +47,9 @@ struct ListenerStats {
   // Datagrams dropped before reaching a session, by reason.
   uint64_t dropped_checksum = 0;  // CRC / AEAD failure (wrong key, corruption)
   uint64_t dropped_no_conv = 0;   // unknown address, nothing identifies a session
-  // Unknown address, a conv no session here has, and not the first datagram
-  // of a conversation (PUSH sn 0): e.g. a peer whose session ended here, or
-  // this process restarted. Such a peer reaches its dead link.
+  // Unknown address, a conv no session here has, and not a PUSH from a peer
+  // that has received nothing yet (una 0): e.g. a peer whose session ended
+  // here, or this process restarted. Such a peer reaches its dead link.
   uint64_t dropped_mid_conversation = 0;
   uint64_t dropped_conv_mismatch = 0;  // known address, other conv, not a first PUSH
   uint64_t dropped_backlog_full = 0;

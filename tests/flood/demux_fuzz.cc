@@ -74,7 +74,10 @@ void CheckIdentity(const PacketIdentity& id, const uint8_t* p, size_t n) {
   const uint16_t flag = n >= 6 ? static_cast<uint16_t>(p[4] | p[5] << 8) : 0;
   if (flag == 0xF1) {
     Check(id.has_conv == (n >= 32));
-    if (id.has_conv) Check(id.conv == Le32(p + 8) && id.sn == Le32(p + 20) && id.cmd == p[12]);
+    if (id.has_conv) {
+      Check(id.conv == Le32(p + 8) && id.sn == Le32(p + 20) && id.cmd == p[12] &&
+            id.una == Le32(p + 24));
+    }
   } else if (flag == 0xF2) {
     Check(!id.has_conv);
   } else if (flag == 0xF3) {
@@ -82,7 +85,10 @@ void CheckIdentity(const PacketIdentity& id, const uint8_t* p, size_t n) {
     if (id.has_conv) Check(id.conv == Le32(p + 8));
   } else {
     Check(id.has_conv == (n >= 24) && id.has_sn == (n >= 24));
-    if (id.has_conv) Check(id.conv == Le32(p) && id.sn == Le32(p + 12) && id.cmd == p[4]);
+    if (id.has_conv) {
+      Check(id.conv == Le32(p) && id.sn == Le32(p + 12) && id.cmd == p[4] &&
+            id.una == Le32(p + 16));
+    }
   }
 }
 
@@ -126,6 +132,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // A conversation's first datagram: a PUSH of sn 0 (checked from the bytes
     // by CheckIdentity).
     const bool starts = id.has_conv && id.has_sn && id.sn == 0 && id.cmd == 81;
+    // May create a session from an unknown address: a PUSH with una 0.
+    const bool may_start = id.has_conv && id.has_sn && id.una == 0 && id.cmd == 81;
     switch (action) {
       case DemuxAction::kFeed:
         Check(known && (!id.has_conv || same_conv));
@@ -139,7 +147,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         ++pending;  // the new session waits for Accept, as in listener_core.cc
         break;
       case DemuxAction::kCreate:
-        Check(!known && starts && pending < backlog && shadow.size() < max_sessions);
+        Check(!known && may_start && pending < backlog && shadow.size() < max_sessions);
         table.Insert(from, id.conv, next_session++);
         shadow[source] = id.conv;
         ++pending;
@@ -148,16 +156,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         Check(!known && !id.has_conv);
         break;
       case DemuxAction::kDropMidConversation:
-        Check(!known && id.has_conv && !starts);
+        Check(!known && id.has_conv && !may_start);
         break;
       case DemuxAction::kDropConvMismatch:
         Check(known && id.has_conv && !same_conv && !starts);
         break;
       case DemuxAction::kDropBacklogFull:
-        Check(id.has_conv && starts && !same_conv && pending >= backlog);
+        Check(id.has_conv && !same_conv && pending >= backlog && (known ? starts : may_start));
         break;
       case DemuxAction::kDropSessionLimit:
-        Check(!known && starts && pending < backlog && shadow.size() >= max_sessions);
+        Check(!known && may_start && pending < backlog && shadow.size() >= max_sessions);
         break;
     }
     Check(table.size() == shadow.size());

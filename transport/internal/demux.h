@@ -32,10 +32,15 @@ struct PacketIdentity {
   uint32_t conv = 0;
   bool has_sn = false;
   uint32_t sn = 0;
-  uint8_t cmd = 0;  // the first KCP segment's command (81 PUSH .. 84 WINS), when has_sn
+  uint8_t cmd = 0;   // the first KCP segment's command (81 PUSH .. 84 WINS), when has_sn
+  uint32_t una = 0;  // the first KCP segment's una, when has_sn
 
-  // The first datagram of a new conversation: a PUSH of sn 0.
+  // The first datagram of a new conversation: a PUSH of sn 0 (kcp-go's
+  // replacement rule, §5.2).
   bool StartsConversation() const { return has_sn && sn == 0 && cmd == kKcpCmdPush; }
+  // May be a new conversation: a PUSH from a peer that has received nothing
+  // yet (una 0) — its first datagram, or a later one when that was lost.
+  bool MayStartConversation() const { return has_sn && una == 0 && cmd == kKcpCmdPush; }
 };
 
 // `payload`: a decrypted datagram without its crypt header.
@@ -56,6 +61,7 @@ inline PacketIdentity Identify(absl::Span<const uint8_t> payload) {
         id.conv = u32(kFecHeaderBytes);
         id.cmd = payload[kFecHeaderBytes + 4];
         id.sn = u32(kFecHeaderBytes + 12);
+        id.una = u32(kFecHeaderBytes + 16);
       }
       return id;
     }
@@ -73,6 +79,7 @@ inline PacketIdentity Identify(absl::Span<const uint8_t> payload) {
     id.conv = u32(0);
     id.cmd = payload[4];
     id.sn = u32(12);
+    id.una = u32(16);
   }
   return id;
 }
@@ -83,7 +90,7 @@ enum class DemuxAction {
   kReplace,              // close the existing session, then create a new one and feed it
   kCreate,               // create a session and feed it
   kDropNoConv,           // unknown address and nothing identifies a session (parity first, garbage)
-  kDropMidConversation,  // unknown address, a conv, but not a conversation's first PUSH
+  kDropMidConversation,  // unknown address, a conv, but not a PUSH with una 0
   kDropConvMismatch,  // known address, other conv, not a conversation's first PUSH (§5.2 step 5)
   kDropBacklogFull,   // too many sessions waiting to be accepted
   kDropSessionLimit,  // the listener holds its maximum number of sessions
@@ -114,12 +121,14 @@ class DemuxTable {
       return DemuxAction::kReplace;
     }
     if (!id.has_conv) return DemuxAction::kDropNoConv;
-    // Only a conversation's first datagram makes a session. kcp-go makes one
-    // from any datagram with a conv (§5.2), which strands a peer whose old
-    // session ended here: the new one acknowledges its retransmissions
-    // (they are inside its window) but can never deliver them (its rcv_nxt
-    // is 0), so the peer neither progresses nor reaches dead link.
-    if (!id.StartsConversation()) return DemuxAction::kDropMidConversation;
+    // Only a peer that has received nothing yet (a PUSH with una 0) makes a
+    // session. kcp-go makes one from any datagram with a conv (§5.2), which
+    // strands a peer whose old session ended here: the new one acknowledges
+    // its retransmissions (they are inside its window) but can never deliver
+    // them (its rcv_nxt is 0), so the peer neither progresses nor reaches
+    // dead link. una 0 rather than sn 0, so a lost first datagram does not
+    // keep a new client out until that one is retransmitted first.
+    if (!id.MayStartConversation()) return DemuxAction::kDropMidConversation;
     if (pending_accept >= limits_.accept_backlog) return DemuxAction::kDropBacklogFull;
     if (sessions_.size() >= limits_.max_sessions) return DemuxAction::kDropSessionLimit;
     return DemuxAction::kCreate;

@@ -79,17 +79,20 @@ TEST(DemuxTable, FollowsKcpGoRules) {
   const auto b = *SocketAddress::Parse("10.0.0.2:1000");
   const auto c = *SocketAddress::Parse("10.0.0.3:1000");
   constexpr uint8_t kPush = 81, kWins = 84;
-  PacketIdentity conv1{true, 1, true, 0, kPush};
-  PacketIdentity conv1_sn5{true, 1, true, 5, kPush};
-  PacketIdentity conv2_sn0{true, 2, true, 0, kPush};
-  PacketIdentity conv2_sn9{true, 2, true, 9, kPush};
-  PacketIdentity conv2_wins{true, 2, true, 0, kWins};
+  PacketIdentity conv1{true, 1, true, 0, kPush, 0};
+  PacketIdentity conv1_sn5{true, 1, true, 5, kPush, 3};       // the peer has received 3
+  PacketIdentity conv1_sn5_una0{true, 1, true, 5, kPush, 0};  // its sn 0..4 were lost
+  PacketIdentity conv2_sn0{true, 2, true, 0, kPush, 0};
+  PacketIdentity conv2_sn9{true, 2, true, 9, kPush, 0};
+  PacketIdentity conv2_wins{true, 2, true, 0, kWins, 0};
   PacketIdentity parity{};
 
   EXPECT_EQ(table.Decide(a, parity, 0), DemuxAction::kDropNoConv);
-  // Only a conversation's first PUSH creates (kcp-go: any conv does).
+  // Only a PUSH from a peer that has received nothing creates (kcp-go: any
+  // conv does).
   EXPECT_EQ(table.Decide(a, conv1_sn5, 0), DemuxAction::kDropMidConversation);
   EXPECT_EQ(table.Decide(a, conv2_wins, 0), DemuxAction::kDropMidConversation);
+  EXPECT_EQ(table.Decide(a, conv1_sn5_una0, 0), DemuxAction::kCreate);
   EXPECT_EQ(table.Decide(a, conv1, 0), DemuxAction::kCreate);
   table.Insert(a, 1, 100);
   EXPECT_EQ(table.Decide(a, conv1, 1), DemuxAction::kFeed);
@@ -117,6 +120,11 @@ TEST(Identify, RecognisesTheFirstDatagramOfAConversation) {
   raw[0] = 9;   // conv
   raw[4] = 81;  // PUSH
   EXPECT_TRUE(Identify(raw).StartsConversation());
+  EXPECT_TRUE(Identify(raw).MayStartConversation());
+  raw[16] = 2;  // una 2: the peer has received from us
+  EXPECT_EQ(Identify(raw).una, 2u);
+  EXPECT_FALSE(Identify(raw).MayStartConversation());
+  raw[16] = 0;
   raw[12] = 1;  // sn 1
   EXPECT_FALSE(Identify(raw).StartsConversation());
   raw[12] = 0;
