@@ -22,6 +22,10 @@ TEST(NatRebinding, TheSessionFollowsTheClientsNewPort) {
   Scenario s = Scenario::Base("nat_rebinding_every_500ms");
   s.relay.rebind_every_ms = 500;
   s.client.rate_limit_bytes_per_second = 1 << 20;
+  // At the end the client only receives: without keepalives a rebind after
+  // its last write leaves the server sending to the old port (options.h,
+  // follow_address_changes).
+  s.client.keepalive_ms = 100;
   s.bytes = 3 << 20;  // ~3 s at the paced rate: several rebinds mid-transfer
   s.guard = absl::Seconds(60);
   const Outcome o = RunEcho(s);
