@@ -54,8 +54,9 @@ ABSL_FLAG(std::string, config, "",
           "allowed uids). See docs/kcpd.md.");
 ABSL_FLAG(int, loops, 0, "Event-loop threads of the transport (0 = one per CPU core).");
 ABSL_FLAG(int, io_threads, 0,
-          "Threads that move bytes between sessions and applications' sockets (smux, pumps); "
-          "0 = as many as --loops.");
+          "Where smux and the pumps between sessions and applications' sockets run: 0 (default) "
+          "= on each session's own transport loop (no thread hand-off); N = on N threads of "
+          "kcpd's own (keeps socket copies off the KCP threads, at two hand-offs per burst).");
 ABSL_FLAG(int, v, 0,
           "Log verbosity: -1 warnings and errors only, 0 what happens (default), 1 debug.");
 ABSL_FLAG(std::string, backend, "transport",

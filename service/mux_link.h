@@ -20,13 +20,15 @@
 //   while (!(front = link->Peek(id)).empty() && (n = SendToApplication(id, front)) > 0)
 //     link->Consume(id, n);
 //
-// Threads. A link lives on one transport::EventLoop that its owner creates
-// and runs (the "link loop"; it is not one of the Engine's loops, which
-// transport does not expose). Create, every method and the destructor must
-// be called on that loop's thread, and every Handler callback runs there.
-// The session's own callbacks, which run on its Engine loop, only ring a
-// doorbell: one posted task per burst of events, coalesced with an atomic
-// flag, so the link loop does the work. The keepalive timer is a timer of
+// Threads. A link lives on one transport::EventLoop (the "link loop"): the
+// session's own Engine loop (Engine::event_loop(session->loop_index()), as
+// kcpd runs it, no thread hand-off), or a loop its owner creates and runs.
+// Create, every method and the destructor must be called on that loop's
+// thread, and every Handler callback runs there. The session's own
+// callbacks only ring a doorbell: one posted task per burst of events,
+// coalesced with an atomic flag, so the link does its work after the
+// session's (on the same loop, in the same iteration and without a
+// syscall). The keepalive timer is a timer of
 // the link loop (transport has no timer usable from session callbacks);
 // a link costs no wakeups between keepalive deadlines.
 //

@@ -37,7 +37,7 @@ struct SmuxConfig {
   absl::Duration keepalive_timeout = absl::Seconds(30);  // > keepalive_interval
   int max_frame_size = 32768;                            // 1..65535
   int max_receive_buffer = 4 << 20;                      // bytes, session-wide (v1)
-  int max_stream_buffer = 65536;                         // bytes per stream (v2), <= receive
+  int max_stream_buffer = 2 << 20;  // bytes per stream (v2), <= receive; kcptun's -streambuf
 };
 
 struct SessionConfig {

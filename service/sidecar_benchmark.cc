@@ -1,9 +1,11 @@
 // The sidecar's cost: app -> kcpd -> kcpd -> app versus the in-process
 // library on the same path, in one run (bench/README.md "sidecar").
 //
-//   sidecar   two real kcpd processes (transport backend, --loops=1,
-//             --io_threads=1) on loopback; the benchmark is both
-//             applications, on the data sockets; smux v2 framing
+//   sidecar   two real kcpd processes (transport backend, --loops=1) on
+//             loopback; the benchmark is both applications, on the data
+//             sockets; smux v2 framing with kcpd's defaults
+//   sidecar_io_threads_1  the same with --io_threads=1 (smux and the pumps
+//             on a thread of kcpd's own, not the session's loop)
 //   inprocess two transport::Engine (loops=1 each) in this process, a
 //             transport::Session each side, raw KCP stream mode
 // Both use the same kcpp.v1.SessionOptions (aes, fast3, windows 1024, no
@@ -85,6 +87,9 @@ UniqueFd Attach(const kcpp::v1::Stream& stream) {
   return *std::move(fd);
 }
 
+// kIoThreads: kcpd's --io_threads (0, the default: the data plane runs on
+// the transport loop of its session).
+template <int kIoThreads>
 class SidecarPath final : public Path {
  public:
   SidecarPath() {
@@ -142,7 +147,7 @@ class SidecarPath final : public Path {
   static std::unique_ptr<testing::Process> Start(const testing::ShortTempDir& dir) {
     testing::Process::Options o;
     o.argv = {"service/kcpd", "--control_socket=" + dir.path() + "/control.sock",
-              "--loops=1",    "--io_threads=1",
+              "--loops=1",    absl::StrCat("--io_threads=", kIoThreads),
               "--ready_fd=3", "--v=-1"};
     o.ready_fd = 3;
     auto p = testing::Process::Start(o);
@@ -254,16 +259,24 @@ BENCHMARK_TEMPLATE(BM_Throughput, InProcessPath)
     ->Name("Throughput/inprocess")
     ->UseRealTime()
     ->Iterations(8);
-BENCHMARK_TEMPLATE(BM_Throughput, SidecarPath)
+BENCHMARK_TEMPLATE(BM_Throughput, SidecarPath<0>)
     ->Name("Throughput/sidecar")
+    ->UseRealTime()
+    ->Iterations(8);
+BENCHMARK_TEMPLATE(BM_Throughput, SidecarPath<1>)
+    ->Name("Throughput/sidecar_io_threads_1")
     ->UseRealTime()
     ->Iterations(8);
 BENCHMARK_TEMPLATE(BM_RoundTrip, InProcessPath)
     ->Name("RoundTrip/inprocess")
     ->UseRealTime()
     ->Iterations(2000);
-BENCHMARK_TEMPLATE(BM_RoundTrip, SidecarPath)
+BENCHMARK_TEMPLATE(BM_RoundTrip, SidecarPath<0>)
     ->Name("RoundTrip/sidecar")
+    ->UseRealTime()
+    ->Iterations(2000);
+BENCHMARK_TEMPLATE(BM_RoundTrip, SidecarPath<1>)
+    ->Name("RoundTrip/sidecar_io_threads_1")
     ->UseRealTime()
     ->Iterations(2000);
 

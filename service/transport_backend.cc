@@ -52,23 +52,34 @@ absl::StatusOr<std::unique_ptr<TransportBackend>> TransportBackend::Create(
   eo.name = "kcpd";
   absl::StatusOr<std::unique_ptr<transport::Engine>> engine = transport::Engine::Create(eo);
   if (!engine.ok()) return engine.status();
-  const int n = options.io_threads > 0 ? options.io_threads : (*engine)->loop_count();
+  // Data planes on the engine's loops unless kcpd was given threads of its
+  // own: a session's callbacks and its pumps then share a thread, which
+  // saves two thread hand-offs per burst in each direction (bench/README.md
+  // "sidecar").
+  const bool colocated = options.io_threads == 0;
+  const int n = colocated ? (*engine)->loop_count() : options.io_threads;
   std::vector<std::unique_ptr<IoThread>> io;
   for (int i = 0; i < n; ++i) {
     auto t = std::make_unique<IoThread>();
-    absl::StatusOr<std::unique_ptr<transport::EventLoop>> loop =
-        transport::EventLoop::Create(absl::StrCat("kcpd-io-", i));
-    if (!loop.ok()) return loop.status();
-    t->loop = *std::move(loop);
-    t->loop->Start();
+    if (colocated) {
+      t->loop = &(*engine)->event_loop(i);
+    } else {
+      absl::StatusOr<std::unique_ptr<transport::EventLoop>> loop =
+          transport::EventLoop::Create(absl::StrCat("kcpd-io-", i));
+      if (!loop.ok()) return loop.status();
+      t->owned_loop = *std::move(loop);
+      t->loop = t->owned_loop.get();
+      t->loop->Start();
+    }
     io.push_back(std::move(t));
   }
-  return std::unique_ptr<TransportBackend>(new TransportBackend(*std::move(engine), std::move(io)));
+  return std::unique_ptr<TransportBackend>(
+      new TransportBackend(*std::move(engine), std::move(io), colocated));
 }
 
 TransportBackend::TransportBackend(std::unique_ptr<transport::Engine> engine,
-                                   std::vector<std::unique_ptr<IoThread>> io)
-    : engine_(std::move(engine)), io_(std::move(io)) {}
+                                   std::vector<std::unique_ptr<IoThread>> io, bool colocated)
+    : engine_(std::move(engine)), io_(std::move(io)), colocated_(colocated) {}
 
 TransportBackend::~TransportBackend() { Shutdown(absl::Now()); }
 
@@ -77,8 +88,14 @@ void TransportBackend::SetEventSink(SessionEventSink* sink) {
   state_.sink = sink;
 }
 
-int TransportBackend::NextIo() {
+int TransportBackend::IoFor(const transport::Session& session) {
+  if (colocated_) return session.loop_index();
   return static_cast<int>(next_io_.fetch_add(1, std::memory_order_relaxed) % io_.size());
+}
+
+void TransportBackend::PostTo(int io, absl::AnyInvocable<void()> fn) {
+  std::shared_lock<std::shared_mutex> running(io_mu_);
+  if (!stopped_) io_[io]->loop->Post(std::move(fn));
 }
 
 void TransportBackend::RunOn(int io, absl::AnyInvocable<void()> fn) {
@@ -123,7 +140,7 @@ kcpp::v1::Session TransportBackend::Describe(const std::shared_ptr<SessionRecord
 void TransportBackend::PostClose(const std::shared_ptr<SessionRecord>& record, std::string reason) {
   IoThread* io = io_[record->io].get();
   const uint64_t id = record->id;
-  io->loop->Post([io, id, reason = std::move(reason)] {
+  PostTo(record->io, [io, id, reason = std::move(reason)] {
     auto it = io->actors.find(id);
     if (it != io->actors.end()) it->second->Close(reason);
   });
@@ -131,24 +148,33 @@ void TransportBackend::PostClose(const std::shared_ptr<SessionRecord>& record, s
 
 // ---- Listeners ------------------------------------------------------------------
 
-absl::StatusOr<kcpp::v1::Listener> TransportBackend::CreateListener(absl::string_view listener_id,
-                                                                    const ListenerConfig& config) {
-  std::lock_guard<std::mutex> lock(state_.mu);
+absl::Status TransportBackend::CheckListenerFree(const std::string& id,
+                                                 const transport::SocketAddress& address) {
   if (state_.shut_down) return ShuttingDown();
-  const std::string id(listener_id);
   if (state_.listeners.count(id) != 0) {
     return absl::AlreadyExistsError(
         absl::StrCat("listener ", internal::ListenerName(id), " already exists"));
   }
   for (const auto& [other_id, other] : state_.listeners) {
-    if (Overlaps(other.bound, config.address)) {
-      return absl::AlreadyExistsError(absl::StrCat("address ", config.address.ToString(),
-                                                   " overlaps ", other.bound.ToString(), " of ",
+    if (Overlaps(other.bound, address)) {
+      return absl::AlreadyExistsError(absl::StrCat("address ", address.ToString(), " overlaps ",
+                                                   other.bound.ToString(), " of ",
                                                    internal::ListenerName(other_id)));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<kcpp::v1::Listener> TransportBackend::CreateListener(absl::string_view listener_id,
+                                                                    const ListenerConfig& config) {
+  const std::string id(listener_id);
+  {
+    std::lock_guard<std::mutex> lock(state_.mu);
+    if (absl::Status free = CheckListenerFree(id, config.address); !free.ok()) return free;
+  }
   transport::ListenerOptions lo = config.transport;
   lo.session = config.session.transport;
+  // Without the lock: Listen waits for every loop, and the loops take it.
   absl::StatusOr<std::unique_ptr<transport::Listener>> l =
       engine_->Listen(config.address.ToString(), lo);
   if (!l.ok()) {
@@ -170,19 +196,25 @@ absl::StatusOr<kcpp::v1::Listener> TransportBackend::CreateListener(absl::string
     }
     return s;
   }
+  std::lock_guard<std::mutex> lock(state_.mu);
+  // A concurrent CreateListener (or Shutdown) may have come first.
+  if (absl::Status free = CheckListenerFree(id, config.address); !free.ok()) {
+    (*l)->Close(/*close_sessions=*/true);  // does not wait: it posts to the loops
+    return free;
+  }
   internal::ListenerRecord& r = state_.listeners[id];
   r.id = id;
   r.config = config;
   r.bound = (*l)->local_address();
   r.create_time = absl::Now();
   r.listener = *std::move(l);
-  // Runs on transport loop threads: must not take state_.mu (a control call
-  // holding it may be waiting on those loops), so it carries what it needs.
+  // Runs on a transport loop thread (or here, for sessions that waited):
+  // it only posts to the session's I/O thread, carrying what it needs.
   r.listener->SetAcceptCallback(
       [this, id, session_config = config.session](std::unique_ptr<transport::Session> s) {
         std::shared_ptr<transport::Session> shared(std::move(s));
-        const int io = NextIo();
-        io_[io]->loop->Post([this, id, session_config, shared, io] {
+        const int io = IoFor(*shared);
+        PostTo(io, [this, id, session_config, shared, io] {
           auto record = std::make_shared<SessionRecord>();
           record->listener_id = id;
           record->config = session_config;
@@ -270,7 +302,7 @@ absl::StatusOr<SessionBackend::Dialled> TransportBackend::Dial(
   record->remote = remote;
   record->conv = record->session->conv();
   record->create_time = absl::Now();
-  record->io = NextIo();
+  record->io = IoFor(*record->session);
   absl::Status status = ShuttingDown();
   uint32_t first_stream = 0;
   RunOn(record->io, [&] {
@@ -410,7 +442,7 @@ absl::Status TransportBackend::CloseStream(StreamRef ref, absl::string_view reas
     }
   }
   IoThread* io = io_[record->io].get();
-  io->loop->Post([io, ref, reason = std::string(reason)] {
+  PostTo(record->io, [io, ref, reason = std::string(reason)] {
     auto it = io->actors.find(ref.session_id);
     if (it != io->actors.end()) it->second->CloseStream(ref.stream_id, reason);
   });
@@ -507,15 +539,19 @@ void TransportBackend::Shutdown(absl::Time deadline) {
       }
     });
   }
-  // No event after this: the actors are gone, then the transport, then the
-  // I/O threads.
+  // No event after this: the actors are gone, then the transport (and the
+  // loops the actors ran on, if they were its), then kcpd's own threads.
   for (size_t i = 0; i < io_.size(); ++i) {
     RunOn(static_cast<int>(i), [io = io_[i].get()] { io->actors.clear(); });
   }
+  {
+    std::unique_lock<std::shared_mutex> stopping(io_mu_);
+    stopped_ = true;
+  }
   engine_.reset();
-  std::unique_lock<std::shared_mutex> stopping(io_mu_);
-  stopped_ = true;
-  for (auto& io : io_) io->loop->Stop();
+  for (auto& io : io_) {
+    if (io->owned_loop != nullptr) io->owned_loop->Stop();
+  }
 }
 
 }  // namespace kcpp::service

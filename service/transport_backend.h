@@ -9,13 +9,17 @@
 //   ...
 //   backend->Shutdown(absl::Now() + absl::Seconds(10));   // SIGTERM
 //
-// Threads: the transport Engine's event loops (KCP, FEC, crypt, UDP) and as
-// many I/O threads of kcpd's own, each a transport::EventLoop running the
-// sessions given to it (SessionActor: a MuxLink or the raw session, plus the
-// applications' sockets). A session's callbacks only ring its I/O thread.
-// Control calls (any thread) read BackendState under its mutex, and reach a
-// session's data plane by posting to its I/O thread (and waiting, for calls
-// that return a result: Dial, OpenStream, AttachStream).
+// Threads: the transport Engine's event loops (KCP, FEC, crypt, UDP). By
+// default a session's data plane (SessionActor: a MuxLink or the raw
+// session, plus the applications' sockets) runs on the session's own loop,
+// so the session's callbacks reach it without a thread hand-off. With
+// io_threads > 0, kcpd runs that many threads of its own instead, each a
+// transport::EventLoop running the data planes given to it round-robin, and
+// a session's callbacks only ring its I/O thread. Control calls (any thread)
+// read BackendState under its mutex, and reach a session's data plane by
+// posting to its I/O thread (and waiting, for calls that return a result:
+// Dial, OpenStream, AttachStream). Nothing holds BackendState's mutex while
+// it waits for a loop: the data planes take that mutex on the loops.
 //
 // How sessions end and what is reported (SessionEventSink):
 //   CloseSession / listener deleted   SESSION_CLOSED with that reason, after
@@ -50,8 +54,11 @@ namespace kcpp::service {
 struct TransportBackendOptions {
   // Transport event loops (EngineOptions::loops): 0 = one per core.
   int loops = 0;
-  // kcpd's I/O threads (links and application sockets): 0 = as many as
-  // transport loops.
+  // Where smux and the pumps between streams and application sockets run:
+  // 0 = on the transport loop of each session (no thread hand-off; the
+  // default), N = on N threads of kcpd's own, sessions spread round-robin
+  // (keeps socket copying off the KCP threads, at two thread hand-offs per
+  // burst each way).
   int io_threads = 0;
 };
 
@@ -87,16 +94,22 @@ class TransportBackend final : public SessionBackend {
 
  private:
   TransportBackend(std::unique_ptr<transport::Engine> engine,
-                   std::vector<std::unique_ptr<internal::IoThread>> io);
+                   std::vector<std::unique_ptr<internal::IoThread>> io, bool colocated);
 
   // Runs `fn` on I/O thread `io` and waits. False if that thread is gone.
   void RunOn(int io, absl::AnyInvocable<void()> fn);
-  int NextIo();
+  // The I/O thread for `session`: its own loop when colocated, else the next
+  // one round-robin.
+  int IoFor(const transport::Session& session);
+  // Posts `fn` to I/O thread `io` unless the threads stopped.
+  void PostTo(int io, absl::AnyInvocable<void()> fn);
   // Starts the data plane of a new session on its I/O thread (I/O thread).
   absl::Status StartSession(internal::IoThread& io, std::shared_ptr<internal::SessionRecord> record,
                             bool dialled);
   // A listener handed over a session (transport loop thread).
   void OnAccepted(const std::string& listener_id, std::unique_ptr<transport::Session> session);
+  // OK if listener `id` may bind `address` now (state_.mu held).
+  absl::Status CheckListenerFree(const std::string& id, const transport::SocketAddress& address);
   // `session`'s API view with fresh transport numbers.
   kcpp::v1::Session Describe(const std::shared_ptr<internal::SessionRecord>& record,
                              bool with_streams);
@@ -106,6 +119,7 @@ class TransportBackend final : public SessionBackend {
   internal::BackendState state_;
   std::unique_ptr<transport::Engine> engine_;
   std::vector<std::unique_ptr<internal::IoThread>> io_;
+  const bool colocated_;  // io_ are the engine's loops
   std::atomic<uint32_t> next_io_{0};
   // Held shared by RunOn while it waits for an I/O thread, exclusively while
   // the I/O threads stop: a RunOn never waits on a stopped thread.

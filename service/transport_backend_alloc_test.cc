@@ -28,7 +28,7 @@ using kcpp::v1::SessionEvent;
 
 struct Kcpd {
   Kcpd() {
-    backend = *TransportBackend::Create({.loops = 1, .io_threads = 1});
+    backend = *TransportBackend::Create({.loops = 1});  // data plane on the transport loop
     backend->SetEventSink(&sink);
   }
   ~Kcpd() {

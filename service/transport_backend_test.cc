@@ -59,10 +59,11 @@ std::string Pattern(size_t n, int seed) {
   return s;
 }
 
-// One kcpd data plane and its recorded events.
+// One kcpd data plane and its recorded events. `io_threads` 0 runs the data
+// plane on the transport's loop (kcpd's default), 1 on a thread of its own.
 struct Kcpd {
-  Kcpd() {
-    backend = *TransportBackend::Create({.loops = 1, .io_threads = 1});
+  explicit Kcpd(int io_threads) {
+    backend = *TransportBackend::Create({.loops = 1, .io_threads = io_threads});
     backend->SetEventSink(&sink);
   }
   ~Kcpd() {
@@ -73,7 +74,7 @@ struct Kcpd {
   std::unique_ptr<TransportBackend> backend;
 };
 
-class TransportBackendTest : public ::testing::Test {
+class TransportBackendTest : public ::testing::TestWithParam<int> {
  protected:
   // A listener on `server_`, a dialled session from `client_`; returns the
   // dialled result and the bound address.
@@ -103,11 +104,11 @@ class TransportBackendTest : public ::testing::Test {
     return internal::StreamName({server_session, Ref(client_stream).stream_id});
   }
 
-  Kcpd server_;
-  Kcpd client_;
+  Kcpd server_{GetParam()};
+  Kcpd client_{GetParam()};
 };
 
-TEST_F(TransportBackendTest, StreamBytesBothWaysAndEofPropagatesBothWays) {
+TEST_P(TransportBackendTest, StreamBytesBothWaysAndEofPropagatesBothWays) {
   SessionBackend::Dialled d = DialPair(Options());
   EXPECT_EQ(Ref(d.stream.name()).stream_id, 3u);  // smux: the dialling side's first stream
   UniqueFd a = Attach(client_, d.stream.name());
@@ -138,7 +139,7 @@ TEST_F(TransportBackendTest, StreamBytesBothWaysAndEofPropagatesBothWays) {
   EXPECT_EQ(s->stream_count(), 0u);
 }
 
-TEST_F(TransportBackendTest, ClosingTheConnectionReachesTheFarApplicationAsEof) {
+TEST_P(TransportBackendTest, ClosingTheConnectionReachesTheFarApplicationAsEof) {
   SessionBackend::Dialled d = DialPair(Options());
   UniqueFd a = Attach(client_, d.stream.name());
   UniqueFd b = Attach(server_, Accepted(Twin(d.stream.name())));
@@ -150,7 +151,7 @@ TEST_F(TransportBackendTest, ClosingTheConnectionReachesTheFarApplicationAsEof) 
   EXPECT_EQ(e->reason(), "the application closed its connection");
 }
 
-TEST_F(TransportBackendTest, SeveralStreamsShareOneSessionAndStayApart) {
+TEST_P(TransportBackendTest, SeveralStreamsShareOneSessionAndStayApart) {
   SessionBackend::Dialled d = DialPair(Options());
   const uint64_t session = Ref(d.stream.name()).session_id;
   std::vector<std::string> names = {d.stream.name()};
@@ -180,7 +181,7 @@ TEST_F(TransportBackendTest, SeveralStreamsShareOneSessionAndStayApart) {
   EXPECT_EQ(s.sessions[0].stream_count(), 5u);
 }
 
-TEST_F(TransportBackendTest, CloseSessionEndsStreamsAndTheFarSideSeesEof) {
+TEST_P(TransportBackendTest, CloseSessionEndsStreamsAndTheFarSideSeesEof) {
   SessionBackend::Dialled d = DialPair(Options());
   UniqueFd a = Attach(client_, d.stream.name());
   UniqueFd b = Attach(server_, Accepted(Twin(d.stream.name())));
@@ -197,7 +198,7 @@ TEST_F(TransportBackendTest, CloseSessionEndsStreamsAndTheFarSideSeesEof) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(TransportBackendTest, KeepaliveReportsAVanishedPeerAsPeerDead) {
+TEST_P(TransportBackendTest, KeepaliveReportsAVanishedPeerAsPeerDead) {
   kcpp::v1::SessionOptions o = Options();
   o.mutable_smux()->mutable_keepalive_interval()->set_nanos(100000000);
   o.mutable_smux()->mutable_keepalive_timeout()->set_nanos(500000000);
@@ -214,7 +215,7 @@ TEST_F(TransportBackendTest, KeepaliveReportsAVanishedPeerAsPeerDead) {
   EXPECT_EQ(stats.peers_dead(), 1u);
 }
 
-TEST_F(TransportBackendTest, RawStreamSessionCarriesBytes) {
+TEST_P(TransportBackendTest, RawStreamSessionCarriesBytes) {
   kcpp::v1::SessionOptions o = Options(kcpp::v1::FRAMING_RAW);
   o.set_stream_mode(true);
   SessionBackend::Dialled d = DialPair(o);
@@ -232,7 +233,7 @@ TEST_F(TransportBackendTest, RawStreamSessionCarriesBytes) {
   EXPECT_EQ(ReadN(a.get(), 4), "back");
 }
 
-TEST_F(TransportBackendTest, RawMessageSessionKeepsMessageBoundaries) {
+TEST_P(TransportBackendTest, RawMessageSessionKeepsMessageBoundaries) {
   kcpp::v1::SessionOptions o = Options(kcpp::v1::FRAMING_RAW);
   o.set_stream_mode(false);
   SessionBackend::Dialled d = DialPair(o);
@@ -251,7 +252,7 @@ TEST_F(TransportBackendTest, RawMessageSessionKeepsMessageBoundaries) {
   }
 }
 
-TEST_F(TransportBackendTest, ErrorsNameTheProblem) {
+TEST_P(TransportBackendTest, ErrorsNameTheProblem) {
   auto l = server_.backend->CreateListener("l", Listen(Options()));
   ASSERT_TRUE(l.ok());
   kcpp::v1::Listener same;
@@ -272,7 +273,7 @@ TEST_F(TransportBackendTest, ErrorsNameTheProblem) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(TransportBackendTest, ShutdownFlushesWhatWasReadAndEndsWithEof) {
+TEST_P(TransportBackendTest, ShutdownFlushesWhatWasReadAndEndsWithEof) {
   // Room for the whole transfer inside the two kcpd (the far application
   // reads only after the shutdown began).
   kcpp::v1::SessionOptions o = Options();
@@ -304,6 +305,12 @@ TEST_F(TransportBackendTest, ShutdownFlushesWhatWasReadAndEndsWithEof) {
   ASSERT_TRUE(closed.has_value());
   EXPECT_EQ(closed->reason(), "kcpd is shutting down");
 }
+
+INSTANTIATE_TEST_SUITE_P(DataPlane, TransportBackendTest, ::testing::Values(0, 1),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return info.param == 0 ? std::string("OnTransportLoop")
+                                                  : std::string("OnOwnIoThread");
+                         });
 
 }  // namespace
 }  // namespace kcpp::service

@@ -83,6 +83,8 @@ Engine::~Engine() {
 
 int Engine::loop_count() const { return static_cast<int>(loops_.size()); }
 
+EventLoop& Engine::event_loop(int index) { return loops_.at(index)->event_loop(); }
+
 absl::StatusOr<std::unique_ptr<Session>> Engine::Dial(absl::string_view remote,
                                                       const SessionOptions& options,
                                                       uint32_t conv) {

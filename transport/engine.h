@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "transport/counters.h"
+#include "transport/event_loop.h"
 #include "transport/listener.h"
 #include "transport/options.h"
 #include "transport/session.h"
@@ -67,6 +68,15 @@ class Engine {
                                                    const ListenerOptions& options);
 
   int loop_count() const;
+  // Loop `index` (0 .. loop_count() - 1) itself, for an owner that runs its
+  // own non-blocking I/O (sockets, timers, tasks) on the thread of the
+  // sessions it serves, so that a session's callbacks and that I/O need no
+  // thread hand-off (kcpd's data plane does this: Session::loop_index says
+  // where a session lives). Use its "loop thread" methods only from a
+  // callback, handler, timer or task on that loop, Post from anywhere, and
+  // only while the engine lives. The engine starts and stops it: never call
+  // Start or Stop.
+  EventLoop& event_loop(int index);
   // Totals over every loop, taken on the loops.
   EngineStats GetStats() const;
 

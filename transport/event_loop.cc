@@ -72,7 +72,9 @@ void EventLoop::Post(absl::AnyInvocable<void()> task) {
     was_empty = tasks_.empty();
     tasks_.push_back(std::move(task));
   }
-  if (was_empty) Wake();
+  // From the loop thread no wake-up is needed (and none is paid for): Run
+  // checks for tasks before it sleeps.
+  if (was_empty && !IsLoopThread()) Wake();
 }
 
 void EventLoop::Wake() {
@@ -144,6 +146,10 @@ void EventLoop::Run() {
     if (next != internal::TimerQueue::kNever) {
       const int64_t wait = next - now_ms_;
       timeout = wait <= 0 ? 0 : (wait > 60000 ? 60000 : static_cast<int>(wait));
+    }
+    if (timeout != 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!tasks_.empty()) timeout = 0;  // posted from this thread, after RunTasks
     }
     const int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout);
     iterations_.fetch_add(1, std::memory_order_relaxed);

@@ -56,7 +56,9 @@ class EventLoop {
   // Runs every task posted so far, then stops and joins the thread.
   void Stop();
 
-  // Runs `task` on the loop thread, in posting order. Any thread.
+  // Runs `task` on the loop thread, in posting order. Any thread; from the
+  // loop thread itself it costs no syscall (the task runs in this iteration
+  // or the next, which then does not sleep).
   void Post(absl::AnyInvocable<void()> task);
 
   bool IsLoopThread() const { return std::this_thread::get_id() == thread_id_.load(); }

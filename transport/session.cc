@@ -80,6 +80,7 @@ absl::Status Session::Tune(const SessionTuning& tuning) {
 }
 
 uint32_t Session::conv() const { return shared_->conv(); }
+int Session::loop_index() const { return shared_->loop().index(); }
 const SocketAddress& Session::local_address() const { return shared_->local(); }
 SocketAddress Session::remote_address() const { return shared_->remote(); }
 const SessionOptions& Session::options() const { return shared_->options(); }

@@ -167,6 +167,9 @@ class Session {
   absl::Status Tune(const SessionTuning& tuning);
 
   uint32_t conv() const;
+  // The engine loop this session lives on (Engine::event_loop(index)): its
+  // callbacks run on that loop's thread, and so can an owner's own I/O.
+  int loop_index() const;
   const SocketAddress& local_address() const;
   // The peer's address; for accepted sessions it can change when the peer's
   // NAT rebinds (ListenerOptions::follow_address_changes).

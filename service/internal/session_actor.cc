@@ -129,9 +129,8 @@ absl::StatusOr<std::unique_ptr<SessionActor>> SessionActor::Create(
     MuxLinkOptions o;
     o.smux = SmuxConfigOf(config.smux);
     o.snappy = config.compression == Compression::kSnappy;
-    absl::StatusOr<std::unique_ptr<MuxLink>> link =
-        MuxLink::Create(io->loop.get(), record->session,
-                        dialled ? smux::Role::kClient : smux::Role::kServer, o, a.get());
+    absl::StatusOr<std::unique_ptr<MuxLink>> link = MuxLink::Create(
+        io->loop, record->session, dialled ? smux::Role::kClient : smux::Role::kServer, o, a.get());
     if (!link.ok()) return link.status();
     a->link_ = *std::move(link);
     if (dialled) {
@@ -148,7 +147,7 @@ absl::StatusOr<std::unique_ptr<SessionActor>> SessionActor::Create(
     a->max_message_ = 255 * static_cast<size_t>(config.transport.mtu);
     a->message_buffer_.resize(a->max_message_ + 1);
   }
-  a->doorbell_ = std::make_shared<RawDoorbell>(io->loop.get(), a.get());
+  a->doorbell_ = std::make_shared<RawDoorbell>(io->loop, a.get());
   transport::SessionCallbacks callbacks;
   std::shared_ptr<RawDoorbell> bell = a->doorbell_;
   callbacks.on_readable = [bell] { bell->Ring(kSessionReadable); };

@@ -1,6 +1,6 @@
-// SessionActor: the data plane of one kcpd session, on one of kcpd's I/O
-// threads — the session's MuxLink (FRAMING_SMUX) or the raw session itself
-// (FRAMING_RAW), and the applications' Unix-socket connections attached to
+// SessionActor: the data plane of one kcpd session, on its I/O thread (the
+// session's own transport loop by default, see IoThread) — the session's MuxLink (FRAMING_SMUX) or
+// the raw session itself (FRAMING_RAW), and the applications' Unix-socket connections attached to
 // its streams, pumped both ways without blocking.
 //
 // Per stream, with smux (wire-format.md §6.2):
@@ -51,9 +51,13 @@ namespace kcpp::service::internal {
 
 class SessionActor;
 
-// One of kcpd's I/O threads and what lives on it.
+// The thread a session's data plane runs on, and what lives there: one of
+// the transport Engine's own loops (kcpd's default: the session's callbacks
+// and its pumps share a thread, no hand-off between them), or a loop of
+// kcpd's own (--io_threads > 0), then `owned_loop`.
 struct IoThread {
-  std::unique_ptr<transport::EventLoop> loop;
+  transport::EventLoop* loop = nullptr;
+  std::unique_ptr<transport::EventLoop> owned_loop;  // null on an engine loop
   // Loop thread only.
   absl::flat_hash_map<uint64_t, std::unique_ptr<SessionActor>> actors;
   std::vector<uint8_t> scratch = std::vector<uint8_t>(64 * 1024);

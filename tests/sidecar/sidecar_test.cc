@@ -147,9 +147,8 @@ class Kcpd {
  public:
   explicit Kcpd(std::vector<std::string> extra = {}) {
     Process::Options o;
-    o.argv = {g_kcpd,           "--control_socket=" + dir_.path() + "/control.sock",
-              "--ready_fd=3",   "--loops=1",
-              "--io_threads=1", "--shutdown_timeout=20s"};
+    o.argv = {g_kcpd, "--control_socket=" + dir_.path() + "/control.sock", "--ready_fd=3",
+              "--loops=1", "--shutdown_timeout=20s"};
     o.argv.insert(o.argv.end(), extra.begin(), extra.end());
     o.stderr_path = logs_.path() + "/kcpd.log";
     o.ready_fd = 3;

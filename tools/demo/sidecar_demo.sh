@@ -31,7 +31,7 @@ trap cleanup EXIT
 start_kcpd() {
   local name=$1
   mkfifo "$tmp/$name.ready"
-  "$kcpd" --control_socket="$tmp/$name/control.sock" --loops=1 --io_threads=1 \
+  "$kcpd" --control_socket="$tmp/$name/control.sock" --loops=1 \
     --ready_fd=3 3>"$tmp/$name.ready" 2>"$tmp/$name.log" &
   pids+=($!)
   local line=""
