@@ -282,6 +282,48 @@ TEST(Engine, AsynchronousFormEchoesWithCallbacksOnly) {
   ASSERT_TRUE(Transfer(*p.client, *p.client, 512 * 1024, Guard()).ok());
 }
 
+// Engine::event_loop(session->loop_index()) is the thread the session's
+// callbacks run on, so an owner's own tasks there need no hand-off: a task
+// posted to that loop reads the session the callback announced.
+TEST(Engine, SessionCallbacksRunOnTheLoopItsIndexNames) {
+  Pair p = MakePair(Fast(), /*loops=*/2);
+  Session& client = *p.client;
+  ASSERT_GE(client.loop_index(), 0);
+  ASSERT_LT(client.loop_index(), p.engine->loop_count());
+  EventLoop& home = p.engine->event_loop(client.loop_index());
+  Notification echoed;
+  std::string got;      // on `home` only until `echoed`
+  bool on_home = true;  // likewise
+  SessionCallbacks cb;
+  cb.on_readable = [&] {
+    on_home = on_home && home.IsLoopThread();
+    home.Post([&] {
+      on_home = on_home && home.IsLoopThread();
+      uint8_t buf[64];
+      absl::StatusOr<size_t> n = client.TryRead(absl::MakeSpan(buf));
+      if (!n.ok()) return;
+      got.append(reinterpret_cast<const char*>(buf), *n);
+      if (got.size() == 4) echoed.Notify();
+    });
+  };
+  client.SetCallbacks(std::move(cb));
+  const uint8_t ping[4] = {'p', 'i', 'n', 'g'};
+  ASSERT_TRUE(client.Write(absl::MakeConstSpan(ping)).ok());
+  absl::StatusOr<std::unique_ptr<Session>> server = p.listener->Accept(Guard());
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_LT((*server)->loop_index(), p.engine->loop_count());
+  uint8_t echo[4];
+  for (size_t have = 0; have < 4;) {
+    absl::StatusOr<size_t> n = (*server)->Read(absl::MakeSpan(echo + have, 4 - have), Guard());
+    ASSERT_TRUE(n.ok()) << n.status();
+    have += *n;
+  }
+  ASSERT_TRUE((*server)->Write(absl::MakeConstSpan(echo)).ok());
+  echoed.Wait();
+  EXPECT_EQ(got, "ping");
+  EXPECT_TRUE(on_home);
+}
+
 TEST(Engine, OutOfBandDatagramsArriveBesideTheStream) {
   SessionOptions o = Fast();
   o.data_shards = 4;

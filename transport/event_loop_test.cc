@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,6 +29,12 @@ class Latch {
   void Wait() {
     std::unique_lock<std::mutex> l(mu_);
     cv_.wait(l, [&] { return n_ <= 0; });
+  }
+  // False if it was not released within `timeout` (a hung loop fails the
+  // test instead of hanging it).
+  bool WaitFor(std::chrono::seconds timeout) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, timeout, [&] { return n_ <= 0; });
   }
 
  private:
@@ -53,6 +61,40 @@ TEST(EventLoop, PostedTasksRunOnTheLoopThreadInOrder) {
   ASSERT_EQ(seen.size(), 1000u);
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(seen[i], i);
   EXPECT_FALSE((*loop)->IsLoopThread());
+}
+
+// Post from the loop thread writes no eventfd: the loop must still run such
+// tasks instead of sleeping in epoll_wait (no timers, no fds: it would sleep
+// forever). A chain of tasks each posting the next, and a post from the
+// iteration-end hook, after every task already ran.
+TEST(EventLoop, TasksPostedFromTheLoopThreadRunWithoutAnotherWakeUp) {
+  auto loop = EventLoop::Create("test");
+  ASSERT_TRUE(loop.ok());
+  EventLoop* l = loop->get();
+  Latch chain_done(1);
+  Latch hook_task_ran(1);
+  bool hook_posted = false;  // loop thread only
+  bool chain_finished = false;
+  l->SetIterationEndHook([&] {
+    if (chain_finished && !hook_posted) {
+      hook_posted = true;
+      l->Post([&] { hook_task_ran.CountDown(); });
+    }
+  });
+  l->Start();
+  std::function<void(int)> step = [&](int left) {
+    ASSERT_TRUE(l->IsLoopThread());
+    if (left == 0) {
+      chain_finished = true;
+      chain_done.CountDown();
+      return;
+    }
+    l->Post([&step, left] { step(left - 1); });
+  };
+  l->Post([&] { step(100); });
+  EXPECT_TRUE(chain_done.WaitFor(std::chrono::seconds(30)));
+  EXPECT_TRUE(hook_task_ran.WaitFor(std::chrono::seconds(30)));
+  l->Stop();
 }
 
 TEST(EventLoop, IterationEndHookRunsAfterTheIterationsTasks) {
