@@ -79,6 +79,8 @@ ABSL_FLAG(int, conns, 1000, "client -bench many: sessions");
 ABSL_FLAG(int, period_ms, 1000, "client -bench many: each session sends one message per period");
 ABSL_FLAG(int, duration, 0, "client -bench many: seconds to run after READY (0 = until a signal)");
 ABSL_FLAG(int, loops, 0, "event-loop threads (0: one per core)");
+ABSL_FLAG(int, busy_poll_us, kcpp::transport::EngineOptions{}.busy_poll_us,
+          "EngineOptions::busy_poll_us (0: never poll before sleeping)");
 ABSL_FLAG(bool, async, false,
           "client -bench rtt: drive the round trips from the session's callbacks on the loop "
           "thread instead of blocking Write/Read on the main thread");
@@ -620,6 +622,7 @@ int main(int argc, char** argv) {
   }
   kcpp::transport::EngineOptions eo;
   eo.loops = absl::GetFlag(FLAGS_loops);
+  eo.busy_poll_us = absl::GetFlag(FLAGS_busy_poll_us);
   eo.name = "kcpp_peer";
   absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(eo);
   if (!engine.ok()) Die(engine.status().ToString());

@@ -57,6 +57,10 @@ ABSL_FLAG(int, io_threads, 0,
           "Where smux and the pumps between sessions and applications' sockets run: 0 (default) "
           "= on each session's own transport loop (no thread hand-off); N = on N threads of "
           "kcpd's own (keeps socket copies off the KCP threads, at two hand-offs per burst).");
+ABSL_FLAG(int, busy_poll_us, kcpp::transport::EngineOptions{}.busy_poll_us,
+          "Microseconds a transport loop polls for the next datagram before it sleeps, while "
+          "such polls keep catching one (cuts wake-up latency; sparse traffic stops polling "
+          "by itself). 0 never polls; at most 1000.");
 ABSL_FLAG(int, v, 0,
           "Log verbosity: -1 warnings and errors only, 0 what happens (default), 1 debug.");
 ABSL_FLAG(std::string, backend, "transport",
@@ -214,7 +218,9 @@ int Run(int argc, char** argv) {
         "using the fake in-memory backend: no UDP traffic; for tests of the control plane only");
   } else if (backend_name == "transport") {
     absl::StatusOr<std::unique_ptr<TransportBackend>> transport =
-        TransportBackend::Create({.loops = loops, .io_threads = absl::GetFlag(FLAGS_io_threads)});
+        TransportBackend::Create({.loops = loops,
+                                  .io_threads = absl::GetFlag(FLAGS_io_threads),
+                                  .busy_poll_us = absl::GetFlag(FLAGS_busy_poll_us)});
     if (!transport.ok()) return Fail(transport.status());
     backend = *std::move(transport);
   } else {

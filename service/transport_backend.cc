@@ -49,6 +49,7 @@ absl::StatusOr<std::unique_ptr<TransportBackend>> TransportBackend::Create(
   }
   transport::EngineOptions eo;
   eo.loops = options.loops;
+  eo.busy_poll_us = options.busy_poll_us;
   eo.name = "kcpd";
   absl::StatusOr<std::unique_ptr<transport::Engine>> engine = transport::Engine::Create(eo);
   if (!engine.ok()) return engine.status();

@@ -60,6 +60,9 @@ struct TransportBackendOptions {
   // (keeps socket copying off the KCP threads, at two thread hand-offs per
   // burst each way).
   int io_threads = 0;
+  // EngineOptions::busy_poll_us: how long a transport loop polls before it
+  // sleeps while polling keeps catching the next datagram; 0 never polls.
+  int busy_poll_us = transport::EngineOptions{}.busy_poll_us;
 };
 
 class TransportBackend final : public SessionBackend {

@@ -65,10 +65,14 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opti
   int n = options.loops;
   if (n < 0) return absl::InvalidArgumentError(absl::StrCat("loops must be >= 0, got ", n));
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  if (options.busy_poll_us < 0 || options.busy_poll_us > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("busy_poll_us must be 0..1000, got ", options.busy_poll_us));
+  }
   std::vector<std::shared_ptr<Loop>> loops;
   for (int i = 0; i < n; ++i) {
     absl::StatusOr<std::shared_ptr<Loop>> loop =
-        Loop::Create(absl::StrCat(options.name, "-", i), i);
+        Loop::Create(absl::StrCat(options.name, "-", i), i, options.busy_poll_us);
     if (!loop.ok()) return loop.status();
     loops.push_back(*std::move(loop));
   }
@@ -191,6 +195,8 @@ EngineStats Engine::GetStats() const {
       s.passive_opens += t.passive_opens;
       s.current_sessions += t.current;
       s.max_sessions += t.max;
+      s.busy_polls += loop->event_loop().busy_polls();
+      s.busy_poll_hits += loop->event_loop().busy_poll_hits();
     });
   }
   return s;

@@ -38,6 +38,15 @@ struct EngineOptions {
   int loops = 0;
   // Thread names are "<name>-<index>" (visible in top -H, perf, gdb).
   std::string name = "kcpp";
+  // Busy polling, in microseconds: after handling datagrams, a loop polls
+  // for up to this long before it sleeps, as long as such polls keep
+  // catching the next datagram — replies that come fast then skip a thread
+  // wake-up, which costs tens of microseconds on a virtual machine (on
+  // loopback here the 1 KiB echo round trip goes from ~65 to ~20 us, p99
+  // ~110 to ~40 us). Where polls keep missing (many sessions each sending
+  // now and then), a loop only tries once every 128 sleeps, so idle and
+  // sparse traffic cost almost nothing extra. 0 never polls. At most 1000.
+  int busy_poll_us = 50;
 };
 
 // Process-wide numbers (kcp-go's DefaultSnmp, §5.9).
@@ -48,6 +57,8 @@ struct EngineStats {
   uint32_t current_sessions = 0;
   uint32_t max_sessions = 0;  // high-water mark (sum of the loops' own)
   uint32_t loops = 0;
+  uint64_t busy_polls = 0;      // polls before sleeping (EngineOptions::busy_poll_us)
+  uint64_t busy_poll_hits = 0;  // of which caught a datagram or task
 };
 
 class Engine {

@@ -324,6 +324,37 @@ TEST(Engine, SessionCallbacksRunOnTheLoopItsIndexNames) {
   EXPECT_TRUE(on_home);
 }
 
+TEST(Engine, BusyPollBudgetIsValidatedAndItsPollsAreCounted) {
+  EngineOptions bad;
+  bad.busy_poll_us = 1001;
+  absl::StatusOr<std::unique_ptr<Engine>> e = Engine::Create(bad);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(e.status().message().find("busy_poll_us"), std::string::npos);
+  bad.busy_poll_us = -1;
+  EXPECT_FALSE(Engine::Create(bad).ok());
+
+  // The default polls: an echo leaves polls counted (hits never exceed them).
+  Pair p = MakePair(Fast(), /*loops=*/1);
+  EchoServer echo(*p.listener);
+  ASSERT_TRUE(Transfer(*p.client, *p.client, 64 * 1024, Guard()).ok());
+  const EngineStats stats = p.engine->GetStats();
+  EXPECT_GT(stats.busy_polls, 0u);
+  EXPECT_LE(stats.busy_poll_hits, stats.busy_polls);
+
+  EngineOptions off;
+  off.loops = 1;
+  off.busy_poll_us = 0;
+  std::unique_ptr<Engine> quiet = *Engine::Create(off);
+  ListenerOptions lo;
+  lo.session = Fast();
+  std::unique_ptr<Listener> l = *quiet->Listen("127.0.0.1:0", lo);
+  EchoServer quiet_echo(*l);
+  std::unique_ptr<Session> c = *quiet->Dial(l->local_address().ToString(), Fast());
+  ASSERT_TRUE(Transfer(*c, *c, 64 * 1024, Guard()).ok());
+  EXPECT_EQ(quiet->GetStats().busy_polls, 0u);
+}
+
 TEST(Engine, OutOfBandDatagramsArriveBesideTheStream) {
   SessionOptions o = Fast();
   o.data_shards = 4;

@@ -136,9 +136,33 @@ void EventLoop::RunTasks() {
   running_.clear();
 }
 
+int EventLoop::BusyPoll(epoll_event* events, int max_events, int timeout_ms) {
+  const auto micros = [] {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+  };
+  const int64_t start = micros();
+  int64_t budget = busy_poll_.budget_us();
+  if (timeout_ms > 0 && budget > int64_t{timeout_ms} * 1000) budget = int64_t{timeout_ms} * 1000;
+  busy_polls_.fetch_add(1, std::memory_order_relaxed);
+  int n = 0;
+  while ((n = epoll_wait(epoll_fd_, events, max_events, 0)) == 0 && !stopping_.load() &&
+         micros() - start < budget) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  if (n < 0) n = 0;  // EINTR: the blocking wait follows
+  busy_poll_.Record(n > 0);
+  if (n > 0) busy_poll_hits_.fetch_add(1, std::memory_order_relaxed);
+  return n;
+}
+
 void EventLoop::Run() {
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
+  bool handled_events = false;  // the last iteration's epoll_wait returned events
   while (true) {
     now_ms_ = MonotonicMs();
     const int64_t next = timers_.NextDeadline();
@@ -151,7 +175,12 @@ void EventLoop::Run() {
       std::lock_guard<std::mutex> lock(mu_);
       if (!tasks_.empty()) timeout = 0;  // posted from this thread, after RunTasks
     }
-    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout);
+    int n = 0;
+    if (timeout != 0 && handled_events && busy_poll_.ShouldPoll()) {
+      n = BusyPoll(events, kMaxEvents, timeout);
+    }
+    if (n == 0) n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout);
+    handled_events = n > 0;
     iterations_.fetch_add(1, std::memory_order_relaxed);
     now_ms_ = MonotonicMs();  // the one reading this iteration's work uses
     for (int i = 0; i < n; ++i) {

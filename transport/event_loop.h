@@ -25,7 +25,10 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "transport/internal/busy_poll.h"
 #include "transport/internal/timer_queue.h"
+
+struct epoll_event;  // <sys/epoll.h>
 
 namespace kcpp::transport {
 
@@ -93,14 +96,27 @@ class EventLoop {
   // everything one iteration produced leaves in as few syscalls as possible.
   void SetIterationEndHook(absl::AnyInvocable<void()> hook) { iteration_end_ = std::move(hook); }
 
+  // Before Start: after an iteration that handled events, poll for up to
+  // `budget_us` microseconds before sleeping, as long as such polls keep
+  // catching the next event (internal::BusyPollPolicy; 0, the default, never
+  // polls). See EngineOptions::busy_poll_us.
+  void SetBusyPoll(int64_t budget_us) { busy_poll_ = internal::BusyPollPolicy(budget_us); }
+
   // Iterations run so far (for tests and stats).
   uint64_t iterations() const { return iterations_.load(std::memory_order_relaxed); }
+  // Busy polls done, and those that caught an event (for stats).
+  uint64_t busy_polls() const { return busy_polls_.load(std::memory_order_relaxed); }
+  uint64_t busy_poll_hits() const { return busy_poll_hits_.load(std::memory_order_relaxed); }
 
  private:
   EventLoop(std::string name, int epoll_fd, int wake_fd);
   void Run();
   void RunTasks();
   void Wake();
+  // Polls the epoll set without sleeping for up to the busy-poll budget (or
+  // until `timeout_ms`, the loop's next timer, if sooner); returns epoll's
+  // count (0: nothing came).
+  int BusyPoll(::epoll_event* events, int max_events, int timeout_ms);
 
   const std::string name_;
   const int epoll_fd_;
@@ -109,6 +125,9 @@ class EventLoop {
   std::atomic<std::thread::id> thread_id_{};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> iterations_{0};
+  std::atomic<uint64_t> busy_polls_{0};
+  std::atomic<uint64_t> busy_poll_hits_{0};
+  internal::BusyPollPolicy busy_poll_;  // loop thread
   int64_t now_ms_ = 0;
 
   std::mutex mu_;

@@ -225,6 +225,48 @@ TEST(EventLoop, DeliversSocketReadiness) {
   EXPECT_EQ(reader.payloads[2], c);
 }
 
+// A loop polls before the sleep that follows handled events when it has a
+// busy-poll budget, and never without one. (Whether a poll catches the next
+// event is a matter of timing; BusyPollPolicy's own tests cover what the
+// loop does with the outcome.)
+TEST(EventLoop, BusyPollsAfterHandledEventsOnlyWithABudget) {
+  for (const int64_t budget_us : {int64_t{0}, int64_t{200}}) {
+    SCOPED_TRACE(budget_us);
+    auto loop = EventLoop::Create("test");
+    auto rx = UdpSocket::Bind(*SocketAddress::Parse("127.0.0.1:0"), {});
+    auto tx = UdpSocket::Bind(*SocketAddress::Parse("127.0.0.1:0"), {});
+    ASSERT_TRUE(loop.ok() && rx.ok() && tx.ok());
+    (*loop)->SetBusyPoll(budget_us);
+    Latch got(1);
+    Reader reader(rx->get(), &got);
+    (*loop)->Start();
+    Latch watching(1);
+    (*loop)->Post([&] {
+      EXPECT_TRUE((*loop)->WatchFd((*rx)->fd(), &reader).ok());
+      watching.CountDown();
+    });
+    watching.Wait();
+    const SocketAddress to = (*rx)->local_address();
+    std::vector<uint8_t> a = {1};
+    OutgoingDatagram out[] = {{a, &to}};
+    ASSERT_EQ(*(*tx)->SendBatch(out), 1u);
+    got.Wait();
+    // The loop went to sleep after the datagram's iteration (polling first
+    // or not) before it can run this task.
+    Latch after(1);
+    (*loop)->Post([&] { after.CountDown(); });
+    after.Wait();
+    if (budget_us == 0) {
+      EXPECT_EQ((*loop)->busy_polls(), 0u);
+    } else {
+      EXPECT_GE((*loop)->busy_polls(), 1u);
+    }
+    EXPECT_LE((*loop)->busy_poll_hits(), (*loop)->busy_polls());
+    (*loop)->Post([&] { (*loop)->UnwatchFd((*rx)->fd()); });
+    (*loop)->Stop();
+  }
+}
+
 class CountingHandler : public EventLoop::FdHandler {
  public:
   void OnReadable() override {

@@ -36,9 +36,11 @@ uint64_t Loop::NextId() {
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
-absl::StatusOr<std::shared_ptr<Loop>> Loop::Create(std::string name, int index) {
+absl::StatusOr<std::shared_ptr<Loop>> Loop::Create(std::string name, int index,
+                                                   int64_t busy_poll_us) {
   absl::StatusOr<std::unique_ptr<EventLoop>> ev = EventLoop::Create(std::move(name));
   if (!ev.ok()) return ev.status();
+  (*ev)->SetBusyPoll(busy_poll_us);
   std::shared_ptr<Loop> loop(new Loop(*std::move(ev), index));
   loop->event_loop_->Start();
   return loop;

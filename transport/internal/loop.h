@@ -50,7 +50,9 @@ class LoopObject {
 
 class Loop {
  public:
-  static absl::StatusOr<std::shared_ptr<Loop>> Create(std::string name, int index);
+  // `busy_poll_us`: EventLoop::SetBusyPoll.
+  static absl::StatusOr<std::shared_ptr<Loop>> Create(std::string name, int index,
+                                                      int64_t busy_poll_us = 0);
   // Shutdown(), then frees the thread's resources.
   ~Loop();
   // Tears down every object on the loop (OnShutdown, then destroyed) and
