@@ -39,13 +39,15 @@ struct EngineOptions {
   // Thread names are "<name>-<index>" (visible in top -H, perf, gdb).
   std::string name = "kcpp";
   // Busy polling, in microseconds: after handling datagrams, a loop polls
-  // for up to this long before it sleeps, as long as such polls keep
-  // catching the next datagram — replies that come fast then skip a thread
-  // wake-up, which costs tens of microseconds on a virtual machine (on
-  // loopback here the 1 KiB echo round trip goes from ~65 to ~20 us, p99
-  // ~110 to ~40 us). Where polls keep missing (many sessions each sending
-  // now and then), a loop only tries once every 128 sleeps, so idle and
-  // sparse traffic cost almost nothing extra. 0 never polls. At most 1000.
+  // for up to this long before it sleeps (yielding the CPU to any other
+  // runnable thread between polls), as long as at least 3 in 4 such polls
+  // catch the next datagram — replies that come fast then skip a thread
+  // wake-up, which costs tens of microseconds on a virtual machine (the
+  // 1 KiB loopback echo here: p50 ~65 -> ~20 us, p99 ~110 -> ~45 us with a
+  // blocking client; bench/README.md "transport"). Where polls keep missing
+  // (many sessions each sending now and then), a loop only tries once every
+  // 128 sleeps, so sparse traffic costs the same CPU as without polling.
+  // 0 never polls. At most 1000.
   int busy_poll_us = 50;
 };
 

@@ -1,6 +1,7 @@
 #include "transport/event_loop.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -149,9 +150,7 @@ int EventLoop::BusyPoll(epoll_event* events, int max_events, int timeout_ms) {
   int n = 0;
   while ((n = epoll_wait(epoll_fd_, events, max_events, 0)) == 0 && !stopping_.load() &&
          micros() - start < budget) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
+    sched_yield();
   }
   if (n < 0) n = 0;  // EINTR: the blocking wait follows
   busy_poll_.Record(n > 0);

@@ -8,10 +8,14 @@
 // (request/response, interactive traffic) and wastes the budget when they
 // do not (thousands of sessions each sending now and then). The policy
 // learns which case it is in from the outcome of its own polls: a poll
-// "hits" when an event arrived within the budget. It polls while hits are
-// common, and otherwise only probes now and then (every kProbeEvery-th
-// sleep), so a loop whose traffic does not answer fast spends almost
-// nothing on polling.
+// "hits" when an event arrived within the budget. A miss costs the whole
+// budget and a hit saves one wake-up, so polling pays only when most polls
+// hit: the loop polls while its estimated hit rate (a moving average over
+// about the last eight polls) is at least 3/4, and otherwise only probes
+// once every kProbeEvery sleeps. A pattern of one hit then one miss (a
+// server whose every echo is followed by the client's ACK, then silence)
+// therefore stops polling, and a loop whose traffic does not answer fast
+// spends almost nothing on it.
 //
 // Pure state, no clock: the loop measures, the policy decides. Loop thread
 // only.
@@ -42,26 +46,21 @@ class BusyPollPolicy {
     return true;
   }
 
-  // A hit moves the estimate halfway to "always" (one fast answer is
-  // enough to start polling again); a miss takes an eighth off (a loop
-  // that was polling keeps at it through a few misses).
+  // Moves the estimate an eighth of the way towards the outcome.
   void Record(bool hit) {
-    if (hit) {
-      rate_ = (rate_ + kScale) / 2;
-    } else {
-      rate_ -= rate_ / 8;
-    }
+    const int32_t target = hit ? kScale : 0;
+    rate_ += (target - rate_) / 8;
   }
 
   // The estimated share of polls that hit, 0..1.
   double hit_rate() const { return static_cast<double>(rate_) / kScale; }
 
  private:
-  static constexpr uint32_t kScale = 1024;
-  static constexpr uint32_t kPollAt = kScale / 2;
+  static constexpr int32_t kScale = 1024;
+  static constexpr int32_t kPollAt = kScale * 3 / 4;
 
   int64_t budget_us_;
-  uint32_t rate_ = kScale;  // optimistic: a new loop polls until it learns
+  int32_t rate_ = kScale;  // optimistic: a new loop polls until it learns
   uint32_t since_probe_ = 0;
 };
 

@@ -42,24 +42,42 @@ TEST(BusyPollPolicy, OnlyProbesWhenPollsKeepMissing) {
   EXPECT_LT(p.hit_rate(), 0.5);
 }
 
-TEST(BusyPollPolicy, AProbeThatHitsResumesPolling) {
+TEST(BusyPollPolicy, ProbesThatKeepHittingResumePolling) {
   BusyPollPolicy p(50);
-  for (int i = 0; i < 20; ++i) p.Record(false);
-  ASSERT_LT(p.hit_rate(), 0.5);
+  for (int i = 0; i < 40; ++i) p.Record(false);
+  ASSERT_LT(p.hit_rate(), 0.75);
   int sleeps_until_probe = 0;
   while (!p.ShouldPoll()) ++sleeps_until_probe;
   EXPECT_EQ(sleeps_until_probe + 1, static_cast<int>(BusyPollPolicy::kProbeEvery));
+  // Traffic turned request/response: every probe hits, and within a few
+  // dozen probes the loop polls before every sleep again.
+  int sleeps = 0;
+  int polls_in_a_row = 0;
   p.Record(true);
-  EXPECT_TRUE(p.ShouldPoll());  // the very next sleep polls again
+  while (polls_in_a_row < 100 && sleeps < 40 * static_cast<int>(BusyPollPolicy::kProbeEvery)) {
+    ++sleeps;
+    if (p.ShouldPoll()) {
+      p.Record(true);
+      ++polls_in_a_row;
+    } else {
+      polls_in_a_row = 0;
+    }
+  }
+  EXPECT_EQ(polls_in_a_row, 100);
 }
 
 TEST(BusyPollPolicy, KeepsPollingThroughOccasionalMisses) {
   BusyPollPolicy p(50);
-  // Three hits in four: polling never stops.
-  EXPECT_EQ(Polls(p, 4000, [](int n) { return n % 4 != 0; }), 4000);
-  // One hit in ten: mostly not polling.
-  BusyPollPolicy q(50);
-  EXPECT_LT(Polls(q, 12800, [](int n) { return n % 10 == 0; }), 12800 / 4);
+  // Nine hits in ten: polling never stops.
+  EXPECT_EQ(Polls(p, 4000, [](int n) { return n % 10 != 0; }), 4000);
+}
+
+TEST(BusyPollPolicy, StopsWhenEveryHitIsFollowedByAMiss) {
+  // An echo server of many sparse sessions: the client's ACK comes fast
+  // (a hit), then nothing (a miss that costs the whole budget).
+  BusyPollPolicy p(50);
+  const int sleeps = 64 * static_cast<int>(BusyPollPolicy::kProbeEvery);
+  EXPECT_LT(Polls(p, sleeps, [](int n) { return n % 2 == 1; }), sleeps / 16);
 }
 
 }  // namespace
