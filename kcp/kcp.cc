@@ -22,6 +22,11 @@ constexpr uint32_t kRtoMax = 60000;
 constexpr uint32_t kAskSend = 1;
 constexpr uint32_t kAskTell = 2;
 constexpr uint32_t kWndSnd = 32;
+// Smallest send / receive ring (slots; a power of two, and a multiple of
+// ScanQuiet's four lanes). Rings double on demand, so a session that sends a
+// message now and then holds 4 slots, not its window: 5000 such sessions
+// held 4.6 MiB of mostly empty 16-slot rings.
+constexpr uint32_t kMinRing = 4;
 constexpr uint32_t kWndRcvIkcp = 128;
 constexpr uint32_t kWndRcvKcpGo = 32;
 constexpr uint32_t kMtuDef = 1400;
@@ -220,7 +225,7 @@ Kcp::SndSeg& Kcp::SndAt(uint32_t i) { return snd_[(snd_head_ + i) & (snd_cap_ - 
 const Kcp::SndSeg& Kcp::SndAt(uint32_t i) const { return snd_[(snd_head_ + i) & (snd_cap_ - 1)]; }
 
 void Kcp::GrowSndRing(uint32_t min_capacity) {
-  const uint32_t cap = RoundUpPow2(std::max<uint32_t>(min_capacity, 16));
+  const uint32_t cap = RoundUpPow2(std::max<uint32_t>(min_capacity, kMinRing));
   std::unique_ptr<SndSeg[]> ring(new SndSeg[cap]);
   const uint32_t n = nsnd_buf_ + nsnd_que_;
   for (uint32_t i = 0; i < n; ++i) ring[i] = SndAt(i);
@@ -324,7 +329,7 @@ int32_t Kcp::ScanQuiet(uint32_t now, Visit&& visit) {
 
 void Kcp::PushSnd(SegmentPool::Block* data, uint32_t len, uint8_t frg) {
   const uint32_t n = nsnd_buf_ + nsnd_que_;
-  // Doubling from 16: a session that sends a little holds a small ring
+  // Doubling from kMinRing: a session that sends a little holds a small ring
   // whatever its window (thousands of quiet sessions per process).
   if (n == snd_cap_) GrowSndRing(snd_cap_ * 2);
   idle_marked_ = false;
@@ -478,7 +483,7 @@ Kcp::RcvSlot& Kcp::RcvAt(uint32_t sn) { return rcv_[sn & (rcv_cap_ - 1)]; }
 const Kcp::RcvSlot& Kcp::RcvAt(uint32_t sn) const { return rcv_[sn & (rcv_cap_ - 1)]; }
 
 void Kcp::GrowRcvRing(uint32_t min_capacity) {
-  const uint32_t cap = RoundUpPow2(std::max<uint32_t>(min_capacity, 16));
+  const uint32_t cap = RoundUpPow2(std::max<uint32_t>(min_capacity, kMinRing));
   std::unique_ptr<RcvSlot[]> ring(new RcvSlot[cap]());
   if (rcv_ != nullptr) {
     // Every stored sn lies in [rcv_nxt - nrcv_que, that + old capacity).
