@@ -10,18 +10,30 @@ namespace kcpp::transport::internal {
 
 // ---- ListenerShared --------------------------------------------------------
 
+bool ListenerShared::ReserveBacklog() {
+  // Compare-and-swap: two loops creating sessions at once cannot both take
+  // the last place (a flood test saw 9 sessions waiting in a backlog of 8).
+  const int64_t max = options_.accept_backlog;
+  int64_t held = backlog_held_.load(std::memory_order_relaxed);
+  do {
+    if (held >= max) return false;
+  } while (!backlog_held_.compare_exchange_weak(held, held + 1, std::memory_order_relaxed));
+  return true;
+}
+
 void ListenerShared::Deliver(std::unique_ptr<Session> session) {
   std::shared_ptr<absl::AnyInvocable<void(std::unique_ptr<Session>)>> callback;
   {
     std::lock_guard<std::mutex> lock(mu_);
     callback = on_accept_;
     if (!callback) {
-      queue_.push_back(std::move(session));
+      queue_.push_back(std::move(session));  // keeps its place until Accept
       pending_.store(queue_.size(), std::memory_order_relaxed);
       cv_.notify_one();
       return;
     }
   }
+  ReleaseBacklog();
   stats_.sessions_accepted.fetch_add(1, std::memory_order_relaxed);
   (*callback)(std::move(session));
 }
@@ -42,6 +54,7 @@ absl::StatusOr<std::unique_ptr<Session>> ListenerShared::Accept(absl::Time deadl
   std::unique_ptr<Session> s = std::move(queue_.front());
   queue_.pop_front();
   pending_.store(queue_.size(), std::memory_order_relaxed);
+  ReleaseBacklog();
   stats_.sessions_accepted.fetch_add(1, std::memory_order_relaxed);
   return s;
 }
@@ -56,6 +69,7 @@ void ListenerShared::SetAcceptCallback(
     on_accept_ = callback;
     waiting.swap(queue_);
     pending_.store(0, std::memory_order_relaxed);
+    backlog_held_.fetch_sub(static_cast<int64_t>(waiting.size()), std::memory_order_relaxed);
   }
   for (auto& s : waiting) {
     stats_.sessions_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -70,6 +84,7 @@ void ListenerShared::Close(bool close_sessions) {
     if (closed_.exchange(true)) return;
     unaccepted.swap(queue_);
     pending_.store(0, std::memory_order_relaxed);
+    backlog_held_.fetch_sub(static_cast<int64_t>(unaccepted.size()), std::memory_order_relaxed);
     on_accept_.reset();
     cv_.notify_all();
   }
@@ -174,9 +189,17 @@ void ListenerPart::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress&
   if ((action == DemuxAction::kCreate || action == DemuxAction::kReplace) && !accepting_) {
     action = DemuxAction::kDropNoConv;  // closed listeners create nothing
   }
-  // max_sessions holds across loops: a place is reserved before the
-  // session exists (a replacement inherits its predecessor's).
-  if (action == DemuxAction::kCreate && !ReservePlace()) action = DemuxAction::kDropSessionLimit;
+  // accept_backlog and max_sessions hold across loops: places are reserved
+  // before the session exists (a replacement inherits its predecessor's
+  // max_sessions place, and needs a backlog place as a new session does).
+  if ((action == DemuxAction::kCreate || action == DemuxAction::kReplace) &&
+      !shared_->ReserveBacklog()) {
+    action = DemuxAction::kDropBacklogFull;
+  }
+  if (action == DemuxAction::kCreate && !ReservePlace()) {
+    shared_->ReleaseBacklog();
+    action = DemuxAction::kDropSessionLimit;
+  }
   ListenerShared::AtomicStats& stats = shared_->stats();
   switch (action) {
     case DemuxAction::kFeed:
@@ -224,6 +247,7 @@ void ListenerPart::CreateSession(const SocketAddress& from, uint32_t conv,
       SessionCore::Create(loop_.get(), shared, shared_->cipher(), endpoint_.get(), this);
   if (!core.ok()) {  // options were validated by Listen; cannot happen
     shared_->stats().live_sessions.fetch_sub(1, std::memory_order_relaxed);
+    shared_->ReleaseBacklog();
     return;
   }
   SessionCore* raw = core->get();
@@ -281,10 +305,16 @@ void ListenerPart::OnSessionFinished(SessionCore* core) {
 }
 
 bool ListenerPart::ReservePlace() {
+  // Compare-and-swap, not add-then-undo: the count never reads above
+  // max_sessions, even for an instant (GetStats from another thread; a
+  // flood test caught live_sessions 17 of 16 while two loops raced).
   std::atomic<int64_t>& live = shared_->stats().live_sessions;
-  if (live.fetch_add(1, std::memory_order_relaxed) < shared_->options().max_sessions) return true;
-  live.fetch_sub(1, std::memory_order_relaxed);
-  return false;
+  const int64_t max = shared_->options().max_sessions;
+  int64_t current = live.load(std::memory_order_relaxed);
+  do {
+    if (current >= max) return false;
+  } while (!live.compare_exchange_weak(current, current + 1, std::memory_order_relaxed));
+  return true;
 }
 
 void ListenerPart::StopAccepting(bool close_sessions) {

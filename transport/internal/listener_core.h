@@ -48,7 +48,15 @@ class ListenerShared {
     part_ids_ = std::move(part_ids);
   }
 
-  // Loop thread: a new session for Accept (or the accept callback).
+  // Loop thread, before a session is created: holds one of the
+  // accept_backlog places until the session is accepted (or handed to the
+  // accept callback). False when they are all taken, by queued sessions or
+  // by sessions another loop is creating right now.
+  bool ReserveBacklog();
+  // Gives back a place whose session was not created after all.
+  void ReleaseBacklog() { backlog_held_.fetch_sub(1, std::memory_order_relaxed); }
+  // Loop thread: a new session (its place reserved) for Accept (or the
+  // accept callback).
   void Deliver(std::unique_ptr<Session> session);
   // Sessions created and not yet accepted (bounds forged traffic).
   size_t pending() const { return pending_.load(std::memory_order_relaxed); }
@@ -95,6 +103,7 @@ class ListenerShared {
   std::vector<uint64_t> part_ids_;
 
   std::atomic<size_t> pending_{0};
+  std::atomic<int64_t> backlog_held_{0};  // places reserved: queued or being created
   std::atomic<bool> closed_{false};
   mutable std::mutex mu_;
   std::condition_variable cv_;
