@@ -215,9 +215,12 @@ class InProcessPath final : public Path {
   std::unique_ptr<transport::Session> a_, b_;
 };
 
+// One path per kind for the whole run, destroyed at exit: the kcpd
+// processes are killed then (a path that was never destroyed left its two
+// kcpd running after the benchmark).
 template <typename P>
 Path& Shared() {
-  static P* path = new P();  // lives for the whole run
+  static const std::unique_ptr<P> path = std::make_unique<P>();
   return *path;
 }
 
