@@ -84,7 +84,9 @@ ABSL_FLAG(int, busy_poll_us, kcpp::transport::EngineOptions{}.busy_poll_us,
 ABSL_FLAG(bool, async, false,
           "client -bench rtt: drive the round trips from the session's callbacks on the loop "
           "thread instead of blocking Write/Read on the main thread");
-ABSL_FLAG(bool, stats, false, "client -bench bulk/rtt: print the session's counters to stderr");
+ABSL_FLAG(bool, stats, false,
+          "client -bench bulk/rtt: print the session's and the engine's counters to stderr; "
+          "server: the engine's, at exit");
 
 namespace {
 
@@ -304,6 +306,12 @@ int RunServer(std::unique_ptr<Engine> engine) {
       cv.wait_for(lock, std::chrono::milliseconds(100));
     }
   }
+  if (absl::GetFlag(FLAGS_stats)) {
+    const kcpp::transport::EngineStats e = engine->GetStats();
+    std::fprintf(stderr, "ENGINE busy polls %llu hits %llu\n",
+                 static_cast<unsigned long long>(e.busy_polls),
+                 static_cast<unsigned long long>(e.busy_poll_hits));
+  }
   // No callback runs once the engine is gone; then the Conns can go.
   l->reset();
   engine.reset();
@@ -323,8 +331,12 @@ std::unique_ptr<Session> DialPeer(Engine& engine) {
 absl::Time Guard() { return absl::Now() + absl::Seconds(300); }
 
 // -stats: the session's counters, for profiling (bench/README.md "transport").
-void MaybePrintStats(Session& s) {
+void MaybePrintStats(Engine& engine, Session& s) {
   if (!absl::GetFlag(FLAGS_stats)) return;
+  const kcpp::transport::EngineStats e = engine.GetStats();
+  std::fprintf(stderr, "ENGINE busy polls %llu hits %llu\n",
+               static_cast<unsigned long long>(e.busy_polls),
+               static_cast<unsigned long long>(e.busy_poll_hits));
   absl::StatusOr<kcpp::transport::SessionInfo> info = s.GetInfo();
   if (!info.ok()) return;
   const kcpp::transport::Counters& c = info->counters;
@@ -432,7 +444,7 @@ int RunClientBulk(Engine& engine) {
   std::printf("OK %llu %.3f %.1f\n", static_cast<unsigned long long>(total), secs,
               static_cast<double>(total) / secs / 1e6);
   std::fflush(stdout);
-  MaybePrintStats(*s);
+  MaybePrintStats(engine, *s);
   s->Close();
   return 0;
 }
@@ -541,7 +553,7 @@ int RunClientRtt(Engine& engine) {
   std::printf("RTT %zu %.1f %.1f %.1f %.1f %.1f\n", samples.size(), rank(0.50), rank(0.90),
               rank(0.99), samples.back(), sum / static_cast<double>(samples.size()));
   std::fflush(stdout);
-  MaybePrintStats(*s);
+  MaybePrintStats(engine, *s);
   s->Close();
   return 0;
 }
