@@ -199,30 +199,55 @@ class Reader : public EventLoop::FdHandler {
   Latch* latch_;
 };
 
+// A started loop whose Reader takes what arrives on `rx`, counting `got`
+// down per datagram; `tx` sends to it.
+struct ReadingLoop {
+  explicit ReadingLoop(int datagrams, int64_t busy_poll_us = 0) : got(datagrams) {
+    auto l = EventLoop::Create("test");
+    auto r = UdpSocket::Bind(*SocketAddress::Parse("127.0.0.1:0"), {});
+    auto t = UdpSocket::Bind(*SocketAddress::Parse("127.0.0.1:0"), {});
+    EXPECT_TRUE(l.ok() && r.ok() && t.ok());
+    loop = *std::move(l);
+    rx = *std::move(r);
+    tx = *std::move(t);
+    reader = std::make_unique<Reader>(rx.get(), &got);
+    loop->SetBusyPoll(busy_poll_us);
+    loop->Start();
+    Latch watching(1);
+    loop->Post([&] {
+      EXPECT_TRUE(loop->WatchFd(rx->fd(), reader.get()).ok());
+      watching.CountDown();
+    });
+    watching.Wait();
+  }
+  ~ReadingLoop() {
+    loop->Post([&] { loop->UnwatchFd(rx->fd()); });
+    loop->Stop();
+  }
+  size_t Send(const std::vector<std::vector<uint8_t>>& payloads) {
+    const SocketAddress to = rx->local_address();
+    std::vector<OutgoingDatagram> out;
+    for (const auto& p : payloads) out.push_back({p, &to});
+    return *tx->SendBatch(absl::MakeSpan(out));
+  }
+
+  std::unique_ptr<EventLoop> loop;
+  std::unique_ptr<UdpSocket> rx, tx;
+  Latch got;
+  std::unique_ptr<Reader> reader;
+};
+
 TEST(EventLoop, DeliversSocketReadiness) {
-  auto loop = EventLoop::Create("test");
-  auto rx = UdpSocket::Bind(*SocketAddress::Parse("127.0.0.1:0"), {});
-  auto tx = UdpSocket::Bind(*SocketAddress::Parse("127.0.0.1:0"), {});
-  ASSERT_TRUE(loop.ok() && rx.ok() && tx.ok());
-  Latch got(3);
-  Reader reader(rx->get(), &got);
-  (*loop)->Start();
-  Latch watching(1);
-  (*loop)->Post([&] {
-    EXPECT_TRUE((*loop)->WatchFd((*rx)->fd(), &reader).ok());
-    watching.CountDown();
-  });
-  watching.Wait();
-  const SocketAddress to = (*rx)->local_address();
-  std::vector<uint8_t> a = {1}, b = {2, 2}, c = {3, 3, 3};
-  OutgoingDatagram out[] = {{a, &to}, {b, &to}, {c, &to}};
-  ASSERT_EQ(*(*tx)->SendBatch(out), 3u);
-  got.Wait();
-  (*loop)->Post([&] { (*loop)->UnwatchFd((*rx)->fd()); });
-  (*loop)->Stop();
-  ASSERT_EQ(reader.payloads.size(), 3u);
-  EXPECT_EQ(reader.payloads[0], a);
-  EXPECT_EQ(reader.payloads[2], c);
+  std::vector<std::vector<uint8_t>> sent = {{1}, {2, 2}, {3, 3, 3}};
+  std::vector<std::vector<uint8_t>> received;
+  {
+    ReadingLoop r(3);
+    ASSERT_EQ(r.Send(sent), 3u);
+    r.got.Wait();
+    r.loop->Stop();  // the reader is the loop's until then
+    received = r.reader->payloads;
+  }
+  EXPECT_EQ(received, sent);
 }
 
 // A loop polls before the sleep that follows handled events when it has a
@@ -232,38 +257,21 @@ TEST(EventLoop, DeliversSocketReadiness) {
 TEST(EventLoop, BusyPollsAfterHandledEventsOnlyWithABudget) {
   for (const int64_t budget_us : {int64_t{0}, int64_t{200}}) {
     SCOPED_TRACE(budget_us);
-    auto loop = EventLoop::Create("test");
-    auto rx = UdpSocket::Bind(*SocketAddress::Parse("127.0.0.1:0"), {});
-    auto tx = UdpSocket::Bind(*SocketAddress::Parse("127.0.0.1:0"), {});
-    ASSERT_TRUE(loop.ok() && rx.ok() && tx.ok());
-    (*loop)->SetBusyPoll(budget_us);
-    Latch got(1);
-    Reader reader(rx->get(), &got);
-    (*loop)->Start();
-    Latch watching(1);
-    (*loop)->Post([&] {
-      EXPECT_TRUE((*loop)->WatchFd((*rx)->fd(), &reader).ok());
-      watching.CountDown();
-    });
-    watching.Wait();
-    const SocketAddress to = (*rx)->local_address();
-    std::vector<uint8_t> a = {1};
-    OutgoingDatagram out[] = {{a, &to}};
-    ASSERT_EQ(*(*tx)->SendBatch(out), 1u);
-    got.Wait();
+    ReadingLoop r(1, budget_us);
+    std::vector<std::vector<uint8_t>> one = {{1}};
+    ASSERT_EQ(r.Send(one), 1u);
+    r.got.Wait();
     // The loop went to sleep after the datagram's iteration (polling first
     // or not) before it can run this task.
     Latch after(1);
-    (*loop)->Post([&] { after.CountDown(); });
+    r.loop->Post([&] { after.CountDown(); });
     after.Wait();
     if (budget_us == 0) {
-      EXPECT_EQ((*loop)->busy_polls(), 0u);
+      EXPECT_EQ(r.loop->busy_polls(), 0u);
     } else {
-      EXPECT_GE((*loop)->busy_polls(), 1u);
+      EXPECT_GE(r.loop->busy_polls(), 1u);
     }
-    EXPECT_LE((*loop)->busy_poll_hits(), (*loop)->busy_polls());
-    (*loop)->Post([&] { (*loop)->UnwatchFd((*rx)->fd()); });
-    (*loop)->Stop();
+    EXPECT_LE(r.loop->busy_poll_hits(), r.loop->busy_polls());
   }
 }
 
