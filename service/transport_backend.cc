@@ -499,6 +499,8 @@ kcpp::v1::Stats TransportBackend::GetStats() {
   stats.set_sessions_closed(state_.sessions_closed);
   stats.set_peers_dead(state_.peers_dead);
   stats.set_event_loops(e.loops);
+  stats.set_busy_polls(e.busy_polls);
+  stats.set_busy_poll_hits(e.busy_poll_hits);
   return stats;
 }
 

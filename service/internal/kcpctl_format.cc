@@ -213,7 +213,8 @@ std::string DescribeStats(const kcpp::v1::Stats& s) {
       " control connections (uid not allowed)\nbytes:       ", HumanBytes(c.bytes_sent()),
       " sent, ", HumanBytes(c.bytes_received()), " received\npackets:     ", c.packets_sent(),
       " sent, ", c.packets_received(), " received, ", c.retransmitted_segments(),
-      " segments retransmitted\n");
+      " segments retransmitted\npolling:     ", s.busy_polls(), " busy polls, ", s.busy_poll_hits(),
+      " caught a datagram\n");
 }
 
 std::string EventLine(const kcpp::v1::SessionEvent& e) {

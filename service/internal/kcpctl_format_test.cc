@@ -35,6 +35,15 @@ TEST(KcpctlFormat, JsonUsesProtoNamesAndPrintsZeros) {
   EXPECT_EQ(j.find('\n'), j.size() - 1);
 }
 
+TEST(KcpctlFormat, StatsShowBusyPolling) {
+  kcpp::v1::Stats s;
+  s.set_busy_polls(120);
+  s.set_busy_poll_hits(97);
+  const std::string text = DescribeStats(s);
+  EXPECT_NE(text.find("polling:     120 busy polls, 97 caught a datagram"), std::string::npos)
+      << text;
+}
+
 TEST(KcpctlFormat, ExitCodes) {
   EXPECT_EQ(ExitCodeFor(absl::StatusCode::kOk), 0);
   EXPECT_EQ(ExitCodeFor(absl::StatusCode::kNotFound), 2);
