@@ -1,6 +1,7 @@
 // End-to-end tests of sessions and listeners over loopback UDP.
 #include "transport/engine.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "tools/lossy_relay/lossy_relay.h"
 #include "transport/testing/transfer.h"
+#include "transport/udp_socket.h"
 
 namespace kcpp::transport {
 namespace {
@@ -353,6 +355,88 @@ TEST(Engine, BusyPollBudgetIsValidatedAndItsPollsAreCounted) {
   std::unique_ptr<Session> c = *quiet->Dial(l->local_address().ToString(), Fast());
   ASSERT_TRUE(Transfer(*c, *c, 64 * 1024, Guard()).ok());
   EXPECT_EQ(quiet->GetStats().busy_polls, 0u);
+}
+
+// A KCP PUSH as a peer without crypt or FEC sends it (wire-format.md §2):
+// the 24-byte little-endian header, then the data.
+std::vector<uint8_t> Push(uint32_t conv, uint32_t sn, uint32_t una, const std::string& data) {
+  std::vector<uint8_t> d(24 + data.size());
+  auto put32 = [&](size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) d[at + i] = static_cast<uint8_t>(v >> (8 * i));
+  };
+  put32(0, conv);
+  d[4] = 81;   // PUSH
+  d[5] = 0;    // frg
+  d[6] = 128;  // wnd, low byte
+  d[7] = 0;
+  put32(8, 0);  // ts
+  put32(12, sn);
+  put32(16, una);
+  put32(20, static_cast<uint32_t>(data.size()));
+  std::copy(data.begin(), data.end(), d.begin() + 24);
+  return d;
+}
+
+// A peer whose session here ended keeps sending the rest of its
+// conversation; having received nothing, its una is 0, so the listener makes
+// a new session of it. That session can never deliver (segment 0 went to the
+// old one): it fails with a clear error once segment 0 is overdue, and the
+// conversation is refused from then on, so the peer reaches dead link
+// instead of talking to a session that acknowledges and never delivers.
+TEST(Engine, AConversationThatBeganBeforeItsSessionFailsAndIsRefused) {
+  EngineOptions eo;
+  eo.loops = 1;
+  std::unique_ptr<Engine> engine = *Engine::Create(eo);
+  ListenerOptions lo;
+  lo.session = Fast();
+  lo.session.dead_link_min_ms = 0;  // the check's 1 s floor applies
+  std::unique_ptr<Listener> listener = *engine->Listen("127.0.0.1:0", lo);
+  auto peer = UdpSocket::Bind(*SocketAddress::Parse("127.0.0.1:0"), {});
+  ASSERT_TRUE(peer.ok());
+  const SocketAddress to = listener->local_address();
+  auto send = [&](const std::vector<uint8_t>& d) {
+    OutgoingDatagram out[] = {{d, &to}};
+    ASSERT_EQ(*(*peer)->SendBatch(out), 1u);
+  };
+  constexpr uint32_t kConv = 0x5eed;
+  uint32_t sn = 5;  // segments 0..4 went to the session that ended
+  send(Push(kConv, sn++, 0, "x"));
+  absl::StatusOr<std::unique_ptr<Session>> ghost = listener->Accept(Guard());
+  ASSERT_TRUE(ghost.ok()) << ghost.status();
+  absl::Status failed;
+  uint8_t buf[64];
+  const absl::Time hang_guard = Guard();
+  while (true) {
+    send(Push(kConv, sn++, 0, "x"));
+    absl::StatusOr<size_t> n =
+        (*ghost)->Read(absl::MakeSpan(buf), absl::Now() + absl::Milliseconds(50));
+    ASSERT_FALSE(n.ok()) << "delivered bytes without segment 0";
+    if (!absl::IsDeadlineExceeded(n.status())) {
+      failed = n.status();
+      break;
+    }
+    ASSERT_LT(absl::Now(), hang_guard) << "the session never failed";
+  }
+  EXPECT_TRUE(absl::IsUnavailable(failed)) << failed;
+  EXPECT_NE(failed.message().find("segment 0 never arrived"), std::string::npos) << failed;
+
+  // Refused from now on: the datagrams are counted, no session is made.
+  const uint64_t dropped = listener->GetStats().dropped_mid_conversation;
+  send(Push(kConv, sn++, 0, "x"));
+  const absl::Time guard = Guard();
+  while (listener->GetStats().dropped_mid_conversation == dropped && absl::Now() < guard) {
+    std::this_thread::yield();
+  }
+  EXPECT_GT(listener->GetStats().dropped_mid_conversation, dropped);
+  EXPECT_EQ(listener->GetStats().sessions_created, 1u);
+
+  // The same peer starting over (segment 0) is let in, and delivers.
+  send(Push(kConv, 0, 0, "hi"));
+  absl::StatusOr<std::unique_ptr<Session>> fresh = listener->Accept(Guard());
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  absl::StatusOr<size_t> n = (*fresh)->Read(absl::MakeSpan(buf), Guard());
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(buf), *n), "hi");
 }
 
 TEST(Engine, OutOfBandDatagramsArriveBesideTheStream) {

@@ -50,6 +50,10 @@ struct ListenerStats {
   // Unknown address, a conv no session here has, and not a PUSH from a peer
   // that has received nothing yet (una 0): e.g. a peer whose session ended
   // here, or this process restarted. Such a peer reaches its dead link.
+  // Also the datagrams of a conversation refused because its session never
+  // got segment 0 (an uploading peer whose earlier session ended: that
+  // session fails with "segment 0 never arrived" after max(dead_link_min_ms,
+  // 1 s), and the address and conv are refused until segment 0 comes again).
   uint64_t dropped_mid_conversation = 0;
   uint64_t dropped_conv_mismatch = 0;  // known address, other conv, not a first PUSH
   uint64_t dropped_backlog_full = 0;

@@ -184,6 +184,16 @@ void ListenerPart::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress&
       ForwardToMovedSession(identity, opened.payload, from, datagram.size(), now_ms)) {
     return;
   }
+  if (!refused_.empty() && identity.has_conv && table_.Find(from) == nullptr) {
+    auto it = refused_.find(Refused{from, identity.conv});
+    if (it != refused_.end()) {
+      if (!identity.StartsConversation()) {
+        shared_->stats().dropped_mid_conversation.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      refused_.erase(it);  // the peer starts over: let it in (order_ keeps a stale copy)
+    }
+  }
   const size_t pending = shared_->pending();
   DemuxAction action = table_.Decide(from, identity, pending);
   if ((action == DemuxAction::kCreate || action == DemuxAction::kReplace) && !accepting_) {
@@ -296,6 +306,16 @@ void ListenerPart::OnSessionMoved(SessionCore* core, const SocketAddress& old) {
 }
 
 void ListenerPart::OnSessionFinished(SessionCore* core) {
+  if (core->began_elsewhere()) {
+    Refused key{core->remote(), core->conv()};
+    if (refused_.insert(key).second) {
+      refused_order_.push_back(key);
+      if (refused_order_.size() > kMaxRefused) {
+        refused_.erase(refused_order_.front());
+        refused_order_.pop_front();
+      }
+    }
+  }
   shared_->UnregisterConv(core->conv(), core->id());
   SessionCore** current = table_.Find(core->remote());
   if (current != nullptr && *current == core) table_.Erase(core->remote());

@@ -14,9 +14,11 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -164,6 +166,16 @@ class ListenerPart final : public LoopObject, public UdpEndpoint::Receiver {
   bool removing_ = false;
   // The session being replaced by OnDatagram, whose place passes to its successor.
   SessionCore* handing_over_ = nullptr;
+  // Conversations whose session failed because they began before it
+  // (SessionCore::began_elsewhere), by peer address and conv: their
+  // datagrams are dropped (dropped_mid_conversation) rather than making
+  // another session that can never deliver, so the peer's KCP reaches dead
+  // link. The oldest are forgotten beyond kMaxRefused; a new conversation
+  // (segment 0) from the address is always let in.
+  static constexpr size_t kMaxRefused = 1024;
+  using Refused = std::pair<SocketAddress, uint32_t>;
+  absl::flat_hash_set<Refused> refused_;
+  std::deque<Refused> refused_order_;
 };
 
 }  // namespace kcpp::transport::internal

@@ -116,7 +116,8 @@ void SessionCore::AdoptEndpoint(std::unique_ptr<UdpEndpoint> endpoint) {
 }
 
 void SessionCore::Start(int64_t now_ms) {
-  now_ms_ = last_input_ms_ = last_input_from_remote_ms_ = una_progress_ms_ = now_ms;
+  now_ms_ = last_input_ms_ = last_input_from_remote_ms_ = una_progress_ms_ = created_ms_ = now_ms;
+  awaiting_first_segment_ = listener_ != nullptr;
   Reschedule(now_ms);
 }
 
@@ -159,6 +160,19 @@ void SessionCore::OnPayloadFromNewAddress(absl::Span<uint8_t> payload, const Soc
 
 int64_t SessionCore::KeepaliveAt() const {
   return std::max(last_input_ms_, last_keepalive_ms_) + options_.keepalive_ms;
+}
+
+void SessionCore::CheckFirstSegment(int64_t now_ms) {
+  if (kcp_->rcv_nxt() != 0) {
+    awaiting_first_segment_ = false;
+    return;
+  }
+  const int64_t waited = now_ms - created_ms_;
+  if (waited < std::max<int64_t>(options_.dead_link_min_ms, 1000)) return;
+  began_elsewhere_ = true;
+  Finish(absl::UnavailableError(absl::StrCat(
+      "the peer's conversation began before this session: its segment 0 never arrived in ", waited,
+      " ms while later segments did (its start went to a session that ended here)")));
 }
 
 int64_t SessionCore::DeadLinkAt() const { return una_progress_ms_ + options_.dead_link_min_ms; }
@@ -231,6 +245,10 @@ void SessionCore::OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int6
         break;
     }
     for (absl::Span<const uint8_t> recovered : r.recovered) KcpInput(recovered, true);
+  }
+  if (awaiting_first_segment_) {
+    CheckFirstSegment(now_ms);
+    if (finished_) return;
   }
   PullInbound(now_ms);
   DrainOutbound(now_ms);  // acknowledgements may have opened the window

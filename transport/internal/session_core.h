@@ -116,6 +116,9 @@ class SessionCore final : public LoopObject,
   uint32_t conv() const { return shared_->conv(); }
   const SocketAddress& remote() const { return remote_; }
   bool finished() const { return finished_; }
+  // It failed because its peer's conversation began before it (segment 0
+  // never arrived): the listener refuses that conversation from then on.
+  bool began_elsewhere() const { return began_elsewhere_; }
 
  private:
   SessionCore(Loop* loop, std::shared_ptr<SessionShared> shared,
@@ -138,6 +141,12 @@ class SessionCore final : public LoopObject,
   int64_t FollowPeerAt() const;
   // When a dead link (KCP's retransmission count) may fail the session.
   int64_t DeadLinkAt() const;
+  // Accepted sessions: fails one whose segment 0 has not arrived
+  // max(dead_link_min_ms, 1 s) after it was created while later segments
+  // did — its peer's conversation began with a session here that ended
+  // (the peer has received nothing, so its una of 0 made this one), and
+  // nothing will ever be delivered from it.
+  void CheckFirstSegment(int64_t now_ms);
   // When the next keepalive (SessionOptions::keepalive_ms) is due.
   int64_t KeepaliveAt() const;
   // Seals one packet in place and queues it (or holds it for the pacer).
@@ -189,6 +198,10 @@ class SessionCore final : public LoopObject,
   bool closing_ = false;
   int64_t linger_deadline_ = 0;
   bool finished_ = false;
+  // Accepted sessions: segment 0 has not arrived yet (CheckFirstSegment).
+  bool awaiting_first_segment_ = false;
+  bool began_elsewhere_ = false;
+  int64_t created_ms_ = 0;
   bool acknowledged_reported_ = true;
   bool iteration_end_requested_ = false;
 
