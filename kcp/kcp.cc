@@ -675,6 +675,13 @@ int Kcp::Input(absl::Span<const uint8_t> datagram, uint32_t now_ms, bool fec_rec
         }
         break;
       case kCmdPush: {
+        if (await_first_) {
+          if (rcv_nxt_ != 0) {
+            await_first_ = false;
+          } else if (h.sn != 0) {
+            break;  // SetAwaitFirstSegment: not acknowledged, not kept
+          }
+        }
         bool repeat = true;
         if (Diff(h.sn, rcv_nxt_ + rcv_wnd_) < 0) {
           PushAck(h.sn, h.ts, now_ms);

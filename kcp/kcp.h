@@ -280,6 +280,12 @@ class Kcp {
   // kcp-go SetACKNoDelay: after every Input with pending ACKs, send them at
   // once (ACK-only flush).
   void SetAckNoDelay(bool on) { ack_nodelay_ = on; }
+  // Until segment 0 has arrived, PUSH segments after it are neither
+  // acknowledged nor kept (the peer sends them again). For a conversation
+  // created by the first datagram from a peer: if that peer's segment 0
+  // went elsewhere (a session that ended), nothing is acknowledged that can
+  // never be delivered; if it was only lost, the rest waits one RTO.
+  void SetAwaitFirstSegment(bool on) { await_first_ = on; }
   // kcp-go SetWriteDelay: Write() leaves the flush to the next scheduled
   // one unless the window is full.
   void SetWriteDelay(bool on) { write_delay_ = on; }
@@ -434,6 +440,7 @@ class Kcp {
   uint32_t fast_pending_ = 0;
   uint32_t min_resend_ = 0;
   ResendBound resend_bound_ = ResendBound::kNone;
+  bool await_first_ = false;  // SetAwaitFirstSegment (here: it fills padding)
   // Receive ring.
   std::unique_ptr<RcvSlot[]> rcv_;
   uint32_t rcv_cap_ = 0, rcv_wnd_max_ = 0;

@@ -547,6 +547,39 @@ TEST(KcpGoInput, AckClockingAndAckNoDelay) {
   EXPECT_EQ(segs[0].h.una, 1u);
 }
 
+// SetAwaitFirstSegment: segments after 0 are ignored (no ACK, not kept)
+// until segment 0 arrives; from then on input is as usual.
+TEST(KcpGoInput, AwaitFirstSegmentIgnoresLaterSegmentsUntilSegmentZero) {
+  Probe c(Flavor::kKcpGo);
+  c.kcp.SetAckNoDelay(true);
+  c.kcp.SetAwaitFirstSegment(true);
+  c.kcp.Input(Encode({Push(1, "b"), Push(2, "c")}), 0);
+  EXPECT_TRUE(c.out.empty());  // nothing acknowledged
+  EXPECT_EQ(c.kcp.rcv_nxt(), 0u);
+  c.kcp.Input(Encode({Push(0, "a")}), 0);
+  std::vector<Seg> segs = c.TakeSegments();
+  ASSERT_EQ(segs.size(), 1u);
+  EXPECT_EQ(segs[0].h.cmd, kCmdAck);
+  EXPECT_EQ(segs[0].h.sn, 0u);
+  EXPECT_EQ(c.kcp.rcv_nxt(), 1u);
+  // The peer sends 1 and 2 again; now they are taken (kcp-go acknowledges
+  // only the last ACK below rcv_nxt: una 3 covers both).
+  c.kcp.Input(Encode({Push(1, "b"), Push(2, "c")}), 0);
+  segs = c.TakeSegments();
+  ASSERT_FALSE(segs.empty());
+  EXPECT_EQ(segs.back().h.cmd, kCmdAck);
+  EXPECT_EQ(segs.back().h.una, 3u);
+  EXPECT_EQ(c.kcp.rcv_nxt(), 3u);
+
+  // Without it, later segments are acknowledged before segment 0.
+  Probe d(Flavor::kKcpGo);
+  d.kcp.SetAckNoDelay(true);
+  d.kcp.Input(Encode({Push(1, "b")}), 0);
+  segs = d.TakeSegments();
+  ASSERT_EQ(segs.size(), 1u);
+  EXPECT_EQ(segs[0].h.sn, 1u);
+}
+
 TEST(KcpGoInput, DeferredInputFlushSendsABatchsAcksInOneDatagram) {
   Probe c(Flavor::kKcpGo);
   c.kcp.SetAckNoDelay(true);

@@ -118,6 +118,7 @@ void SessionCore::AdoptEndpoint(std::unique_ptr<UdpEndpoint> endpoint) {
 void SessionCore::Start(int64_t now_ms) {
   now_ms_ = last_input_ms_ = last_input_from_remote_ms_ = una_progress_ms_ = created_ms_ = now_ms;
   awaiting_first_segment_ = listener_ != nullptr;
+  kcp_->SetAwaitFirstSegment(awaiting_first_segment_);
   Reschedule(now_ms);
 }
 
