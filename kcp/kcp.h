@@ -286,6 +286,8 @@ class Kcp {
   // went elsewhere (a session that ended), nothing is acknowledged that can
   // never be delivered; if it was only lost, the rest waits one RTO.
   void SetAwaitFirstSegment(bool on) { await_first_ = on; }
+  // SetAwaitFirstSegment is on and segment 0 has not arrived yet.
+  bool awaiting_first_segment() const { return await_first_ && rcv_nxt_ == 0; }
   // kcp-go SetWriteDelay: Write() leaves the flush to the next scheduled
   // one unless the window is full.
   void SetWriteDelay(bool on) { write_delay_ = on; }

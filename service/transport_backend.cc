@@ -74,13 +74,12 @@ absl::StatusOr<std::unique_ptr<TransportBackend>> TransportBackend::Create(
     }
     io.push_back(std::move(t));
   }
-  return std::unique_ptr<TransportBackend>(
-      new TransportBackend(*std::move(engine), std::move(io), colocated));
+  return std::unique_ptr<TransportBackend>(new TransportBackend(*std::move(engine), std::move(io)));
 }
 
 TransportBackend::TransportBackend(std::unique_ptr<transport::Engine> engine,
-                                   std::vector<std::unique_ptr<IoThread>> io, bool colocated)
-    : engine_(std::move(engine)), io_(std::move(io)), colocated_(colocated) {}
+                                   std::vector<std::unique_ptr<IoThread>> io)
+    : engine_(std::move(engine)), io_(std::move(io)) {}
 
 TransportBackend::~TransportBackend() { Shutdown(absl::Now()); }
 
@@ -90,7 +89,8 @@ void TransportBackend::SetEventSink(SessionEventSink* sink) {
 }
 
 int TransportBackend::IoFor(const transport::Session& session) {
-  if (colocated_) return session.loop_index();
+  // On the engine's loops (no loop of kcpd's own): the session's own loop.
+  if (io_.front()->owned_loop == nullptr) return session.loop_index();
   return static_cast<int>(next_io_.fetch_add(1, std::memory_order_relaxed) % io_.size());
 }
 

@@ -97,20 +97,18 @@ class TransportBackend final : public SessionBackend {
 
  private:
   TransportBackend(std::unique_ptr<transport::Engine> engine,
-                   std::vector<std::unique_ptr<internal::IoThread>> io, bool colocated);
+                   std::vector<std::unique_ptr<internal::IoThread>> io);
 
   // Runs `fn` on I/O thread `io` and waits. False if that thread is gone.
   void RunOn(int io, absl::AnyInvocable<void()> fn);
-  // The I/O thread for `session`: its own loop when colocated, else the next
-  // one round-robin.
+  // The I/O thread for `session`: its own loop when io_ are the engine's
+  // loops, else the next one round-robin.
   int IoFor(const transport::Session& session);
   // Posts `fn` to I/O thread `io` unless the threads stopped.
   void PostTo(int io, absl::AnyInvocable<void()> fn);
   // Starts the data plane of a new session on its I/O thread (I/O thread).
   absl::Status StartSession(internal::IoThread& io, std::shared_ptr<internal::SessionRecord> record,
                             bool dialled);
-  // A listener handed over a session (transport loop thread).
-  void OnAccepted(const std::string& listener_id, std::unique_ptr<transport::Session> session);
   // OK if listener `id` may bind `address` now (state_.mu held).
   absl::Status CheckListenerFree(const std::string& id, const transport::SocketAddress& address);
   // `session`'s API view with fresh transport numbers.
@@ -122,7 +120,6 @@ class TransportBackend final : public SessionBackend {
   internal::BackendState state_;
   std::unique_ptr<transport::Engine> engine_;
   std::vector<std::unique_ptr<internal::IoThread>> io_;
-  const bool colocated_;  // io_ are the engine's loops
   std::atomic<uint32_t> next_io_{0};
   // Held shared by RunOn while it waits for an I/O thread, exclusively while
   // the I/O threads stop: a RunOn never waits on a stopped thread.

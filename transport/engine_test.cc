@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "crypt/packet_cipher.h"
 #include "gtest/gtest.h"
+#include "kcp/segment.h"
 #include "tools/lossy_relay/lossy_relay.h"
 #include "transport/testing/transfer.h"
 #include "transport/udp_socket.h"
@@ -357,23 +358,18 @@ TEST(Engine, BusyPollBudgetIsValidatedAndItsPollsAreCounted) {
   EXPECT_EQ(quiet->GetStats().busy_polls, 0u);
 }
 
-// A KCP PUSH as a peer without crypt or FEC sends it (wire-format.md §2):
-// the 24-byte little-endian header, then the data.
+// A KCP PUSH as a peer without crypt or FEC sends it (wire-format.md §2).
 std::vector<uint8_t> Push(uint32_t conv, uint32_t sn, uint32_t una, const std::string& data) {
-  std::vector<uint8_t> d(24 + data.size());
-  auto put32 = [&](size_t at, uint32_t v) {
-    for (int i = 0; i < 4; ++i) d[at + i] = static_cast<uint8_t>(v >> (8 * i));
-  };
-  put32(0, conv);
-  d[4] = 81;   // PUSH
-  d[5] = 0;    // frg
-  d[6] = 128;  // wnd, low byte
-  d[7] = 0;
-  put32(8, 0);  // ts
-  put32(12, sn);
-  put32(16, una);
-  put32(20, static_cast<uint32_t>(data.size()));
-  std::copy(data.begin(), data.end(), d.begin() + 24);
+  kcp::SegmentHeader h;
+  h.conv = conv;
+  h.cmd = kcp::kCmdPush;
+  h.wnd = 128;
+  h.sn = sn;
+  h.una = una;
+  h.len = static_cast<uint32_t>(data.size());
+  std::vector<uint8_t> d(kcp::kSegmentHeaderSize + data.size());
+  kcp::EncodeSegmentHeader(h, d.data());
+  std::copy(data.begin(), data.end(), d.begin() + kcp::kSegmentHeaderSize);
   return d;
 }
 

@@ -15,11 +15,13 @@
 
 namespace kcpp::transport {
 
-int64_t EventLoop::MonotonicMs() {
+int64_t EventLoop::MonotonicUs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
+
+int64_t EventLoop::MonotonicMs() { return MonotonicUs() / 1000; }
 
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(std::string name) {
   const int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -74,8 +76,12 @@ void EventLoop::Post(absl::AnyInvocable<void()> task) {
     tasks_.push_back(std::move(task));
   }
   // From the loop thread no wake-up is needed (and none is paid for): Run
-  // checks for tasks before it sleeps.
-  if (was_empty && !IsLoopThread()) Wake();
+  // does not sleep while posted_here_ is set.
+  if (IsLoopThread()) {
+    posted_here_ = true;
+  } else if (was_empty) {
+    Wake();
+  }
 }
 
 void EventLoop::Wake() {
@@ -133,23 +139,19 @@ void EventLoop::RunTasks() {
     std::lock_guard<std::mutex> lock(mu_);
     running_.swap(tasks_);
   }
+  posted_here_ = false;  // what the loop thread posted is in running_ now
   for (auto& task : running_) task();
   running_.clear();
 }
 
 int EventLoop::BusyPoll(epoll_event* events, int max_events, int timeout_ms) {
-  const auto micros = [] {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
-  };
-  const int64_t start = micros();
+  const int64_t start = MonotonicUs();
   int64_t budget = busy_poll_.budget_us();
   if (timeout_ms > 0 && budget > int64_t{timeout_ms} * 1000) budget = int64_t{timeout_ms} * 1000;
   busy_polls_.fetch_add(1, std::memory_order_relaxed);
   int n = 0;
   while ((n = epoll_wait(epoll_fd_, events, max_events, 0)) == 0 && !stopping_.load() &&
-         micros() - start < budget) {
+         MonotonicUs() - start < budget) {
     sched_yield();
   }
   if (n < 0) n = 0;  // EINTR: the blocking wait follows
@@ -170,10 +172,7 @@ void EventLoop::Run() {
       const int64_t wait = next - now_ms_;
       timeout = wait <= 0 ? 0 : (wait > 60000 ? 60000 : static_cast<int>(wait));
     }
-    if (timeout != 0) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!tasks_.empty()) timeout = 0;  // posted from this thread, after RunTasks
-    }
+    if (posted_here_) timeout = 0;  // posted from this thread after RunTasks took its batch
     int n = 0;
     if (timeout != 0 && handled_events && busy_poll_.ShouldPoll()) {
       n = BusyPoll(events, kMaxEvents, timeout);

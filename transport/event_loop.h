@@ -68,8 +68,9 @@ class EventLoop {
 
   // The loop's clock (CLOCK_MONOTONIC, ms), read once per iteration. Loop thread.
   int64_t now_ms() const { return now_ms_; }
-  // Reads CLOCK_MONOTONIC in ms.
+  // Read CLOCK_MONOTONIC in ms / µs.
   static int64_t MonotonicMs();
+  static int64_t MonotonicUs();
 
   // Loop thread: watches `fd` for readability (and writability if asked).
   // Events already collected in the current iteration may still reach a
@@ -133,6 +134,7 @@ class EventLoop {
   std::mutex mu_;
   std::vector<absl::AnyInvocable<void()>> tasks_;    // guarded by mu_
   std::vector<absl::AnyInvocable<void()>> running_;  // loop thread only
+  bool posted_here_ = false;  // loop thread only: Post from it since RunTasks' swap
 
   internal::TimerQueue timers_;
   std::vector<TimerHandler*> timer_handlers_;  // by TimerId

@@ -1,7 +1,8 @@
 // SessionActor: the data plane of one kcpd session, on its I/O thread (the
-// session's own transport loop by default, see IoThread) — the session's MuxLink (FRAMING_SMUX) or
-// the raw session itself (FRAMING_RAW), and the applications' Unix-socket connections attached to
-// its streams, pumped both ways without blocking.
+// session's own transport loop by default, see IoThread) — the session's
+// MuxLink (FRAMING_SMUX) or the raw session itself (FRAMING_RAW), and the
+// applications' Unix-socket connections attached to its streams, pumped
+// both ways without blocking.
 //
 // Per stream, with smux (wire-format.md §6.2):
 //   application -> peer  read only as much as the stream can take now

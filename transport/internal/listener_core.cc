@@ -184,15 +184,11 @@ void ListenerPart::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress&
       ForwardToMovedSession(identity, opened.payload, from, datagram.size(), now_ms)) {
     return;
   }
-  if (!refused_.empty() && identity.has_conv && table_.Find(from) == nullptr) {
-    auto it = refused_.find(Refused{from, identity.conv});
-    if (it != refused_.end()) {
-      if (!identity.StartsConversation()) {
-        shared_->stats().dropped_mid_conversation.fetch_add(1, std::memory_order_relaxed);
-        return;
-      }
-      refused_.erase(it);  // the peer starts over: let it in (order_ keeps a stale copy)
-    }
+  // A refused conversation gets in again only by starting over (segment 0).
+  if (!refused_.empty() && identity.has_conv && !identity.StartsConversation() &&
+      table_.Find(from) == nullptr && refused_.contains(Refused{from, identity.conv})) {
+    shared_->stats().dropped_mid_conversation.fetch_add(1, std::memory_order_relaxed);
+    return;
   }
   const size_t pending = shared_->pending();
   DemuxAction action = table_.Decide(from, identity, pending);

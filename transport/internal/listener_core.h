@@ -170,8 +170,8 @@ class ListenerPart final : public LoopObject, public UdpEndpoint::Receiver {
   // (SessionCore::began_elsewhere), by peer address and conv: their
   // datagrams are dropped (dropped_mid_conversation) rather than making
   // another session that can never deliver, so the peer's KCP reaches dead
-  // link. The oldest are forgotten beyond kMaxRefused; a new conversation
-  // (segment 0) from the address is always let in.
+  // link. The oldest are forgotten beyond kMaxRefused; the same
+  // conversation starting over (segment 0) is always let in.
   static constexpr size_t kMaxRefused = 1024;
   using Refused = std::pair<SocketAddress, uint32_t>;
   absl::flat_hash_set<Refused> refused_;

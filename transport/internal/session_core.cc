@@ -117,8 +117,7 @@ void SessionCore::AdoptEndpoint(std::unique_ptr<UdpEndpoint> endpoint) {
 
 void SessionCore::Start(int64_t now_ms) {
   now_ms_ = last_input_ms_ = last_input_from_remote_ms_ = una_progress_ms_ = created_ms_ = now_ms;
-  awaiting_first_segment_ = listener_ != nullptr;
-  kcp_->SetAwaitFirstSegment(awaiting_first_segment_);
+  kcp_->SetAwaitFirstSegment(listener_ != nullptr);  // CheckFirstSegment
   Reschedule(now_ms);
 }
 
@@ -164,10 +163,6 @@ int64_t SessionCore::KeepaliveAt() const {
 }
 
 void SessionCore::CheckFirstSegment(int64_t now_ms) {
-  if (kcp_->rcv_nxt() != 0) {
-    awaiting_first_segment_ = false;
-    return;
-  }
   const int64_t waited = now_ms - created_ms_;
   if (waited < std::max<int64_t>(options_.dead_link_min_ms, 1000)) return;
   began_elsewhere_ = true;
@@ -247,7 +242,7 @@ void SessionCore::OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int6
     }
     for (absl::Span<const uint8_t> recovered : r.recovered) KcpInput(recovered, true);
   }
-  if (awaiting_first_segment_) {
+  if (kcp_->awaiting_first_segment()) {
     CheckFirstSegment(now_ms);
     if (finished_) return;
   }

@@ -141,9 +141,9 @@ class SessionCore final : public LoopObject,
   int64_t FollowPeerAt() const;
   // When a dead link (KCP's retransmission count) may fail the session.
   int64_t DeadLinkAt() const;
-  // Accepted sessions: fails one whose segment 0 has not arrived
-  // max(dead_link_min_ms, 1 s) after it was created while later segments
-  // did — its peer's conversation began with a session here that ended
+  // Accepted sessions, while KCP awaits segment 0: fails the session once
+  // max(dead_link_min_ms, 1 s) have passed since it was created while later
+  // segments arrived — its peer's conversation began with a session here that ended
   // (the peer has received nothing, so its una of 0 made this one), and
   // nothing will ever be delivered from it.
   void CheckFirstSegment(int64_t now_ms);
@@ -198,8 +198,6 @@ class SessionCore final : public LoopObject,
   bool closing_ = false;
   int64_t linger_deadline_ = 0;
   bool finished_ = false;
-  // Accepted sessions: segment 0 has not arrived yet (CheckFirstSegment).
-  bool awaiting_first_segment_ = false;
   bool began_elsewhere_ = false;
   int64_t created_ms_ = 0;
   bool acknowledged_reported_ = true;
