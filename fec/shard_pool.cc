@@ -23,6 +23,7 @@ ShardPool::~ShardPool() {
 }
 
 uint8_t* ShardPool::AllocateNew(int c) {
+  ++allocations_;
   block_bytes_ += kClassBytes[c];
   in_use_bytes_ += kClassBytes[c];
   return static_cast<uint8_t*>(::operator new(kClassBytes[c]));
@@ -32,6 +33,7 @@ uint8_t* ShardPool::Grow(Scratch& s, size_t bytes) {
   // At least doubling, so a thread's scratch settles after a few groups.
   const size_t size = std::max({bytes, 2 * s.size, size_t{4096}});
   s.data.reset();  // contents are not kept: free first, then allocate
+  ++allocations_;
   s.data.reset(new uint8_t[size]);
   s.size = size;
   return s.data.get();

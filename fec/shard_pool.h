@@ -102,6 +102,10 @@ class ShardPool {
   size_t codecs() const { return codecs_.size(); }
   // Everything above: in use + free + scratch + codecs.
   size_t bytes_reserved() const { return block_bytes_ + scratch_bytes() + codec_bytes(); }
+  // Blocks and scratch areas taken from the allocator since the pool was
+  // made (codecs not counted: one per code in use). A warm pool stops
+  // counting until the shards it holds reach a new peak.
+  uint64_t allocations() const { return allocations_; }
 
   // Gives memory not in use back to the allocator: free blocks (largest
   // classes first) and then the scratch areas, until at most
@@ -201,12 +205,13 @@ class ShardPool {
   uint8_t* OutScratch(size_t bytes) {
     return bytes <= out_.size ? out_.data.get() : Grow(out_, bytes);
   }
-  static uint8_t* Grow(Scratch& s, size_t bytes);
+  uint8_t* Grow(Scratch& s, size_t bytes);
 
   ShardPoolOptions options_;
   FreeBlock* free_[kClasses] = {};
   size_t block_bytes_ = 0;   // every block allocated and not freed
   size_t in_use_bytes_ = 0;  // of which handed out
+  uint64_t allocations_ = 0;
   Scratch pad_;
   Scratch out_;
   std::vector<std::unique_ptr<Codec>> codecs_;

@@ -60,6 +60,7 @@ TEST(ShardPool, BlocksAreReusedAndAccounted) {
   // Same class, same block back (any request size of that class).
   EXPECT_EQ(pool.Allocate(30), a);
   EXPECT_EQ(pool.Allocate(1500), b);
+  EXPECT_EQ(pool.allocations(), 2u);  // the reuses did not count
   pool.Release(a, 30);
   pool.Release(b, 1500);
 }

@@ -907,8 +907,14 @@ TEST(KcpPool, SharedPoolReceivesBlocksBack) {
   }
   EXPECT_EQ(pool.blocks_in_use(), 0u);  // destructors return everything
   EXPECT_EQ(pool.free_blocks(), 20u);
+  EXPECT_EQ(pool.allocations(), 20u);
   pool.Trim(5);
   EXPECT_EQ(pool.free_blocks(), 5u);
+  // Reuse first; the allocator again only past the free list.
+  std::vector<SegmentPool::Block*> taken;
+  for (int i = 0; i < 7; ++i) taken.push_back(pool.Allocate());
+  EXPECT_EQ(pool.allocations(), 22u);
+  for (SegmentPool::Block* b : taken) pool.Release(b);
 }
 
 }  // namespace

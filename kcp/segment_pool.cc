@@ -14,6 +14,7 @@ SegmentPool::~SegmentPool() {
 }
 
 SegmentPool::Block* SegmentPool::AllocateNew() {
+  ++allocations_;
   void* p = ::operator new(kBlockOverhead + block_size_);
   Block* b = static_cast<Block*>(p);
   b->next = nullptr;

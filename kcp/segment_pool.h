@@ -58,6 +58,10 @@ class SegmentPool {
   size_t free_blocks() const { return free_count_; }
   // Heap bytes held by the pool's blocks (in use + free).
   size_t bytes_reserved() const { return (in_use_ + free_count_) * (block_size_ + kBlockOverhead); }
+  // Blocks taken from the allocator since the pool was made. A warm pool
+  // stops counting until its working set reaches a new peak (or it was
+  // trimmed below it).
+  uint64_t allocations() const { return allocations_; }
 
   // Frees free-list blocks until at most `keep_free_blocks` remain.
   void Trim(size_t keep_free_blocks = 0);
@@ -103,6 +107,7 @@ class SegmentPool {
   Block* free_ = nullptr;
   size_t free_count_ = 0;
   size_t in_use_ = 0;
+  uint64_t allocations_ = 0;
 };
 
 }  // namespace kcpp::kcp

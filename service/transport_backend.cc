@@ -501,6 +501,9 @@ kcpp::v1::Stats TransportBackend::GetStats() {
   stats.set_event_loops(e.loops);
   stats.set_busy_polls(e.busy_polls);
   stats.set_busy_poll_hits(e.busy_poll_hits);
+  stats.set_pool_bytes(e.pool_bytes);
+  stats.set_pool_allocations(e.pool_allocations);
+  stats.set_queue_chunk_allocations(e.queue_chunk_allocations);
   return stats;
 }
 

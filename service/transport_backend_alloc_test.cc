@@ -128,20 +128,31 @@ TEST_P(TransportBackendAllocations, WarmTransferAllocatesNothingPerPacket) {
   const uint64_t session_id = internal::ParseStreamName(d->stream.name(), "s")->session_id;
   const uint64_t packets_before =
       client.backend->GetSession(session_id, false)->counters().packets_sent();
+  // Pool growth of both kcpd (the queue chunk pool is process-wide:
+  // counted once).
+  auto pool_growth = [&] {
+    const kcpp::v1::Stats c = client.backend->GetStats(), s = server.backend->GetStats();
+    return c.pool_allocations() + s.pool_allocations() + c.queue_chunk_allocations();
+  };
   constexpr uint64_t kMeasured = 16 << 20;
+  const uint64_t pools_before = pool_growth();
   const uint64_t before = ::kcpp::test::AllocationCount();
   ASSERT_TRUE(Transfer(a.get(), b.get(), kMeasured, pattern, in));
   const uint64_t allocations = ::kcpp::test::AllocationCount() - before;
+  const uint64_t pools = pool_growth() - pools_before;
   const uint64_t packets =
       client.backend->GetSession(session_id, false)->counters().packets_sent() - packets_before;
   EXPECT_GT(packets, 5000u);
   // A per-packet allocation would show up as at least one per packet. What
-  // is left: the test's writer thread, transport's chunk pool and queues
-  // growing to a new peak (see mux_link_alloc_test).
-  EXPECT_LE(allocations, packets / 10)
-      << allocations << " allocations for " << packets << " packets";
-  std::printf("%llu allocations for %llu packets\n", static_cast<unsigned long long>(allocations),
-              static_cast<unsigned long long>(packets));
+  // is left besides the pools' growth to a new peak of data in flight (how
+  // far depends on the machine's load; see mux_link_alloc_test): the
+  // test's writer thread, vectors doubling.
+  constexpr uint64_t kSlack = 64;
+  EXPECT_LE(allocations, pools + kSlack)
+      << allocations << " allocations for " << packets << " packets, " << pools << " pool growths";
+  std::printf("%llu allocations for %llu packets: %llu pool growths\n",
+              static_cast<unsigned long long>(allocations),
+              static_cast<unsigned long long>(packets), static_cast<unsigned long long>(pools));
 }
 
 }  // namespace

@@ -142,6 +142,9 @@ TEST_P(TransportBackendTest, StreamBytesBothWaysAndEofPropagatesBothWays) {
   const kcpp::v1::Stats stats = client_.backend->GetStats();
   EXPECT_GT(stats.busy_polls(), 0u);
   EXPECT_LE(stats.busy_poll_hits(), stats.busy_polls());
+  // ... and the pools that carried it.
+  EXPECT_GT(stats.pool_bytes(), 0u);
+  EXPECT_GT(stats.pool_allocations(), 0u);
 }
 
 TEST_P(TransportBackendTest, ClosingTheConnectionReachesTheFarApplicationAsEof) {

@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "transport/internal/byte_queue.h"
 #include "transport/internal/listener_core.h"
 #include "transport/internal/loop.h"
 #include "transport/internal/session_access.h"
@@ -197,8 +198,13 @@ EngineStats Engine::GetStats() const {
       s.max_sessions += t.max;
       s.busy_polls += loop->event_loop().busy_polls();
       s.busy_poll_hits += loop->event_loop().busy_poll_hits();
+      s.pool_bytes += loop->pool().bytes_reserved() + loop->segment_pool().bytes_reserved() +
+                      loop->fec_pool().bytes_reserved();
+      s.pool_allocations += loop->pool().allocations() + loop->segment_pool().allocations() +
+                            loop->fec_pool().allocations();
     });
   }
+  s.queue_chunk_allocations = internal::ChunkPool::Default().allocations();
   return s;
 }
 

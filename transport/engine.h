@@ -61,6 +61,19 @@ struct EngineStats {
   uint32_t loops = 0;
   uint64_t busy_polls = 0;      // polls before sleeping (EngineOptions::busy_poll_us)
   uint64_t busy_poll_hits = 0;  // of which caught a datagram or task
+  // Memory of the loops' pools — packet buffers, KCP payload blocks, FEC
+  // shards and scratch — in use or kept for reuse, in bytes.
+  uint64_t pool_bytes = 0;
+  // How often those pools went to the allocator. Never per packet: a warm
+  // engine adds to it only when the data in flight reaches a new peak, or
+  // after a loop's once-a-second housekeeping gave KCP payload blocks back
+  // (it keeps 512 free per loop).
+  uint64_t pool_allocations = 0;
+  // 4 KiB chunks the session queues (Write's outbound and Read's inbound
+  // bytes) took from the allocator, likewise only at a new peak of queued
+  // bytes. Process-wide: every engine's sessions share that chunk pool, so
+  // two engines of one process report the same figure.
+  uint64_t queue_chunk_allocations = 0;
 };
 
 class Engine {

@@ -90,7 +90,13 @@ TEST(Engine, StreamEchoIsByteExactAndAcknowledged) {
   EXPECT_EQ(info->segments_waiting, 0u);
   EXPECT_EQ(info->counters.checksum_errors, 0u);
   EXPECT_EQ(echo.sessions_accepted(), 1);
-  EXPECT_GT(p.engine->GetStats().counters.packets_sent, 0u);
+  const EngineStats stats = p.engine->GetStats();
+  EXPECT_GT(stats.counters.packets_sent, 0u);
+  // The transfer went through the pools: packet buffers and KCP blocks
+  // (at least a slab of buffers), and queue chunks for the 4 MiB written.
+  EXPECT_GE(stats.pool_bytes, 256 * 1536u);
+  EXPECT_GE(stats.pool_allocations, 2u);
+  EXPECT_GT(stats.queue_chunk_allocations, 0u);
 }
 
 class CipherFec : public ::testing::TestWithParam<std::tuple<std::string, bool>> {};

@@ -214,7 +214,8 @@ std::string DescribeStats(const kcpp::v1::Stats& s) {
       " sent, ", HumanBytes(c.bytes_received()), " received\npackets:     ", c.packets_sent(),
       " sent, ", c.packets_received(), " received, ", c.retransmitted_segments(),
       " segments retransmitted\npolling:     ", s.busy_polls(), " busy polls, ", s.busy_poll_hits(),
-      " caught a datagram\n");
+      " caught a datagram\npools:       ", HumanBytes(s.pool_bytes()), ", ", s.pool_allocations(),
+      " allocations (+", s.queue_chunk_allocations(), " queue chunks)\n");
 }
 
 std::string EventLine(const kcpp::v1::SessionEvent& e) {

@@ -35,12 +35,18 @@ TEST(KcpctlFormat, JsonUsesProtoNamesAndPrintsZeros) {
   EXPECT_EQ(j.find('\n'), j.size() - 1);
 }
 
-TEST(KcpctlFormat, StatsShowBusyPolling) {
+TEST(KcpctlFormat, StatsShowBusyPollingAndPools) {
   kcpp::v1::Stats s;
   s.set_busy_polls(120);
   s.set_busy_poll_hits(97);
+  s.set_pool_bytes(3 << 20);
+  s.set_pool_allocations(14);
+  s.set_queue_chunk_allocations(260);
   const std::string text = DescribeStats(s);
   EXPECT_NE(text.find("polling:     120 busy polls, 97 caught a datagram"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("pools:       3.0 MiB, 14 allocations (+260 queue chunks)"),
+            std::string::npos)
       << text;
 }
 

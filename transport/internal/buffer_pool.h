@@ -37,6 +37,10 @@ class BufferPool {
 
   size_t capacity() const { return slabs_.size() * per_slab_; }
   size_t available() const { return free_.size(); }
+  // Heap bytes of the slabs (every buffer, in use or free).
+  size_t bytes_reserved() const { return capacity() * sizeof(Block); }
+  // Slabs taken from the allocator: one per growth, none once warm.
+  uint64_t allocations() const { return slabs_.size(); }
 
  private:
   struct alignas(64) Block {

@@ -27,6 +27,8 @@ TEST(BufferPool, HandsOutDistinctAlignedBuffersAndReusesThem) {
   // Warm: taking and returning does not grow the pool.
   for (int i = 0; i < 1000; ++i) pool.Put(pool.Get());
   EXPECT_EQ(pool.capacity(), 12u);
+  EXPECT_EQ(pool.allocations(), 3u);
+  EXPECT_EQ(pool.bytes_reserved(), 12 * BufferPool::kBufferBytes);
 }
 
 }  // namespace

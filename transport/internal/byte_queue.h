@@ -10,6 +10,7 @@
 #ifndef KCPP_TRANSPORT_INTERNAL_BYTE_QUEUE_H_
 #define KCPP_TRANSPORT_INTERNAL_BYTE_QUEUE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -47,6 +48,7 @@ class ChunkPool {
         return c;
       }
     }
+    allocations_.fetch_add(1, std::memory_order_relaxed);
     return new uint8_t[kChunkBytes];
   }
 
@@ -61,10 +63,16 @@ class ChunkPool {
     delete[] chunk;
   }
 
+  // Chunks taken from the allocator so far: a warm pool stops counting
+  // until the bytes queued reach a new peak (beyond what its free list
+  // kept). Any thread.
+  uint64_t allocations() const { return allocations_.load(std::memory_order_relaxed); }
+
  private:
   std::mutex mu_;
   size_t max_free_;
   std::vector<uint8_t*> free_;
+  std::atomic<uint64_t> allocations_{0};
 };
 
 // The chunks of one ByteQueue, oldest first: a vector used as a FIFO, so an

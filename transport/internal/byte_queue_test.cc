@@ -74,11 +74,15 @@ TEST(ChunkPool, ReusesAndBoundsItsFreeList) {
   uint8_t* a = pool.Get();
   pool.Put(a);
   EXPECT_EQ(pool.Get(), a);
+  EXPECT_EQ(pool.allocations(), 1u);
   uint8_t *x = pool.Get(), *y = pool.Get(), *z = pool.Get();
+  EXPECT_EQ(pool.allocations(), 4u);
   pool.Put(x);
   pool.Put(y);
   pool.Put(z);  // over the bound: freed, not kept (LSan would see a leak otherwise)
   pool.Put(a);
+  pool.Put(pool.Get());
+  EXPECT_EQ(pool.allocations(), 4u);  // taken from the two kept
 }
 
 }  // namespace
