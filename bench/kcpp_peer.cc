@@ -25,7 +25,10 @@
 //                        and reads the echo. Prints "READY <N>" once every
 //                        session has had one echo back, then runs until
 //                        SIGTERM/SIGINT or -duration seconds and prints
-//                        "DONE <sent> <echoed>" (messages).
+//                        "DONE <sent> <echoed>" (messages) and
+//                        "RTT <count> <p50> <p90> <p99> <max> <mean>" (us): each
+//                        message's echo time under that load, from READY on
+//                        (to ~6 % resolution; see LatencyHistogram).
 //
 // Session settings are kcpgo_peer's tune(): stream mode, windows -sndwnd /
 // -rcvwnd, -mtu, no write delay, ACK no-delay, 4 MiB socket buffers.
@@ -558,6 +561,58 @@ int RunClientRtt(Engine& engine) {
   return 0;
 }
 
+// Latencies in microseconds from many threads, into log-linear buckets: 16
+// per power of two (each within ~6 % of the values it holds), lock-free.
+class LatencyHistogram {
+ public:
+  void Add(int64_t us) {
+    const uint64_t v = us < 0 ? 0 : static_cast<uint64_t>(us);
+    buckets_[Index(v)].fetch_add(1, std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+    sum_.fetch_add(v, std::memory_order_relaxed);
+    uint64_t m = max_.load(std::memory_order_relaxed);
+    while (v > m && !max_.compare_exchange_weak(m, v)) {
+    }
+  }
+  uint64_t count() const { return count_.load(); }
+  // The smallest bucket value with at least q of the samples at or below it.
+  double Quantile(double q) const {
+    const uint64_t total = count();
+    if (total == 0) return 0;
+    const uint64_t rank = static_cast<uint64_t>(q * static_cast<double>(total - 1)) + 1;
+    uint64_t seen = 0;
+    for (size_t i = 0; i < kBuckets; ++i) {
+      seen += buckets_[i].load();
+      if (seen >= rank) return static_cast<double>(Lower(i));
+    }
+    return static_cast<double>(max_.load());
+  }
+  double max() const { return static_cast<double>(max_.load()); }
+  double mean() const {
+    return count() ? static_cast<double>(sum_.load()) / static_cast<double>(count()) : 0;
+  }
+
+ private:
+  static constexpr int kSub = 4;  // 2^4 buckets per power of two
+  static constexpr size_t kBuckets = (64 - kSub + 1) << kSub;
+  static size_t Index(uint64_t v) {
+    if (v < (uint64_t{1} << kSub)) return static_cast<size_t>(v);
+    const int e = 63 - __builtin_clzll(v);  // v in [2^e, 2^(e+1))
+    const uint64_t sub = (v >> (e - kSub)) & ((uint64_t{1} << kSub) - 1);
+    return (static_cast<size_t>(e - kSub + 1) << kSub) + static_cast<size_t>(sub);
+  }
+  static uint64_t Lower(size_t i) {
+    if (i < (size_t{1} << kSub)) return i;
+    const int e = static_cast<int>(i >> kSub) + kSub - 1;
+    const uint64_t sub = i & ((size_t{1} << kSub) - 1);
+    return (uint64_t{1} << e) | (sub << (e - kSub));
+  }
+  std::atomic<uint64_t> buckets_[kBuckets] = {};
+  std::atomic<uint64_t> count_{0}, sum_{0}, max_{0};
+};
+
+int64_t NowUs() { return absl::ToUnixMicros(absl::Now()); }
+
 // -bench many: N sessions, one message each per period.
 int RunClientMany(std::unique_ptr<Engine> engine) {
   const int n = absl::GetFlag(FLAGS_conns);
@@ -566,21 +621,29 @@ int RunClientMany(std::unique_ptr<Engine> engine) {
   struct Peer {
     std::unique_ptr<Session> session;
     std::atomic<uint64_t> echoed_bytes{0};
+    std::atomic<int64_t> sent_at_us{0};  // the message in flight (one per period)
   };
   std::vector<Peer> peers(static_cast<size_t>(n));
   std::atomic<int> ready{0};
+  std::atomic<bool> measuring{false};
   std::atomic<uint64_t> echoed_total{0};
+  LatencyHistogram rtt;
   for (Peer& p : peers) {
     p.session = DialPeer(*engine);
     Peer* pp = &p;
     SessionCallbacks cb;
-    cb.on_readable = [pp, size, &ready, &echoed_total] {
+    cb.on_readable = [pp, size, &ready, &echoed_total, &measuring, &rtt] {
       uint8_t buf[4096];
       while (true) {
         absl::StatusOr<size_t> r = pp->session->TryRead(absl::MakeSpan(buf));
         if (!r.ok()) return;
         const uint64_t before = pp->echoed_bytes.fetch_add(*r);
         if (before < size && before + *r >= size) ready.fetch_add(1);
+        // A message's echo is complete when the count crosses a multiple of
+        // the size.
+        if ((before + *r) / size > before / size && measuring.load(std::memory_order_relaxed)) {
+          rtt.Add(NowUs() - pp->sent_at_us.load(std::memory_order_relaxed));
+        }
         echoed_total.fetch_add(*r);
       }
     };
@@ -599,10 +662,12 @@ int RunClientMany(std::unique_ptr<Engine> engine) {
     const absl::Time due = start + period * static_cast<double>(tick) / n;
     const absl::Time now = absl::Now();
     if (due > now) absl::SleepFor(due - now);  // pacing the load, not synchronisation
+    peers[i].sent_at_us.store(NowUs(), std::memory_order_relaxed);
     absl::StatusOr<size_t> w = peers[i].session->TryWrite(msg);
     if (w.ok()) ++sent;
     if (!announced && ready.load() == n) {
       announced = true;
+      measuring.store(true);
       std::printf("READY %d\n", n);
       std::fflush(stdout);
       if (duration > 0) stop_at = absl::Now() + absl::Seconds(duration);
@@ -611,6 +676,8 @@ int RunClientMany(std::unique_ptr<Engine> engine) {
   }
   std::printf("DONE %llu %llu\n", static_cast<unsigned long long>(sent),
               static_cast<unsigned long long>(echoed_total.load() / size));
+  std::printf("RTT %llu %.1f %.1f %.1f %.1f %.1f\n", static_cast<unsigned long long>(rtt.count()),
+              rtt.Quantile(0.50), rtt.Quantile(0.90), rtt.Quantile(0.99), rtt.max(), rtt.mean());
   std::fflush(stdout);
   // No callback runs once the engine is gone; then `peers` can go.
   engine.reset();

@@ -13,7 +13,9 @@ ratios against the issue's targets:
   many   server CPU (utime+stime from /proc/<pid>/stat over --cpu-seconds)
          and RSS (VmRSS, VmHWM) with N sessions each sending --many-size
          bytes per second to an echo server; the client is kcpp_peer
-         -bench many for both servers (the cheapest identical client).
+         -bench many for both servers (the cheapest identical client),
+         which also reports each message's echo time under that load
+         (p50/p99 from READY to the end).
 
 Readiness comes from the programs' own lines (LISTENING, READY, OK, RTT);
 the only fixed waits are the CPU sampling intervals. Writes
@@ -188,8 +190,19 @@ def many_once(server_binary, client_binary, flags, sessions, size, settle, secon
         if client is not None:
             client.stop()
         server.stop()
+    # After SIGTERM the client prints DONE and the echo times it saw from
+    # READY on: "RTT <count> <p50> <p90> <p99> <max> <mean>".
+    rtt = {"p50": 0.0, "p99": 0.0}
+    while True:
+        line = client.readline(1)
+        if line is None:
+            break
+        if line.startswith("RTT "):
+            words = line.split()
+            rtt = {"p50": float(words[2]), "p99": float(words[4])}
     return {"cpu_pct": 100.0 * (cpu1 - cpu0) / (t1 - t0), "rss_mib": rss / 1024.0,
-            "hwm_mib": hwm / 1024.0, "idle_rss_mib": idle_rss / 1024.0}
+            "hwm_mib": hwm / 1024.0, "idle_rss_mib": idle_rss / 1024.0,
+            "echo_p50": rtt["p50"], "echo_p99": rtt["p99"]}
 
 
 def loadavg():
@@ -333,7 +346,7 @@ def main():
                 except RuntimeError as e:
                     print(f"  {name} many {n}: {e}", file=sys.stderr)
                     res[name] = {"cpu_pct": 0.0, "rss_mib": 0.0, "hwm_mib": 0.0,
-                                 "idle_rss_mib": 0.0}
+                                 "idle_rss_mib": 0.0, "echo_p50": 0.0, "echo_p99": 0.0}
             case = f"{n} sessions"
             k, g = res["kcpp"], res["kcp-go"]
             rows.append(("many", case, "server CPU %", k["cpu_pct"], g["cpu_pct"], "% of a core",
@@ -345,9 +358,14 @@ def main():
             rows.append(("many", case, "server RSS before sessions", k["idle_rss_mib"],
                          g["idle_rss_mib"], "MiB", ratio(k["idle_rss_mib"], g["idle_rss_mib"]),
                          "-"))
+            for q in ("p50", "p99"):
+                rows.append(("many", case, f"echo {q} under this load", k["echo_" + q],
+                             g["echo_" + q], "us", ratio(k["echo_" + q], g["echo_" + q]), "-"))
             print(f"many {case}: CPU kcpp {k['cpu_pct']:.1f}% kcp-go {g['cpu_pct']:.1f}%  "
                   f"RSS kcpp {k['rss_mib']:.1f} MiB (idle {k['idle_rss_mib']:.1f}) kcp-go "
-                  f"{g['rss_mib']:.1f} MiB (idle {g['idle_rss_mib']:.1f})", flush=True)
+                  f"{g['rss_mib']:.1f} MiB (idle {g['idle_rss_mib']:.1f})  echo p50/p99 kcpp "
+                  f"{k['echo_p50']:.0f}/{k['echo_p99']:.0f} us kcp-go "
+                  f"{g['echo_p50']:.0f}/{g['echo_p99']:.0f} us", flush=True)
 
     load_end = loadavg()
     print(f"# load average at end: {load_end}")

@@ -92,7 +92,7 @@ void EventLoop::Wake() {
 
 absl::Status EventLoop::WatchFd(int fd, FdHandler* handler, bool writable) {
   epoll_event ev{};
-  ev.events = EPOLLIN | (writable ? EPOLLOUT : 0);
+  ev.events = uint32_t{EPOLLIN} | (writable ? uint32_t{EPOLLOUT} : 0u);
   ev.data.ptr = handler;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     return absl::InternalError(absl::StrCat("epoll_ctl(ADD ", fd, "): ", strerror(errno)));
