@@ -82,13 +82,18 @@ start_server kcpp_echo2 "$kcpp" -crypt null -bench echo
 out=$("$kcpgo" -role client -addr "$addr" -crypt null -bench rtt -count 50 -warmup 5 -size 3000)
 expect_prefix "kcp-go rtt client -> kcpp echo server" "$out" "RTT 50 "
 
-# -bench many against both servers: every session gets its echo (READY).
+# -bench many against both servers: every session gets its echo (READY),
+# and the echoes after READY were timed (an RTT line counting some).
 for srv in kcpp kcpgo; do
   bin=$kcpp
   [[ $srv == kcpgo ]] && bin=$kcpgo
   start_server "${srv}_many" "$bin" -crypt null -bench echo
   out=$("$kcpp" -role client -addr "$addr" -crypt null -bench many -conns 20 -size 64 \
-    -period_ms 100 -duration 1 | head -1)
+    -period_ms 100 -duration 1)
   expect_prefix "kcpp many client -> $srv echo server" "$out" "READY 20"
+  rtt=$(grep '^RTT ' <<<"$out" || true)
+  read -r _ timed _ <<<"$rtt"
+  [[ "${timed:-0}" -gt 0 ]] || fail "kcpp many client -> $srv: no echo timed: '$out'"
+  echo "ok: kcpp many client -> $srv echo server timed: $rtt"
 done
 echo "all passed"
