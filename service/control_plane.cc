@@ -452,7 +452,7 @@ void ControlPlane::JanitorLoop() {
       const std::optional<absl::Time> next = tokens_.NextExpiry();
       const absl::Duration wait =
           next.has_value() ? std::max(*next - clock_(), absl::ZeroDuration()) : absl::Hours(1);
-      const auto woken = [this, kick]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      const auto woken = [this, kick]() {
         return janitor_stop_ || janitor_kick_ != kick || !to_close_.empty();
       };
       // `wait` is measured on our monotonic clock; the condition variable's

@@ -28,7 +28,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -54,7 +53,7 @@ struct ControlPlaneOptions {
   // Reported in Stats.version.
   std::string version = "kcpd";
   // Never goes backwards; defaults to a monotonic clock. Tests substitute one.
-  std::function<absl::Time()> monotonic_clock;
+  std::function<absl::Time()> monotonic_clock = nullptr;
   // Runs the janitor thread (tests that drive expiry by hand turn it off and
   // call CollectExpiredAttachments()).
   bool run_janitor = true;
@@ -142,11 +141,11 @@ class ControlPlane final : public SessionEventSink {
 
   std::mutex janitor_mu_;
   std::condition_variable janitor_cv_;  // janitor_stop_, janitor_kick_, to_close_ changed
-  bool janitor_stop_ ABSL_GUARDED_BY(janitor_mu_) = false;
-  uint64_t janitor_kick_ ABSL_GUARDED_BY(janitor_mu_) = 0;
+  bool janitor_stop_ = false;           // guarded by janitor_mu_
+  uint64_t janitor_kick_ = 0;           // guarded by janitor_mu_
   // Streams to close for want of a token (queued from OnEvent, which must
   // not call the backend).
-  std::vector<std::pair<StreamRef, std::string>> to_close_ ABSL_GUARDED_BY(janitor_mu_);
+  std::vector<std::pair<StreamRef, std::string>> to_close_;  // guarded by janitor_mu_
   std::thread janitor_;
 };
 

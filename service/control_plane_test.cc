@@ -3,7 +3,6 @@
 #include <mutex>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
 #include "gtest/gtest.h"
 #include "service/fake_backend.h"
 #include "service/internal/test_util.h"

@@ -13,11 +13,17 @@
 namespace kcpp::service {
 namespace {
 
+ControlPlaneOptions WithoutJanitor() {
+  ControlPlaneOptions o;
+  o.run_janitor = false;
+  return o;
+}
+
 // The gRPC servers kcpd runs: the API for allowed uids, a refusal for others.
 class ControlSocketServerTest : public ::testing::Test {
  protected:
   ControlSocketServerTest()
-      : plane_(&backend_, {.run_janitor = false}),
+      : plane_(&backend_, WithoutJanitor()),
         service_(&plane_),
         deny_("your uid is not allowed to use this kcpd (test)") {
     grpc::ServerBuilder builder;

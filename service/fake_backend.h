@@ -30,7 +30,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "service/internal/unique_fd.h"
 #include "service/session_backend.h"
 
@@ -104,38 +103,36 @@ class FakeBackend final : public SessionBackend {
     uint64_t accepted = 0;
   };
 
-  kcpp::v1::Listener ListenerProto(const Listener& l) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  kcpp::v1::Session SessionProto(const Session& s, bool with_streams) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Every helper below but Wake and PumpLoop runs with mu_ held.
+  kcpp::v1::Listener ListenerProto(const Listener& l) const;
+  kcpp::v1::Session SessionProto(const Session& s, bool with_streams) const;
   kcpp::v1::Stream StreamProto(const Session& s, const Stream& st) const;
   void Emit(kcpp::v1::SessionEvent::Type type, const Session& s, const Stream* st,
-            absl::string_view reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Session* FindSession(uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Stream* Peer(const Session& s, uint32_t stream_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+            absl::string_view reason);
+  Session* FindSession(uint64_t id);
+  Stream* Peer(const Session& s, uint32_t stream_id);
   // Creates stream `id` on `s` (and the accepted twin on its peer).
-  Stream& AddStream(Session& s, uint32_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Stream& AddStream(Session& s, uint32_t id);
   // Ends one stream: its app connection is closed, the peer app reads EOF.
-  void EndStream(Session& s, uint32_t id, absl::string_view reason, bool propagate)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndStream(Session& s, uint32_t id, absl::string_view reason, bool propagate);
   // Ends a session with SESSION_CLOSED (or SESSION_PEER_DEAD when `peer_dead`).
-  void EndSession(uint64_t id, absl::string_view reason, bool peer_dead, bool propagate)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndSession(uint64_t id, absl::string_view reason, bool peer_dead, bool propagate);
   void Wake();
   void PumpLoop();
   // Moves what it can, without blocking, from this stream's application to
   // the peer's (and forwards end-of-file). May end streams and sessions.
-  void PumpStream(Session& s, Stream& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PumpStream(Session& s, Stream& st);
 
   std::mutex mu_;
-  SessionEventSink* sink_ ABSL_GUARDED_BY(mu_) = nullptr;
-  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
-  std::map<std::string, Listener> listeners_ ABSL_GUARDED_BY(mu_);
-  std::map<uint64_t, Session> sessions_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_session_id_ ABSL_GUARDED_BY(mu_) = 1;
-  int next_listener_port_ ABSL_GUARDED_BY(mu_) = 40000;
-  int next_local_port_ ABSL_GUARDED_BY(mu_) = 50000;
-  std::mt19937 random_ ABSL_GUARDED_BY(mu_);
-  kcpp::v1::Stats totals_ ABSL_GUARDED_BY(mu_);  // dialed, accepted, closed, peers_dead, bytes
+  SessionEventSink* sink_ = nullptr;           // guarded by mu_
+  bool shut_down_ = false;                     // guarded by mu_
+  std::map<std::string, Listener> listeners_;  // guarded by mu_
+  std::map<uint64_t, Session> sessions_;       // guarded by mu_
+  uint64_t next_session_id_ = 1;               // guarded by mu_
+  int next_listener_port_ = 40000;             // guarded by mu_
+  int next_local_port_ = 50000;                // guarded by mu_
+  std::mt19937 random_;                        // guarded by mu_
+  kcpp::v1::Stats totals_;  // guarded by mu_; dialed, accepted, closed, peers_dead, bytes
 
   internal::UniqueFd wake_fd_;  // eventfd: the pump re-reads the stream table
   std::thread pump_;

@@ -5,7 +5,6 @@
 #include <optional>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "service/internal/log.h"
 
@@ -137,11 +136,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<kcpp::v1::SessionEven
   ControlPlane* const plane_;
   std::shared_ptr<WatchReactor> self_;  // gRPC's reference, dropped in OnDone
   std::mutex mu_;
-  std::shared_ptr<internal::EventHub::Subscription> sub_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  kcpp::v1::SessionEvent current_;  // owned by the write in flight
+  std::shared_ptr<internal::EventHub::Subscription> sub_;  // guarded by mu_
+  bool writing_ = false;                                   // guarded by mu_
+  bool cancelled_ = false;                                 // guarded by mu_
+  bool finished_ = false;                                  // guarded by mu_
+  kcpp::v1::SessionEvent current_;                         // owned by the write in flight
 };
 
 }  // namespace

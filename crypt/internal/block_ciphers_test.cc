@@ -207,7 +207,9 @@ TEST(Cfb, GenericAndAesniPathsAgree) {
         AesniCfbEncrypt(block.key.rd_key, block.key.rounds, b.data(), n);
         ASSERT_EQ(a, b) << bits << " " << n;
       }
-      if (n >= 16) ASSERT_NE(a, plain);
+      if (n >= 16) {
+        ASSERT_NE(a, plain);
+      }
       CfbDecrypt(block, a.data(), n);
       ASSERT_EQ(a, plain) << bits << " " << n;
     }

@@ -67,6 +67,20 @@ inline void XorInto(uint8_t* dst, const uint8_t* src, size_t n) {
   for (; i < n; ++i) dst[i] ^= src[i];
 }
 
+// dst[i] ^= src[i] for one cipher block of B bytes (a multiple of 8): whole
+// 64-bit words, no loop over sizes the block cannot have.
+template <size_t B>
+inline void XorBlock(uint8_t* dst, const uint8_t* src) {
+  static_assert(B % 8 == 0, "blocks are whole 64-bit words");
+  for (size_t i = 0; i < B; i += 8) {
+    uint64_t a, b;
+    std::memcpy(&a, dst + i, 8);
+    std::memcpy(&b, src + i, 8);
+    a ^= b;
+    std::memcpy(dst + i, &a, 8);
+  }
+}
+
 }  // namespace kcpp::crypt::internal
 
 #endif  // KCPP_CRYPT_INTERNAL_BYTES_H_

@@ -31,14 +31,14 @@ void CfbEncrypt(const Block& block, uint8_t* p, size_t n) {
   size_t i = 0;
   if (n >= B) {
     for (;;) {
-      XorInto(p + i, k, B);
+      XorBlock<B>(p + i, k);
       if (i + B == n) return;  // no keystream needed past the last block
       block.EncryptBlock(p + i, k);
       i += B;
       if (i + B > n) break;
     }
   }
-  XorInto(p + i, k, n - i);
+  for (size_t j = 0; i + j < n; ++j) p[i + j] ^= k[j];  // the last, partial block
 }
 
 // Decrypts `n` bytes at `p` in place. Keystream block j is E(C_{j-1}) (C_{-1}

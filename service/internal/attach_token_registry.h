@@ -27,7 +27,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -92,18 +91,18 @@ class AttachTokenRegistry {
     State state = State::kPending;
   };
 
-  void ExpireLocked(absl::Time now, std::vector<StreamRef>* expired)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // With mu_ held.
+  void ExpireLocked(absl::Time now, std::vector<StreamRef>* expired);
 
   const Options options_;
   mutable std::mutex mu_;
   // SHA-256(token) -> entry.
-  absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Entry> entries_;  // guarded by mu_
   // Digests in issue order (= expiry order: ttl is fixed and time monotonic).
-  std::deque<std::string> order_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> order_;  // guarded by mu_
   // Pending token of each stream.
-  absl::flat_hash_map<StreamRef, std::string> by_stream_ ABSL_GUARDED_BY(mu_);
-  size_t pending_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<StreamRef, std::string> by_stream_;  // guarded by mu_
+  size_t pending_ = 0;                                     // guarded by mu_
 };
 
 }  // namespace kcpp::service::internal

@@ -196,9 +196,7 @@ void EventHub::SampleLoop() {
       // Wakes early when stopping or when a watcher with an earlier sample
       // time subscribes (Subscribe changes subscriptions_).
       const uint64_t generation = generation_;
-      const auto changed = [this, generation]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return stop_ || generation_ != generation;
-      };
+      const auto changed = [this, generation]() { return stop_ || generation_ != generation; };
       if (next == absl::InfiniteFuture()) {
         changed_.wait(lock, changed);
       } else {

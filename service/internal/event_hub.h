@@ -31,7 +31,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -85,10 +84,10 @@ class EventHub {
     absl::Time next_sample_ = absl::InfiniteFuture();  // guarded by the hub's mutex
 
     std::mutex mu_;
-    std::deque<kcpp::v1::SessionEvent> events_ ABSL_GUARDED_BY(mu_);
-    std::deque<kcpp::v1::Session> samples_ ABSL_GUARDED_BY(mu_);
-    absl::Time sample_time_ ABSL_GUARDED_BY(mu_);
-    std::optional<absl::Status> end_ ABSL_GUARDED_BY(mu_);
+    std::deque<kcpp::v1::SessionEvent> events_;  // guarded by mu_
+    std::deque<kcpp::v1::Session> samples_;      // guarded by mu_
+    absl::Time sample_time_;                     // guarded by mu_
+    std::optional<absl::Status> end_;            // guarded by mu_
   };
 
   EventHub(Options options, StatsSource stats_source);
@@ -112,11 +111,11 @@ class EventHub {
   const Options options_;
   const StatsSource stats_source_;
   mutable std::mutex mu_;
-  std::vector<std::shared_ptr<Subscription>> subscriptions_ ABSL_GUARDED_BY(mu_);
-  std::optional<absl::Status> closed_ ABSL_GUARDED_BY(mu_);
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // bumped when the sampler must re-plan
-  std::condition_variable changed_;               // stop_ or generation_ changed
+  std::vector<std::shared_ptr<Subscription>> subscriptions_;  // guarded by mu_
+  std::optional<absl::Status> closed_;                        // guarded by mu_
+  bool stop_ = false;                                         // guarded by mu_
+  uint64_t generation_ = 0;          // guarded by mu_; bumped when the sampler must re-plan
+  std::condition_variable changed_;  // stop_ or generation_ changed
   std::thread sampler_;
 };
 

@@ -103,9 +103,15 @@ std::string ReadN(int fd, size_t n) {
 std::unique_ptr<Process> Process::Start(const Options& options) {
   std::unique_ptr<Process> p(new Process());
   int out[2] = {-1, -1}, err[2] = {-1, -1}, ready[2] = {-1, -1};
-  if (options.stdout_path.empty()) EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
-  if (options.stderr_path.empty()) EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
-  if (options.ready_fd >= 0) EXPECT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  if (options.stdout_path.empty()) {
+    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  }
+  if (options.stderr_path.empty()) {
+    EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
+  }
+  if (options.ready_fd >= 0) {
+    EXPECT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  }
   // Everything the child needs is prepared before fork (no allocation after).
   std::vector<char*> argv;
   for (const std::string& a : options.argv) argv.push_back(const_cast<char*>(a.c_str()));

@@ -34,7 +34,9 @@ TEST_P(HeavyLoss, ThirtyPercentInBurstsOfThreeIsByteExact) {
   EXPECT_LT(DropFraction(o.relay), 0.4) << o.Describe();
   ASSERT_TRUE(o.client_info.has_value());
   EXPECT_GT(o.client_info->counters.lost_segments, 0u) << o.Describe();
-  if (fec) EXPECT_GT(o.client_info->counters.fec_recovered, 0u) << o.Describe();
+  if (fec) {
+    EXPECT_GT(o.client_info->counters.fec_recovered, 0u) << o.Describe();
+  }
   EXPECT_EQ(o.listener.sessions_created, 1u) << o.Describe();
 }
 
