@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -232,6 +233,14 @@ class AesCfbTransform {
     }
   }
   void Decrypt(uint8_t* p, size_t n) const { internal::CfbDecrypt(block_, p, n); }
+  // Encrypt of each buffer, the chains interleaved (AesniCfbEncryptMany).
+  void EncryptMany(uint8_t* const* p, const size_t* n, size_t count) const {
+    if (!aesni_) {
+      for (size_t i = 0; i < count; ++i) Encrypt(p[i], n[i]);
+      return;
+    }
+    internal::AesniCfbEncryptMany(block_.key().rd_key, block_.key().rounds, p, n, count);
+  }
 
  private:
   static void EncryptThunk(const uint8_t* in, uint8_t* out, const void* key) {
@@ -288,7 +297,40 @@ class ClassicCipher final : public PacketCipher {
     return true;
   }
 
+ protected:
+  void SealEach(absl::Span<const absl::Span<uint8_t>> datagrams) const override {
+    if constexpr (!kEncryptsMany) {
+      PacketCipher::SealEach(datagrams);
+    } else {
+      constexpr size_t kChunk = 64;
+      uint8_t* p[kChunk];
+      size_t n[kChunk];
+      while (!datagrams.empty()) {
+        const size_t count = std::min(kChunk, datagrams.size());
+        for (size_t i = 0; i < count; ++i) {
+          absl::Span<uint8_t> d = datagrams[i];
+          internal::FillNonce(d.data(), kClassicNonceSize);
+          StoreLe32(d.data() + kClassicNonceSize,
+                    Crc32(d.data() + kClassicHeaderSize, d.size() - kClassicHeaderSize));
+          p[i] = d.data();
+          n[i] = d.size();
+        }
+        transform_.EncryptMany(p, n, count);
+        datagrams.remove_prefix(count);
+      }
+    }
+  }
+
  private:
+  // Transforms with an EncryptMany of their own (AES) seal batches through it.
+  template <class T, class = void>
+  struct HasEncryptMany : std::false_type {};
+  template <class T>
+  struct HasEncryptMany<
+      T, std::void_t<decltype(std::declval<const T&>().EncryptMany(nullptr, nullptr, size_t{0}))>>
+      : std::true_type {};
+  static constexpr bool kEncryptsMany = HasEncryptMany<Transform>::value;
+
   void SealRest(absl::Span<uint8_t> d) const {
     StoreLe32(d.data() + kClassicNonceSize,
               Crc32(d.data() + kClassicHeaderSize, d.size() - kClassicHeaderSize));
@@ -438,6 +480,18 @@ bool PacketCipher::Seal(absl::Span<uint8_t> datagram) const {
   uint8_t nonce[kClassicNonceSize];
   internal::FillNonce(nonce, nonce_size_);
   return SealWithNonce(datagram, absl::MakeConstSpan(nonce, nonce_size_));
+}
+
+bool PacketCipher::SealBatch(absl::Span<const absl::Span<uint8_t>> datagrams) const {
+  for (absl::Span<uint8_t> d : datagrams) {
+    if (d.size() < overhead()) return false;
+  }
+  SealEach(datagrams);
+  return true;
+}
+
+void PacketCipher::SealEach(absl::Span<const absl::Span<uint8_t>> datagrams) const {
+  for (absl::Span<uint8_t> d : datagrams) Seal(d);
 }
 
 absl::Span<const absl::string_view> SupportedCipherNames() { return kNames; }
