@@ -149,8 +149,16 @@ class SessionCore final : public LoopObject,
   void CheckFirstSegment(int64_t now_ms);
   // When the next keepalive (SessionOptions::keepalive_ms) is due.
   int64_t KeepaliveAt() const;
-  // Seals one packet in place and queues it (or holds it for the pacer).
+  // Seals one packet in place and queues it (or holds it for the pacer);
+  // with a cipher, the sealing waits for SealPending.
   void SealAndSend(uint8_t* buffer, size_t length_without_trailer);
+  // Seals what SealAndSend collected, in one batch, and sends it. Called at
+  // the end of every event (AfterEvent) and when a batch is full.
+  void SealPending();
+  // Queues one sealed datagram (or holds it for the pacer).
+  void Send(uint8_t* buffer, size_t total);
+  // Gives back the buffers of datagrams never sent (paced or unsealed).
+  void ReleaseUnsent();
   void ReleasePaced(int64_t now_ms);
   // Leaves the loop with `why` (OK: closed locally after a complete flush).
   void Finish(absl::Status why);
@@ -194,6 +202,7 @@ class SessionCore final : public LoopObject,
   std::vector<PacedDatagram> paced_;
   size_t paced_head_ = 0;
   std::vector<PacedDatagram> parity_stash_;  // parity produced during one Encode
+  std::vector<PacedDatagram> unsealed_;      // emitted this event, sealed by SealPending
 
   bool closing_ = false;
   int64_t linger_deadline_ = 0;
