@@ -182,7 +182,9 @@ TEST_P(EveryCipher, SealBatchEqualsSealOneByOne) {
     // The nonce Seal would have written: in clear for AEAD, under the
     // cipher for the classic layout.
     std::vector<uint8_t> clear = sealed[j];
-    if (c->layout() == CipherLayout::kClassic) ASSERT_TRUE(c->DecryptRaw(absl::MakeSpan(clear)));
+    if (c->layout() == CipherLayout::kClassic) {
+      ASSERT_TRUE(c->DecryptRaw(absl::MakeSpan(clear)));
+    }
     std::vector<uint8_t> again(c->overhead() + payloads[j].size(), 0);
     std::copy(payloads[j].begin(), payloads[j].end(), again.begin() + c->header_size());
     ASSERT_TRUE(c->SealWithNonce(absl::MakeSpan(again),

@@ -1,5 +1,7 @@
 #include "crypt/internal/salsa20.h"
 
+#include <cstring>
+
 #include "crypt/internal/bytes.h"
 
 namespace kcpp::crypt::internal {
@@ -34,46 +36,77 @@ inline void Block(const uint32_t in[16], uint8_t out[64]) {
 
 #undef KCPP_QR
 
-// Four consecutive blocks at once: every state word is a 4-lane vector (one
-// lane per block), so the quarter rounds run on SSE2 (the x86-64 baseline)
-// without any target-specific code. `ks` receives 256 keystream bytes.
+// L consecutive blocks at once: every state word is an L-lane vector (one
+// lane per block). With L = 4 the quarter rounds run on SSE2 (the x86-64
+// baseline); with L = 8 on AVX2 where the CPU has it (BlocksAvx2). `ks`
+// receives 64 * L keystream bytes.
 typedef uint32_t V4 __attribute__((vector_size(16)));
+typedef uint32_t V8 __attribute__((vector_size(32)));
 
-inline V4 Rotl4(V4 x, int n) { return (x << n) | (x >> (32 - n)); }
+// A macro, not a function: a function taking or returning V8 outside an
+// AVX2 target would have an ABI of its own (gcc's -Wpsabi).
+#define KCPP_ROTLV(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
+#define KCPP_QRV(a, b, c, d)  \
+  b ^= KCPP_ROTLV(a + d, 7);  \
+  c ^= KCPP_ROTLV(b + a, 9);  \
+  d ^= KCPP_ROTLV(c + b, 13); \
+  a ^= KCPP_ROTLV(d + c, 18)
 
-#define KCPP_QR4(a, b, c, d) \
-  b ^= Rotl4(a + d, 7);      \
-  c ^= Rotl4(b + a, 9);      \
-  d ^= Rotl4(c + b, 13);     \
-  a ^= Rotl4(d + c, 18)
-
-void Block4(const uint32_t in[16], uint64_t counter, uint8_t ks[256]) {
-  V4 s[16];
-  for (int i = 0; i < 16; ++i) s[i] = V4{in[i], in[i], in[i], in[i]};
-  for (uint32_t lane = 0; lane < 4; ++lane) {
-    const uint64_t c = counter + lane;
+template <typename V, int L>
+__attribute__((always_inline)) inline void Blocks(const uint32_t in[16], uint64_t counter,
+                                                  uint8_t* ks) {
+  V s[16];
+  for (int i = 0; i < 16; ++i) {
+    for (int lane = 0; lane < L; ++lane) s[i][lane] = in[i];
+  }
+  for (int lane = 0; lane < L; ++lane) {
+    const uint64_t c = counter + static_cast<uint64_t>(lane);
     s[8][lane] = static_cast<uint32_t>(c);
     s[9][lane] = static_cast<uint32_t>(c >> 32);
   }
-  V4 x[16];
+  V x[16];
   for (int i = 0; i < 16; ++i) x[i] = s[i];
   for (int i = 0; i < 10; ++i) {
-    KCPP_QR4(x[0], x[4], x[8], x[12]);
-    KCPP_QR4(x[5], x[9], x[13], x[1]);
-    KCPP_QR4(x[10], x[14], x[2], x[6]);
-    KCPP_QR4(x[15], x[3], x[7], x[11]);
-    KCPP_QR4(x[0], x[1], x[2], x[3]);
-    KCPP_QR4(x[5], x[6], x[7], x[4]);
-    KCPP_QR4(x[10], x[11], x[8], x[9]);
-    KCPP_QR4(x[15], x[12], x[13], x[14]);
+    KCPP_QRV(x[0], x[4], x[8], x[12]);
+    KCPP_QRV(x[5], x[9], x[13], x[1]);
+    KCPP_QRV(x[10], x[14], x[2], x[6]);
+    KCPP_QRV(x[15], x[3], x[7], x[11]);
+    KCPP_QRV(x[0], x[1], x[2], x[3]);
+    KCPP_QRV(x[5], x[6], x[7], x[4]);
+    KCPP_QRV(x[10], x[11], x[8], x[9]);
+    KCPP_QRV(x[15], x[12], x[13], x[14]);
   }
   for (int i = 0; i < 16; ++i) {
-    const V4 v = x[i] + s[i];
-    for (int lane = 0; lane < 4; ++lane) StoreLe32(ks + 64 * lane + 4 * i, v[lane]);
+    const V v = x[i] + s[i];
+    for (int lane = 0; lane < L; ++lane) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      const uint32_t w = v[lane];  // one 32-bit store, not four byte stores
+      std::memcpy(ks + 64 * lane + 4 * i, &w, 4);
+#else
+      StoreLe32(ks + 64 * lane + 4 * i, v[lane]);
+#endif
+    }
   }
 }
 
-#undef KCPP_QR4
+#undef KCPP_QRV
+#undef KCPP_ROTLV
+
+void Blocks4(const uint32_t in[16], uint64_t counter, uint8_t ks[256]) {
+  Blocks<V4, 4>(in, counter, ks);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) void BlocksAvx2(const uint32_t in[16], uint64_t counter,
+                                                uint8_t ks[512]) {
+  Blocks<V8, 8>(in, counter, ks);
+}
+
+bool HasAvx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+}
+#endif
 
 }  // namespace
 
@@ -91,9 +124,20 @@ void Salsa20XorKeyStream(uint8_t* data, size_t n, const uint8_t nonce[8], const 
   in[7] = LoadLe32(nonce + 4);
   in[8] = in[9] = 0;
   uint64_t counter = 0;
-  alignas(16) uint8_t ks[256];
+  alignas(32) uint8_t ks[512];
+#if defined(__x86_64__)
+  static const bool avx2 = HasAvx2();
+  while (avx2 && n > 256) {
+    BlocksAvx2(in, counter, ks);
+    const size_t take = n < 512 ? n : 512;
+    XorInto(data, ks, take);
+    data += take;
+    n -= take;
+    counter += 8;
+  }
+#endif
   while (n > 64) {
-    Block4(in, counter, ks);
+    Blocks4(in, counter, ks);
     const size_t take = n < 256 ? n : 256;
     XorInto(data, ks, take);
     data += take;
