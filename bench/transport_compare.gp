@@ -1,6 +1,6 @@
 set terminal pngcairo size 1400,900 font 'DejaVu Sans,10'
 set output 'transport_compare.png'
-set multiplot layout 2,2 title 'kcpp vs kcp-go 5.6.1 on loopback (load 0.72 1.06 1.82 -> 1.60 1.78 1.97)'
+set multiplot layout 2,2 title 'kcpp vs kcp-go 5.6.1 on loopback (load 1.02 1.91 2.31 -> 2.35 2.54 2.51)'
 set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
