@@ -198,14 +198,19 @@ bool CpuHasAes() {
 #endif
 }
 
+// An AES key of `bits` (bytes i * `step` + bits) and whether the AES-NI
+// path accepts BoringSSL's schedule of it.
+bool MakeAesKey(unsigned bits, unsigned step, AesEncryptBlock* block) {
+  std::vector<uint8_t> key(bits / 8);
+  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(i * step + bits);
+  EXPECT_EQ(AES_set_encrypt_key(key.data(), bits, &block->key), 0);
+  return AesniUsable(block->key.rd_key, block->key.rounds, &AesEncryptThunk, &block->key);
+}
+
 TEST(Cfb, GenericAndAesniPathsAgree) {
   for (unsigned bits : {128u, 192u, 256u}) {
-    std::vector<uint8_t> key(bits / 8);
-    for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(i * 3 + bits);
     AesEncryptBlock block;
-    ASSERT_EQ(AES_set_encrypt_key(key.data(), bits, &block.key), 0);
-    const bool aesni =
-        AesniUsable(block.key.rd_key, block.key.rounds, &AesEncryptThunk, &block.key);
+    const bool aesni = MakeAesKey(bits, 3, &block);
     // A CPU with AES-NI must get the fast path: BoringSSL's AES-NI key
     // schedule stores rounds as 9/11/13, which once turned it off unnoticed.
     EXPECT_EQ(aesni, CpuHasAes()) << bits << " bits, AES_KEY.rounds " << block.key.rounds;
@@ -232,13 +237,9 @@ TEST(Cfb, GenericAndAesniPathsAgree) {
 // that end mid-block, empty ones) give exactly what one buffer at a time does.
 TEST(Cfb, AesniManyEqualsOneAtATime) {
   for (unsigned bits : {128u, 192u, 256u}) {
-    std::vector<uint8_t> key(bits / 8);
-    for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(i * 5 + bits);
     AesEncryptBlock block;
-    ASSERT_EQ(AES_set_encrypt_key(key.data(), bits, &block.key), 0);
     // Without AES-NI the function is never called (AesCfbTransform checks).
-    const bool aesni =
-        AesniUsable(block.key.rd_key, block.key.rounds, &AesEncryptThunk, &block.key);
+    const bool aesni = MakeAesKey(bits, 5, &block);
     ASSERT_EQ(aesni, CpuHasAes());
     if (!aesni) continue;
     for (size_t count : {size_t{1}, size_t{2}, size_t{3}, size_t{7}, size_t{8}, size_t{15},

@@ -125,25 +125,24 @@ void Salsa20XorKeyStream(uint8_t* data, size_t n, const uint8_t nonce[8], const 
   in[8] = in[9] = 0;
   uint64_t counter = 0;
   alignas(32) uint8_t ks[512];
+  // Groups of `lanes` blocks from `blocks` while more than `after` bytes
+  // are left.
+  auto groups = [&](void (*blocks)(const uint32_t*, uint64_t, uint8_t*), size_t lanes,
+                    size_t after) {
+    while (n > after) {
+      blocks(in, counter, ks);
+      const size_t take = n < 64 * lanes ? n : 64 * lanes;
+      XorInto(data, ks, take);
+      data += take;
+      n -= take;
+      counter += lanes;
+    }
+  };
 #if defined(__x86_64__)
   static const bool avx2 = HasAvx2();
-  while (avx2 && n > 256) {
-    BlocksAvx2(in, counter, ks);
-    const size_t take = n < 512 ? n : 512;
-    XorInto(data, ks, take);
-    data += take;
-    n -= take;
-    counter += 8;
-  }
+  if (avx2) groups(BlocksAvx2, 8, 256);
 #endif
-  while (n > 64) {
-    Blocks4(in, counter, ks);
-    const size_t take = n < 256 ? n : 256;
-    XorInto(data, ks, take);
-    data += take;
-    n -= take;
-    counter += 4;
-  }
+  groups(Blocks4, 4, 64);
   if (n > 0) {  // at most one block left: the scalar core is cheaper
     in[8] = static_cast<uint32_t>(counter);
     in[9] = static_cast<uint32_t>(counter >> 32);
