@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -250,6 +249,16 @@ class AesCfbTransform {
   bool aesni_ = false;
 };
 
+// Encrypts `count` buffers in place: one at a time, or AES's interleaved
+// chains.
+template <class Transform>
+void EncryptEach(const Transform& t, uint8_t* const* p, const size_t* n, size_t count) {
+  for (size_t i = 0; i < count; ++i) t.Encrypt(p[i], n[i]);
+}
+void EncryptEach(const AesCfbTransform& t, uint8_t* const* p, const size_t* n, size_t count) {
+  t.EncryptMany(p, n, count);
+}
+
 class NoneTransform {
  public:
   void Encrypt(uint8_t*, size_t) const {}
@@ -298,42 +307,32 @@ class ClassicCipher final : public PacketCipher {
   }
 
  protected:
+  // Every header first (nonce, CRC), then one EncryptEach over the batch.
   void SealEach(absl::Span<const absl::Span<uint8_t>> datagrams) const override {
-    if constexpr (!kEncryptsMany) {
-      PacketCipher::SealEach(datagrams);
-    } else {
-      constexpr size_t kChunk = 64;
-      uint8_t* p[kChunk];
-      size_t n[kChunk];
-      while (!datagrams.empty()) {
-        const size_t count = std::min(kChunk, datagrams.size());
-        for (size_t i = 0; i < count; ++i) {
-          absl::Span<uint8_t> d = datagrams[i];
-          internal::FillNonce(d.data(), kClassicNonceSize);
-          StoreLe32(d.data() + kClassicNonceSize,
-                    Crc32(d.data() + kClassicHeaderSize, d.size() - kClassicHeaderSize));
-          p[i] = d.data();
-          n[i] = d.size();
-        }
-        transform_.EncryptMany(p, n, count);
-        datagrams.remove_prefix(count);
+    constexpr size_t kChunk = 64;
+    uint8_t* p[kChunk];
+    size_t n[kChunk];
+    while (!datagrams.empty()) {
+      const size_t count = std::min(kChunk, datagrams.size());
+      for (size_t i = 0; i < count; ++i) {
+        absl::Span<uint8_t> d = datagrams[i];
+        internal::FillNonce(d.data(), kClassicNonceSize);
+        StampCrc(d);
+        p[i] = d.data();
+        n[i] = d.size();
       }
+      EncryptEach(transform_, p, n, count);
+      datagrams.remove_prefix(count);
     }
   }
 
  private:
-  // Transforms with an EncryptMany of their own (AES) seal batches through it.
-  template <class T, class = void>
-  struct HasEncryptMany : std::false_type {};
-  template <class T>
-  struct HasEncryptMany<
-      T, std::void_t<decltype(std::declval<const T&>().EncryptMany(nullptr, nullptr, size_t{0}))>>
-      : std::true_type {};
-  static constexpr bool kEncryptsMany = HasEncryptMany<Transform>::value;
-
-  void SealRest(absl::Span<uint8_t> d) const {
+  static void StampCrc(absl::Span<uint8_t> d) {
     StoreLe32(d.data() + kClassicNonceSize,
               Crc32(d.data() + kClassicHeaderSize, d.size() - kClassicHeaderSize));
+  }
+  void SealRest(absl::Span<uint8_t> d) const {
+    StampCrc(d);
     transform_.Encrypt(d.data(), d.size());
   }
   Transform transform_;

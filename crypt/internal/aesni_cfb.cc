@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "crypt/internal/bytes.h"
 #include "crypt/internal/cfb.h"
 
 #if defined(__x86_64__)

@@ -1,7 +1,5 @@
 #include "crypt/internal/salsa20.h"
 
-#include <cstring>
-
 #include "crypt/internal/bytes.h"
 
 namespace kcpp::crypt::internal {
@@ -78,14 +76,7 @@ __attribute__((always_inline)) inline void Blocks(const uint32_t in[16], uint64_
   }
   for (int i = 0; i < 16; ++i) {
     const V v = x[i] + s[i];
-    for (int lane = 0; lane < L; ++lane) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-      const uint32_t w = v[lane];  // one 32-bit store, not four byte stores
-      std::memcpy(ks + 64 * lane + 4 * i, &w, 4);
-#else
-      StoreLe32(ks + 64 * lane + 4 * i, v[lane]);
-#endif
-    }
+    for (int lane = 0; lane < L; ++lane) StoreLe32(ks + 64 * lane + 4 * i, v[lane]);
   }
 }
 

@@ -71,7 +71,7 @@ void SessionCore::ReleaseUnsent() {
   for (size_t i = paced_head_; i < paced_.size(); ++i) loop_->pool().Put(paced_[i].buffer);
   paced_.clear();
   paced_head_ = 0;
-  for (const PacedDatagram& d : unsealed_) loop_->pool().Put(d.buffer);
+  for (absl::Span<uint8_t> d : unsealed_) loop_->pool().Put(d.data());
   unsealed_.clear();
 }
 
@@ -399,20 +399,16 @@ void SessionCore::SealAndSend(uint8_t* buffer, size_t length) {
   // Sealed together at the end of this event (AfterEvent), or when a batch
   // is full: PacketCipher::SealBatch runs AES-CFB's serial chains side by
   // side. Everything a session emits goes through here, so order holds.
-  unsealed_.push_back(PacedDatagram{buffer, total});
+  unsealed_.push_back(absl::MakeSpan(buffer, total));
   if (unsealed_.size() == kSealBatch) SealPending();
 }
 
 void SessionCore::SealPending() {
   if (unsealed_.empty()) return;
-  // Per thread, not per session (as UdpEndpoint's send batch).
-  thread_local std::vector<absl::Span<uint8_t>> spans;
-  spans.clear();
-  for (const PacedDatagram& d : unsealed_) spans.push_back(absl::MakeSpan(d.buffer, d.length));
   // Every datagram has room for the cipher's overhead (Init sized KCP's MTU
   // for it), so SealBatch cannot refuse.
-  cipher_->SealBatch(spans);
-  for (const PacedDatagram& d : unsealed_) Send(d.buffer, d.length);
+  cipher_->SealBatch(unsealed_);
+  for (absl::Span<uint8_t> d : unsealed_) Send(d.data(), d.size());
   unsealed_.clear();
 }
 

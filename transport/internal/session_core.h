@@ -201,8 +201,8 @@ class SessionCore final : public LoopObject,
   // pacing is used).
   std::vector<PacedDatagram> paced_;
   size_t paced_head_ = 0;
-  std::vector<PacedDatagram> parity_stash_;  // parity produced during one Encode
-  std::vector<PacedDatagram> unsealed_;      // emitted this event, sealed by SealPending
+  std::vector<PacedDatagram> parity_stash_;    // parity produced during one Encode
+  std::vector<absl::Span<uint8_t>> unsealed_;  // emitted this event, sealed by SealPending
 
   bool closing_ = false;
   int64_t linger_deadline_ = 0;
