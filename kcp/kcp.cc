@@ -10,6 +10,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "kcp/internal/kcpgo_window.h"
+#include "kcp/internal/rate_sampler.h"
 
 namespace kcpp::kcp {
 namespace {
@@ -34,8 +36,6 @@ constexpr uint32_t kMtuMin = 50;
 constexpr uint32_t kMtuMax = 65535;
 constexpr uint32_t kInterval = 100;
 constexpr uint32_t kDeadLink = 20;
-constexpr uint32_t kThreshInit = 2;
-constexpr uint32_t kThreshMin = 2;
 constexpr uint32_t kProbeInitIkcp = 7000;
 constexpr uint32_t kProbeInitKcpGo = 500;  // KG-HEAD (v5.6.43+)
 constexpr uint32_t kProbeLimit = 120000;
@@ -97,6 +97,11 @@ inline bool FastCounted(const Seg& s) {
 }
 }  // namespace
 
+struct Kcp::RateState {
+  internal::RateSampler sampler;
+  std::unique_ptr<internal::SentState[]> sent;  // per send-ring slot
+};
+
 struct Kcp::RcvSlot {
   SegmentPool::Block* data;
   uint32_t len;
@@ -139,7 +144,9 @@ void Kcp::Init() {
   const bool ikcp = flavor_ == Flavor::kIkcp;
   mtu_ = kMtuDef;
   mss_ = mtu_ - kSegmentHeaderSize;
-  ssthresh_ = kThreshInit;
+  auto window = std::make_unique<internal::KcpGoWindow>(ikcp, /*disabled=*/false);
+  kcpgo_window_ = window.get();
+  cc_ = std::move(window);
   rx_rto_ = kRtoDef;
   rx_minrto_ = kRtoMin;
   snd_wnd_ = kWndSnd;
@@ -229,6 +236,11 @@ void Kcp::GrowSndRing(uint32_t min_capacity) {
   std::unique_ptr<SndSeg[]> ring(new SndSeg[cap]);
   const uint32_t n = nsnd_buf_ + nsnd_que_;
   for (uint32_t i = 0; i < n; ++i) ring[i] = SndAt(i);
+  if (rate_ != nullptr) {
+    std::unique_ptr<internal::SentState[]> sent(new internal::SentState[cap]);
+    for (uint32_t i = 0; i < n; ++i) sent[i] = rate_->sent[(snd_head_ + i) & (snd_cap_ - 1)];
+    rate_->sent = std::move(sent);
+  }
   snd_ = std::move(ring);
   scan_.reset(new uint32_t[2 * size_t{cap}]());
   snd_cap_ = cap;
@@ -353,6 +365,10 @@ void Kcp::ForgetInFlight(const SndSeg& s) {
 
 void Kcp::PopSndFront() {
   SndSeg& s = SndAt(0);
+  if (rate_ != nullptr && !s.acked && s.xmit != 0) {
+    rate_->sampler.OnDelivered(rate_->sent[snd_head_], s.len + kSegmentHeaderSize, clock_us_);
+    ++delivered_now_;
+  }
   ForgetInFlight(s);
   pool_->ReleaseChain(s.data);
   if (s.acked) --snd_acked_;
@@ -383,6 +399,11 @@ void Kcp::ParseAck(uint32_t sn) {
   if (idx >= nsnd_buf_) return;
   SndSeg& s = SndAt(idx);
   if (s.acked) return;
+  if (rate_ != nullptr && s.xmit != 0) {
+    rate_->sampler.OnDelivered(rate_->sent[(snd_head_ + idx) & (snd_cap_ - 1)],
+                               s.len + kSegmentHeaderSize, clock_us_);
+    ++delivered_now_;
+  }
   ForgetInFlight(s);
   s.acked = 1;
   ++snd_acked_;
@@ -630,6 +651,9 @@ int Kcp::Input(absl::Span<const uint8_t> datagram, uint32_t now_ms, bool fec_rec
     return kInputInvalid;
   }
   const uint32_t prev_una = snd_una_;
+  clock_us_ = NowUs(now_ms);
+  delivered_now_ = 0;
+  const uint64_t delivered_before = rate_ != nullptr ? rate_->sampler.delivered() : 0;
   bool got_ack = false;
   bool flush_segments = false;  // kKcpGo: una advanced or fast-ack threshold hit
   uint32_t maxack = 0, latest_ts = 0;
@@ -709,21 +733,22 @@ int Kcp::Input(absl::Span<const uint8_t> datagram, uint32_t now_ms, bool fec_rec
     }
   }
 
-  // Congestion window growth (§2.10); kcp-go only with congestion control on.
-  if ((!kcpgo || !nocwnd_) && Diff(snd_una_, prev_una) > 0 && cwnd_ < rmt_wnd_) {
-    const uint32_t mss = mss_;
-    if (cwnd_ < ssthresh_) {
-      ++cwnd_;
-      incr_ += mss;
-    } else {
-      if (incr_ < mss) incr_ = mss;
-      incr_ += (mss * mss) / incr_ + (mss / 16);
-      if ((cwnd_ + 1) * mss <= incr_) cwnd_ = (incr_ + mss - 1) / (mss > 0 ? mss : 1);
+  // Congestion control (§2.10 for KCP's own window).
+  const bool una_advanced = Diff(snd_una_, prev_una) > 0;
+  if (una_advanced || delivered_now_ > 0) {
+    AckEvent ev;
+    ev.now_us = clock_us_;
+    ev.una_advanced = una_advanced;
+    ev.remote_window = rmt_wnd_;
+    ev.mss = mss_;
+    ev.inflight_segments = nsnd_buf_ - snd_acked_ - unsent_;
+    if (rate_ != nullptr) {
+      ev.delivered_segments = delivered_now_;
+      ev.total_delivered = rate_->sampler.delivered();
+      ev.delivered_bytes = ev.total_delivered - delivered_before;
+      ev.sample = rate_->sampler.TakeSample(clock_us_, 0);
     }
-    if (cwnd_ > rmt_wnd_) {
-      cwnd_ = rmt_wnd_;
-      incr_ = rmt_wnd_ * mss;
-    }
+    cc_->OnAck(ev);
   }
 
   if (kcpgo) {
@@ -835,6 +860,7 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
   }
   CheckFlushBookkeeping();
   current_ = now;  // the time of the last flush (NextFlush's interval grid)
+  clock_us_ = NowUs(now);
   const bool kcpgo = flavor_ == Flavor::kKcpGo;
   SegmentHeader tmpl;
   tmpl.conv = conv_;
@@ -872,11 +898,18 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
   }
   probe_ = 0;
 
-  // Phase 4: snd_queue -> snd_buf within the effective window.
+  // Phase 4: snd_queue -> snd_buf within the effective window: a span of
+  // sequence numbers (KCP's window), and for controllers that count
+  // segments in flight, their window.
   uint32_t cwnd = std::min(snd_wnd_, rmt_wnd_);
-  if (!nocwnd_) cwnd = std::min(cwnd_, cwnd);
+  const uint32_t cc_window = cc_->window();
+  const bool span_window = cc_->window_is_span();
+  if (span_window) cwnd = std::min(cc_window, cwnd);
+  uint32_t unacked = nsnd_buf_ - snd_acked_;
   uint32_t new_segs = 0;
-  while (nsnd_que_ > 0 && Diff(snd_nxt_, snd_una_ + cwnd) < 0) {
+  while (nsnd_que_ > 0 && Diff(snd_nxt_, snd_una_ + cwnd) < 0 &&
+         (span_window || unacked < cc_window)) {
+    ++unacked;
     SndSeg& s = SndAt(nsnd_buf_);
     s.sn = snd_nxt_++;
     if (!kcpgo) {
@@ -897,6 +930,8 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
   const uint32_t resent = fastresend_ > 0 ? static_cast<uint32_t>(fastresend_) : 0xFFFFFFFFu;
   uint32_t next = interval_;
   uint64_t change = 0, lost = 0, fast = 0, early = 0;
+  uint64_t retransmitted_bytes = 0;
+  bool paced_out = false;  // the pacing gate stopped this flush
   // Nothing in snd_buf can need sending: no unsent segment, no fast-ack
   // count that could fire (kIkcp without fast resend never fires), and the
   // earliest retransmission still ahead. Then the scan is skipped; its
@@ -917,6 +952,8 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
     h.wnd = tmpl.wnd;
     h.una = rcv_nxt_;
     const uint32_t rtomin = (!kcpgo && nodelay_ == 0) ? rx_rto_ >> 3 : 0;
+    // Sent and unacknowledged: a new send span starts when this is 0.
+    uint32_t sent_unacked = nsnd_buf_ - snd_acked_ - unsent_;
     // One segment, in snd_buf order (ring slot `slot`).
     auto visit = [&](uint32_t slot) {
       SndSeg& s = snd_[slot];
@@ -927,6 +964,16 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
       if (s.xmit != 0 && wait > 0 &&
           (kcpgo ? (s.fastack == 0 || s.fastack == kFastAckSentinel) : s.fastack < resent)) {
         min_d = std::min(min_d, wait);
+        return;
+      }
+      // Pacing: a segment that needs a new datagram waits while the gate is
+      // closed, and so does everything after it (order is kept). Nothing
+      // about the segment changes; the next flush finds it as it is.
+      if (gate_ != nullptr &&
+          (paced_out || ((out_size_ == 0 || out_size_ + kSegmentHeaderSize + s.len > mtu_) &&
+                         !gate_->MaySend(clock_us_)))) {
+        paced_out = true;
+        if (s.xmit != 0) min_d = std::min(min_d, wait);
         return;
       }
       bool needsend = false;
@@ -991,6 +1038,13 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
       }
       fast_pending_ += static_cast<uint32_t>(FastCounted(s)) - static_cast<uint32_t>(was_counted);
       if (needsend) {
+        if (rate_ != nullptr) {
+          const bool first = s.xmit == 1;
+          if (first && sent_unacked == 0) cc_->OnRestartAfterIdle(clock_us_);
+          rate_->sent[slot] = rate_->sampler.OnSent(clock_us_, first && sent_unacked == 0, !first);
+          if (first) ++sent_unacked;
+          else retransmitted_bytes += s.len + kSegmentHeaderSize;
+        }
         s.ts = now;
         h.frg = s.frg;
         h.ts = now;
@@ -1016,29 +1070,27 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
   }
   if (out_size_ > 0) EmitDatagram();
 
-  // Phase 6: counters and the congestion reaction (§2.10).
+  // Phase 6: counters and the congestion controller (§2.10).
   counters_.lost_segs += lost;
   counters_.fast_retrans_segs += fast;
   counters_.early_retrans_segs += early;
   counters_.retrans_segs += lost + fast + early;
-  if (!kcpgo || !nocwnd_) {
-    if (change > 0) {
-      const uint32_t inflight = snd_nxt_ - snd_una_;
-      ssthresh_ = std::max(inflight / 2, kThreshMin);
-      cwnd_ = ssthresh_ + resent;  // wraps to ssthresh-1 for kcp-go early
-                                   // retransmits without fast resend (§2.10)
-      incr_ = cwnd_ * mss_;
-    }
-    if (lost > 0) {
-      ssthresh_ = std::max(cwnd / 2, kThreshMin);
-      cwnd_ = 1;
-      incr_ = mss_;
-    }
-    if (cwnd_ < 1) {
-      cwnd_ = 1;
-      incr_ = mss_;
-    }
+  FlushEvent ev;
+  ev.now_us = clock_us_;
+  ev.timeouts = static_cast<uint32_t>(lost);
+  ev.fast = static_cast<uint32_t>(fast);
+  ev.early = static_cast<uint32_t>(early);
+  ev.retransmitted_bytes = retransmitted_bytes;
+  ev.inflight_span = snd_nxt_ - snd_una_;
+  ev.inflight_segments = nsnd_buf_ - snd_acked_ - unsent_;
+  ev.window_used = cwnd;
+  ev.fast_resend = resent;
+  ev.mss = mss_;
+  ev.app_limited = kind == FlushKind::kFull && nsnd_que_ == 0 && unsent_ == 0 && !paced_out;
+  if (rate_ != nullptr && ev.app_limited) {
+    rate_->sampler.MarkAppLimited(uint64_t{ev.inflight_segments} * mtu_);
   }
+  cc_->OnFlush(ev);
   return next;
 }
 
@@ -1111,7 +1163,7 @@ bool Kcp::NextFlush(uint32_t now_ms, uint32_t* at) const {
   }
   int32_t wait = 0x7fffffff;
   const bool owed = input_flush_deferred() || !acks_.empty() || probe_ != 0 || nsnd_que_ > 0 ||
-                    rmt_wnd_ == 0 || fast_pending_ > 0 || (!nocwnd_ && cwnd_ < 1);
+                    rmt_wnd_ == 0 || fast_pending_ > 0 || cc_->window() < 1;
   if (owed) wait = Diff(current_ + interval_, now_ms);
   if (resend_bound_ != ResendBound::kNone) wait = std::min(wait, Diff(min_resend_, now_ms));
   *at = now_ms + static_cast<uint32_t>(std::max(wait, 0));
@@ -1134,7 +1186,7 @@ void Kcp::FlushDeferred(uint32_t now_ms) {
 
 bool Kcp::Idle() const {
   return !input_flush_deferred() && acks_.empty() && probe_ == 0 && nsnd_buf_ == 0 &&
-         nsnd_que_ == 0 && rmt_wnd_ != 0 && (cwnd_ >= 1 || nocwnd_) && out_size_ == 0;
+         nsnd_que_ == 0 && rmt_wnd_ != 0 && cc_->window() >= 1 && out_size_ == 0;
 }
 
 bool Kcp::Dormant() const {
@@ -1160,6 +1212,7 @@ void Kcp::NoteIdle(uint32_t now) {
 void Kcp::ReleaseIdleMemory() {
   snd_.reset();
   scan_.reset();
+  if (rate_ != nullptr) rate_->sent.reset();
   snd_cap_ = 0;
   snd_head_ = 0;
   rcv_.reset();
@@ -1182,7 +1235,54 @@ void Kcp::SetNoDelay(int nodelay, int interval, int resend, int nc) {
     // ikcp's scan state depends on the threshold.
     for (uint32_t i = 0; i < nsnd_buf_; ++i) Restate((snd_head_ + i) & (snd_cap_ - 1));
   }
-  if (nc >= 0) nocwnd_ = nc != 0;
+  if (nc >= 0) {
+    nocwnd_ = nc != 0;
+    if (kcpgo_window_ != nullptr) kcpgo_window_->set_nocwnd(nocwnd_);
+  }
+}
+
+absl::Status Kcp::SetCongestionControl(CongestionControl cc, uint64_t seed) {
+  if (snd_nxt_ != 0) {
+    return absl::FailedPreconditionError(
+        "congestion control can only be chosen before the first segment is sent");
+  }
+  if (cc == CongestionControl::kKcpGo) {
+    auto window =
+        std::make_unique<internal::KcpGoWindow>(flavor_ == Flavor::kIkcp, /*disabled=*/false);
+    window->set_nocwnd(nocwnd_);
+    kcpgo_window_ = window.get();
+    cc_ = std::move(window);
+  } else {
+    cc_ = MakeCongestionController(cc, seed != 0 ? seed : conv_);
+    kcpgo_window_ = nullptr;
+  }
+  if (cc_->wants_rate_samples()) {
+    rate_ = std::make_unique<RateState>();
+    if (snd_cap_ > 0) rate_->sent.reset(new internal::SentState[snd_cap_]);
+  } else {
+    rate_.reset();
+  }
+  return absl::OkStatus();
+}
+
+CongestionControl Kcp::congestion() const { return cc_->kind(); }
+
+uint64_t Kcp::pacing_rate() const { return cc_->pacing_rate(); }
+
+uint32_t Kcp::cwnd() const {
+  return kcpgo_window_ != nullptr ? kcpgo_window_->cwnd() : cc_->window();
+}
+
+uint32_t Kcp::ssthresh() const {
+  return kcpgo_window_ != nullptr ? kcpgo_window_->ssthresh() : 0;
+}
+
+int64_t Kcp::NowUs(uint32_t now_ms) {
+  if (precise_clock_) return clock_us_;
+  // The calls' milliseconds, extended to 64 bits across wrap-arounds.
+  const int64_t ms = clock_us_ / 1000 + Diff(now_ms, clock_ms_);
+  clock_ms_ = now_ms;
+  return ms * 1000;
 }
 
 void Kcp::SetInterval(int interval_ms) {

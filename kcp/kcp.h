@@ -47,10 +47,11 @@
 // buffer back with Emit(); the FEC and crypt layers then write their headers
 // into the headroom in place (architecture.md).
 //
-// Memory (x86-64): sizeof(Kcp) is 400 bytes, and an idle session holds
-// nothing else but its 32-byte private SegmentPool object (nothing with a
-// shared pool; plus one MTU-sized buffer with the DatagramFn convenience
-// constructor). Descriptor rings and payload blocks are allocated on first
+// Memory (x86-64): sizeof(Kcp) is at most 448 bytes, and an idle session
+// holds nothing else but its congestion controller (48 bytes for KCP's own
+// window, about 250 for kBbr) and its 32-byte private SegmentPool object
+// (nothing with a shared pool; plus one MTU-sized buffer with the
+// DatagramFn convenience constructor). Descriptor rings and payload blocks are allocated on first
 // use and, after 5 s without queued, in-flight, unread or newly arrived
 // data, given back (blocks to the allocator with a private pool, to the
 // shared pool otherwise); Dormant() reports that state. A busy session with
@@ -73,10 +74,29 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "kcp/congestion.h"
 #include "kcp/segment.h"
 #include "kcp/segment_pool.h"
 
 namespace kcpp::kcp {
+namespace internal {
+class KcpGoWindow;
+struct SentState;
+class RateSampler;
+}  // namespace internal
+
+// Holds data back for a pacing congestion controller (Kcp::SetPacingGate).
+// Implemented by the embedder, which knows what a datagram costs on the wire
+// (FEC parity, cipher headers) and when it really leaves.
+class PacingGate {
+ public:
+  virtual ~PacingGate() = default;
+  // Whether a new datagram carrying data (new or retransmitted segments) may
+  // be started at `now_us`. ACKs and window probes are never held back.
+  // Once it says no, the rest of that flush sends no data; the embedder
+  // flushes again when the gate opens.
+  virtual bool MaySend(int64_t now_us) = 0;
+};
 
 // Behaviour profile (see the file comment). Wire format is identical.
 enum class Flavor : uint8_t { kIkcp, kKcpGo };
@@ -297,6 +317,27 @@ class Kcp {
   // fastlimit, default 5; <= 0 unlimited). kKcpGo ignores it.
   void SetFastLimit(int limit) { fastlimit_ = limit; }
 
+  // Congestion control (kcp/congestion.h); kKcpGo by default, which is the
+  // reference behaviour of either flavor. `seed` varies periodic behaviour
+  // between sessions (0: the conv). Only before the first segment is sent:
+  // FailedPrecondition afterwards.
+  absl::Status SetCongestionControl(CongestionControl cc, uint64_t seed = 0);
+  CongestionControl congestion() const;
+  const CongestionController& congestion_controller() const { return *cc_; }
+  // Bytes per second (KCP bytes) the controller wants transmissions paced
+  // at; 0: no pacing (kKcpGo, kNone).
+  uint64_t pacing_rate() const;
+  // Consulted before each datagram with data (see PacingGate); not owned,
+  // null (the default) sends as the windows allow.
+  void SetPacingGate(PacingGate* gate) { gate_ = gate; }
+  // The embedder's clock in microseconds, for the controller's rate and RTT
+  // samples: once called, call it before every Input, Flush, Update and
+  // FlushDeferred. Without it the controller sees the calls' milliseconds.
+  void SetClockMicros(int64_t now_us) {
+    precise_clock_ = true;
+    clock_us_ = now_us;
+  }
+
   // ---- State ------------------------------------------------------------
 
   uint32_t conv() const { return conv_; }
@@ -311,13 +352,16 @@ class Kcp {
   uint32_t interval() const { return interval_; }
   uint32_t nodelay() const { return nodelay_; }
   int fast_resend() const { return fastresend_; }
+  // kKcpGo's window is obeyed (nc = 0); other controllers say so themselves.
   bool congestion_control() const { return !nocwnd_; }
   uint32_t snd_wnd() const { return snd_wnd_; }
   uint32_t rcv_wnd() const { return rcv_wnd_; }
   // Window the peer advertised in its last (non-FEC-recovered) segment.
   uint32_t rmt_wnd() const { return rmt_wnd_; }
-  uint32_t cwnd() const { return cwnd_; }
-  uint32_t ssthresh() const { return ssthresh_; }
+  // The controller's window in segments (kKcpGo: its cwnd, kept even with
+  // nc = 1) and kKcpGo's ssthresh (0 for other controllers).
+  uint32_t cwnd() const;
+  uint32_t ssthresh() const;
   // RTT estimator state in ms (§2.9).
   int32_t srtt() const { return rx_srtt_; }
   int32_t rttvar() const { return rx_rttval_; }
@@ -415,10 +459,9 @@ class Kcp {
   uint32_t headroom_ = 0, tailroom_ = 0;
   uint32_t state_ = 0;
   uint32_t snd_una_ = 0, snd_nxt_ = 0, rcv_nxt_ = 0;
-  uint32_t ssthresh_;
   int32_t rx_rttval_ = 0, rx_srtt_ = 0;
   uint32_t rx_rto_, rx_minrto_;
-  uint32_t snd_wnd_, rcv_wnd_, rmt_wnd_, cwnd_ = 0, probe_ = 0, incr_ = 0;
+  uint32_t snd_wnd_, rcv_wnd_, rmt_wnd_, probe_ = 0;
   uint32_t current_ = 0, interval_, ts_flush_, xmit_ = 0;
   uint32_t nodelay_ = 0;
   uint32_t ts_probe_ = 0, probe_wait_ = 0, probe_init_;
@@ -452,6 +495,20 @@ class Kcp {
   // Output in progress.
   absl::Span<uint8_t> out_buf_;
   size_t out_size_ = 0;
+
+  // Congestion control: the controller, KCP's own window when that is it,
+  // and (for controllers that want rate samples) the sampler with one
+  // SentState per send-ring slot.
+  std::unique_ptr<CongestionController> cc_;
+  internal::KcpGoWindow* kcpgo_window_ = nullptr;
+  struct RateState;
+  std::unique_ptr<RateState> rate_;
+  PacingGate* gate_ = nullptr;
+  uint32_t delivered_now_ = 0;  // segments delivered during this Input
+  bool precise_clock_ = false;
+  int64_t clock_us_ = 0;
+  uint32_t clock_ms_ = 0;  // the last call's ms, to extend it to 64 bits
+  int64_t NowUs(uint32_t now_ms);
 
   SegmentPool* pool_;
   std::unique_ptr<SegmentPool> own_pool_;
