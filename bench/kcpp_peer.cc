@@ -71,6 +71,8 @@ ABSL_FLAG(std::string, mode, "fast3", "normal, fast, fast2, fast3");
 ABSL_FLAG(int, sndwnd, 1024, "send window (segments)");
 ABSL_FLAG(int, rcvwnd, 1024, "receive window (segments)");
 ABSL_FLAG(int, mtu, 1400, "MTU");
+ABSL_FLAG(std::string, congestion, kcpp::transport::SessionOptions{}.congestion,
+          "congestion control: bbr, kcp-go or none (kcpp only; kcp-go's side has none)");
 ABSL_FLAG(int64_t, bytes, 1 << 20, "client: bytes to send");
 ABSL_FLAG(bool, sink, false, "answer with a SHA-256 digest instead of echoing");
 ABSL_FLAG(int, sessions, 0, "server: exit after serving this many sessions (0 = forever)");
@@ -144,6 +146,7 @@ SessionOptions PeerOptions() {
   o.send_window = absl::GetFlag(FLAGS_sndwnd);
   o.receive_window = absl::GetFlag(FLAGS_rcvwnd);
   o.mtu = absl::GetFlag(FLAGS_mtu);
+  o.congestion = absl::GetFlag(FLAGS_congestion);
   o.write_delay = false;
   o.ack_nodelay = true;
   o.socket_buffer_bytes = 4 << 20;

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "crypt/packet_cipher.h"
+#include "kcp/congestion.h"
 
 namespace kcpp::transport {
 
@@ -60,6 +61,10 @@ absl::Status SessionOptions::Validate() const {
   if (socket_buffer_bytes < -1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "socket_buffer_bytes must be >= -1 (-1: the kernel's default), got ", socket_buffer_bytes));
+  }
+  if (absl::StatusOr<kcp::CongestionControl> cc = kcp::ParseCongestionControl(congestion);
+      !cc.ok()) {
+    return cc.status();
   }
   if (rate_limit_bytes_per_second < 0) {
     return absl::InvalidArgumentError(absl::StrCat("rate_limit_bytes_per_second must be >= 0, got ",

@@ -85,7 +85,17 @@ struct SessionOptions {
   // What the socket is asked for: socket_buffer_bytes resolved as above
   // (0 here means "the kernel's default").
   int EffectiveSocketBufferBytes() const;
-  // Pacing: bytes per second on the wire, 0 = unlimited (kcp-go SetRateLimit).
+  // Congestion control (kcp/congestion.h): how much may be in flight and how
+  // fast datagrams leave. "kcp-go": KCP's own window exactly as kcp-go (off
+  // when nodelay.no_congestion_window is set, as kcp-go's nc); "none": only
+  // the send and remote windows limit; "bbr": kcpp's model-based controller
+  // (kcp/bbr.h), which measures the path's bandwidth and RTT and paces
+  // datagrams at that rate, so a bottleneck's queue is not flooded and
+  // random loss does not slow the session down. Sender-side only: the wire
+  // format is the same and any kcp-go or kcptun peer works with any choice.
+  std::string congestion = "kcp-go";
+  // A cap on the pacer, in bytes per second on the wire (FEC parity and
+  // headers included); 0 = none (kcp-go SetRateLimit).
   int64_t rate_limit_bytes_per_second = 0;
 
   // FEC sender: skip parity for a group whose data trickled in more than

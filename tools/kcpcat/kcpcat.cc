@@ -9,7 +9,9 @@
 // Session flags are named as kcptun's (--crypt, --key, --mode, --mtu,
 // --sndwnd, --rcvwnd, --datashard, --parityshard, --nodelay/--interval/
 // --resend/--nc with --mode manual, --acknodelay, --dscp, --sockbuf), plus
-// --stream. The key is derived as kcptun does (PBKDF2-SHA1, "kcp-go", 4096).
+// --stream and --congestion (kcpp's choice of congestion control, see
+// transport/options.h). The key is derived as kcptun does (PBKDF2-SHA1,
+// "kcp-go", 4096).
 //
 // A client exits once stdin has ended, everything it sent is acknowledged
 // and, with --expect N, N bytes have arrived. KCP has no close, so a server
@@ -52,6 +54,9 @@ ABSL_FLAG(int, interval, 50, "manual mode: interval (ms)");
 ABSL_FLAG(int, resend, 0, "manual mode: fast resend");
 ABSL_FLAG(int, nc, 0, "manual mode: 1 disables congestion control");
 ABSL_FLAG(bool, acknodelay, false, "flush ACKs immediately");
+ABSL_FLAG(std::string, congestion, kcpp::transport::SessionOptions{}.congestion,
+          "congestion control of what this side sends: bbr (paced at the measured path "
+          "rate), kcp-go (KCP's window, off with --nc 1 as in kcp-go) or none");
 ABSL_FLAG(int, dscp, -1, "DSCP (0..63)");
 ABSL_FLAG(int, sockbuf, 4194304, "socket buffer bytes");
 ABSL_FLAG(bool, stream, true, "stream mode");
@@ -89,6 +94,7 @@ absl::StatusOr<SessionOptions> OptionsFromFlags() {
   o.parity_shards = absl::GetFlag(FLAGS_parityshard);
   if (o.data_shards == 0 || o.parity_shards == 0) o.data_shards = o.parity_shards = 0;
   o.ack_nodelay = absl::GetFlag(FLAGS_acknodelay);
+  o.congestion = absl::GetFlag(FLAGS_congestion);
   o.dscp = absl::GetFlag(FLAGS_dscp);
   o.socket_buffer_bytes = absl::GetFlag(FLAGS_sockbuf);
   o.stream_mode = absl::GetFlag(FLAGS_stream);

@@ -15,8 +15,6 @@
 namespace kcpp::transport::internal {
 namespace {
 
-// Datagrams held back by the pacer before the session drops (KCP resends).
-constexpr size_t kMaxPacedDatagrams = 4096;
 // Datagrams sealed together at most (PacketCipher::SealBatch; AES-CFB runs
 // eight chains side by side, more only spread the fixed costs).
 constexpr size_t kSealBatch = 32;
@@ -49,8 +47,7 @@ SessionCore::SessionCore(Loop* loop, std::shared_ptr<SessionShared> shared,
       endpoint_(endpoint),
       listener_(listener),
       options_(shared_->options()),
-      timer_(loop->event_loop().CreateTimer(this)),
-      pacer_(shared_->options().rate_limit_bytes_per_second) {
+      timer_(loop->event_loop().CreateTimer(this)) {
   Loop::SessionTally& t = loop_->tally();
   ++t.current;
   t.max = std::max(t.max, t.current);
@@ -68,9 +65,6 @@ SessionCore::~SessionCore() {
 }
 
 void SessionCore::ReleaseUnsent() {
-  for (size_t i = paced_head_; i < paced_.size(); ++i) loop_->pool().Put(paced_[i].buffer);
-  paced_.clear();
-  paced_head_ = 0;
   for (absl::Span<uint8_t> d : unsealed_) loop_->pool().Put(d.data());
   unsealed_.clear();
 }
@@ -104,6 +98,12 @@ absl::Status SessionCore::Init() {
   kcp_->SetDeferInputFlush(true);
   kcp_->SetDeadLink(options_.dead_link > 0 ? static_cast<uint32_t>(options_.dead_link)
                                            : 0xFFFFFFFFu);
+  absl::StatusOr<kcp::CongestionControl> cc = kcp::ParseCongestionControl(options_.congestion);
+  if (!cc.ok()) return cc.status();
+  s = kcp_->SetCongestionControl(*cc);
+  if (!s.ok()) return s;
+  rate_cap_ = static_cast<uint64_t>(options_.rate_limit_bytes_per_second);
+  UpdatePacing();
   if (fec) {
     fec::FecEncoderOptions eo;
     eo.data_shards = options_.data_shards;
@@ -127,7 +127,8 @@ void SessionCore::AdoptEndpoint(std::unique_ptr<UdpEndpoint> endpoint) {
 }
 
 void SessionCore::Start(int64_t now_ms) {
-  now_ms_ = last_input_ms_ = last_input_from_remote_ms_ = una_progress_ms_ = created_ms_ = now_ms;
+  SetNow(now_ms);
+  last_input_ms_ = last_input_from_remote_ms_ = una_progress_ms_ = created_ms_ = now_ms;
   kcp_->SetAwaitFirstSegment(listener_ != nullptr);  // CheckFirstSegment
   Reschedule(now_ms);
 }
@@ -213,7 +214,7 @@ void SessionCore::MaybeFollowPeer(int64_t now_ms, bool progressed) {
 void SessionCore::OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int64_t now_ms,
                             bool from_remote) {
   if (finished_) return;
-  now_ms_ = now_ms;
+  SetNow(now_ms);
   last_input_ms_ = now_ms;
   if (from_remote) last_input_from_remote_ms_ = now_ms;
   ++counters_.packets_received;
@@ -273,7 +274,7 @@ void SessionCore::KcpInput(absl::Span<const uint8_t> kcp_bytes, bool fec_recover
 void SessionCore::OnIterationEnd(int64_t now_ms) {
   iteration_end_requested_ = false;
   if (finished_) return;
-  now_ms_ = now_ms;
+  SetNow(now_ms);
   kcp_->FlushDeferred(static_cast<uint32_t>(now_ms));
   AfterEvent(now_ms);
 }
@@ -415,36 +416,52 @@ void SessionCore::SealPending() {
 void SessionCore::Send(uint8_t* buffer, size_t total) {
   ++counters_.packets_sent;
   counters_.wire_bytes_sent += total;
-  if (pacer_.rate() > 0 && (paced_head_ < paced_.size() || !pacer_.TryConsume(total, now_ms_))) {
-    if (paced_.size() - paced_head_ >= kMaxPacedDatagrams) {
-      loop_->pool().Put(buffer);
-      ++counters_.send_drops;
-      return;
-    }
-    paced_.push_back(PacedDatagram{buffer, total});
-    return;
-  }
+  pacer_.OnSent(now_us_, total);
   endpoint_->Enqueue(buffer, total, remote());
 }
 
-void SessionCore::ReleasePaced(int64_t now_ms) {
-  while (paced_head_ < paced_.size()) {
-    const PacedDatagram& p = paced_[paced_head_];
-    if (pacer_.rate() > 0 && !pacer_.TryConsume(static_cast<int64_t>(p.length), now_ms)) break;
-    endpoint_->Enqueue(p.buffer, p.length, remote());
-    ++paced_head_;
+void SessionCore::SetNow(int64_t now_ms) {
+  now_ms_ = now_ms;
+  if (pacing_) {
+    // The controller's samples and the pacer want a finer clock than the
+    // loop's milliseconds.
+    now_us_ = EventLoop::MonotonicUs();
+    kcp_->SetClockMicros(now_us_);
+  } else {
+    now_us_ = now_ms * 1000;
   }
-  if (paced_head_ == paced_.size()) {
-    paced_.clear();
-    paced_head_ = 0;
+}
+
+void SessionCore::UpdatePacing() {
+  // The controller paces KCP bytes; the wire also carries FEC parity, FEC
+  // and cipher headers, so its rate is scaled by what the wire actually
+  // cost per KCP byte so far (parity counts toward the rate).
+  const uint64_t kcp_rate = kcp_->pacing_rate();
+  uint64_t rate = 0;
+  if (kcp_rate > 0) {
+    const uint64_t kcp_bytes = kcp_->counters().out_bytes;
+    const double per_kcp_byte =
+        kcp_bytes > (64u << 10) ? static_cast<double>(counters_.wire_bytes_sent) /
+                                      static_cast<double>(kcp_bytes)
+                                : 1.0 + static_cast<double>(kcp_offset_ + trailer_) / kcp_->mtu();
+    rate = static_cast<uint64_t>(static_cast<double>(kcp_rate) * per_kcp_byte);
   }
+  // rate_limit_bytes_per_second caps the same pacer.
+  if (rate_cap_ > 0) rate = rate == 0 ? rate_cap_ : std::min(rate, rate_cap_);
+  if (rate == pacer_.rate()) return;
+  if (!pacing_ && rate > 0) {
+    pacing_ = true;
+    kcp_->SetPacingGate(&pacer_);
+    SetNow(now_ms_);
+  }
+  pacer_.SetRate(rate, now_us_);
 }
 
 // ---- events ---------------------------------------------------------------
 
 void SessionCore::OnKick(int64_t now_ms) {
   if (finished_) return;
-  now_ms_ = now_ms;
+  SetNow(now_ms);
   SessionChannel& ch = shared_->channel();
   ch.Serviced();
   if (ch.closed() && !closing_) {
@@ -459,14 +476,13 @@ void SessionCore::OnKick(int64_t now_ms) {
 void SessionCore::OnTimer(int64_t now_ms) {
   timer_at_ = -1;
   if (finished_) return;
-  now_ms_ = now_ms;
+  SetNow(now_ms);
   if (options_.idle_timeout_ms > 0 && now_ms - last_input_ms_ >= options_.idle_timeout_ms) {
     Finish(absl::UnavailableError(absl::StrCat("idle timeout: nothing received from ",
                                                remote().ToString(), " for ",
                                                options_.idle_timeout_ms, " ms")));
     return;
   }
-  ReleasePaced(now_ms);
   if (options_.keepalive_ms > 0 && now_ms >= KeepaliveAt()) {
     kcp_->AnnounceWindow();
     last_keepalive_ms_ = now_ms;
@@ -490,6 +506,7 @@ void SessionCore::OnTimer(int64_t now_ms) {
 void SessionCore::AfterEvent(int64_t now_ms) {
   if (finished_) return;
   SealPending();
+  UpdatePacing();
   if (kcp_->snd_una() != last_una_ || kcp_->snd_una() == kcp_->snd_nxt()) {
     last_una_ = kcp_->snd_una();
     una_progress_ms_ = now_ms;
@@ -501,7 +518,7 @@ void SessionCore::AfterEvent(int64_t now_ms) {
     return;
   }
   SessionChannel& ch = shared_->channel();
-  const bool acknowledged = kcp_->WaitSnd() == 0 && paced_head_ == paced_.size();
+  const bool acknowledged = kcp_->WaitSnd() == 0;
   if (closing_) {
     if (acknowledged && ch.outbound_empty()) {
       Finish(absl::OkStatus());
@@ -525,14 +542,15 @@ void SessionCore::Reschedule(int64_t now_ms) {
   uint32_t flush_at;
   if (kcp_->NextFlush(now32, &flush_at)) {
     deadline = now_ms + static_cast<int32_t>(flush_at - now32);
+    // Data waits for the pacer: wake when it has credit (a millisecond
+    // timer, so the pacer's quantum is a millisecond of credit).
+    if (deadline <= now_ms && pacing_ && !pacer_.MaySend(now_us_)) {
+      deadline = (pacer_.ReadyAtUs(now_us_) + 999) / 1000;
+    }
   } else if (!kcp_->Dormant()) {
     // Nothing to send: one coarse wakeup to give memory back, instead of
     // one per KCP interval (an idle session costs no CPU).
     deadline = now_ms + kTrimIntervalMs;
-  }
-  if (!paced_.empty()) {
-    deadline =
-        std::min(deadline, pacer_.ReadyAt(static_cast<int64_t>(paced_.front().length), now_ms));
   }
   if (options_.idle_timeout_ms > 0) {
     deadline = std::min(deadline, last_input_ms_ + options_.idle_timeout_ms);
@@ -621,7 +639,9 @@ absl::Status SessionCore::Tune(const SessionTuning& t) {
   }
   if (t.ack_nodelay) kcp_->SetAckNoDelay(*t.ack_nodelay);
   if (t.write_delay) kcp_->SetWriteDelay(*t.write_delay);
-  if (t.rate_limit_bytes_per_second) pacer_.SetRate(*t.rate_limit_bytes_per_second);
+  if (t.rate_limit_bytes_per_second) {
+    rate_cap_ = static_cast<uint64_t>(*t.rate_limit_bytes_per_second);
+  }
   if (t.dscp) {
     const int fd = own_endpoint_->socket().fd();
     const int tos = remote().is_ipv6() ? *t.dscp : *t.dscp << 2;
@@ -631,7 +651,8 @@ absl::Status SessionCore::Tune(const SessionTuning& t) {
   }
   // A larger receive window must reach the peer now (WINS), not at the next
   // data packet.
-  kcp_->Flush(static_cast<uint32_t>(now_ms_ = loop_->now_ms()));
+  SetNow(loop_->now_ms());
+  kcp_->Flush(static_cast<uint32_t>(now_ms_));
   AfterEvent(now_ms_);
   return absl::OkStatus();
 }
@@ -650,7 +671,7 @@ absl::Status SessionCore::SendOob(absl::Span<const uint8_t> data) {
     return absl::InvalidArgumentError(absl::StrCat(
         "OOB datagram of ", data.size(), " bytes exceeds the maximum of ", oob_max_size()));
   }
-  now_ms_ = loop_->now_ms();
+  SetNow(loop_->now_ms());
   uint8_t* buffer = loop_->pool().Get();
   uint8_t* p = buffer + crypt_header_ + fec::kFecDataHeaderSize;
   fec::StoreLe32(p, conv());

@@ -35,10 +35,10 @@
 #include "fec/fec_decoder.h"
 #include "fec/fec_encoder.h"
 #include "kcp/kcp.h"
+#include "kcp/pacer.h"
 #include "transport/counters.h"
 #include "transport/event_loop.h"
 #include "transport/internal/loop.h"
-#include "transport/internal/pacer.h"
 #include "transport/internal/session_shared.h"
 #include "transport/internal/udp_endpoint.h"
 #include "transport/session.h"
@@ -157,9 +157,14 @@ class SessionCore final : public LoopObject,
   void SealPending();
   // Queues one sealed datagram (or holds it for the pacer).
   void Send(uint8_t* buffer, size_t total);
-  // Gives back the buffers of datagrams never sent (paced or unsealed).
+  // Gives back the buffers of datagrams never sealed.
   void ReleaseUnsent();
-  void ReleasePaced(int64_t now_ms);
+  // The event's clock: now_ms_, and with pacing a µs clock for KCP's
+  // controller and the pacer.
+  void SetNow(int64_t now_ms);
+  // The pacer's rate from the controller's, in wire bytes, capped by
+  // rate_limit_bytes_per_second; installs the pacing gate on first use.
+  void UpdatePacing();
   // Leaves the loop with `why` (OK: closed locally after a complete flush).
   void Finish(absl::Status why);
 
@@ -192,15 +197,17 @@ class SessionCore final : public LoopObject,
   uint32_t last_una_ = 0;
   int64_t una_progress_ms_ = 0;
 
-  Pacer pacer_;
+  // Pacing (a pacing controller or rate_limit_bytes_per_second): KCP asks
+  // the pacer before each datagram with data, and every datagram sent is
+  // charged to it. Off (no clock reads, no gate) until a rate appears.
+  kcp::Pacer pacer_;
+  bool pacing_ = false;
+  uint64_t rate_cap_ = 0;  // rate_limit_bytes_per_second
+  int64_t now_us_ = 0;
   struct PacedDatagram {
     uint8_t* buffer;
     size_t length;
   };
-  // Datagrams held back by the pacer: a FIFO in a vector (no memory until
-  // pacing is used).
-  std::vector<PacedDatagram> paced_;
-  size_t paced_head_ = 0;
   std::vector<PacedDatagram> parity_stash_;    // parity produced during one Encode
   std::vector<absl::Span<uint8_t>> unsealed_;  // emitted this event, sealed by SealPending
 
