@@ -63,6 +63,16 @@ double LinkConfig::ExpectedLossRate() const {
   return 1 - (1 - loss) * (1 - ge);
 }
 
+void LinkModel::SetRate(int64_t rate_bps) {
+  // The fraction of a µs left by the old rate is rounded up: the remainder
+  // is in units of the old rate.
+  if (tx_end_rem_ > 0) {
+    tx_end_us_ += 1;
+    tx_end_rem_ = 0;
+  }
+  config_.rate_bps = rate_bps;
+}
+
 int64_t BdpBytes(int64_t rate_bps, int64_t rtt_us) {
   if (rate_bps <= 0 || rtt_us <= 0) return 0;
   // rate (<= 1e12) * rtt (<= 7.2e9) would overflow int64; split the rate.

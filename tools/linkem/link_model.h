@@ -142,6 +142,10 @@ class LinkModel {
   size_t InFlightPackets() const { return count_; }
 
   const LinkCounters& counters() const { return counters_; }
+  // Changes the bottleneck rate from now on (a capacity step): packets
+  // already accepted keep their times, later ones are serialised at the new
+  // rate after them. `rate_bps` as LinkConfig::rate_bps (0: unlimited).
+  void SetRate(int64_t rate_bps);
   const LinkConfig& config() const { return config_; }
 
  private:

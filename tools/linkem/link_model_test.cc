@@ -362,5 +362,22 @@ TEST(LinkModelTest, TimeRunningBackwardsIsTreatedAsTheLatestTime) {
   EXPECT_EQ(tags, (std::vector<uint64_t>{1, 2}));
 }
 
+TEST(LinkModelRate, SetRateAppliesToLaterPacketsOnly) {
+  LinkConfig c;
+  c.rate_bps = 8'000'000;  // 1 byte per µs
+  LinkModel link(c);
+  ASSERT_TRUE(link.Offer(0, 1000, 1));  // transmitted over [0, 1000)
+  link.SetRate(16'000'000);             // 2 bytes per µs from now on
+  ASSERT_TRUE(link.Offer(0, 1000, 2));  // waits, then [1000, 1500)
+  uint64_t tag;
+  uint32_t bytes;
+  EXPECT_FALSE(link.PopDue(999, &tag, &bytes));
+  ASSERT_TRUE(link.PopDue(1000, &tag, &bytes));
+  EXPECT_EQ(tag, 1u);
+  EXPECT_FALSE(link.PopDue(1499, &tag, &bytes));
+  ASSERT_TRUE(link.PopDue(1500, &tag, &bytes));
+  EXPECT_EQ(tag, 2u);
+}
+
 }  // namespace
 }  // namespace kcpp::linkem
