@@ -2,7 +2,7 @@
 // kcptun cipher name at several datagram sizes, with a fixed nonce, exactly as
 // kcp-go's UDPSession.output builds them: nonce(16) | crc32 LE of bytes 20.. |
 // payload, then BlockCrypt.Encrypt over the whole datagram
-// (wire-format.md §3.1). AEAD lines use the kcp-go >= v5.6.49 layout
+// (docs/protocol.md §3.1). AEAD lines use the kcp-go >= v5.6.49 layout
 // (nonce(12) | AEAD.Seal(payload, no AAD)) built with Go's crypto/cipher GCM
 // (what kcp-go's NewAESGCMCrypt wraps) and x/crypto's ChaCha20-Poly1305.
 //

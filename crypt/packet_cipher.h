@@ -1,7 +1,7 @@
-// Packet encryption compatible with kcp-go / kcptun (wire-format.md §3).
+// Packet encryption compatible with kcp-go / kcptun (docs/protocol.md §3).
 //
 // A PacketCipher seals one outgoing UDP datagram in place and opens one
-// incoming datagram in place. Three layouts exist (wire-format.md §1, §3):
+// incoming datagram in place. Three layouts exist (docs/protocol.md §1, §3):
 //
 //   classic (every kcp-go cipher: aes, tea, xtea, blowfish, cast5, 3des,
 //   twofish, sm4, salsa20, xor, none):
@@ -44,10 +44,10 @@
 
 namespace kcpp::crypt {
 
-// Classic layout: 16-byte nonce + 4-byte CRC-32 (wire-format.md §3.1).
+// Classic layout: 16-byte nonce + 4-byte CRC-32 (docs/protocol.md §3.1).
 inline constexpr size_t kClassicNonceSize = 16;
 inline constexpr size_t kClassicHeaderSize = 20;
-// AEAD layout: 12-byte nonce, 16-byte tag (wire-format.md §3.4).
+// AEAD layout: 12-byte nonce, 16-byte tag (docs/protocol.md §3.4).
 inline constexpr size_t kAeadNonceSize = 12;
 inline constexpr size_t kAeadTagSize = 16;
 // Length of the "xor" cipher's key table (kcp-go mtuLimit); bytes past it are
@@ -165,11 +165,11 @@ absl::StatusOr<std::unique_ptr<PacketCipher>> NewPacketCipher(absl::string_view 
                                                               absl::Span<const uint8_t> key);
 
 // kcptun's key: PBKDF2-HMAC-SHA1(passphrase, "kcp-go", 4096, 32)
-// (wire-format.md §3.6).
+// (docs/protocol.md §3.6).
 std::array<uint8_t, 32> DeriveKcptunKey(absl::string_view passphrase);
 
 // Creates cipher `name` as kcptun does from its 32-byte derived key: the key
-// is truncated per wire-format.md §3.3 (aes-128, tea, xtea, cast5, sm4,
+// is truncated per docs/protocol.md §3.3 (aes-128, tea, xtea, cast5, sm4,
 // aes-128-gcm: 16 bytes; aes-192, 3des, aes-192-gcm: 24; everything else the
 // full 32). Unlike kcptun, an unknown name is an error, not a silent fallback
 // to aes.

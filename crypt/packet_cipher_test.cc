@@ -1,4 +1,4 @@
-// PacketCipher: wire-format.md Appendix A.1 vectors (produced by kcp-go
+// PacketCipher: docs/protocol.md Appendix A.1 vectors (produced by kcp-go
 // 5.6.1), round trips, tamper/wrong-key/short-packet rejection, factory
 // errors.
 #include "crypt/packet_cipher.h"

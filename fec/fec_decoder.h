@@ -1,4 +1,4 @@
-// kcp-go's FEC decoder (wire-format.md §4.5, §4.6, §4.8): passes data packets
+// kcp-go's FEC decoder (docs/protocol.md §4.5, §4.6, §4.8): passes data packets
 // straight through, keeps copies of the shards of the newest few groups, and
 // reconstructs lost data packets from parity as soon as a group holds
 // `data_shards` shards — what kcp-go HEAD's fecDecoder recovers.

@@ -24,7 +24,7 @@ using testing::DataBuffer;
 using testing::FromHex;
 using testing::ToHex;
 
-// wire-format.md Appendix A.3: kcp-go 5.6.1, no crypt, ds=3 ps=2, writes
+// docs/protocol.md Appendix A.3: kcp-go 5.6.1, no crypt, ds=3 ps=2, writes
 // "A", "BBBBBBBBBB", "CCCCC".
 const char* const kA3Packets[] = {
     "00000000f1001b0044332211510020000000000000000000000000000100000041",

@@ -1,6 +1,6 @@
 // Captures the datagrams a real kcp-go 5.6.1 session (Debian
 // golang-github-xtaci-kcp-dev) sends with FEC on, the way Appendix A.3 of
-// wire-format.md was produced: NewConn3 over a fake net.PacketConn whose
+// docs/protocol.md was produced: NewConn3 over a fake net.PacketConn whose
 // WriteTo records every datagram, SetNoDelay(1, 10, 2, 1), then a run of
 // writes of pseudo-random sizes. Every datagram passes kcp-go's fecEncoder.
 //

@@ -1,6 +1,6 @@
 // Prints Reed-Solomon parity computed by the real klauspost/reedsolomon
 // (Debian 1.9.13, the codec kcp-go uses: reedsolomon.New(data, parity) with no
-// options, wire-format.md §4.4) for the cases given on the command line.
+// options, docs/protocol.md §4.4) for the cases given on the command line.
 //
 // Arguments: cases "data,parity,size,seed". Data shard bytes come from the
 // xorshift32 stream described at fill() (reproduced in reed_solomon_test.cc).

@@ -1,6 +1,6 @@
 // Systematic Reed-Solomon erasure code over GF(2^8), byte-identical to
 // klauspost/reedsolomon's default codec and therefore to kcp-go's FEC parity
-// (wire-format.md §4.4, Appendix A.2).
+// (docs/protocol.md §4.4, Appendix A.2).
 //
 // Field: GF(2^8) with polynomial 0x11D and generator 2. Encoding matrix:
 // the (data + parity) x data Vandermonde matrix V[r][c] = r^c multiplied by

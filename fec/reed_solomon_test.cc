@@ -95,7 +95,7 @@ TEST(ReedSolomon, CreateChecksShardCounts) {
   }
 }
 
-// wire-format.md §4.4 / Appendix A.2.
+// docs/protocol.md §4.4 / Appendix A.2.
 TEST(ReedSolomon, AppendixA2ParityRows) {
   struct Case {
     int data, parity;

@@ -1,4 +1,4 @@
-// ShardPool: the memory of kcp-go's FEC layer (wire-format.md §4.3, §4.5) for
+// ShardPool: the memory of kcp-go's FEC layer (docs/protocol.md §4.3, §4.5) for
 // every FecEncoder and FecDecoder of one thread.
 //
 // The FEC layer keeps copies of the shards of incomplete groups: the encoder

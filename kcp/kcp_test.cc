@@ -1,4 +1,4 @@
-// Unit tests of the engine. Expected values come from wire-format.md (the
+// Unit tests of the engine. Expected values come from docs/protocol.md (the
 // section is cited at each test), worked out by hand, never from this code.
 #include "kcp/kcp.h"
 
@@ -110,7 +110,7 @@ INSTANTIATE_TEST_SUITE_P(Kcp, BothFlavors, ::testing::Values(Flavor::kIkcp, Flav
                            return info.param == Flavor::kIkcp ? "Ikcp" : "KcpGo";
                          });
 
-// --- Defaults (wire-format.md §2.2, §2.3) -----------------------------------
+// --- Defaults (docs/protocol.md §2.2, §2.3) ---------------------------------
 
 TEST(KcpDefaults, MatchSpecPerFlavor) {
   Probe i(Flavor::kIkcp), g(Flavor::kKcpGo);
@@ -133,7 +133,7 @@ TEST(KcpDefaults, MatchSpecPerFlavor) {
   EXPECT_LE(sizeof(Kcp), 448u);
 }
 
-// --- Input validation (wire-format.md §2.1) ---------------------------------
+// --- Input validation (docs/protocol.md §2.1) -------------------------------
 
 TEST_P(BothFlavors, InputRejectsMalformedWithIkcpCodes) {
   Probe p(GetParam());
@@ -165,7 +165,7 @@ TEST_P(BothFlavors, InputRejectsMalformedWithIkcpCodes) {
 }
 
 TEST(KcpInput, CapturedKcpGoDatagramsAreReceived) {
-  // wire-format.md Appendix A.3 (KCP part of pkt0..pkt2).
+  // docs/protocol.md Appendix A.3 (KCP part of pkt0..pkt2).
   const char* hex[] = {
       "443322115100200000000000000000000000000001000000"
       "41",
@@ -190,7 +190,7 @@ TEST(KcpInput, CapturedKcpGoDatagramsAreReceived) {
   }
 }
 
-// --- Send / Recv (wire-format.md §2.4, §2.5) --------------------------------
+// --- Send / Recv (docs/protocol.md §2.4, §2.5) ------------------------------
 
 TEST_P(BothFlavors, MessageModeFragmentsAndReassembles) {
   Probe a(GetParam()), b(GetParam());
@@ -298,7 +298,7 @@ TEST_P(BothFlavors, OutOfOrderDuplicateAndOutOfWindow) {
   }
 }
 
-// --- Output, headroom (architecture.md, kcp.h) ------------------------------
+// --- Output, headroom (docs/architecture.md, kcp.h) -------------------------
 
 class RecordingSink : public OutputSink {
  public:
@@ -380,7 +380,7 @@ TEST_P(BothFlavors, DatagramsNeverExceedMtuAndPackAcksFirst) {
   EXPECT_TRUE(seen_push);
 }
 
-// --- Congestion start (wire-format.md §2.3 note) ----------------------------
+// --- Congestion start (docs/protocol.md §2.3 note) --------------------------
 
 TEST_P(BothFlavors, FirstFlushWithCongestionControlSendsNoData) {
   Probe a(GetParam());
@@ -397,7 +397,7 @@ TEST_P(BothFlavors, FirstFlushWithCongestionControlSendsNoData) {
   EXPECT_EQ(segs[0].h.wnd, a.kcp.rcv_wnd());
 }
 
-// --- RTO back-off per nodelay mode (wire-format.md §2.7) --------------------
+// --- RTO back-off per nodelay mode (docs/protocol.md §2.7) ------------------
 
 // Times (ms after the first send) at which one never-acknowledged segment is
 // transmitted, the engine flushed at exactly the instants it asks for.
@@ -437,7 +437,7 @@ TEST(KcpRto, BackOffPerNodelayMode) {
   EXPECT_EQ(TransmitTimes(Flavor::kKcpGo, 2, 5), (std::vector<uint32_t>{0, 200, 500, 900, 1400}));
 }
 
-// --- Dead link (wire-format.md §2.14) ----------------------------------------
+// --- Dead link (docs/protocol.md §2.14) --------------------------------------
 
 TEST_P(BothFlavors, DeadLinkAfterTwentyTransmissions) {
   Probe a(GetParam());
@@ -458,7 +458,7 @@ TEST_P(BothFlavors, DeadLinkAfterTwentyTransmissions) {
   EXPECT_EQ(a.kcp.counters().retrans_segs, 19u);
 }
 
-// --- RTT estimator (wire-format.md §2.9) -------------------------------------
+// --- RTT estimator (docs/protocol.md §2.9) -----------------------------------
 
 TEST(KcpRtt, KcpGoOneSampleFromLastAckAtInputTime) {
   Probe a(Flavor::kKcpGo);
@@ -503,7 +503,7 @@ TEST(KcpRtt, IkcpSamplesEveryAckAtUpdateTime) {
   EXPECT_EQ(a.kcp.rto(), 328u);
 }
 
-// --- Immediate output from Input (kcp-go, wire-format.md §2.6) -------------
+// --- Immediate output from Input (kcp-go, docs/protocol.md §2.6) -----------
 
 TEST(KcpGoInput, FlushesWhenUnaAdvances) {
   for (Flavor f : {Flavor::kIkcp, Flavor::kKcpGo}) {
@@ -681,7 +681,7 @@ TEST(IkcpFlush, FastRetransmitConservativeAndLimited) {
   EXPECT_EQ(retransmits, 2);
 }
 
-// --- Window probing (wire-format.md §2.11, §2.5 fast recover) ---------------
+// --- Window probing (docs/protocol.md §2.11, §2.5 fast recover) -------------
 
 TEST_P(BothFlavors, WindowFullProbeAndReopen) {
   const Flavor f = GetParam();
@@ -758,7 +758,7 @@ TEST(KcpProbe, WaskTimingFollowsProbeInit) {
   }
 }
 
-// --- Check / Update (wire-format.md §2.12) -----------------------------------
+// --- Check / Update (docs/protocol.md §2.12) ---------------------------------
 
 TEST_P(BothFlavors, CheckFollowsIkcpCheck) {
   Probe a(GetParam());

@@ -22,7 +22,7 @@ enum class Drive {
   kFlushSchedule,  // Flush(now) when due, next due = now + returned delay
 };
 
-// A nodelay preset (wire-format.md §6.3).
+// A nodelay preset (docs/protocol.md §6.3).
 struct Preset {
   const char* name;
   int nodelay, interval, resend, nc;

@@ -1,7 +1,7 @@
 // Two engines over a lossy, reordering, duplicating FakeLink deliver data
 // byte-exact: 64 MiB in stream mode, and messages with their boundaries in
 // message mode, at 0 %, 10 % and 30 % loss, for ikcp's default settings and
-// kcptun's presets normal, fast, fast2, fast3 (wire-format.md §6.3). Each
+// kcptun's presets normal, fast, fast2, fast3 (docs/protocol.md §6.3). Each
 // configuration runs with both flavors; kKcpGo is driven kcp-go style
 // (Write + Flush at the returned delay), kIkcp ikcp style (Send +
 // Update/Check).

@@ -4,7 +4,7 @@
 // received out of order, waiting to be read) lives in blocks from a
 // SegmentPool. A segment longer than a block uses a chain of blocks, so any
 // MTU works; with the default block size (1476 = 1500 - 24, the largest
-// segment a kcp-go peer ever sends, wire-format.md §5.8) every segment of the
+// segment a kcp-go peer ever sends, docs/protocol.md §5.8) every segment of the
 // usual MTUs fits in one block.
 //
 // Blocks come back to the pool's free list when segments are acknowledged or

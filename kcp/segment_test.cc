@@ -32,7 +32,7 @@ TEST(SegmentHeader, EncodesLittleEndianAtSpecOffsets) {
   h.len = 0x00000102;
   uint8_t out[kSegmentHeaderSize];
   EncodeSegmentHeader(h, out);
-  // wire-format.md §2.1: conv@0 cmd@4 frg@5 wnd@6 ts@8 sn@12 una@16 len@20.
+  // docs/protocol.md §2.1: conv@0 cmd@4 frg@5 wnd@6 ts@8 sn@12 una@16 len@20.
   EXPECT_EQ(std::vector<uint8_t>(out, out + 24),
             Hex("44332211 51 05 2001 a4a3a2a1 b4b3b2b1 c4c3c2c1 02010000"));
   EXPECT_EQ(DecodeSegmentHeader(out), h);
@@ -56,7 +56,7 @@ TEST(SegmentHeader, RandomRoundTrips) {
   }
 }
 
-// wire-format.md Appendix A.3: datagrams captured from kcp-go 5.6.1
+// docs/protocol.md Appendix A.3: datagrams captured from kcp-go 5.6.1
 // (NewConn3, conv 0x11223344, SetNoDelay(1,10,2,1), window 32). The FEC
 // packets carry an 8-byte header (seqid u32, flag u16, size u16) before the
 // KCP segment.
@@ -81,7 +81,7 @@ TEST(SegmentHeader, DecodesCapturedKcpGoDatagramsFieldByField) {
     SCOPED_TRACE(c.hex);
     const std::vector<uint8_t> pkt = Hex(c.hex);
     ASSERT_EQ(pkt.size(), 8 + 24 + c.len);
-    // FEC "size" = KCP bytes + 2 (wire-format.md §4.1).
+    // FEC "size" = KCP bytes + 2 (docs/protocol.md §4.1).
     EXPECT_EQ(pkt[6] | pkt[7] << 8, static_cast<int>(24 + c.len + 2));
     SegmentReader reader(absl::MakeConstSpan(pkt).subspan(8), 0x11223344u);
     SegmentHeader h;

@@ -1,4 +1,4 @@
-// AES-NI fast path for kcp-go's serial CFB encryption (wire-format.md §3.2).
+// AES-NI fast path for kcp-go's serial CFB encryption (docs/protocol.md §3.2).
 // Each block's keystream is E(previous ciphertext), so encryption is a chain
 // of dependent AES calls; keeping every round key in a register and inlining
 // the rounds removes the per-block call and key loads of AES_encrypt.

@@ -1,4 +1,4 @@
-// kcp-go's whole-datagram CFB mode (wire-format.md §3.2): standard full-block
+// kcp-go's whole-datagram CFB mode (docs/protocol.md §3.2): standard full-block
 // CFB with a fixed IV, no padding, ciphertext length = plaintext length.
 //
 // `Block` is any type with `static constexpr size_t kBlockSize` (8 or 16),

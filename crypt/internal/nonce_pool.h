@@ -1,4 +1,4 @@
-// Per-thread pool of random bytes for packet nonces (wire-format.md §3.5:
+// Per-thread pool of random bytes for packet nonces (docs/protocol.md §3.5:
 // any good random source is compatible). Each thread refills its own 4 KiB
 // pool from BoringSSL's RAND_bytes, so a nonce costs a memcpy, not a system
 // call, and threads never contend.

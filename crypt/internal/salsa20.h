@@ -1,6 +1,6 @@
 // Salsa20/20 stream cipher with a 64-bit nonce and 64-bit block counter
 // starting at 0, written from D. J. Bernstein, "Salsa20 specification" (2005).
-// Used by kcp-go's "salsa20" mode (wire-format.md §3.3).
+// Used by kcp-go's "salsa20" mode (docs/protocol.md §3.3).
 #ifndef KCPP_CRYPT_INTERNAL_SALSA20_H_
 #define KCPP_CRYPT_INTERNAL_SALSA20_H_
 

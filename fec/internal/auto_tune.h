@@ -1,5 +1,5 @@
 // Detection of a peer's (data, parity) shard counts from the flags of the FEC
-// packets it sends (wire-format.md §4.6, kcp-go HEAD autotune.go): the last
+// packets it sends (docs/protocol.md §4.6, kcp-go HEAD autotune.go): the last
 // 258 (flag, seqid) samples, ordered by seqid, contain a run of consecutive
 // data packets and one of parity packets whose lengths are the counts.
 //

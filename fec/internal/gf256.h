@@ -1,5 +1,5 @@
 // GF(2^8) arithmetic in the field kcp-go's Reed-Solomon codec uses
-// (wire-format.md §4.4): reducing polynomial x^8 + x^4 + x^3 + x^2 + 1
+// (docs/protocol.md §4.4): reducing polynomial x^8 + x^4 + x^3 + x^2 + 1
 // (0x11D), generator 2, addition = XOR. Scalar, table driven; the region
 // kernels (gf_kernels.h) do the bulk work.
 #ifndef KCPP_FEC_INTERNAL_GF256_H_

@@ -1,5 +1,5 @@
 // GF(2^8) region kernels: the inner loop of Reed-Solomon encoding and
-// decoding (wire-format.md §4.4). One call computes, for every byte j,
+// decoding (docs/protocol.md §4.4). One call computes, for every byte j,
 //
 //   out[r][j] = XOR over c of  coef(r, c) * in[c][j]      (r < rows, c < cols)
 //

@@ -1,6 +1,6 @@
 // Small dense matrices over GF(2^8) (gf256.h): what the Reed-Solomon codec
 // needs to build klauspost/reedsolomon's default encoding matrix
-// (wire-format.md §4.4) and to invert sub-matrices for decoding.
+// (docs/protocol.md §4.4) and to invert sub-matrices for decoding.
 #ifndef KCPP_FEC_INTERNAL_GF_MATRIX_H_
 #define KCPP_FEC_INTERNAL_GF_MATRIX_H_
 
