@@ -1,4 +1,4 @@
-// Configuration of an smux session (wire-format.md §6.2; xtaci/smux mux.go
+// Configuration of an smux session (docs/protocol.md §6.2; xtaci/smux mux.go
 // Config, DefaultConfig, VerifyConfig).
 //
 // The first seven fields are smux's own, with its defaults. Of those only
@@ -60,7 +60,7 @@ Config DefaultConfig();
 // What Debian's kcptun (2021, smux 1.5.16) runs by default: DefaultConfig
 // with -smuxbuf 4194304, -streambuf 2097152, -keepalive 10 and -smuxver 1.
 // (kcptun 2025 defaults to -smuxver 2 and -framesize 8192; set them to match
-// such a peer.) wire-format.md §6.3.
+// such a peer.) docs/protocol.md §6.3.
 Config KcptunConfig();
 
 // smux VerifyConfig plus the kcpp fields. InvalidArgument naming the field,

@@ -1,4 +1,4 @@
-// smux frame codec (wire-format.md §6.2; xtaci/smux frame.go, identical in
+// smux frame codec (docs/protocol.md §6.2; xtaci/smux frame.go, identical in
 // Debian's 1.5.16 and upstream HEAD).
 //
 // Every frame is an 8-byte header followed by `length` payload bytes:
@@ -80,7 +80,7 @@ FrameHeader DecodeFrameHeader(const uint8_t* in);
 void EncodeWindowUpdate(const WindowUpdate& u, uint8_t* out);  // out[0, 8)
 WindowUpdate DecodeWindowUpdate(const uint8_t* in);            // in[0, 8)
 
-// Checks `h` against the rules of wire-format.md §6.2 for a session of
+// Checks `h` against the rules of docs/protocol.md §6.2 for a session of
 // `session_version`. InvalidArgument, with a message naming the frame and
 // the rule, for: a version other than the session's (smux
 // ErrInvalidProtocol), an unknown command, SYN/FIN/NOP with a payload, UPD in

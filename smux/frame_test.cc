@@ -11,7 +11,7 @@ namespace {
 
 using testing::HasSubstr;
 
-// Layout from wire-format.md §6.2: ver | cmd | length u16 LE | sid u32 LE.
+// Layout from docs/protocol.md §6.2: ver | cmd | length u16 LE | sid u32 LE.
 TEST(FrameHeader, EncodesSpecLayout) {
   uint8_t b[kFrameHeaderSize];
   EncodeFrameHeader({2, kCmdPsh, 0x1234, 0x01020304}, b);

@@ -1,6 +1,6 @@
 // Interop with the real xtaci/smux 1.5.16 (Debian, what kcptun links), over
 // the child's stdin/stdout, with and without golang/snappy framing under
-// smux exactly as kcptun layers them (wire-format.md §6.1-§6.2). The C++
+// smux exactly as kcptun layers them (docs/protocol.md §6.1-§6.2). The C++
 // side is a small poll() loop around the sans-IO Session (and
 // snappy::FramingEncoder/Decoder); the Go side is go_smux_peer.go.
 //

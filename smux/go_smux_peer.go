@@ -2,7 +2,7 @@
 // smux kcptun links) for smux/go_interop_test.cc. The transport is
 // stdin/stdout; with -snappy it is wrapped exactly like kcptun's CompStream:
 // golang/snappy NewReader for input, NewBufferedWriter with Flush after
-// every write for output (wire-format.md §6.1).
+// every write for output (docs/protocol.md §6.1).
 //
 // Modes (-mode):
 //

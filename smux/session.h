@@ -1,4 +1,4 @@
-// A sans-IO smux session (wire-format.md §6.2), wire-compatible with
+// A sans-IO smux session (docs/protocol.md §6.2), wire-compatible with
 // xtaci/smux 1.5.16 (Debian, kcptun's) and later: many ordered byte streams
 // multiplexed over one reliable byte stream (a KCP session, optionally
 // inside snappy framing, §6.1).

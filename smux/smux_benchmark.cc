@@ -1,4 +1,4 @@
-// smux frame and session throughput (wire-format.md §6.2).
+// smux frame and session throughput (docs/protocol.md §6.2).
 //   BM_HeaderEncode / BM_HeaderDecodeValidate: the 8-byte codec, frames/s.
 //   BM_Write/<payload>: Session::Write of one frame's worth + output drain
 //     (frame encode path), MB/s of payload.

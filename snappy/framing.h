@@ -1,4 +1,4 @@
-// The snappy framing format, as kcptun puts it under smux (wire-format.md
+// The snappy framing format, as kcptun puts it under smux (docs/protocol.md
 // §6.1): byte-compatible with golang/snappy's NewBufferedWriter (flushed after
 // every write, as kcptun's CompStream does) and NewReader.
 //

@@ -1,4 +1,4 @@
-// Throughput of the snappy framing layer (kcptun's compression, wire-format
+// Throughput of the snappy framing layer (kcptun's compression, docs/protocol.md
 // §6.1), shaped like kcptun's use: one Write + Flush per smux frame.
 //   BM_Encode/<frame bytes>/<data>: FramingEncoder, MB/s of input.
 //   BM_Decode/<frame bytes>/<data>: FramingDecoder over the framed stream,

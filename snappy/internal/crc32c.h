@@ -1,5 +1,5 @@
 // CRC-32C (Castagnoli, reflected polynomial 0x82f63b78), the checksum of the
-// snappy framing format (wire-format.md §6.1; google/snappy
+// snappy framing format (docs/protocol.md §6.1; google/snappy
 // framing_format.txt §3). No Debian library offers CRC-32C as a C API, so it
 // is written here: the SSE4.2 `crc32` instruction (three independent lanes so
 // the instruction's 3-cycle latency is hidden) when the CPU has it, checked
