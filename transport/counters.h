@@ -1,4 +1,4 @@
-// Counters of kcpp sessions: kcp-go's SNMP set (wire-format.md §5.9) plus the
+// Counters of kcpp sessions: kcp-go's SNMP set (docs/protocol.md §5.9) plus the
 // drops kcpp adds, per session and summed per engine.
 //
 // Values only grow; all are totals since the session (or engine) started.

@@ -1,5 +1,5 @@
 // Engine: the fixed set of event-loop threads that run every kcpp session of
-// a process (architecture.md "Threads and time"), and the factory of
+// a process (docs/architecture.md "Threads and time"), and the factory of
 // sessions (Dial) and listeners (Listen).
 //
 //   KCPP_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Create({}));

@@ -364,7 +364,7 @@ TEST(Engine, BusyPollBudgetIsValidatedAndItsPollsAreCounted) {
   EXPECT_EQ(quiet->GetStats().busy_polls, 0u);
 }
 
-// A KCP PUSH as a peer without crypt or FEC sends it (wire-format.md §2).
+// A KCP PUSH as a peer without crypt or FEC sends it (docs/protocol.md §2).
 std::vector<uint8_t> Push(uint32_t conv, uint32_t sn, uint32_t una, const std::string& data) {
   kcp::SegmentHeader h;
   h.conv = conv;

@@ -1,6 +1,6 @@
 // EventLoop: one thread, one epoll set, one timer heap, one clock reading per
 // iteration. kcpp runs a fixed number of these per process, whatever the
-// number of sessions (architecture.md "Threads and time").
+// number of sessions (docs/architecture.md "Threads and time").
 //
 //   auto loop = EventLoop::Create("kcpp-loop-0");
 //   (*loop)->Start();

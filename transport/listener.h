@@ -1,5 +1,5 @@
 // Listener: accepts KCP sessions on a UDP address, demultiplexing datagrams
-// exactly as kcp-go's Listener (wire-format.md §5.2): by remote address and
+// exactly as kcp-go's Listener (docs/protocol.md §5.2): by remote address and
 // conv, a new conv with sn == 0 replaces an address's session, any other
 // packet with a valid conv from an unknown address creates a session.
 //

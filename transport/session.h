@@ -26,7 +26,7 @@
 //                      a call non-blocking: "would block")
 //   FailedPrecondition this side called Close()
 //   OutOfRange         end of stream (only framings that carry a close;
-//                      raw KCP has none, wire-format.md §5.10)
+//                      raw KCP has none, docs/protocol.md §5.10)
 //   Unavailable        the session failed: dead link (a segment sent
 //                      dead_link times, §2.14), idle timeout, socket error,
 //                      listener or engine shut down; the message says which

@@ -81,7 +81,7 @@ absl::StatusOr<std::unique_ptr<UdpSocket>> UdpSocket::Bind(const SocketAddress& 
     return fail("setsockopt(SO_SNDBUF)");
   }
   if (options.dscp >= 0) {
-    // kcp-go: IPv4 TOS = dscp << 2, IPv6 traffic class = dscp (wire-format.md §5.5).
+    // kcp-go: IPv4 TOS = dscp << 2, IPv6 traffic class = dscp (docs/protocol.md §5.5).
     const int tos = local.is_ipv6() ? options.dscp : options.dscp << 2;
     const int rc = local.is_ipv6() ? setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos))
                                    : setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));

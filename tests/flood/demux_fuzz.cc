@@ -1,6 +1,6 @@
 // Fuzz target: a listener's receive path as pure logic — the cipher's Open,
 // Identify (conv and sn from the FEC or KCP header) and DemuxTable's
-// decision (wire-format.md §5.2) — on hostile datagrams from up to 32 source
+// decision (docs/protocol.md §5.2) — on hostile datagrams from up to 32 source
 // addresses, with an application that accepts and sessions that end in
 // between. transport/internal/listener_core.cc applies the decisions the
 // same way.

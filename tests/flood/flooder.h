@@ -66,7 +66,7 @@ struct FloodOptions {
   FloodMix mix;
   uint32_t live_conv = 0;
   // Share of forged PUSH segments with sn == 0 (kcp-go's "peer restarted"
-  // signal, wire-format.md §5.2).
+  // signal, docs/protocol.md §5.2).
   double sn0_share = 0.1;
   // KCP payload bytes of forged segments: 0..max_payload.
   int max_payload = 1000;

@@ -1,6 +1,6 @@
 // What the cipher layouts do and do not promise against an attacker on the
 // path (SECURITY.md states these; the tests prove each sentence against our
-// own PacketCipher, which is byte-compatible with kcp-go's, wire-format.md
+// own PacketCipher, which is byte-compatible with kcp-go's, docs/protocol.md
 // §3). A change that makes one of them fail (say, a MAC added to the classic
 // layout) must update SECURITY.md too.
 //

@@ -7,7 +7,7 @@
 // began), which keep the RTT estimate at the path's own (a loopback's: the
 // RTO at its 30 ms floor), so the session must live through at least one
 // 5 s outage on a fast path, and the echo must come back byte-exact. kcp-go
-// never gives up on a session (wire-format.md §2.14), so a kcp-go peer rides
+// never gives up on a session (docs/protocol.md §2.14), so a kcp-go peer rides
 // this out; a kcpp session should too.
 //
 // Whatever a stack decides about giving up, both ends must learn of it: the

@@ -9,7 +9,7 @@
 // migration does), the echo comes back byte-exact, and the listener creates
 // exactly one session. A second session for the same conv from the new
 // address — kcp-go 5.6.1's behaviour, which keys sessions by address
-// (wire-format.md §5.2) — strands the conversation: the new session holds
+// (docs/protocol.md §5.2) — strands the conversation: the new session holds
 // segments it can never deliver in order (their predecessors went to the old
 // one) while acknowledging them, so the client believes its data arrived.
 #include "gtest/gtest.h"

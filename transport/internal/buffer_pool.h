@@ -1,7 +1,7 @@
 // BufferPool: fixed-size packet buffers for one event loop.
 //
 // Every datagram kcpp builds or receives lives in one of these: MTU-sized
-// (1500-byte payload limit, as kcp-go, wire-format.md §5.8) plus headroom so
+// (1500-byte payload limit, as kcp-go, docs/protocol.md §5.8) plus headroom so
 // the FEC and crypt layers write their headers in place in front of the KCP
 // bytes. Buffers come from slabs that are never returned to the allocator
 // while the pool lives, so a warm loop allocates nothing per packet.

@@ -1,4 +1,4 @@
-// Listener demultiplexing, exactly as kcp-go (wire-format.md §5.2), as pure
+// Listener demultiplexing, exactly as kcp-go (docs/protocol.md §5.2), as pure
 // logic: which session a datagram belongs to and whether it may create one.
 //
 // Identify() reads the conversation id and sequence number of a datagram

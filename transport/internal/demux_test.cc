@@ -11,7 +11,7 @@ void Put32(std::vector<uint8_t>& v, size_t at, uint32_t x) {
   for (int i = 0; i < 4; ++i) v[at + i] = static_cast<uint8_t>(x >> (8 * i));
 }
 
-// A raw KCP PUSH header (wire-format.md §2.1).
+// A raw KCP PUSH header (docs/protocol.md §2.1).
 std::vector<uint8_t> Kcp(uint32_t conv, uint32_t sn) {
   std::vector<uint8_t> v(24, 0);
   Put32(v, 0, conv);
@@ -62,7 +62,7 @@ TEST(Identify, ShortOrTruncatedInputIdentifiesNothing) {
 }
 
 TEST(Identify, CapturedKcpGoDatagram) {
-  // wire-format.md Appendix A.3, pkt0 (FEC 3/2, no crypt).
+  // docs/protocol.md Appendix A.3, pkt0 (FEC 3/2, no crypt).
   const std::vector<uint8_t> pkt0 = {0x00, 0x00, 0x00, 0x00, 0xf1, 0x00, 0x1b, 0x00, 0x44,
                                      0x33, 0x22, 0x11, 0x51, 0x00, 0x20, 0x00, 0x00, 0x00,
                                      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,

@@ -3,7 +3,7 @@
 // loop: that loop's SO_REUSEPORT socket and its demultiplexing table).
 //
 // A part lives as long as the listener is open or any session it created is
-// alive: its socket carries those sessions' datagrams (wire-format.md §5.2,
+// alive: its socket carries those sessions' datagrams (docs/protocol.md §5.2,
 // §5.10).
 #ifndef KCPP_TRANSPORT_INTERNAL_LISTENER_CORE_H_
 #define KCPP_TRANSPORT_INTERNAL_LISTENER_CORE_H_
