@@ -246,7 +246,7 @@ absl::StatusOr<SessionBackend::Dialled> FakeBackend::Dial(const transport::Socke
   s.remote = remote;
   s.conv = conv;
   s.create_time = absl::Now();
-  s.next_stream_id = 3;  // smux: the dialling side opens odd ids from 3 (wire-format.md §6.2)
+  s.next_stream_id = 3;  // smux: the dialling side opens odd ids from 3 (docs/protocol.md §6.2)
   totals_.set_sessions_dialed(totals_.sessions_dialed() + 1);
   Emit(SessionEvent::SESSION_DIALED, s, nullptr, "");
 

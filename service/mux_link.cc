@@ -79,7 +79,7 @@ absl::StatusOr<std::unique_ptr<MuxLink>> MuxLink::Create(
   }
   if (!session->options().stream_mode) {
     return absl::FailedPreconditionError(
-        "smux needs a KCP session in stream mode (wire-format.md §6.1); this one keeps message "
+        "smux needs a KCP session in stream mode (docs/protocol.md §6.1); this one keeps message "
         "boundaries");
   }
   std::unique_ptr<MuxLink> link(new MuxLink(loop, std::move(session), options, handler));

@@ -1,4 +1,4 @@
-// MuxLink: kcptun's stack above KCP — smux v1/v2 (wire-format.md §6.2),
+// MuxLink: kcptun's stack above KCP — smux v1/v2 (docs/protocol.md §6.2),
 // optionally inside snappy framing (§6.1: snappy wraps the KCP byte stream,
 // smux runs inside it) — over one transport::Session in stream mode. Many
 // ordered byte streams share the session; a stream's close reaches the far

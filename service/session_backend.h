@@ -122,7 +122,7 @@ class SessionBackend {
     kcpp::v1::Stream stream;  // the first stream (no attachment: the control plane adds it)
   };
   // Creates a session to `remote` (port != 0) and its first stream, and
-  // reports SESSION_DIALED. `conv` 0 = random (wire-format.md §5.1).
+  // reports SESSION_DIALED. `conv` 0 = random (docs/protocol.md §5.1).
   // UNAVAILABLE if no UDP socket could be made.
   virtual absl::StatusOr<Dialled> Dial(const transport::SocketAddress& remote,
                                        const SessionConfig& config, uint32_t conv) = 0;

@@ -23,14 +23,14 @@ namespace kcpp::service {
 
 // How a session's KCP stream is framed (kcpd.proto Framing).
 enum class Framing {
-  kSmux,  // wire-format.md §6.2: many streams, close as EOF, keepalive
+  kSmux,  // docs/protocol.md §6.2: many streams, close as EOF, keepalive
   kRaw,   // plain KCP bytes, one stream (id 0), no close, no keepalive
 };
 
-// kcpd.proto Compression (wire-format.md §6.1).
+// kcpd.proto Compression (docs/protocol.md §6.1).
 enum class Compression { kNone, kSnappy };
 
-// smux settings (wire-format.md §6.2), defaults as kcptun 2025.
+// smux settings (docs/protocol.md §6.2), defaults as kcptun 2025.
 struct SmuxConfig {
   int version = 2;  // 1 or 2
   absl::Duration keepalive_interval = absl::Seconds(10);

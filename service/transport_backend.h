@@ -1,6 +1,6 @@
 // TransportBackend: kcpd's real data plane (kcpd --backend=transport, the
 // default) — UDP listeners and KCP sessions from //transport, smux framing
-// (MuxLink, wire-format.md §6.2) or raw KCP per session, and the pumps
+// (MuxLink, docs/protocol.md §6.2) or raw KCP per session, and the pumps
 // between streams and the applications' Unix-socket connections.
 //
 //   KCPP_ASSIGN_OR_RETURN(std::unique_ptr<TransportBackend> backend,

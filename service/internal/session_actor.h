@@ -4,7 +4,7 @@
 // applications' Unix-socket connections attached to its streams, pumped
 // both ways without blocking.
 //
-// Per stream, with smux (wire-format.md §6.2):
+// Per stream, with smux (docs/protocol.md §6.2):
 //   application -> peer  read only as much as the stream can take now
 //                        (MuxLink::WritableBytes), so nothing waits in kcpd;
 //                        a full stream stops reading the socket until

@@ -1,6 +1,6 @@
 // kcptun's configuration, read exactly as kcptun-client / kcptun-server read
 // it, so an existing kcptun deployment switches to kcpd unchanged
-// (wire-format.md §6.3).
+// (docs/protocol.md §6.3).
 //
 // Every flag of Debian's kcptun (2021) and the names kcptun added by 2025
 // (ratelimit, framesize, closewait, QPP, QPPCount, pprof), with kcptun's
@@ -106,7 +106,7 @@ struct KcptunConfig {
   int qppcount = 61;  // -QPPCount, JSON "qpp-count"
 };
 
-// kcptun's defaults for `role` (wire-format.md §6.3).
+// kcptun's defaults for `role` (docs/protocol.md §6.3).
 KcptunConfig DefaultKcptunConfig(TunnelRole role);
 
 // What the command line said besides settings.

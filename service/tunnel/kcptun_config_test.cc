@@ -23,7 +23,7 @@ absl::StatusOr<KcptunConfig> Load(TunnelRole role, const Args& args,
                           });
 }
 
-// wire-format.md §6.3, "kcptun defaults and modes" (client and server 2021).
+// docs/protocol.md §6.3, "kcptun defaults and modes" (client and server 2021).
 TEST(KcptunConfig, DefaultsAreKcptunsPerRole) {
   const KcptunConfig c = DefaultKcptunConfig(TunnelRole::kClient);
   EXPECT_EQ(c.localaddr, ":12948");

@@ -1,6 +1,6 @@
 // TunnelManager: kcpd's kcptun-compatible tunnels (docs/tunnel.md) — either
 // end of a kcptun deployment, configured with kcptun's own flags and JSON
-// (kcptun_config.h), byte-compatible with Debian's kcptun (wire-format.md
+// (kcptun_config.h), byte-compatible with Debian's kcptun (docs/protocol.md
 // §6: KCP + FEC + crypt, snappy framing unless nocomp, smux v1/v2).
 //
 //   client  TCP listener (localaddr) -> one smux stream per TCP connection,
