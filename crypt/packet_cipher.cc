@@ -154,7 +154,7 @@ class CfbTransform {
 };
 
 // kcp-go salsa20: bytes 0..7 are the nonce, left in clear; the rest is XORed
-// with the keystream (wire-format.md §3.3).
+// with the keystream (docs/protocol.md §3.3).
 class Salsa20Transform {
  public:
   explicit Salsa20Transform(absl::Span<const uint8_t> key) {

@@ -1,4 +1,4 @@
-// kcp-go's FEC packet header (wire-format.md §4.1, §4.2, §4.8): constants
+// kcp-go's FEC packet header (docs/protocol.md §4.1, §4.2, §4.8): constants
 // and small helpers shared by FecEncoder and FecDecoder, and usable by a
 // transport that only needs to tell FEC packets from raw KCP.
 //

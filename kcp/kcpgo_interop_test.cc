@@ -216,7 +216,7 @@ TEST_P(KcpGoInterop, MessagesBothWaysUnderLoss) {
   go.Add('C', create);
 
   // Messages of up to 3 fragments on each side; kcp-go's receive side
-  // reassembles by frg like ours (wire-format.md §2.4, §2.5).
+  // reassembles by frg like ours (docs/protocol.md §2.4, §2.5).
   const uint32_t go_mss = c.go_mtu - 24;
   MessageStream our_tx(11, 3 * ours.mss(), c.bytes_each_way);
   MessageStream our_rx_expect(22, 3 * go_mss, c.bytes_each_way);  // what Go sends
@@ -330,7 +330,7 @@ INSTANTIATE_TEST_SUITE_P(
 // and must emit byte-identical datagrams and receive identical messages.
 // The traffic stays where kcp-go 5.6.1 and KG-HEAD (our kKcpGo) behave alike:
 // no loss, in-order delivery, the receive window never closes, fewer than
-// mtu/24 ACKs pending between flushes (wire-format.md §2.15, §9).
+// mtu/24 ACKs pending between flushes (docs/protocol.md §2.15, §9).
 // Segment headers of a datagram, one line each, for readable mismatches.
 std::string Describe(const std::vector<uint8_t>& d) {
   std::string out;

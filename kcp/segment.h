@@ -1,5 +1,5 @@
 // The KCP segment header: 24 bytes, little-endian, identical in ikcp.c and
-// kcp-go (wire-format.md §2.1).
+// kcp-go (docs/protocol.md §2.1).
 //
 //   offset 0  conv u32   conversation id
 //          4  cmd  u8    81 PUSH, 82 ACK, 83 WASK, 84 WINS
@@ -11,7 +11,7 @@
 //         20  len  u32   payload bytes that follow the header
 //
 // A datagram is a concatenation of segments; a parser stops when fewer than
-// 24 bytes remain (wire-format.md §2.1). SegmentReader walks a datagram with
+// 24 bytes remain (docs/protocol.md §2.1). SegmentReader walks a datagram with
 // every bound checked, so hostile bytes can never make it read outside the
 // span it was given.
 //
@@ -34,10 +34,10 @@ namespace kcpp::kcp {
 // Bytes of one segment header (IKCP_OVERHEAD).
 inline constexpr size_t kSegmentHeaderSize = 24;
 // Offset of `sn` in the header (kcp-go's IKCP_SN_OFFSET), used by listeners
-// to recognise a first packet (wire-format.md §5.2).
+// to recognise a first packet (docs/protocol.md §5.2).
 inline constexpr size_t kSnOffset = 12;
 
-// Segment commands (wire-format.md §2.1).
+// Segment commands (docs/protocol.md §2.1).
 enum Command : uint8_t {
   kCmdPush = 81,  // data
   kCmdAck = 82,   // acknowledges one sn

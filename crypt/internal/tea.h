@@ -19,7 +19,7 @@ class Tea {
  public:
   static constexpr size_t kBlockSize = 8;
   // `key` is 16 bytes. `rounds` counts Feistel rounds (two per cycle): the
-  // original TEA uses 64; kcp-go uses 16 (wire-format.md §3.3).
+  // original TEA uses 64; kcp-go uses 16 (docs/protocol.md §3.3).
   Tea(const uint8_t* key, int rounds) : cycles_(rounds / 2) {
     for (int i = 0; i < 4; ++i) k_[i] = LoadBe32(key + 4 * i);
   }
