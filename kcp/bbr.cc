@@ -34,6 +34,10 @@ constexpr double kReprobeGrowth = 1.15;
 constexpr double kStandingRttFactor = 1.25;
 constexpr int64_t kStandingRttSlackUs = 2000;
 constexpr int kStandingRounds = 3;
+// ... and the estimate restarts from this share of the last round's rate:
+// a multiplicative decrease, which (with the additive share of each probe)
+// moves competing flows towards equal shares.
+constexpr double kStandingBackoff = 1.0;
 
 double LossRate(uint64_t lost, uint64_t delivered) {
   const uint64_t total = lost + delivered;
@@ -110,7 +114,8 @@ void BbrController::StartRound(const AckEvent& event) {
     // delivered in the last round, and drain the queue.
     standing_queue_rounds_ = 0;
     bw_rounds_.fill(0);
-    bw_rounds_[round_count_ % kBwWindowRounds] = last_round_bw_;
+    bw_rounds_[round_count_ % kBwWindowRounds] =
+        static_cast<uint64_t>(static_cast<double>(last_round_bw_) * kStandingBackoff);
     if (mode_ == Mode::kProbeBw) SetPhase(1, event.now_us);
   }
 }
@@ -259,6 +264,12 @@ void BbrController::Recompute(uint32_t mss) {
   cwnd_ = static_cast<uint32_t>(
       std::min<uint64_t>(std::max<uint64_t>(segments, kMinWindow), kUnlimited - 1));
   if (!filled_pipe_) cwnd_ = std::max(cwnd_, kInitialWindow);
+}
+
+uint32_t BbrController::RetransmissionTimeout(uint32_t rto_ms, int32_t srtt_ms,
+                                             uint32_t interval_ms) const {
+  const uint32_t srtt = srtt_ms > 0 ? static_cast<uint32_t>(srtt_ms) : 0;
+  return std::max(rto_ms, srtt + srtt / 2 + interval_ms);
 }
 
 std::string BbrController::DebugString() const {

@@ -76,6 +76,13 @@ class BbrController final : public CongestionController {
   uint32_t window() const override { return cwnd_; }
   bool window_is_span() const override { return false; }
   uint64_t pacing_rate() const override { return pacing_rate_; }
+  // At least 1.5 x srtt + interval: a probe queues up to a quarter of an RTT
+  // more and a receiver may hold its ACKs for an interval, which KCP's fast
+  // estimator (srtt + 4 rttvar, 30 ms floor) does not cover; it would resend
+  // data that is only queued. Losses are still found in about an RTT by
+  // KCP's fast retransmission.
+  uint32_t RetransmissionTimeout(uint32_t rto_ms, int32_t srtt_ms,
+                                 uint32_t interval_ms) const override;
   bool wants_rate_samples() const override { return true; }
   std::string DebugString() const override;
 
@@ -88,7 +95,7 @@ class BbrController final : public CongestionController {
   double pacing_gain() const { return pacing_gain_; }
 
  private:
-  static constexpr int kBwWindowRounds = 10;
+  static constexpr int kBwWindowRounds = 6;
   static constexpr int kCycleLength = 8;
 
   void StartRound(const AckEvent& event);

@@ -134,6 +134,12 @@ class CongestionController {
   static constexpr uint32_t kUnlimited = 0xFFFFFFFFu;
   virtual uint32_t window() const = 0;
   virtual bool window_is_span() const = 0;
+  // The retransmission timeout for a segment sent now, from KCP's estimate
+  // (`rto_ms`, docs/protocol.md §2.9), its smoothed RTT and its interval.
+  virtual uint32_t RetransmissionTimeout(uint32_t rto_ms, int32_t srtt_ms,
+                                         uint32_t interval_ms) const {
+    return rto_ms;
+  }
   // Bytes per second (KCP bytes) to pace transmissions at; 0: unpaced.
   virtual uint64_t pacing_rate() const = 0;
   // Whether the engine should keep per-segment delivery state for

@@ -16,7 +16,7 @@
 namespace kcpp::kcp {
 namespace {
 
-// wire-format.md §2.2.
+// docs/protocol.md §2.2.
 constexpr uint32_t kRtoNdl = 30;
 constexpr uint32_t kRtoMin = 100;
 constexpr uint32_t kRtoDef = 200;
@@ -446,7 +446,7 @@ void Kcp::ParseFastAckIkcp(uint32_t sn, uint32_t ts) {
   }
 }
 
-// ikcp_update_ack (wire-format.md §2.9). 64-bit intermediates: ikcp's int
+// ikcp_update_ack (docs/protocol.md §2.9). 64-bit intermediates: ikcp's int
 // arithmetic would overflow only for RTTs of days, which only forged `ts`
 // values produce; rx_rto is clamped either way.
 void Kcp::UpdateAckIkcp(int32_t rtt) {
@@ -952,6 +952,7 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
     h.wnd = tmpl.wnd;
     h.una = rcv_nxt_;
     const uint32_t rtomin = (!kcpgo && nodelay_ == 0) ? rx_rto_ >> 3 : 0;
+    const uint32_t send_rto = cc_->RetransmissionTimeout(rx_rto_, rx_srtt_, interval_);
     // Sent and unacknowledged: a new send span starts when this is 0.
     uint32_t sent_unacked = nsnd_buf_ - snd_acked_ - unsent_;
     // One segment, in snd_buf order (ring slot `slot`).
@@ -982,19 +983,19 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
         if (s.xmit == 0) {
           needsend = true;
           --unsent_;
-          s.rto = rx_rto_;
+          s.rto = send_rto;
           s.resendts = now + s.rto;
         } else if (s.fastack >= resent && s.fastack != kFastAckSentinel) {
           needsend = true;
           s.fastack = kFastAckSentinel;
-          s.rto = rx_rto_;
+          s.rto = send_rto;
           s.resendts = now + s.rto;
           ++change;
           ++fast;
         } else if (s.fastack > 0 && s.fastack != kFastAckSentinel && new_segs == 0) {
           needsend = true;
           s.fastack = kFastAckSentinel;
-          s.rto = rx_rto_;
+          s.rto = send_rto;
           s.resendts = now + s.rto;
           ++change;
           ++early;
@@ -1011,7 +1012,7 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
           needsend = true;
           --unsent_;
           ++s.xmit;
-          s.rto = rx_rto_;
+          s.rto = send_rto;
           s.resendts = now + s.rto + rtomin;
         } else if (Diff(now, s.resendts) >= 0) {
           needsend = true;

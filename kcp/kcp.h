@@ -2,15 +2,15 @@
 //
 // Sans-IO: datagrams go in through Input(), come out through an OutputSink,
 // and time is passed in as milliseconds. No sockets, threads, clocks or
-// globals. The wire format is wire-format.md §2.1; behaviour follows one of
-// two flavors chosen at construction (wire-format.md §2.15):
+// globals. The wire format is docs/protocol.md §2.1; behaviour follows one of
+// two flavors chosen at construction (docs/protocol.md §2.15):
 //
 //   Flavor::kIkcp   ikcp.c 1.7 exactly (IKCP_FASTACK_CONSERVE on):
 //                   rcv_wnd default/minimum 128, every ACK is an RTT sample
 //                   taken at the last Update()'s time, Jacobson RTO,
 //                   rto+rx_rto/8 first timer, fastlimit, ACKs only on flush,
 //                   PROBE_INIT 7000.
-//   Flavor::kKcpGo  kcp-go (wire-format.md §2.6-§2.15, KG-HEAD v5.6.72 where
+//   Flavor::kKcpGo  kcp-go (docs/protocol.md §2.6-§2.15, KG-HEAD v5.6.72 where
 //                   it differs from 5.6.1; every choice below keeps 5.6.1
 //                   peers working since none changes the wire format):
 //                   rcv_wnd default 32 without minimum; ACK filter (§2.6);
@@ -45,7 +45,7 @@
 // Output with headroom and no copy: for each datagram the engine asks the
 // sink for a buffer, writes KCP bytes at offset headroom() and hands the
 // buffer back with Emit(); the FEC and crypt layers then write their headers
-// into the headroom in place (architecture.md).
+// into the headroom in place (docs/architecture.md).
 //
 // Memory (x86-64): sizeof(Kcp) is at most 448 bytes, and an idle session
 // holds nothing else but its congestion controller (48 bytes for KCP's own
@@ -101,7 +101,7 @@ class PacingGate {
 // Behaviour profile (see the file comment). Wire format is identical.
 enum class Flavor : uint8_t { kIkcp, kKcpGo };
 
-// Input() results: ikcp_input's codes (wire-format.md §2.1). Segments before
+// Input() results: ikcp_input's codes (docs/protocol.md §2.1). Segments before
 // the offending one have already been applied.
 inline constexpr int kInputOk = 0;
 // The datagram is shorter than 24 bytes, or a segment's conv is not ours.
@@ -121,7 +121,7 @@ inline constexpr int kRecvBufferTooSmall = -3;  // buffer < PeekSize()
 inline constexpr int kSendEmpty = -1;     // kKcpGo: empty data (ikcp queues one empty segment)
 inline constexpr int kSendTooLarge = -2;  // needs too many fragments (see Send)
 
-// Per-engine counters with kcp-go's SNMP meanings (wire-format.md §5.9).
+// Per-engine counters with kcp-go's SNMP meanings (docs/protocol.md §5.9).
 struct KcpCounters {
   uint64_t out_segs = 0;              // OutSegs: segment headers written (any cmd)
   uint64_t in_segs = 0;               // InSegs: segments of datagrams Input accepted
@@ -175,7 +175,7 @@ class Kcp {
 
   // ---- Data -------------------------------------------------------------
 
-  // Queues `data` (ikcp_send / kcp-go Send, wire-format.md §2.4). Message
+  // Queues `data` (ikcp_send / kcp-go Send, docs/protocol.md §2.4). Message
   // mode: one message of ceil(len/mss) fragments (at least one), at most
   // 127 (kIkcp: count < IKCP_WND_RCV) or 255 (kKcpGo), else kSendTooLarge.
   // Stream mode: first tops up the last queued segment to mss, then cuts
@@ -184,7 +184,7 @@ class Kcp {
   // does) or kSendEmpty / kSendTooLarge. Nothing is sent until a flush.
   int Send(absl::Span<const uint8_t> data);
 
-  // kcp-go's UDPSession.Write core (wire-format.md §5.3, KG-HEAD): cuts
+  // kcp-go's UDPSession.Write core (docs/protocol.md §5.3, KG-HEAD): cuts
   // `data` into pieces of at most mss bytes, Send()s each (so messages never
   // carry frg > 0, as from a kcp-go session), then flushes at `now_ms`
   // unless write_delay() is set and WaitSnd() < snd_wnd. Queues everything
@@ -209,7 +209,7 @@ class Kcp {
   // immediate flushes (kIkcp, like ikcp_input, uses the time of the last
   // Update/Flush). `fec_recovered`: the datagram was rebuilt by FEC; it then
   // takes no RTT sample, does not update rmt_wnd and does not count as
-  // repeat (kcp-go, wire-format.md §2.5/§2.9/§4.5; applied in both flavors).
+  // repeat (kcp-go, docs/protocol.md §2.5/§2.9/§4.5; applied in both flavors).
   // May emit datagrams before returning: kKcpGo's immediate flushes, ACKs
   // with ack_nodelay, and (both flavors) an ACK-only datagram when a flood
   // of PUSH segments has queued max(1024, 4 * rcv_wnd) ACKs.
@@ -232,7 +232,7 @@ class Kcp {
   // ---- Time -------------------------------------------------------------
 
   // ikcp_update: flushes if the flush deadline (ts_flush) is due, then
-  // moves it one interval on (wire-format.md §2.12). The first call starts
+  // moves it one interval on (docs/protocol.md §2.12). The first call starts
   // the clock.
   void Update(uint32_t now_ms);
   // ikcp_check: the time Update() should next be called if nothing is

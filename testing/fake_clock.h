@@ -8,7 +8,7 @@
 //   clock.AdvanceTo(engine.Check(clock.now_ms32()));
 //
 // The clock is 64-bit internally; now_ms32() is the wrap-around 32-bit view
-// KCP uses on the wire (wire-format.md §0, `_itimediff`). Not thread-safe.
+// KCP uses on the wire (docs/protocol.md §0, `_itimediff`). Not thread-safe.
 #ifndef KCPP_TESTING_FAKE_CLOCK_H_
 #define KCPP_TESTING_FAKE_CLOCK_H_
 

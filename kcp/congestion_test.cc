@@ -1,0 +1,154 @@
+// The congestion controllers on a simulated bottleneck: one direction of a
+// link with a rate, a drop-tail queue of one bandwidth-delay product, a
+// propagation delay and optional random loss (testing/simulated_path.h).
+// Deterministic: simulated time, seeded loss.
+#include "kcp/congestion.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "gtest/gtest.h"
+#include "kcp/bbr.h"
+#include "testing/simulated_path.h"
+#include "tools/linkem/link_model.h"
+
+namespace kcpp::kcp {
+namespace {
+
+using test::SimFlowOptions;
+using test::SimulatedPath;
+
+constexpr int64_t kSecond = 1'000'000;
+
+struct Link {
+  int64_t rate_bps;
+  int64_t rtt_us;
+  double loss = 0;
+};
+
+SimulatedPath MakePath(const Link& l) {
+  linkem::LinkConfig fwd;
+  fwd.rate_bps = l.rate_bps;
+  fwd.delay_us = l.rtt_us / 2;
+  fwd.queue_bytes = linkem::BdpBytes(l.rate_bps, l.rtt_us);
+  fwd.loss = l.loss;
+  fwd.seed = 7;
+  linkem::LinkConfig rev;
+  rev.delay_us = l.rtt_us / 2;
+  rev.seed = 8;
+  return SimulatedPath(fwd, rev);
+}
+
+// The most application bytes per second a flow can get through the link:
+// the rate times the payload's share of each full datagram on the wire.
+double MaxGoodputBps(int64_t rate_bps) {
+  const SimFlowOptions o;
+  return static_cast<double>(rate_bps) * (o.kcp_mtu - 24) / (o.kcp_mtu + o.overhead_bytes);
+}
+
+TEST(CongestionControl, NamesRoundTrip) {
+  for (CongestionControl cc :
+       {CongestionControl::kKcpGo, CongestionControl::kNone, CongestionControl::kBbr}) {
+    absl::StatusOr<CongestionControl> parsed = ParseCongestionControl(CongestionControlName(cc));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, cc);
+  }
+  absl::StatusOr<CongestionControl> bad = ParseCongestionControl("cubic");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("bbr, kcp-go or none"), std::string::npos);
+}
+
+TEST(Bbr, ConvergesToTheBottleneckWithoutOverflowingItsQueue) {
+  const Link link{20'000'000, 40'000};
+  SimulatedPath path = MakePath(link);
+  const int f = path.AddFlow({});
+  path.RunUntil(20 * kSecond);
+  const double goodput = path.GoodputBps(f, 10 * kSecond, 20 * kSecond);
+  const KcpCounters& c = path.sender(f).counters();
+  EXPECT_GE(goodput, 0.9 * MaxGoodputBps(link.rate_bps))
+      << path.sender(f).congestion_controller().DebugString() << " segs " << c.out_segs << " lost "
+      << c.lost_segs << " fast " << c.fast_retrans_segs << " early " << c.early_retrans_segs
+      << " drops " << path.forward().queue_drops;
+  EXPECT_LE(goodput, MaxGoodputBps(link.rate_bps) * 1.001);
+  // Once converged the queue never overflows.
+  EXPECT_EQ(path.QueueDropsBefore(20 * kSecond) - path.QueueDropsBefore(5 * kSecond), 0u)
+      << "drops in all: " << path.forward().queue_drops;
+  const auto& bbr = static_cast<const BbrController&>(path.sender(f).congestion_controller());
+  EXPECT_EQ(bbr.mode(), BbrController::Mode::kProbeBw);
+  EXPECT_NEAR(static_cast<double>(bbr.min_rtt_us()), 40'000.0, 12'000.0);
+}
+
+TEST(Bbr, KeepsItsRateUnderRandomLoss) {
+  const Link link{20'000'000, 40'000, 0.03};
+  SimulatedPath path = MakePath(link);
+  const int f = path.AddFlow({});
+  path.RunUntil(20 * kSecond);
+  const double goodput = path.GoodputBps(f, 10 * kSecond, 20 * kSecond);
+  EXPECT_GE(goodput, 0.8 * (1 - link.loss) * MaxGoodputBps(link.rate_bps))
+      << path.sender(f).congestion_controller().DebugString();
+}
+
+TEST(Bbr, FollowsAStepDownAndAStepUpOfCapacity) {
+  const Link link{50'000'000, 40'000};
+  SimulatedPath path = MakePath(link);
+  const int f = path.AddFlow({});
+  path.RunUntil(10 * kSecond);
+  path.SetForwardRate(20'000'000);
+  path.RunUntil(20 * kSecond);
+  path.SetForwardRate(50'000'000);
+  path.RunUntil(30 * kSecond);
+  // Within a second (25 RTTs) of each step the rate has followed it.
+  EXPECT_GE(path.GoodputBps(f, 11 * kSecond, 20 * kSecond), 0.85 * MaxGoodputBps(20'000'000));
+  EXPECT_GE(path.GoodputBps(f, 21 * kSecond, 30 * kSecond), 0.85 * MaxGoodputBps(50'000'000))
+      << path.sender(f).congestion_controller().DebugString();
+  // After a step down the queue that builds is drained, not kept: drops in
+  // the second after the step, none later.
+  EXPECT_EQ(path.QueueDropsBefore(20 * kSecond) - path.QueueDropsBefore(12 * kSecond), 0u);
+}
+
+struct SharingCase {
+  Link link;
+  int64_t second_start_us;
+};
+
+class BbrSharing : public ::testing::TestWithParam<SharingCase> {};
+
+TEST_P(BbrSharing, TwoFlowsShareTheLink) {
+  const Link link = GetParam().link;
+  SimulatedPath path = MakePath(link);
+  const int a = path.AddFlow({});
+  const int b = path.AddFlow({.start_us = GetParam().second_start_us});
+  path.RunUntil(40 * kSecond);
+  const double ga = path.GoodputBps(a, 20 * kSecond, 40 * kSecond);
+  const double gb = path.GoodputBps(b, 20 * kSecond, 40 * kSecond);
+  EXPECT_LE(std::fabs(ga - gb), 0.2 * std::max(ga, gb)) << ga << " vs " << gb;
+  EXPECT_GE(ga + gb, 0.85 * MaxGoodputBps(link.rate_bps));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Links, BbrSharing,
+    ::testing::Values(SharingCase{{50'000'000, 40'000}, 2 * kSecond},
+                      SharingCase{{50'000'000, 40'000}, 5 * kSecond},
+                      SharingCase{{100'000'000, 20'000}, 1 * kSecond}));
+
+// The reason for kBbr: KCP's own window without congestion control (what
+// kcptun's modes set) bursts whole windows into the queue.
+TEST(Bbr, DropsFarLessThanAWindowLimitedSender) {
+  const Link link{20'000'000, 80'000};
+  uint64_t drops[2];
+  double goodput[2];
+  int i = 0;
+  for (CongestionControl cc : {CongestionControl::kNone, CongestionControl::kBbr}) {
+    SimulatedPath path = MakePath(link);
+    const int f = path.AddFlow({.congestion = cc});
+    path.RunUntil(20 * kSecond);
+    drops[i] = path.forward().queue_drops;
+    goodput[i] = path.GoodputBps(f, 5 * kSecond, 20 * kSecond);
+    ++i;
+  }
+  EXPECT_LT(drops[1] * 10, drops[0]) << drops[1] << " vs " << drops[0];
+  EXPECT_GE(goodput[1], goodput[0]);
+}
+
+}  // namespace
+}  // namespace kcpp::kcp
