@@ -1,4 +1,4 @@
-// kcp-go's FEC encoder (wire-format.md §4.2, §4.3): stamps the FEC header of
+// kcp-go's FEC encoder (docs/protocol.md §4.2, §4.3): stamps the FEC header of
 // every outgoing packet in place, groups `data_shards` packets and, when a
 // group is complete, emits `parity_shards` Reed-Solomon parity packets —
 // byte-identical to kcp-go's fecEncoder.

@@ -1,5 +1,5 @@
 // Options for kcpp sessions and listeners. Defaults equal kcp-go's
-// (wire-format.md §2.3, §5.4, §5.5), so a kcpp endpoint with default options
+// (docs/protocol.md §2.3, §5.4, §5.5), so a kcpp endpoint with default options
 // talks to a kcp-go endpoint with default options.
 //
 //   SessionOptions o;
@@ -27,7 +27,7 @@ struct NoDelay {
   int resend = 0;         // fast retransmit after this many out-of-order ACKs; 0 = off
   bool no_congestion_window = false;  // nc: ignore cwnd, send at min(snd_wnd, rmt_wnd)
 
-  // kcptun's modes (wire-format.md §6.3).
+  // kcptun's modes (docs/protocol.md §6.3).
   static NoDelay Normal() { return {0, 40, 2, true}; }
   static NoDelay Fast() { return {0, 30, 2, true}; }
   static NoDelay Fast2() { return {1, 20, 2, true}; }
@@ -133,7 +133,8 @@ struct SessionOptions {
 
 struct ListenerOptions {
   // Applied to every accepted session *before* its first packet is processed
-  // (kcp-go applies tuning only after Accept; see transport/README.md).
+  // (kcp-go applies tuning only after Accept, so a kcp-go server handles a
+  // client's first datagrams with its defaults).
   SessionOptions session;
   // Sessions created but not yet accepted (kcp-go acceptBacklog = 128).
   int accept_backlog = 128;

@@ -30,9 +30,13 @@ constexpr int kWindow = 256;
 absl::Time Guard() { return absl::Now() + absl::Seconds(300); }
 
 // kcpgo_peer's tune(): fast3, stream mode, MTU 1400, windows from flags.
-transport::SessionOptions PeerOptions(const std::string& crypt, bool fec) {
+// `congestion`: kcpp's side only (the wire format is the same for every
+// controller, which is what these tests prove).
+transport::SessionOptions PeerOptions(const std::string& crypt, bool fec,
+                                      const std::string& congestion = "kcp-go") {
   transport::SessionOptions o;
   o.crypt = crypt;
+  o.congestion = congestion;
   o.key = "it's a secrect";
   o.nodelay = transport::NoDelay::Fast3();
   o.stream_mode = true;
@@ -86,16 +90,18 @@ void ExpectNoChecksumErrors(const std::string& crypt, uint64_t errors) {
   }
 }
 
-class KcpGoInterop : public ::testing::TestWithParam<std::tuple<std::string, bool>> {};
+// (cipher, FEC on, kcpp's congestion control).
+class KcpGoInterop
+    : public ::testing::TestWithParam<std::tuple<std::string, bool, std::string>> {};
 
 TEST_P(KcpGoInterop, KcppClientToKcpGoServer) {
-  const auto& [crypt, fec] = GetParam();
+  const auto& [crypt, fec, congestion] = GetParam();
   std::string address;
   std::unique_ptr<test::Subprocess> server = StartGoServer(crypt, fec, &address);
   transport::EngineOptions eo;
   eo.loops = 1;
   auto engine = *transport::Engine::Create(eo);
-  auto session = engine->Dial(address, PeerOptions(crypt, fec));
+  auto session = engine->Dial(address, PeerOptions(crypt, fec, congestion));
   ASSERT_TRUE(session.ok()) << session.status();
   absl::Status s = transport::testing::PeerProtocolClient(**session, kBytes, Guard());
   absl::StatusOr<transport::SessionInfo> info = (*session)->GetInfo();
@@ -111,12 +117,12 @@ TEST_P(KcpGoInterop, KcppClientToKcpGoServer) {
 }
 
 TEST_P(KcpGoInterop, KcpGoClientToKcppServer) {
-  const auto& [crypt, fec] = GetParam();
+  const auto& [crypt, fec, congestion] = GetParam();
   transport::EngineOptions eo;
   eo.loops = 1;
   auto engine = *transport::Engine::Create(eo);
   transport::ListenerOptions lo;
-  lo.session = PeerOptions(crypt, fec);
+  lo.session = PeerOptions(crypt, fec, congestion);
   auto listener = engine->Listen("127.0.0.1:0", lo);
   ASSERT_TRUE(listener.ok()) << listener.status();
   std::vector<std::string> argv = {g_peer,
@@ -145,20 +151,34 @@ std::vector<std::string> KcpGoCiphers() {
           "twofish", "cast5", "3des", "tea",     "xtea",    "xor",     "sm4"};
 }
 
+std::string CaseName(
+    const ::testing::TestParamInfo<std::tuple<std::string, bool, std::string>>& info) {
+  std::string name = std::get<0>(info.param) + (std::get<1>(info.param) ? "_fec" : "_plain");
+  if (std::get<2>(info.param) != "kcp-go") name += "_" + std::get<2>(info.param);
+  for (char& c : name) {
+    if (c == '-') c = '_';
+  }
+  return name;
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryCipher, KcpGoInterop,
-                         ::testing::Combine(::testing::ValuesIn(KcpGoCiphers()), ::testing::Bool()),
-                         [](const auto& info) {
-                           std::string name = std::get<0>(info.param) +
-                                              (std::get<1>(info.param) ? "_fec" : "_plain");
-                           for (char& c : name) {
-                             if (c == '-') c = '_';
-                           }
-                           return name;
-                         });
+                         ::testing::Combine(::testing::ValuesIn(KcpGoCiphers()), ::testing::Bool(),
+                                            ::testing::Values("kcp-go")),
+                         CaseName);
+
+// Every congestion controller of kcpp's side against kcp-go's receiver and
+// sender: pacing and the model change only when kcpp transmits.
+INSTANTIATE_TEST_SUITE_P(EveryController, KcpGoInterop,
+                         ::testing::Combine(::testing::Values("aes", "null"), ::testing::Bool(),
+                                            ::testing::Values("bbr", "none")),
+                         CaseName);
 
 // Loss between kcp-go and kcpp: 10% each way, AES + FEC 10/3; FEC and
-// retransmission together still deliver every byte.
-TEST(KcpGoInteropLossy, KcppClientThroughALossyLinkToKcpGo) {
+// retransmission together still deliver every byte, with each of kcpp's
+// congestion controllers.
+class KcpGoInteropLossy : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(KcpGoInteropLossy, KcppClientThroughALossyLinkToKcpGo) {
   std::string address;
   std::unique_ptr<test::Subprocess> server = StartGoServer("aes", true, &address);
   tools::LossyRelay::Options ro;
@@ -170,7 +190,8 @@ TEST(KcpGoInteropLossy, KcppClientThroughALossyLinkToKcpGo) {
   transport::EngineOptions eo;
   eo.loops = 1;
   auto engine = *transport::Engine::Create(eo);
-  auto session = engine->Dial((*relay)->address().ToString(), PeerOptions("aes", true));
+  auto session =
+      engine->Dial((*relay)->address().ToString(), PeerOptions("aes", true, GetParam()));
   ASSERT_TRUE(session.ok());
   absl::Status s = transport::testing::PeerProtocolClient(**session, 4 << 20, Guard());
   ASSERT_TRUE(s.ok()) << s;
@@ -178,6 +199,16 @@ TEST(KcpGoInteropLossy, KcppClientThroughALossyLinkToKcpGo) {
   EXPECT_GT((*relay)->stats().dropped, 0u);
   EXPECT_GT(info.counters.fec_recovered + info.counters.retransmitted_segments, 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(EveryController, KcpGoInteropLossy,
+                         ::testing::Values("kcp-go", "none", "bbr"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name) {
+                             if (c == '-') c = '_';
+                           }
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace kcpp

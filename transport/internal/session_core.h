@@ -1,6 +1,6 @@
 // SessionCore: the loop-side half of a session — KCP + FEC + cipher + pacing,
 // driven by datagrams, kicks from application threads and one timer at the
-// next KCP deadline (architecture.md "A packet's way out and in").
+// next KCP deadline (docs/architecture.md "A packet's way out and in").
 //
 // Way out: the application's bytes move from the SessionChannel into KCP as
 // the send window allows. KCP writes each datagram into a pool buffer at
