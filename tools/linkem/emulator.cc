@@ -170,6 +170,12 @@ void Emulator::DeliverDue(Direction& d, int64_t now_us) {
     if (!due || *due > now_us) return;
     d.model.PopDue(now_us, &tag, &bytes);
     const uint32_t slot = static_cast<uint32_t>(tag);
+    const uint8_t* p = d.Slot(slot);
+    const uint8_t proto = bytes >= 20 && (p[0] >> 4) == 4   ? p[9]
+                          : bytes >= 40 && (p[0] >> 4) == 6 ? p[6]
+                                                            : 0;
+    if (proto == 17) d.stats.udp_delivered_ip_bytes += bytes;
+    if (proto == 6) d.stats.tcp_delivered_ip_bytes += bytes;
     if (write(d.out_fd, d.Slot(slot), bytes) != static_cast<ssize_t>(bytes)) {
       d.stats.write_errors++;
     }
@@ -249,7 +255,9 @@ std::string Emulator::StatsJson() const {
                     ",\"udp_payload_bytes\":", s.udp_payload_bytes,
                     ",\"tcp_packets\":", s.tcp_packets, ",\"tcp_ip_bytes\":", s.tcp_ip_bytes,
                     ",\"tcp_payload_bytes\":", s.tcp_payload_bytes,
-                    ",\"icmp_packets\":", s.icmp_packets, ",\"other_packets\":", s.other_packets);
+                    ",\"icmp_packets\":", s.icmp_packets, ",\"other_packets\":", s.other_packets,
+                    ",\"udp_delivered_ip_bytes\":", s.udp_delivered_ip_bytes,
+                    ",\"tcp_delivered_ip_bytes\":", s.tcp_delivered_ip_bytes);
     absl::StrAppend(
         &out, ",\"pool_drops\":", s.pool_drops, ",\"oversize_drops\":", s.oversize_drops,
         ",\"read_errors\":", s.read_errors, ",\"write_errors\":", s.write_errors,

@@ -62,6 +62,8 @@ struct DirectionStats {
   uint64_t udp_packets = 0, udp_ip_bytes = 0, udp_payload_bytes = 0;
   uint64_t tcp_packets = 0, tcp_ip_bytes = 0, tcp_payload_bytes = 0;
   uint64_t icmp_packets = 0, other_packets = 0;
+  // Delivered IP bytes of UDP and TCP (for the share of each on the link).
+  uint64_t udp_delivered_ip_bytes = 0, tcp_delivered_ip_bytes = 0;
   // Emulator failures, not part of the model: packets lost to them were
   // never offered to the model.
   uint64_t pool_drops = 0;

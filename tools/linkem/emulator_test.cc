@@ -109,6 +109,8 @@ TEST_F(EmulatorTest, ForwardsIntactInOrderAndCounts) {
   EXPECT_EQ(s.udp_packets, kN);
   EXPECT_EQ(s.udp_ip_bytes, bytes);
   EXPECT_EQ(s.udp_payload_bytes, bytes - 28 * kN);
+  EXPECT_EQ(s.udp_delivered_ip_bytes, bytes);
+  EXPECT_EQ(s.tcp_delivered_ip_bytes, 0u);
   EXPECT_EQ(s.in_flight, 0u);
   EXPECT_EQ(emulator_->Stats(1).link.offered_packets, 0u);
   EXPECT_NE(emulator_->StatsJson().find("\"a2b\":{\"offered_packets\":3000,"), std::string::npos);

@@ -18,14 +18,20 @@
 // configuration once both devices are attached, then
 // {"linkem":"stats",...} on SIGUSR1 and at exit (SIGTERM/SIGINT/SIGHUP);
 // --stats_file=PATH also receives each stats line (atomically replaced).
+// --realtime_priority=10 (as bench/wan runs it) schedules linkem ahead of
+// the endpoints sharing the CPU: on a loaded 2-core VM it cuts the mean
+// delivery lateness from hundreds of microseconds to tens.
 // Exit status: 0 after a signal, 1 on a device error, 2 on bad flags.
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -59,6 +65,9 @@ ABSL_FLAG(std::string, ge_loss_bad, "", "Gilbert-Elliott: loss probability in th
 ABSL_FLAG(uint64_t, seed, 1, "random seed (a->b uses seed, b->a seed + 1)");
 ABSL_FLAG(std::string, stats_file, "", "also write each stats line to this file");
 ABSL_FLAG(int, max_packets, 1 << 18, "packets each direction may hold before dropping");
+ABSL_FLAG(int, realtime_priority, 0,
+          "run under SCHED_FIFO at this priority (1-99; 0 = normal scheduling). On a machine "
+          "shared with the endpoints this keeps deliveries on time (the loop never spins)");
 
 namespace {
 
@@ -125,6 +134,14 @@ int main(int argc, char** argv) {
   if (!links.ok()) return Fail(2, std::string(links.status().message()));
   if (absl::GetFlag(FLAGS_max_packets) < 1) return Fail(2, "--max_packets must be >= 1");
 
+  if (const int prio = absl::GetFlag(FLAGS_realtime_priority); prio != 0) {
+    sched_param param{};
+    param.sched_priority = prio;
+    if (prio < 1 || prio > 99) return Fail(2, "--realtime_priority must be in [1, 99] (0 = off)");
+    if (sched_setscheduler(0, SCHED_FIFO, &param) != 0) {
+      return Fail(1, absl::StrCat("SCHED_FIFO priority ", prio, ": ", std::strerror(errno)));
+    }
+  }
   // Signals arrive through a signalfd polled with the devices.
   sigset_t mask;
   sigemptyset(&mask);

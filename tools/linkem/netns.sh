@@ -10,7 +10,7 @@
 # other only through its TUN, i.e. through a running linkem. The addresses
 # exist only inside these namespaces, so several pairs (different names) can
 # coexist. Override with LINKEM_NS_A, LINKEM_NS_B (names), LINKEM_MTU
-# (default 1500).
+# (default 1500), LINKEM_TXQUEUELEN (default 10000).
 #
 # Inside both namespaces: loopback up, IPv6 off (no router solicitations in
 # the counters), TCP buffers large enough for the slowest profile's BDP, and
@@ -27,6 +27,7 @@ DEV_B=lkem-b
 ADDR_A=10.77.0.1
 ADDR_B=10.77.0.2
 MTU="${LINKEM_MTU:-1500}"
+TXQUEUELEN="${LINKEM_TXQUEUELEN:-10000}"
 
 die() { echo "netns.sh: $*" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "needs root (ip netns, ip tuntap)"
@@ -47,7 +48,11 @@ side() {  # side NS DEV ADDR
   ip -n "$ns" link set lo up
   ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
   ip -n "$ns" tuntap add dev "$dev" mode tun
-  ip -n "$ns" link set "$dev" mtu "$MTU" up
+  # A long device queue: senders that write a burst of hundreds of datagrams
+  # in one sendmmsg/GSO call must not lose them before linkem reads them
+  # (the default 500 did, invisibly to linkem's counters); the emulated
+  # queue is linkem's, this one only absorbs the burst for microseconds.
+  ip -n "$ns" link set "$dev" mtu "$MTU" txqueuelen "$TXQUEUELEN" up
   ip -n "$ns" addr add "$addr/24" dev "$dev"
   # Room for 2 BDP of the largest profile (100 Mbit/s x 100 ms x 2 = 2.5 MB)
   # and then some: TCP must be limited by the link, not by its buffers.
@@ -75,6 +80,7 @@ status() {
     [[ "$ns" == "$NS_A" ]] && dev=$DEV_A || dev=$DEV_B
     echo "== $ns"
     ip -n "$ns" -s addr show dev "$dev"
+    # tx dropped: packets the kernel dropped before linkem read them.
     if command -v ethtool >/dev/null; then
       ip netns exec "$ns" ethtool -k "$dev" 2>/dev/null |
         grep -E '^(tcp-segmentation-offload|generic-segmentation-offload|generic-receive-offload|tx-udp-segmentation):' || true
