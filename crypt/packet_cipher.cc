@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/endian.h"
 #include "crypt/internal/aesni_cfb.h"
 #include "crypt/internal/bytes.h"
 #include "crypt/internal/cfb.h"
@@ -32,9 +33,6 @@
 
 namespace kcpp::crypt {
 namespace {
-
-using internal::LoadLe32;
-using internal::StoreLe32;
 
 uint32_t Crc32(const uint8_t* p, size_t n) {
   return static_cast<uint32_t>(libdeflate_crc32(0, p, n));

@@ -21,6 +21,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/endian.h"
 #include "fec/fec_decoder.h"
 #include "fec/fec_encoder.h"
 #include "fec/internal/test_util.h"
@@ -73,7 +74,7 @@ void RunRaw(FecDecoder& dec, const uint8_t* data, size_t size, size_t max_packet
 // KCP part starts at offset 8).
 size_t KcpSize(uint8_t b, size_t max_packet) { return 4 + (size_t(b) * 37) % (max_packet - 11); }
 void FillKcp(uint8_t* kcp, size_t n, uint32_t counter, uint8_t b) {
-  kcpp::fec::StoreLe32(kcp, counter);
+  kcpp::StoreLe32(kcp, counter);
   for (size_t j = 4; j < n; ++j) kcp[j] = static_cast<uint8_t>(b + 8 + j);
 }
 
@@ -105,7 +106,7 @@ void RunEncoder(FecDecoder& dec, const Code& code, const uint8_t* data, size_t s
       // Uncorrupted stream: a recovered packet is exactly one that was sent.
       for (const auto& s : r.recovered) {
         Check(s.size() >= 4);
-        const uint32_t counter = kcpp::fec::LoadLe32(s.data());
+        const uint32_t counter = kcpp::LoadLe32(s.data());
         Check(counter < steps);
         const uint8_t b = data[counter];
         Check(s.size() == KcpSize(b, max_packet));

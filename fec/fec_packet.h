@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "absl/types/span.h"
+#include "base/endian.h"
 
 namespace kcpp::fec {
 
@@ -41,17 +42,10 @@ inline constexpr size_t kMtuLimit = 1500;
 // to carry a flag; KCP itself rejects them).
 enum class FecPacketType : uint8_t { kRawKcp, kData, kParity, kOob };
 
-inline uint16_t LoadLe16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-inline uint32_t LoadLe32(const uint8_t* p) {
-  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
-}
-inline void StoreLe16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v);
-  p[1] = static_cast<uint8_t>(v >> 8);
-}
-inline void StoreLe32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
+// The header's fields are read and written with //base:endian's
+// LoadLe16 / LoadLe32 / StoreLe16 / StoreLe32. This name stays for the
+// session core, which spells it fec::StoreLe32.
+using ::kcpp::StoreLe32;
 
 inline FecPacketType ClassifyFecPacket(absl::Span<const uint8_t> packet) {
   if (packet.size() < kFecHeaderSize) return FecPacketType::kRawKcp;

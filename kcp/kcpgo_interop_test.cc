@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/endian.h"
 #include "gtest/gtest.h"
 #include "kcp/kcp.h"
 #include "kcp/kcp_test_util.h"
@@ -77,13 +78,13 @@ class GoPeer {
 
   void Add(char op, absl::Span<const uint8_t> payload = {}) {
     uint8_t hdr[5] = {static_cast<uint8_t>(op)};
-    internal::StoreLe32(hdr + 1, static_cast<uint32_t>(payload.size()));
+    StoreLe32(hdr + 1, static_cast<uint32_t>(payload.size()));
     batch_.insert(batch_.end(), hdr, hdr + 5);
     batch_.insert(batch_.end(), payload.begin(), payload.end());
   }
   void AddU32(char op, uint32_t v) {
     uint8_t b[4];
-    internal::StoreLe32(b, v);
+    StoreLe32(b, v);
     Add(op, b);
   }
 
@@ -103,7 +104,7 @@ class GoPeer {
     for (;;) {
       uint8_t hdr[5];
       if (!ReadAll(hdr, 5)) return Fail("peer closed its output");
-      Frame f{static_cast<char>(hdr[0]), std::vector<uint8_t>(internal::LoadLe32(hdr + 1))};
+      Frame f{static_cast<char>(hdr[0]), std::vector<uint8_t>(LoadLe32(hdr + 1))};
       if (!ReadAll(f.payload.data(), f.payload.size())) return Fail("short frame from peer");
       if (f.op == 'E') {
         drifted_ = !f.payload.empty() && f.payload[0] != 0;
@@ -211,7 +212,7 @@ TEST_P(KcpGoInterop, MessagesBothWaysUnderLoss) {
                              128,
                              128,
                              static_cast<int32_t>(c.go_mtu)};
-  for (int i = 0; i < 8; ++i) internal::StoreLe32(create + 4 * i, static_cast<uint32_t>(params[i]));
+  for (int i = 0; i < 8; ++i) StoreLe32(create + 4 * i, static_cast<uint32_t>(params[i]));
   create[32] = c.ack_nodelay;
   go.Add('C', create);
 
@@ -281,8 +282,8 @@ TEST_P(KcpGoInterop, MessagesBothWaysUnderLoss) {
         ASSERT_EQ(f.payload, go_rx_expect.Next())
             << "message " << go_rx_expect.count() << " at kcp-go";
       } else if (f.op == 'q') {
-        go_waitsnd = internal::LoadLe32(f.payload.data());
-        go_check = internal::LoadLe32(f.payload.data() + 4);
+        go_waitsnd = LoadLe32(f.payload.data());
+        go_check = LoadLe32(f.payload.data() + 4);
       }
     }
     // Our timers, then the next event.
@@ -348,7 +349,7 @@ std::string Describe(const std::vector<uint8_t>& d) {
 void ClearTs(std::vector<uint8_t>& d) {
   size_t off = 0;
   while (d.size() - off >= kSegmentHeaderSize) {
-    const uint32_t len = internal::LoadLe32(d.data() + off + 20);
+    const uint32_t len = LoadLe32(d.data() + off + 20);
     std::memset(d.data() + off + 8, 0, 4);
     off += kSegmentHeaderSize + len;
     if (off > d.size()) break;
@@ -390,7 +391,7 @@ TEST_P(KcpGoDifferential, SameCallsSameBytes) {
                              c.window,
                              c.window,
                              1400};
-  for (int i = 0; i < 8; ++i) internal::StoreLe32(create + 4 * i, static_cast<uint32_t>(params[i]));
+  for (int i = 0; i < 8; ++i) StoreLe32(create + 4 * i, static_cast<uint32_t>(params[i]));
   create[32] = 0;
   go.Add('C', create);
 

@@ -28,6 +28,7 @@
 #include <optional>
 
 #include "absl/types/span.h"
+#include "base/endian.h"
 
 namespace kcpp::kcp {
 
@@ -64,42 +65,29 @@ struct SegmentHeader {
   }
 };
 
-namespace internal {
-inline void StoreLe32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v);
-  p[1] = static_cast<uint8_t>(v >> 8);
-  p[2] = static_cast<uint8_t>(v >> 16);
-  p[3] = static_cast<uint8_t>(v >> 24);
-}
-inline uint32_t LoadLe32(const uint8_t* p) {
-  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
-}
-}  // namespace internal
-
 // Writes `h` into out[0, 24). The caller guarantees 24 writable bytes.
 inline void EncodeSegmentHeader(const SegmentHeader& h, uint8_t* out) {
-  internal::StoreLe32(out, h.conv);
+  StoreLe32(out, h.conv);
   out[4] = h.cmd;
   out[5] = h.frg;
-  out[6] = static_cast<uint8_t>(h.wnd);
-  out[7] = static_cast<uint8_t>(h.wnd >> 8);
-  internal::StoreLe32(out + 8, h.ts);
-  internal::StoreLe32(out + 12, h.sn);
-  internal::StoreLe32(out + 16, h.una);
-  internal::StoreLe32(out + 20, h.len);
+  StoreLe16(out + 6, h.wnd);
+  StoreLe32(out + 8, h.ts);
+  StoreLe32(out + 12, h.sn);
+  StoreLe32(out + 16, h.una);
+  StoreLe32(out + 20, h.len);
 }
 
 // Reads a header from in[0, 24). The caller guarantees 24 readable bytes.
 inline SegmentHeader DecodeSegmentHeader(const uint8_t* in) {
   SegmentHeader h;
-  h.conv = internal::LoadLe32(in);
+  h.conv = LoadLe32(in);
   h.cmd = in[4];
   h.frg = in[5];
-  h.wnd = static_cast<uint16_t>(in[6] | in[7] << 8);
-  h.ts = internal::LoadLe32(in + 8);
-  h.sn = internal::LoadLe32(in + 12);
-  h.una = internal::LoadLe32(in + 16);
-  h.len = internal::LoadLe32(in + 20);
+  h.wnd = LoadLe16(in + 6);
+  h.ts = LoadLe32(in + 8);
+  h.sn = LoadLe32(in + 12);
+  h.una = LoadLe32(in + 16);
+  h.len = LoadLe32(in + 20);
   return h;
 }
 
@@ -107,7 +95,7 @@ inline SegmentHeader DecodeSegmentHeader(const uint8_t* in) {
 // header.
 inline std::optional<uint32_t> PeekConv(absl::Span<const uint8_t> datagram) {
   if (datagram.size() < kSegmentHeaderSize) return std::nullopt;
-  return internal::LoadLe32(datagram.data());
+  return LoadLe32(datagram.data());
 }
 
 // Walks the segments of one datagram without copying.

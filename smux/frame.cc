@@ -1,51 +1,32 @@
 #include "smux/frame.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/endian.h"
 
 namespace kcpp::smux {
-namespace {
-
-inline void PutLe16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v);
-  p[1] = static_cast<uint8_t>(v >> 8);
-}
-
-inline void PutLe32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v);
-  p[1] = static_cast<uint8_t>(v >> 8);
-  p[2] = static_cast<uint8_t>(v >> 16);
-  p[3] = static_cast<uint8_t>(v >> 24);
-}
-
-inline uint32_t GetLe32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
-}
-
-}  // namespace
 
 void EncodeFrameHeader(const FrameHeader& h, uint8_t* out) {
   out[0] = h.version;
   out[1] = h.command;
-  PutLe16(out + 2, h.length);
-  PutLe32(out + 4, h.stream_id);
+  StoreLe16(out + 2, h.length);
+  StoreLe32(out + 4, h.stream_id);
 }
 
 FrameHeader DecodeFrameHeader(const uint8_t* in) {
   FrameHeader h;
   h.version = in[0];
   h.command = in[1];
-  h.length = static_cast<uint16_t>(in[2] | in[3] << 8);
-  h.stream_id = GetLe32(in + 4);
+  h.length = LoadLe16(in + 2);
+  h.stream_id = LoadLe32(in + 4);
   return h;
 }
 
 void EncodeWindowUpdate(const WindowUpdate& u, uint8_t* out) {
-  PutLe32(out, u.consumed);
-  PutLe32(out + 4, u.window);
+  StoreLe32(out, u.consumed);
+  StoreLe32(out + 4, u.window);
 }
 
-WindowUpdate DecodeWindowUpdate(const uint8_t* in) { return {GetLe32(in), GetLe32(in + 4)}; }
+WindowUpdate DecodeWindowUpdate(const uint8_t* in) { return {LoadLe32(in), LoadLe32(in + 4)}; }
 
 absl::string_view CommandName(uint8_t command) {
   static const char* const kNames[] = {"SYN", "FIN", "PSH", "NOP", "UPD"};

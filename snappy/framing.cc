@@ -7,24 +7,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/endian.h"
 #include "snappy/internal/crc32c.h"
 
 namespace kcpp::snappy {
 namespace {
 
 constexpr size_t kCrcSize = 4;
-
-inline void PutLe32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v);
-  p[1] = static_cast<uint8_t>(v >> 8);
-  p[2] = static_cast<uint8_t>(v >> 16);
-  p[3] = static_cast<uint8_t>(v >> 24);
-}
-
-inline uint32_t GetLe32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
-}
 
 inline void PutChunkHeader(uint8_t* p, uint8_t type, size_t body_size) {
   p[0] = type;
@@ -126,7 +115,7 @@ void FramingEncoder::EmitChunk(const uint8_t* data, size_t size) {
     ++compressed_chunks_;
   }
   PutChunkHeader(out + prefix, type, kCrcSize + body);
-  PutLe32(out + prefix + kChunkHeaderSize, Mask(internal::Crc32c(0, data, size)));
+  StoreLe32(out + prefix + kChunkHeaderSize, Mask(internal::Crc32c(0, data, size)));
   out_end_ += header + body;
   bytes_out_ += header + body;
 }
@@ -204,7 +193,7 @@ absl::Status FramingDecoder::StartChunk() {
 }
 
 absl::Status FramingDecoder::DecodeCompressed(const uint8_t* body, size_t size) {
-  const uint32_t crc = GetLe32(body);
+  const uint32_t crc = LoadLe32(body);
   const char* block = reinterpret_cast<const char*>(body + kCrcSize);
   const size_t block_size = size - kCrcSize;
   size_t n = 0;
@@ -281,7 +270,7 @@ absl::StatusOr<size_t> FramingDecoder::Feed(absl::Span<const uint8_t> input) {
         p += take;
         left -= take;
         if (chunk_have_ == kCrcSize) {
-          expected_crc_ = GetLe32(small_);
+          expected_crc_ = LoadLe32(small_);
           state_ = State::kUncompressedData;
         }
         if (chunk_have_ < chunk_size_) break;

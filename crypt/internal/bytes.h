@@ -1,4 +1,6 @@
-// Byte-order helpers shared by the hand-written ciphers of crypt/internal.
+// Word helpers shared by the hand-written ciphers of crypt/internal:
+// rotations and XOR of byte ranges. Byte order (LoadLe32, LoadBe32, ...) is
+// //base:endian's.
 #ifndef KCPP_CRYPT_INTERNAL_BYTES_H_
 #define KCPP_CRYPT_INTERNAL_BYTES_H_
 
@@ -12,36 +14,6 @@
 
 namespace kcpp::crypt::internal {
 
-inline uint32_t LoadBe32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
-}
-inline void StoreBe32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
-// Little-endian words: one load or store on a little-endian host (byte
-// assignments extracted from a vector lane are not merged by the compiler).
-inline uint32_t LoadLe32(const uint8_t* p) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-#else
-  return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
-#endif
-}
-inline void StoreLe32(uint8_t* p, uint32_t v) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  std::memcpy(p, &v, 4);
-#else
-  p[0] = static_cast<uint8_t>(v);
-  p[1] = static_cast<uint8_t>(v >> 8);
-  p[2] = static_cast<uint8_t>(v >> 16);
-  p[3] = static_cast<uint8_t>(v >> 24);
-#endif
-}
 inline uint32_t Rotl32(uint32_t v, int n) { return (v << n) | (v >> ((32 - n) & 31)); }
 inline uint32_t Rotr32(uint32_t v, int n) { return (v >> n) | (v << ((32 - n) & 31)); }
 

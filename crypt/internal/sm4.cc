@@ -1,5 +1,6 @@
 #include "crypt/internal/sm4.h"
 
+#include "base/endian.h"
 #include "crypt/internal/bytes.h"
 
 namespace kcpp::crypt::internal {

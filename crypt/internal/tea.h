@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/endian.h"
 #include "crypt/internal/bytes.h"
 
 namespace kcpp::crypt::internal {

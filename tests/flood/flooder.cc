@@ -9,17 +9,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/endian.h"
 
 namespace kcpp::flood {
 namespace {
-
-void StoreLe16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v);
-  p[1] = static_cast<uint8_t>(v >> 8);
-}
-void StoreLe32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
 
 constexpr size_t kKcpHeader = 24;
 constexpr size_t kFecHeader = 8;
