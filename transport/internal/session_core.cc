@@ -632,6 +632,7 @@ absl::Status SessionCore::Tune(const SessionTuning& t) {
   if (t.send_window || t.receive_window) {
     s = kcp_->SetWindowSize(check.send_window, check.receive_window);
     if (!s.ok()) return s;
+    if (t.receive_window) kcp_->AnnounceWindow();
   }
   if (t.nodelay) {
     kcp_->SetNoDelay(t.nodelay->nodelay, t.nodelay->interval_ms, t.nodelay->resend,
