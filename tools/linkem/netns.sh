@@ -2,7 +2,7 @@
 # Two network namespaces joined only through linkem's TUN devices.
 #
 #   tools/linkem/netns.sh up       # create (or re-create) them; idempotent
-#   tools/linkem/netns.sh down     # remove them and their devices; idempotent
+#   tools/linkem/netns.sh down     # end what runs in them, remove them; idempotent
 #   tools/linkem/netns.sh status   # what exists, addresses, offloads, drops
 #
 # Namespace A (default kcpp-a) holds TUN device lkem-a with 10.77.0.1/24,
@@ -19,6 +19,8 @@
 # and linkem sees one MTU-sized packet per read).
 # Needs root (ip netns, ip tuntap).
 set -euo pipefail
+# ip, sysctl and ethtool live in sbin, which a test's or cron's PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
 
 NS_A="${LINKEM_NS_A:-kcpp-a}"
 NS_B="${LINKEM_NS_B:-kcpp-b}"
@@ -37,6 +39,8 @@ down() {
   local ns
   for ns in "$NS_A" "$NS_B"; do
     if ip netns list | awk '{print $1}' | grep -qx "$ns"; then
+      # Whatever still runs inside (servers of an interrupted run) goes too.
+      ip netns pids "$ns" | xargs -r kill -9 2>/dev/null || true
       ip netns delete "$ns"
     fi
   done
