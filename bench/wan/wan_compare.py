@@ -114,7 +114,7 @@ class Proc:
         raise RuntimeError(f"{self.name}: no line starting {prefix!r} "
                            f"(exit {self.p.poll()}): {self.stderr_tail()}")
 
-    def signal(self, sig):
+    def send(self, sig):
         if self.p.poll() is None:
             self.p.send_signal(sig)
 
@@ -126,7 +126,7 @@ class Proc:
 
     def finish(self, sig=signal.SIGTERM, timeout=10):
         """Signals (if still running), waits, and returns all remaining stdout lines."""
-        self.signal(sig)
+        self.send(sig)
         if self.wait(timeout) is None:
             self.p.kill()
             self.p.wait()
@@ -137,7 +137,8 @@ class Proc:
         return self.lines
 
     def stderr_tail(self):
-        self.err.flush()
+        if not self.err.closed:
+            self.err.flush()
         try:
             with open(self.err_path) as f:
                 return f.read()[-1500:]
@@ -226,7 +227,7 @@ class Bench:
         return stats
 
     def snapshot(self, lk):
-        lk.signal(signal.SIGUSR1)
+        lk.send(signal.SIGUSR1)
         return json.loads(lk.wait_for('{"linkem":"stats"', 10))
 
     def next_port(self):
@@ -241,10 +242,20 @@ class Bench:
 
     def iperf_server(self):
         port = self.next_port()
-        srv = self.spawn(["iperf3", "-s", "-1", "-B", ADDR_B, "-p", str(port), "--forceflush"],
-                         ns=self.ns_b, name="iperf3-server")
-        srv.wait_for("Server listening", 10)
-        return srv, port
+        srv = self.spawn(["iperf3", "-s", "-1", "-B", ADDR_B, "-p", str(port)], ns=self.ns_b,
+                         name="iperf3-server")
+        # iperf3 buffers its banner when writing to a pipe: ready once the
+        # port listens.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            out = subprocess.run(["ip", "netns", "exec", self.ns_b, "ss", "-Hltn",
+                                  f"sport = :{port}"], capture_output=True, text=True).stdout
+            if out.strip():
+                return srv, port
+            if srv.p.poll() is not None:
+                break
+            time.sleep(0.02)  # polling for readiness, not synchronisation by delay
+        raise RuntimeError(f"iperf3 server on port {port} did not start: {srv.stderr_tail()}")
 
     def contenders(self):
         names = [f"kcpp/{c}" for c in self.controllers] or ["kcpp"]
@@ -639,6 +650,12 @@ def main():
     args.tmp = tempfile.mkdtemp(prefix="kcpp-wan.")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
+    # Private copies of the programs: a rebuild in the workspace during the
+    # run (bazel-bin is shared) must not change them halfway.
+    for attr in ("linkem", "kcpp", "kcpgo"):
+        copy = os.path.join(args.tmp, os.path.basename(getattr(args, attr)))
+        shutil.copy2(getattr(args, attr), copy)
+        setattr(args, attr, copy)
     bench = Bench(args)
     log(f"kcpp controllers: {bench.controllers or 'none (kcpp_peer has no -congestion flag)'}")
     bench.netns("up")
@@ -659,8 +676,8 @@ def main():
                 for contender in bench.contenders():
                     try:
                         r = bench.run_one(profile, contender)
-                    except RuntimeError as e:
-                        log(f"  {profile} {contender}: FAILED {e}")
+                    except (RuntimeError, ValueError, KeyError, OSError) as e:
+                        log(f"  {profile} {contender}: FAILED {e!r}")
                         bench.kill_all()
                         continue
                     results.append(r)
