@@ -29,6 +29,8 @@ PACKAGES=(
   zlib1g-dev libdeflate-dev libsnappy-dev
   # comparison benchmarks, charts, profiling
   libisal-dev gnuplot-nox valgrind linux-perf
+  # WAN benchmark (bench/wan): TCP contenders, echo probes, namespaces, offloads
+  iperf3 iputils-ping iproute2 ethtool
   # fuzz / sanitizer configs
   clang libclang-rt-14-dev llvm
   # interop peers
