@@ -44,6 +44,7 @@ FecEncoder::FecEncoder(const FecEncoderOptions& options, std::unique_ptr<ShardPo
                        ShardPool* pool, ReedSolomon* rs)
     : data_shards_(options.data_shards),
       parity_shards_(options.parity_shards),
+      send_parity_(options.parity_shards),
       header_offset_(options.header_offset),
       max_packet_size_(options.max_packet_size),
       policy_(options.parity_policy),
@@ -56,6 +57,7 @@ FecEncoder::FecEncoder(const FecEncoderOptions& options, std::unique_ptr<ShardPo
 FecEncoder::FecEncoder(FecEncoder&& other) noexcept
     : data_shards_(other.data_shards_),
       parity_shards_(other.parity_shards_),
+      send_parity_(other.send_parity_),
       header_offset_(other.header_offset_),
       max_packet_size_(other.max_packet_size_),
       policy_(other.policy_),
@@ -78,6 +80,7 @@ FecEncoder& FecEncoder::operator=(FecEncoder&& other) noexcept {
   ReleaseAll();
   data_shards_ = other.data_shards_;
   parity_shards_ = other.parity_shards_;
+  send_parity_ = other.send_parity_;
   header_offset_ = other.header_offset_;
   max_packet_size_ = other.max_packet_size_;
   policy_ = other.policy_;
@@ -163,7 +166,10 @@ absl::StatusOr<int> FecEncoder::Encode(absl::Span<uint8_t> packet, uint32_t now_
       emit = have_last_time_ && static_cast<int32_t>(now_ms - last_data_ms_) <
                                     static_cast<int64_t>(idle_threshold_ms_);
     }
-    if (emit) {
+    if (emit && send_parity_ == 0) {
+      ++counters_.groups_skipped_adaptive;
+      Advance(parity_shards_);
+    } else if (emit) {
       emitted = EmitParity(sink);
     } else {
       ++counters_.groups_skipped_idle;
@@ -177,13 +183,16 @@ absl::StatusOr<int> FecEncoder::Encode(absl::Span<uint8_t> packet, uint32_t now_
 }
 
 int FecEncoder::EmitParity(ParitySink& sink) {
-  // Storage for parity_shards_ spans, of which only those are constructed
-  // (empty, so a sink that fills fewer is caught by the size check).
+  // The first `send` parity shards go out (SetParityToSend); the others are
+  // computed into scratch and dropped, their seqids skipped.
+  const int send = send_parity_;
+  // Storage for `send` spans, of which only those are constructed (empty,
+  // so a sink that fills fewer is caught by the size check).
   alignas(absl::Span<uint8_t>) unsigned char
       storage[sizeof(absl::Span<uint8_t>) * ReedSolomon::kMaxTotalShards];
   absl::Span<uint8_t>* buffers = reinterpret_cast<absl::Span<uint8_t>*>(storage);
-  for (int p = 0; p < parity_shards_; ++p) new (&buffers[p]) absl::Span<uint8_t>();
-  const absl::Span<absl::Span<uint8_t>> parity_buffers(buffers, parity_shards_);
+  for (int p = 0; p < send; ++p) new (&buffers[p]) absl::Span<uint8_t>();
+  const absl::Span<absl::Span<uint8_t>> parity_buffers(buffers, send);
   if (!sink.AcquireParityBuffers(max_size_, parity_buffers) ||
       std::any_of(parity_buffers.begin(), parity_buffers.end(),
                   [&](const absl::Span<uint8_t>& b) { return b.size() < max_size_; })) {
@@ -196,7 +205,13 @@ int FecEncoder::EmitParity(ParitySink& sink) {
   const size_t len = max_size_ - header_offset_ - kFecHeaderSize;
   const uint16_t* lengths = shard_lengths();
   const uint8_t* data[ReedSolomon::kMaxTotalShards];
+  uint8_t* parity[ReedSolomon::kMaxTotalShards];
+  // Parity shards not sent are computed into the pool's scratch, after the
+  // padded data copies (if any).
+  const int unsent = parity_shards_ - send;
   if (min_capacity_ >= len) {
+    uint8_t* scratch = unsent > 0 ? pool_->PadScratch(unsent * len) : nullptr;
+    for (int p = send; p < parity_shards_; ++p, scratch += len) parity[p] = scratch;
     // Every block holds the padded shard (the usual case: similar sizes).
     for (int i = 0; i < data_shards_; ++i) {
       if (lengths[i] < len) memset(shards_[i] + lengths[i], 0, len - lengths[i]);
@@ -214,31 +229,37 @@ int FecEncoder::EmitParity(ParitySink& sink) {
         data[i] = shards_[i];
       }
     }
-    uint8_t* scratch = pool_->PadScratch(copies * len);
+    uint8_t* scratch = pool_->PadScratch((copies + unsent) * len);
     for (int k = 0; k < copies; ++k, scratch += len) {
       const int i = copy[k];
       memcpy(scratch, shards_[i], lengths[i]);
       memset(scratch + lengths[i], 0, len - lengths[i]);
       data[i] = scratch;
     }
+    for (int p = send; p < parity_shards_; ++p, scratch += len) parity[p] = scratch;
   }
-  uint8_t* parity[ReedSolomon::kMaxTotalShards];
-  for (int p = 0; p < parity_shards_; ++p) {
+  for (int p = 0; p < send; ++p) {
     parity[p] = buffers[p].data() + header_offset_ + kFecHeaderSize;
   }
   // Cannot fail: the counts and pointers are valid by construction.
   (void)rs_->Encode(absl::MakeConstSpan(data, data_shards_),
                     absl::MakeConstSpan(parity, parity_shards_), len);
-  for (int p = 0; p < parity_shards_; ++p) {
+  for (int p = 0; p < send; ++p) {
     uint8_t* header = buffers[p].data() + header_offset_;
     StoreLe32(header, next_);
     StoreLe16(header + 4, kFlagParity);
     Advance(1);
   }
-  for (int p = 0; p < parity_shards_; ++p) sink.EmitParity(buffers[p].first(max_size_));
-  counters_.parity_packets += parity_shards_;
+  Advance(unsent);
+  for (int p = 0; p < send; ++p) sink.EmitParity(buffers[p].first(max_size_));
+  counters_.parity_packets += send;
+  counters_.parity_withheld += unsent;
   ++counters_.groups_encoded;
-  return parity_shards_;
+  return send;
+}
+
+void FecEncoder::SetParityToSend(int parity) {
+  send_parity_ = std::min(std::max(parity, 0), parity_shards_);
 }
 
 absl::Status FecEncoder::SealOob(absl::Span<uint8_t> packet) const {

@@ -30,9 +30,18 @@
 // If the sink cannot provide buffers, that group's parity is skipped the same
 // way (seqid advanced) and counted.
 //
+// Withholding parity (SetParityToSend, for adaptive parity): a group's
+// parity is always computed for all parity_shards, but only the first k are
+// sent; the seqids of the others are skipped, so every receiver, kcp-go
+// 5.6.1 included, sees exactly what it would see had they been lost on the
+// way: the data and parity positions of the group grid never change (which
+// is what kcp-go's decoder checks before it auto-tunes), and a group with
+// k parity shards still recovers up to k losses (docs/protocol.md §4.7).
+// k = 0 skips the group's parity like kSkipWhenIdle.
+//
 // Memory (x86-64, 10+3, 20-byte crypt header, MTU 1500; measured by
 // fec_memory_benchmark):
-//   * idle (no group being filled): sizeof(FecEncoder) = 144 bytes and
+//   * idle (no group being filled): sizeof(FecEncoder) = 168 bytes and
 //     nothing else; its Reed-Solomon codec is the pool's, shared by every
 //     encoder and decoder of the thread with the same counts. (Before: 14,740
 //     bytes of cache + ~2 KB of codec and pointer arrays, for its life.)
@@ -121,6 +130,8 @@ struct FecEncoderCounters {
   uint64_t groups_encoded = 0;
   uint64_t groups_skipped_idle = 0;       // kSkipWhenIdle decided no parity
   uint64_t groups_skipped_no_buffer = 0;  // the sink had no buffers
+  uint64_t groups_skipped_adaptive = 0;   // SetParityToSend(0)
+  uint64_t parity_withheld = 0;           // parity shards computed, not sent
 };
 
 class FecEncoder {
@@ -149,6 +160,12 @@ class FecEncoder {
   // would overflow.
   absl::Status SealOob(absl::Span<uint8_t> packet) const;
 
+  // Sends only the first `parity` (clamped to [0, parity_shards]) parity
+  // shards of each group from the next completed group on (see the file
+  // comment); parity_shards, the default, sends all.
+  void SetParityToSend(int parity);
+  int parity_to_send() const { return send_parity_; }
+
   // seqid the next data packet will carry.
   uint32_t next_seqid() const { return next_; }
   int data_shards() const { return data_shards_; }
@@ -174,6 +191,7 @@ class FecEncoder {
 
   int data_shards_;
   int parity_shards_;
+  int send_parity_;
   size_t header_offset_;
   size_t max_packet_size_;
   ParityPolicy policy_;

@@ -270,6 +270,49 @@ TEST(FecEncoder, SinkWithoutBuffersSkipsParityAndKeepsGrid) {
   EXPECT_EQ(enc.next_seqid(), 8u);
 }
 
+// Adaptive parity: the first k parity packets are exactly those a full
+// encoder sends, the others' seqids are skipped, and k = 0 sends none.
+TEST(FecEncoder, WithheldParityKeepsTheGridAndTheSentShardsExact) {
+  for (int send = 0; send <= 3; ++send) {
+    SCOPED_TRACE(send);
+    for (size_t offset : {size_t{0}, size_t{20}}) {
+      FecEncoder full = MakeEncoder(Options(4, 3, offset));
+      FecEncoder some = MakeEncoder(Options(4, 3, offset));
+      some.SetParityToSend(send);
+      EXPECT_EQ(some.parity_to_send(), send);
+      CollectingParitySink full_sink, some_sink;
+      std::mt19937 rng(send);
+      for (int group = 0; group < 3; ++group) {
+        for (int i = 0; i < 4; ++i) {
+          // Mixed lengths, so both padding paths of EmitParity run.
+          std::vector<uint8_t> kcp(1 + rng() % (i == 0 ? 1400 : 40));
+          for (uint8_t& b : kcp) b = static_cast<uint8_t>(rng());
+          std::vector<uint8_t> a = DataBuffer(offset, kcp), b = a;
+          ASSERT_TRUE(full.Encode(absl::MakeSpan(a), 0, full_sink).ok());
+          ASSERT_TRUE(some.Encode(absl::MakeSpan(b), 0, some_sink).ok());
+          EXPECT_EQ(a, b);  // data packets (and their seqids) are unchanged
+        }
+      }
+      ASSERT_EQ(full_sink.emitted.size(), 9u);
+      ASSERT_EQ(some_sink.emitted.size(), size_t(3 * send));
+      for (int group = 0; group < 3; ++group) {
+        for (int p = 0; p < send; ++p) {
+          EXPECT_EQ(some_sink.emitted[group * send + p], full_sink.emitted[group * 3 + p]);
+        }
+      }
+      EXPECT_EQ(some.next_seqid(), full.next_seqid());
+      EXPECT_EQ(some.counters().parity_packets, uint64_t(3 * send));
+      EXPECT_EQ(some.counters().parity_withheld, uint64_t(send == 0 ? 0 : 3 * (3 - send)));
+      EXPECT_EQ(some.counters().groups_skipped_adaptive, send == 0 ? 3u : 0u);
+    }
+  }
+  FecEncoder e = MakeEncoder(Options(4, 3));
+  e.SetParityToSend(9);
+  EXPECT_EQ(e.parity_to_send(), 3);
+  e.SetParityToSend(-1);
+  EXPECT_EQ(e.parity_to_send(), 0);
+}
+
 TEST(FecEncoder, RejectsBadSizesWithoutChangingState) {
   FecEncoder enc = MakeEncoder(Options(3, 2, 20));
   CollectingParitySink sink;
