@@ -350,12 +350,15 @@ void MaybePrintStats(Engine& engine, Session& s) {
   std::fprintf(stderr,
                "STATS datagrams out %llu in %llu | segments out %llu in %llu | retransmitted "
                "%llu (lost %llu fast %llu early %llu) repeat %llu | send drops %llu | fec "
-               "recovered %llu parity in %llu | srtt %u ms rto %u ms cwnd %u rmt_wnd %u\n",
+               "recovered %llu parity in %llu | srtt %u ms rto %u ms cwnd %u rmt_wnd %u | wire out "
+               "%llu parity out %llu withheld %llu sending %d | pacing %llu B/s | %s\n",
                u(c.packets_sent), u(c.packets_received), u(c.segments_sent), u(c.segments_received),
                u(c.retransmitted_segments), u(c.lost_segments), u(c.fast_retransmitted_segments),
                u(c.early_retransmitted_segments), u(c.repeat_segments), u(c.send_drops),
                u(c.fec_recovered), u(c.fec_parity_shards), info->srtt_ms, info->rto_ms,
-               info->congestion_window, info->remote_window);
+               info->congestion_window, info->remote_window, u(c.wire_bytes_sent),
+               u(c.fec_parity_sent), u(c.fec_parity_withheld), info->fec_parity_sending,
+               u(info->pacing_rate), info->congestion.c_str());
 }
 
 void ReadFull(Session& s, uint8_t* out, size_t n, const char* what) {

@@ -40,6 +40,10 @@ struct Counters {
   uint64_t fec_parity_shards = 0;
   uint64_t fec_full_shard_sets = 0;
   uint64_t fec_short_shards = 0;
+  // Parity shards this side sent, and those it computed but withheld
+  // (adaptive parity, SessionOptions::fec_adaptive_parity). kcpp only.
+  uint64_t fec_parity_sent = 0;
+  uint64_t fec_parity_withheld = 0;
   // Datagrams that failed the CRC-32 or AEAD check (InCsumErrors).
   uint64_t checksum_errors = 0;
   // Datagrams rejected before KCP: wrong source, malformed FEC (InErrs).
@@ -78,6 +82,8 @@ inline Counters& Counters::operator+=(const Counters& o) {
   fec_parity_shards += o.fec_parity_shards;
   fec_full_shard_sets += o.fec_full_shard_sets;
   fec_short_shards += o.fec_short_shards;
+  fec_parity_sent += o.fec_parity_sent;
+  fec_parity_withheld += o.fec_parity_withheld;
   checksum_errors += o.checksum_errors;
   input_errors += o.input_errors;
   kcp_input_errors += o.kcp_input_errors;

@@ -94,6 +94,13 @@ struct SessionOptions {
   // random loss does not slow the session down. Sender-side only: the wire
   // format is the same and any kcp-go or kcptun peer works with any choice.
   std::string congestion = "kcp-go";
+  // With FEC on and congestion "bbr": send only as many of each group's
+  // parity shards as the measured loss needs (fec/adaptive_parity.h: none on
+  // a clean link, all parity_shards at 5 % loss or more). The shards not sent
+  // keep their seqids, so to any receiver (kcp-go 5.6.1 included) they look
+  // lost on the way; nothing else changes on the wire. False: always send
+  // parity_shards, as kcp-go does.
+  bool fec_adaptive_parity = true;
   // A cap on the pacer, in bytes per second on the wire (FEC parity and
   // headers included); 0 = none (kcp-go SetRateLimit).
   int64_t rate_limit_bytes_per_second = 0;

@@ -41,6 +41,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
@@ -81,6 +82,10 @@ struct SessionInfo {
   uint32_t receive_window = 0;
   uint32_t remote_window = 0;
   uint32_t congestion_window = 0;
+  // The congestion controller (SessionOptions::congestion) and its state in
+  // one line, and the pacer's rate in wire bytes per second (0: unpaced).
+  std::string congestion;
+  uint64_t pacing_rate = 0;
   // Segments queued or in flight inside KCP (ikcp_waitsnd).
   uint32_t segments_waiting = 0;
   // Bytes queued between the application and the loop.
@@ -90,6 +95,10 @@ struct SessionInfo {
   // after auto-detection of the peer's shards (§4.6).
   int fec_data_shards = 0;
   int fec_parity_shards = 0;
+  // Parity shards this side sends per group now: the configured count, or
+  // with adaptive parity what the measured loss asks for
+  // (SessionOptions::fec_adaptive_parity).
+  int fec_parity_sending = 0;
   Counters counters;
 };
 

@@ -115,6 +115,9 @@ absl::Status SessionCore::Init() {
     absl::StatusOr<fec::FecEncoder> enc = fec::FecEncoder::Create(eo);
     if (!enc.ok()) return enc.status();
     encoder_ = std::make_unique<fec::FecEncoder>(*std::move(enc));
+    if (options_.fec_adaptive_parity && *cc == kcp::CongestionControl::kBbr) {
+      adaptive_parity_.emplace(options_.data_shards, options_.parity_shards);
+    }
   }
   // Largest message Write accepts in message mode: 255 fragments (kcp-go).
   shared_->set_max_message_bytes(options_.stream_mode ? 0 : 255 * size_t{kcp_->mss()});
@@ -507,6 +510,15 @@ void SessionCore::AfterEvent(int64_t now_ms) {
   if (finished_) return;
   SealPending();
   UpdatePacing();
+  if (adaptive_parity_) {
+    // New segments and retransmissions since the last event.
+    const uint64_t retrans = kcp_->counters().retrans_segs;
+    adaptive_parity_->Observe(kcp_->snd_nxt() - parity_seen_snd_nxt_,
+                              retrans - parity_seen_retrans_);
+    parity_seen_snd_nxt_ = kcp_->snd_nxt();
+    parity_seen_retrans_ = retrans;
+    encoder_->SetParityToSend(adaptive_parity_->parity());
+  }
   if (kcp_->snd_una() != last_una_ || kcp_->snd_una() == kcp_->snd_nxt()) {
     last_una_ = kcp_->snd_una();
     una_progress_ms_ = now_ms;
@@ -701,6 +713,11 @@ Counters SessionCore::LiveCounters() const {
   c.early_retransmitted_segments = k.early_retrans_segs;
   c.repeat_segments = k.repeat_segs;
   c.kcp_input_errors = k.in_errors;
+  if (encoder_) {
+    c.fec_parity_sent = encoder_->counters().parity_packets;
+    c.fec_parity_withheld = encoder_->counters().parity_withheld +
+                            encoder_->counters().groups_skipped_adaptive * options_.parity_shards;
+  }
   if (decoder_) {
     const fec::FecDecoderCounters& d = decoder_->counters();
     c.fec_recovered = d.recovered;
@@ -729,11 +746,14 @@ SessionInfo SessionCore::Info() const {
   i.receive_window = kcp_->rcv_wnd();
   i.remote_window = kcp_->rmt_wnd();
   i.congestion_window = kcp_->cwnd();
+  i.congestion = kcp_->congestion_controller().DebugString();
+  i.pacing_rate = pacer_.rate();
   i.segments_waiting = kcp_->WaitSnd();
   i.outbound_queued_bytes = shared_->channel().outbound_bytes();
   i.inbound_queued_bytes = shared_->channel().inbound_bytes();
   i.fec_data_shards = decoder_ ? decoder_->data_shards() : options_.data_shards;
   i.fec_parity_shards = decoder_ ? decoder_->parity_shards() : options_.parity_shards;
+  i.fec_parity_sending = encoder_ ? encoder_->parity_to_send() : 0;
   i.counters = LiveCounters();
   return i;
 }

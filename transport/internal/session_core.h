@@ -32,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "crypt/packet_cipher.h"
+#include "fec/adaptive_parity.h"
 #include "fec/fec_decoder.h"
 #include "fec/fec_encoder.h"
 #include "kcp/kcp.h"
@@ -180,6 +181,11 @@ class SessionCore final : public LoopObject,
   std::optional<kcp::Kcp> kcp_;
   std::unique_ptr<fec::FecEncoder> encoder_;  // FEC on
   std::unique_ptr<fec::FecDecoder> decoder_;  // created at the first FEC packet
+  // Adaptive parity (fec_adaptive_parity with a pacing controller): the
+  // loss estimate and the KCP counters it last saw.
+  std::optional<fec::AdaptiveParity> adaptive_parity_;
+  uint32_t parity_seen_snd_nxt_ = 0;
+  uint64_t parity_seen_retrans_ = 0;
   size_t crypt_header_ = 0;
   size_t trailer_ = 0;
   size_t kcp_offset_ = 0;  // crypt header + FEC header
