@@ -1,9 +1,5 @@
 #include "kcp/kcp.h"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "kcp/internal/kcpgo_window.h"
 #include "kcp/internal/rate_sampler.h"
+#include "kcp/internal/send_scan.h"
 
 namespace kcpp::kcp {
 namespace {
@@ -242,7 +239,8 @@ void Kcp::GrowSndRing(uint32_t min_capacity) {
     rate_->sent = std::move(sent);
   }
   snd_ = std::move(ring);
-  scan_.reset(new uint32_t[2 * size_t{cap}]());
+  if (scan_ == nullptr) scan_ = std::make_unique<internal::SendScan>();
+  scan_->Resize(cap);
   snd_cap_ = cap;
   snd_head_ = 0;
   for (uint32_t i = 0; i < nsnd_buf_; ++i) Restate(i);
@@ -250,20 +248,21 @@ void Kcp::GrowSndRing(uint32_t min_capacity) {
 
 // Scan state of one snd_buf slot: what the flush's block filter needs.
 uint32_t Kcp::ScanStateOf(const SndSeg& s) const {
-  if (s.acked) return kScanSkip;
-  if (s.xmit == 0) return kScanAttention;
+  using internal::SendScan;
+  if (s.acked) return SendScan::kSkip;
+  if (s.xmit == 0) return SendScan::kAttention;
   if (flavor_ == Flavor::kKcpGo) {
     // Fast or early retransmission possible.
-    return s.fastack != 0 && s.fastack != kFastAckSentinel ? kScanAttention : kScanQuiet;
+    return s.fastack != 0 && s.fastack != kFastAckSentinel ? SendScan::kAttention
+                                                           : SendScan::kQuiet;
   }
   // ikcp fast retransmission possible.
-  return fastresend_ > 0 && s.fastack >= static_cast<uint32_t>(fastresend_) ? kScanAttention
-                                                                            : kScanQuiet;
+  return fastresend_ > 0 && s.fastack >= static_cast<uint32_t>(fastresend_) ? SendScan::kAttention
+                                                                            : SendScan::kQuiet;
 }
 
 void Kcp::Restate(uint32_t slot) {
-  scan_[slot] = ScanStateOf(snd_[slot]);
-  scan_[snd_cap_ + slot] = snd_[slot].resendts;
+  scan_->Set(slot, ScanStateOf(snd_[slot]), snd_[slot].resendts);
 }
 
 // Debug builds (tests) recompute the flush bookkeeping from scratch before
@@ -276,7 +275,7 @@ void Kcp::CheckFlushBookkeeping() const {
   for (uint32_t i = 0; i < nsnd_buf_; ++i) {
     const uint32_t slot = (snd_head_ + i) & (snd_cap_ - 1);
     const SndSeg& s = snd_[slot];
-    if (scan_[slot] != ScanStateOf(s) || scan_[snd_cap_ + slot] != s.resendts) std::abort();
+    if (scan_->state(slot) != ScanStateOf(s) || scan_->resend(slot) != s.resendts) std::abort();
     if (s.acked) continue;
     unsent += s.xmit == 0;
     fast += FastCounted(s);
@@ -287,56 +286,6 @@ void Kcp::CheckFlushBookkeeping() const {
   if (resend_bound_ == ResendBound::kNone && any_sent) std::abort();
   if (resend_bound_ == ResendBound::kExact && (!any_sent || min_rs != min_resend_)) std::abort();
 #endif
-}
-
-// Runs `visit(slot)` on every snd_buf segment that is not quiet (acked ones
-// are skipped), in order, and returns the minimum of resendts - now over the
-// quiet ones (INT32_MAX if none). Quiet: sent, unacknowledged, no fast-ack
-// count, resendts still ahead. Four slots at a time with SSE2.
-template <typename Visit>
-int32_t Kcp::ScanQuiet(uint32_t now, Visit&& visit) {
-  const uint32_t mask = snd_cap_ - 1;
-  const uint32_t* st = scan_.get();
-  const uint32_t* rs = st + snd_cap_;
-  int32_t min_d = 0x7fffffff;
-#if defined(__SSE2__)
-  const __m128i zero = _mm_setzero_si128();
-  const __m128i skip = _mm_set1_epi32(kScanSkip);
-  const __m128i nowv = _mm_set1_epi32(static_cast<int32_t>(now));
-  const __m128i big = _mm_set1_epi32(0x7fffffff);
-  __m128i minv = big;
-#endif
-  uint32_t i = 0;
-  while (i < nsnd_buf_) {
-    const uint32_t p = (snd_head_ + i) & mask;
-    const uint32_t run = std::min(snd_cap_ - p, nsnd_buf_ - i);
-    uint32_t k = 0;
-#if defined(__SSE2__)
-    for (; k + 4 <= run; k += 4) {
-      const __m128i sv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st + p + k));
-      const __m128i d =
-          _mm_sub_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rs + p + k)), nowv);
-      const __m128i quiet = _mm_cmpeq_epi32(sv, zero);
-      const __m128i ok =
-          _mm_or_si128(_mm_and_si128(quiet, _mm_cmpgt_epi32(d, zero)), _mm_cmpeq_epi32(sv, skip));
-      if (_mm_movemask_epi8(ok) != 0xFFFF) {
-        for (uint32_t j = 0; j < 4; ++j) visit(p + k + j);
-        continue;
-      }
-      const __m128i dq = _mm_or_si128(_mm_and_si128(quiet, d), _mm_andnot_si128(quiet, big));
-      const __m128i lt = _mm_cmplt_epi32(dq, minv);
-      minv = _mm_or_si128(_mm_and_si128(lt, dq), _mm_andnot_si128(lt, minv));
-    }
-#endif
-    for (; k < run; ++k) visit(p + k);
-    i += run;
-  }
-#if defined(__SSE2__)
-  alignas(16) int32_t lanes[4];
-  _mm_store_si128(reinterpret_cast<__m128i*>(lanes), minv);
-  for (int32_t v : lanes) min_d = std::min(min_d, v);
-#endif
-  return min_d;
 }
 
 void Kcp::PushSnd(SegmentPool::Block* data, uint32_t len, uint8_t frg) {
@@ -422,7 +371,7 @@ bool Kcp::ParseFastAckKcpGo(uint32_t sn, uint32_t ts) {
     if (Diff(s.ts, ts) <= 0 && s.fastack != kFastAckSentinel) {
       if (s.fastack == 0 && !s.acked) {
         ++fast_pending_;
-        scan_[(snd_head_ + i) & (snd_cap_ - 1)] = kScanAttention;
+        scan_->SetState((snd_head_ + i) & (snd_cap_ - 1), internal::SendScan::kAttention);
       }
       ++s.fastack;
       reached |= s.fastack >= threshold;
@@ -440,7 +389,7 @@ void Kcp::ParseFastAckIkcp(uint32_t sn, uint32_t ts) {
       if (s.fastack == 0) ++fast_pending_;
       ++s.fastack;
       if (fastresend_ > 0 && s.fastack == static_cast<uint32_t>(fastresend_)) {
-        scan_[(snd_head_ + i) & (snd_cap_ - 1)] = kScanAttention;
+        scan_->SetState((snd_head_ + i) & (snd_cap_ - 1), internal::SendScan::kAttention);
       }
     }
   }
@@ -1059,7 +1008,8 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
       // timer is in the future, so min_d > 0 is also kcp-go's nextUpdate.
       min_d = std::min(min_d, Diff(s.resendts, now));
     };
-    const int32_t quiet_min = ScanQuiet(now, visit);
+    const int32_t quiet_min = nsnd_buf_ > 0 ? scan_->Scan(snd_head_, nsnd_buf_, now, visit)
+                                            : internal::SendScan::kNoTimer;
     min_d = std::min(min_d, quiet_min);
     if (min_d > 0 && static_cast<uint32_t>(min_d) < next) next = static_cast<uint32_t>(min_d);
     if (min_d == 0x7fffffff) {
@@ -1346,6 +1296,7 @@ absl::Status Kcp::SetHeadroom(size_t headroom, size_t tailroom) {
 
 size_t Kcp::MemoryFootprint() const {
   size_t n = size_t{snd_cap_} * (sizeof(SndSeg) + 2 * sizeof(uint32_t)) +
+             (scan_ != nullptr ? sizeof(internal::SendScan) : 0) +
              size_t{rcv_cap_} * sizeof(RcvSlot) + acks_.capacity() * sizeof(AckItem);
   if (own_pool_ != nullptr) n += sizeof(SegmentPool) + own_pool_->bytes_reserved();
   if (own_sink_ != nullptr) {

@@ -81,6 +81,7 @@
 namespace kcpp::kcp {
 namespace internal {
 class KcpGoWindow;
+class SendScan;
 struct SentState;
 class RateSampler;
 }  // namespace internal
@@ -419,8 +420,6 @@ class Kcp {
   uint32_t ScanStateOf(const SndSeg& s) const;
   void Restate(uint32_t slot);
   void CheckFlushBookkeeping() const;
-  template <typename Visit>
-  int32_t ScanQuiet(uint32_t now, Visit&& visit);
   void ParseUna(uint32_t una, bool* removed);
   void ShrinkBuf();
   void ParseAck(uint32_t sn);
@@ -469,11 +468,10 @@ class Kcp {
   int32_t fastresend_ = 0, fastlimit_;
   uint32_t idle_since_ = 0;
 
-  // Send ring. scan_ holds, per slot, the flush's view of an snd_buf
-  // segment ([0, cap): quiet / skip / attention; [cap, 2 cap): resendts).
-  static constexpr uint32_t kScanQuiet = 0, kScanSkip = 1, kScanAttention = 2;
+  // Send ring, and the flush's view of each of its snd_buf slots
+  // (internal/send_scan.h); both exist only while the ring does.
   std::unique_ptr<SndSeg[]> snd_;
-  std::unique_ptr<uint32_t[]> scan_;
+  std::unique_ptr<internal::SendScan> scan_;
   uint32_t snd_cap_ = 0, snd_head_ = 0;
   uint32_t nsnd_buf_ = 0, nsnd_que_ = 0;
   uint32_t snd_acked_ = 0;  // acked segments still in snd_buf
