@@ -323,9 +323,13 @@ class Bench:
                         raise RuntimeError(f"{contender} client failed: {out} "
                                            f"{client.stderr_tail()}")
                     got, secs = int(ok[0].split()[1]), float(ok[0].split()[2])
-                    m = re.search(r"datagrams out (\d+).*retransmitted (\d+)", client.stderr_tail())
+                    err = client.stderr_tail()
+                    m = re.search(r"datagrams out (\d+).*retransmitted (\d+)", err)
                     if m:
                         row["datagrams_out"], row["retransmits"] = int(m.group(1)), int(m.group(2))
+                    m = re.search(r"parity out (\d+)", err)  # kcpp_peer -stats, when it has it
+                    if m:
+                        row["parity_out"] = int(m.group(1))
                 row.update(bytes=got, seconds=secs, goodput_mbps=got * 8 / secs / 1e6, note="")
             row["bound"] = bound
         finally:
@@ -342,7 +346,15 @@ class Bench:
         a2b, b2a = stats["a2b"], stats["b2a"]
         proto = "tcp" if contender.startswith("tcp-") else "udp"
         delivered = row.get("bytes") or 0
+        # FEC parity's part of the wire bytes, from the sender's datagram
+        # counts (parity shards are padded to their group's largest shard,
+        # in a bulk transfer the MTU, so by count is close to by bytes).
+        parity_part = float("nan")
+        if row.get("parity_out") is not None and row.get("datagrams_out") and delivered:
+            parity_part = (a2b[f"{proto}_payload_bytes"] / delivered
+                           * row["parity_out"] / row["datagrams_out"])
         row.update(
+            parity_per_byte=parity_part,
             pct_of_link=100 * row["goodput_mbps"] / row["rate_mbps"],
             wire_per_byte=a2b[f"{proto}_payload_bytes"] / delivered if delivered else float("nan"),
             offered_packets=a2b["offered_packets"], queue_drops=a2b["queue_drops"],
@@ -538,7 +550,7 @@ def median_rows(rows):
 
 def markdown(rows, fair, profiles):
     lines = ["| link (rate, RTT, loss, queue) | contender | goodput Mbit/s | % of link | "
-             "wire bytes / delivered | queue drops (% of sent) | random drops | "
+             "wire bytes / delivered (parity) | queue drops (% of sent) | random drops | "
              "echo RTT p50 / p99 ms | transfer |",
              "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
@@ -546,11 +558,16 @@ def markdown(rows, fair, profiles):
         link = (f"{r['profile']}: {fmt(r['rate_mbps'], 'g')} Mbit/s, {fmt(r['rtt_ms'], 'g')} ms, "
                 f"{fmt(r['loss_pct'], 'g')} %{' bursty' if p['ge_enter_bad'] > 0 else ''}, "
                 f"{r['queue_bytes'] // 1000} kB")
+        wire = fmt(r["wire_per_byte"], ".2f")
+        parity = r.get("parity_per_byte")
+        if isinstance(parity, float) and parity == parity:
+            wire += f" ({parity:.2f})"
+        note = f" {r['note']}" if r.get("note") else ""
         lines.append(
             f"| {link} | {r['contender']} | {fmt(r['goodput_mbps'])} | {fmt(r['pct_of_link'])} | "
-            f"{fmt(r['wire_per_byte'], '.2f')} | {r['queue_drops']} ({fmt(r['queue_drop_pct'], '.2f')}) | "
+            f"{wire} | {r['queue_drops']} ({fmt(r['queue_drop_pct'], '.2f')}) | "
             f"{r['loss_drops']} | {fmt(r['rtt_p50_ms'])} / {fmt(r['rtt_p99_ms'])} | "
-            f"{r.get('bound', '')}{' ' + r['note'] if r.get('note') else ''} |")
+            f"{r.get('bound', '')}{note} |")
     if fair:
         lines += ["", "| fairness (clean_100m_50ms, started together) | KCP share of link % | "
                   "TCP CUBIC share % | TCP goodput Mbit/s | queue drops |",
@@ -733,10 +750,11 @@ def main():
     with open(os.path.join(out, "wan_compare.md"), "w") as f:
         f.write(table + "\n\n```\n" + "\n".join(ratios(rows)) + "\n```\n")
     keys = ["profile", "contender", "rate_mbps", "rtt_ms", "loss_pct", "queue_bytes", "bound",
-            "bytes", "seconds", "goodput_mbps", "pct_of_link", "wire_per_byte", "offered_packets",
+            "bytes", "seconds", "goodput_mbps", "pct_of_link", "wire_per_byte", "parity_per_byte",
+            "offered_packets",
             "queue_drops", "queue_drop_pct", "loss_drops", "reverse_loss_drops",
             "peak_queue_bytes", "rtt_p50_ms", "rtt_p99_ms", "pings", "retransmits",
-            "datagrams_out", "late_mean_us", "late_max_us", "device_drops", "rounds", "note"]
+            "datagrams_out", "parity_out", "late_mean_us", "late_max_us", "device_drops", "rounds", "note"]
     with open(os.path.join(out, "wan_compare.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
