@@ -411,7 +411,7 @@ absl::StatusOr<StreamRef> ControlPlane::RedeemAttachToken(absl::string_view toke
   return ref;
 }
 
-void ControlPlane::CompleteAttach(StreamRef stream, internal::UniqueFd connection) {
+void ControlPlane::CompleteAttach(StreamRef stream, UniqueFd connection) {
   const absl::Status s = backend_->AttachStream(stream, std::move(connection));
   if (!s.ok()) {
     Log(LogLevel::kWarning,

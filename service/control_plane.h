@@ -32,10 +32,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/unique_fd.h"
 #include "proto/kcpp/v1/kcpd.pb.h"
 #include "service/internal/attach_token_registry.h"
 #include "service/internal/event_hub.h"
-#include "service/internal/unique_fd.h"
 #include "service/session_backend.h"
 
 namespace kcpp::service {
@@ -101,7 +101,7 @@ class ControlPlane final : public SessionEventSink {
   absl::StatusOr<StreamRef> RedeemAttachToken(absl::string_view token,
                                               internal::AttachSocketKind kind);
   // Hands the connection to the backend (which closes it on error).
-  void CompleteAttach(StreamRef stream, internal::UniqueFd connection);
+  void CompleteAttach(StreamRef stream, UniqueFd connection);
   // A data connection refused before its token was looked at (uid not
   // allowed, malformed request).
   void CountRefusedAttachment();

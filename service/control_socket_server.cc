@@ -9,14 +9,13 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
-#include "service/internal/errno_status.h"
+#include "base/errno_status.h"
 #include "service/internal/log.h"
 
 namespace kcpp::service {
 
 using internal::Log;
 using internal::LogLevel;
-using internal::UniqueFd;
 
 absl::StatusOr<std::unique_ptr<ControlSocketServer>> ControlSocketServer::Start(
     Options options, grpc::Server* allowed, grpc::Server* denied,
@@ -26,7 +25,7 @@ absl::StatusOr<std::unique_ptr<ControlSocketServer>> ControlSocketServer::Start(
   if (!listener.ok()) return listener.status();
   std::unique_ptr<ControlSocketServer> s(new ControlSocketServer(
       std::move(options), *std::move(listener), allowed, denied, std::move(on_refused)));
-  if (!s->wake_fd_.valid()) return internal::ErrnoStatus("eventfd");
+  if (!s->wake_fd_.valid()) return ErrnoStatus("eventfd");
   s->thread_ = std::thread([p = s.get()] { p->Loop(); });
   return s;
 }
@@ -57,7 +56,7 @@ void ControlSocketServer::Loop() {
   while (true) {
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      Log(LogLevel::kError, internal::ErrnoStatus("control socket: poll").ToString());
+      Log(LogLevel::kError, ErrnoStatus("control socket: poll").ToString());
       return;
     }
     if (fds[0].revents != 0) return;  // Stop()
@@ -66,7 +65,7 @@ void ControlSocketServer::Loop() {
       UniqueFd fd(::accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
       if (!fd.valid()) {
         if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-          Log(LogLevel::kWarning, internal::ErrnoStatus("control socket: accept").ToString());
+          Log(LogLevel::kWarning, ErrnoStatus("control socket: accept").ToString());
         }
         break;
       }

@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
-#include "service/internal/unique_fd.h"
+#include "base/unique_fd.h"
 #include "service/internal/unix_socket.h"
 
 namespace kcpp::service {
@@ -58,7 +58,7 @@ class ControlSocketServer {
   grpc::Server* const allowed_;
   grpc::Server* const denied_;
   const std::function<void()> on_refused_;
-  internal::UniqueFd wake_fd_;
+  UniqueFd wake_fd_;
   std::thread thread_;
   bool stopped_ = false;
 };

@@ -11,8 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/errno_status.h"
 #include "service/internal/attach_protocol.h"
-#include "service/internal/errno_status.h"
 #include "service/internal/log.h"
 
 namespace kcpp::service {
@@ -21,7 +21,6 @@ using internal::AttachRequestParse;
 using internal::AttachSocketKind;
 using internal::Log;
 using internal::LogLevel;
-using internal::UniqueFd;
 
 struct DataSocketAcceptor::Pending {
   UniqueFd fd;
@@ -51,7 +50,7 @@ absl::StatusOr<std::unique_ptr<DataSocketAcceptor>> DataSocketAcceptor::Start(Op
   if (!seqpacket.ok()) return seqpacket.status();
   std::unique_ptr<DataSocketAcceptor> a(new DataSocketAcceptor(
       std::move(options), handler, *std::move(stream), *std::move(seqpacket)));
-  if (!a->wake_fd_.valid()) return internal::ErrnoStatus("eventfd");
+  if (!a->wake_fd_.valid()) return ErrnoStatus("eventfd");
   a->thread_ = std::thread([p = a.get()] { p->Loop(); });
   return a;
 }
@@ -99,7 +98,7 @@ void DataSocketAcceptor::Loop() {
           absl::ToInt64Milliseconds(next_deadline - absl::Now()) + 1, 0, 60000));
     }
     if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
-      Log(LogLevel::kError, internal::ErrnoStatus("data sockets: poll").ToString());
+      Log(LogLevel::kError, ErrnoStatus("data sockets: poll").ToString());
       return;
     }
     if (fds[0].revents != 0) return;  // Stop()
@@ -113,7 +112,7 @@ void DataSocketAcceptor::Loop() {
         UniqueFd fd(::accept4(fds[i].fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
         if (!fd.valid()) {
           if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-            Log(LogLevel::kWarning, internal::ErrnoStatus("data sockets: accept").ToString());
+            Log(LogLevel::kWarning, ErrnoStatus("data sockets: accept").ToString());
           }
           break;
         }

@@ -28,8 +28,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/unique_fd.h"
 #include "service/internal/attach_token_registry.h"
-#include "service/internal/unique_fd.h"
 #include "service/internal/unix_socket.h"
 #include "service/session_backend.h"
 
@@ -45,7 +45,7 @@ class DataSocketAcceptor {
     virtual absl::StatusOr<StreamRef> Redeem(absl::string_view token,
                                              internal::AttachSocketKind kind) = 0;
     // After "OK\n" was sent: the connection now belongs to the stream.
-    virtual void Attach(StreamRef stream, internal::UniqueFd connection) = 0;
+    virtual void Attach(StreamRef stream, UniqueFd connection) = 0;
     // A connection refused before a token was looked at.
     virtual void Refused() = 0;
   };
@@ -82,7 +82,7 @@ class DataSocketAcceptor {
   Handler* const handler_;
   internal::UnixListener stream_;
   internal::UnixListener seqpacket_;
-  internal::UniqueFd wake_fd_;
+  UniqueFd wake_fd_;
   std::thread thread_;
   bool stopped_ = false;
 };

@@ -20,8 +20,6 @@
 namespace kcpp::service {
 namespace {
 
-using internal::UniqueFd;
-
 // The production handler: ControlPlane.
 class PlaneHandler : public DataSocketAcceptor::Handler {
  public:

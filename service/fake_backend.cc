@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "service/internal/errno_status.h"
+#include "base/errno_status.h"
 #include "service/internal/log.h"
 #include "service/internal/proto_time.h"
 #include "service/internal/request_validation.h"
@@ -18,7 +18,6 @@
 
 namespace kcpp::service {
 
-using internal::UniqueFd;
 using kcpp::v1::SessionEvent;
 
 namespace {
@@ -444,7 +443,7 @@ absl::Status FakeBackend::AttachStream(StreamRef ref, UniqueFd connection) {
   }
   const int flags = ::fcntl(connection.get(), F_GETFL);
   if (flags < 0 || ::fcntl(connection.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
-    return internal::ErrnoStatus("fcntl(O_NONBLOCK)");
+    return ErrnoStatus("fcntl(O_NONBLOCK)");
   }
   st.app = std::move(connection);
   st.buffer.resize(st.seqpacket ? kPacketBuffer : kStreamBuffer);
@@ -525,8 +524,7 @@ void FakeBackend::PumpLoop() {
       }
     }
     if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
-      internal::Log(internal::LogLevel::kError,
-                    internal::ErrnoStatus("fake backend: poll").ToString());
+      internal::Log(internal::LogLevel::kError, ErrnoStatus("fake backend: poll").ToString());
       return;
     }
     if (fds[0].revents != 0) {

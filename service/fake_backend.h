@@ -30,7 +30,7 @@
 #include <thread>
 #include <vector>
 
-#include "service/internal/unique_fd.h"
+#include "base/unique_fd.h"
 #include "service/session_backend.h"
 
 namespace kcpp::service {
@@ -60,7 +60,7 @@ class FakeBackend final : public SessionBackend {
                                                 const SessionTuning& tuning) override;
   absl::Status CloseSession(uint64_t session_id) override;
   absl::Status CloseStream(StreamRef stream, absl::string_view reason) override;
-  absl::Status AttachStream(StreamRef stream, internal::UniqueFd connection) override;
+  absl::Status AttachStream(StreamRef stream, UniqueFd connection) override;
   kcpp::v1::Stats GetStats() override;
   void Shutdown(absl::Time deadline) override;
 
@@ -69,7 +69,7 @@ class FakeBackend final : public SessionBackend {
     uint32_t id = 0;
     bool accepted = false;
     absl::Time create_time;
-    internal::UniqueFd app;  // the attached application connection
+    UniqueFd app;  // the attached application connection
     bool seqpacket = false;
     // Bytes read from `app`, not yet written to the peer stream's app.
     std::vector<char> buffer;
@@ -134,7 +134,7 @@ class FakeBackend final : public SessionBackend {
   std::mt19937 random_;                        // guarded by mu_
   kcpp::v1::Stats totals_;  // guarded by mu_; dialed, accepted, closed, peers_dead, bytes
 
-  internal::UniqueFd wake_fd_;  // eventfd: the pump re-reads the stream table
+  UniqueFd wake_fd_;  // eventfd: the pump re-reads the stream table
   std::thread pump_;
 };
 

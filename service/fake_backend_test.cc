@@ -14,7 +14,6 @@
 namespace kcpp::service {
 namespace {
 
-using internal::UniqueFd;
 using kcpp::v1::SessionEvent;
 using testing::RecordingSink;
 using testing::SocketPair;

@@ -211,7 +211,7 @@ absl::Status SessionOptionsFromArgs(const CliArgs& a, kcpp::v1::SessionOptions* 
 // Copies stdin to the attached connection (then half-closes it) and the
 // connection to stdout, until both directions have ended: the far side ended
 // the stream and everything from stdin was sent (or could not be).
-int Pipe(internal::UniqueFd connection) {
+int Pipe(UniqueFd connection) {
   const int fd = connection.get();
   std::thread to_peer([fd] {
     std::vector<char> buf(256 << 10);
@@ -245,7 +245,7 @@ int Pipe(internal::UniqueFd connection) {
 }
 
 int AttachAndPipe(const std::string& path, bool seqpacket, const std::string& token) {
-  absl::StatusOr<internal::UniqueFd> fd =
+  absl::StatusOr<UniqueFd> fd =
       internal::ConnectUnix(path, seqpacket ? SOCK_SEQPACKET : SOCK_STREAM);
   if (!fd.ok()) {
     std::cerr << "kcpctl: " << fd.status().message() << "\n";

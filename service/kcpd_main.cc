@@ -90,7 +90,7 @@ class AttachHandler final : public DataSocketAcceptor::Handler {
                                    internal::AttachSocketKind kind) override {
     return plane_->RedeemAttachToken(token, kind);
   }
-  void Attach(StreamRef stream, internal::UniqueFd connection) override {
+  void Attach(StreamRef stream, UniqueFd connection) override {
     plane_->CompleteAttach(stream, std::move(connection));
   }
   void Refused() override { plane_->CountRefusedAttachment(); }
@@ -115,7 +115,7 @@ void NotifySystemd(absl::string_view state) {
   if (len >= sizeof(addr.sun_path)) return;
   std::memcpy(addr.sun_path, socket_path, len);
   if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
-  internal::UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return;
   (void)!::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL,
                   reinterpret_cast<const sockaddr*>(&addr),

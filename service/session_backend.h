@@ -36,8 +36,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/unique_fd.h"
 #include "proto/kcpp/v1/kcpd.pb.h"
-#include "service/internal/unique_fd.h"
 #include "service/session_config.h"
 #include "transport/socket_address.h"
 
@@ -164,7 +164,7 @@ class SessionBackend {
   // message per packet. Takes ownership of `connection` in every case; on
   // error it is closed. NOT_FOUND if the stream is gone,
   // FAILED_PRECONDITION if it already has an application.
-  virtual absl::Status AttachStream(StreamRef stream, internal::UniqueFd connection) = 0;
+  virtual absl::Status AttachStream(StreamRef stream, UniqueFd connection) = 0;
 
   // ---- Process ----------------------------------------------------------
   // Counters, gauges and totals the backend owns: counters,

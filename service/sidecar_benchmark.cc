@@ -41,8 +41,6 @@
 namespace kcpp::service {
 namespace {
 
-using internal::UniqueFd;
-
 constexpr size_t kBulk = 32 << 20;
 constexpr size_t kPing = 1024;
 

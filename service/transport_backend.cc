@@ -450,7 +450,7 @@ absl::Status TransportBackend::CloseStream(StreamRef ref, absl::string_view reas
   return absl::OkStatus();
 }
 
-absl::Status TransportBackend::AttachStream(StreamRef ref, internal::UniqueFd connection) {
+absl::Status TransportBackend::AttachStream(StreamRef ref, UniqueFd connection) {
   std::shared_ptr<SessionRecord> record;
   {
     std::lock_guard<std::mutex> lock(state_.mu);

@@ -91,7 +91,7 @@ class TransportBackend final : public SessionBackend {
                                                 const SessionTuning& tuning) override;
   absl::Status CloseSession(uint64_t session_id) override;
   absl::Status CloseStream(StreamRef stream, absl::string_view reason) override;
-  absl::Status AttachStream(StreamRef stream, internal::UniqueFd connection) override;
+  absl::Status AttachStream(StreamRef stream, UniqueFd connection) override;
   kcpp::v1::Stats GetStats() override;
   void Shutdown(absl::Time deadline) override;
 

@@ -23,7 +23,6 @@
 namespace kcpp::service {
 namespace {
 
-using internal::UniqueFd;
 using kcpp::v1::SessionEvent;
 
 struct Kcpd {

@@ -21,7 +21,6 @@
 namespace kcpp::service {
 namespace {
 
-using internal::UniqueFd;
 using kcpp::v1::SessionEvent;
 using testing::ReadN;
 using testing::ReadToEof;

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/errno_status.h"
 
 namespace kcpp::transport {
 namespace {
@@ -19,13 +20,6 @@ namespace {
 constexpr size_t kMaxGsoBytes = 65000;
 // Linux UDP_MAX_SEGMENTS.
 constexpr size_t kMaxGsoSegments = 64;
-
-absl::Status Errno(absl::string_view what, int err) {
-  return absl::Status(err == EADDRINUSE ? absl::StatusCode::kAlreadyExists
-                      : err == EACCES   ? absl::StatusCode::kPermissionDenied
-                                        : absl::StatusCode::kUnavailable,
-                      absl::StrCat(what, ": ", strerror(err)));
-}
 
 }  // namespace
 
@@ -56,11 +50,11 @@ absl::StatusOr<std::unique_ptr<UdpSocket>> UdpSocket::Bind(const SocketAddress& 
     return absl::InvalidArgumentError(absl::StrCat("dscp must be 0..63, got ", options.dscp));
   }
   const int fd = socket(local.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Errno("socket", errno);
+  if (fd < 0) return ErrnoStatus("socket", errno);
   auto fail = [fd](absl::string_view what) {
     const int err = errno;
     close(fd);
-    return Errno(what, err);
+    return ErrnoStatus(what, err);
   };
   const int one = 1;
   if (options.reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
@@ -90,7 +84,7 @@ absl::StatusOr<std::unique_ptr<UdpSocket>> UdpSocket::Bind(const SocketAddress& 
   if (bind(fd, local.sockaddr_ptr(), local.sockaddr_len()) != 0) {
     const int err = errno;
     close(fd);
-    return Errno(absl::StrCat("bind ", local.ToString()), err);
+    return ErrnoStatus(absl::StrCat("bind ", local.ToString()), err);
   }
   sockaddr_storage bound;
   socklen_t bound_len = sizeof(bound);
@@ -141,7 +135,7 @@ absl::StatusOr<size_t> UdpSocket::ReceiveBatch(absl::Span<ReceiveSlot> slots) {
   ++stats_.receive_syscalls;
   if (got < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-    return Errno("recvmmsg", errno);
+    return ErrnoStatus("recvmmsg", errno);
   }
   for (int i = 0; i < got; ++i) {
     ReceiveSlot& slot = slots[i];

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "service/internal/errno_status.h"
+#include "base/errno_status.h"
 
 namespace kcpp::service::internal {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "service/internal/errno_status.h"
+#include "base/errno_status.h"
 #include "service/internal/log.h"
 
 namespace kcpp::service::internal {

@@ -60,10 +60,10 @@ ShortTempDir::~ShortTempDir() {
       FTW_DEPTH | FTW_PHYS);
 }
 
-std::pair<internal::UniqueFd, internal::UniqueFd> SocketPair(int type) {
+std::pair<UniqueFd, UniqueFd> SocketPair(int type) {
   int fds[2];
   EXPECT_EQ(::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds), 0);
-  return {internal::UniqueFd(fds[0]), internal::UniqueFd(fds[1])};
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 void WriteAll(int fd, const std::string& data) {

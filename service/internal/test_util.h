@@ -15,8 +15,8 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/unique_fd.h"
 #include "proto/kcpp/v1/kcpd.pb.h"
-#include "service/internal/unique_fd.h"
 #include "service/session_backend.h"
 
 namespace kcpp::service::testing {
@@ -53,7 +53,7 @@ class ShortTempDir {
 };
 
 // A connected socketpair of `type` (SOCK_STREAM or SOCK_SEQPACKET).
-std::pair<internal::UniqueFd, internal::UniqueFd> SocketPair(int type);
+std::pair<UniqueFd, UniqueFd> SocketPair(int type);
 
 // Writes all of `data` (blocking).
 void WriteAll(int fd, const std::string& data);
@@ -102,9 +102,9 @@ class Process {
  private:
   Process() = default;
   pid_t pid_ = -1;
-  internal::UniqueFd out_;
-  internal::UniqueFd err_;
-  internal::UniqueFd ready_;
+  UniqueFd out_;
+  UniqueFd err_;
+  UniqueFd ready_;
   std::string err_seen_;
   size_t err_checked_ = 0;  // err_seen_ before this offset was searched already
   bool reaped_ = false;

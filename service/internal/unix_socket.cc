@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "service/internal/errno_status.h"
+#include "base/errno_status.h"
 #include "service/internal/log.h"
 
 namespace kcpp::service::internal {

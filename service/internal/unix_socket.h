@@ -21,7 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "service/internal/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace kcpp::service::internal {
 

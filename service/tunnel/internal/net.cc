@@ -12,19 +12,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/errno_status.h"
 
 namespace kcpp::service::tunnel::internal {
-
-void Fd::reset(int fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
-absl::Status ErrnoError(absl::string_view what, int err) {
-  const char* text = strerrordesc_np(err);
-  return absl::Status(absl::ErrnoToStatusCode(err),
-                      absl::StrCat(what, ": ", text != nullptr ? text : "error ", err));
-}
 
 bool SplitHostPort(absl::string_view address, std::string* host, std::string* port) {
   const size_t colon = address.rfind(':');
@@ -175,16 +165,16 @@ absl::StatusOr<std::vector<std::string>> ResolveUdpAddresses(absl::string_view a
   return out;
 }
 
-absl::StatusOr<Fd> ListenStream(const StreamEndpoint& endpoint) {
-  Fd fd(::socket(endpoint.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return ErrnoError("socket", errno);
+absl::StatusOr<UniqueFd> ListenStream(const StreamEndpoint& endpoint) {
+  UniqueFd fd(::socket(endpoint.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return ErrnoStatus("socket", errno);
   const int one = 1;
   if (!endpoint.is_unix) ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&endpoint.address), endpoint.length) !=
       0) {
-    return ErrnoError(absl::StrCat("listen ", endpoint.text), errno);
+    return ErrnoStatus(absl::StrCat("listen ", endpoint.text), errno);
   }
-  if (::listen(fd.get(), 1024) != 0) return ErrnoError("listen", errno);
+  if (::listen(fd.get(), 1024) != 0) return ErrnoStatus("listen", errno);
   return fd;
 }
 
@@ -203,13 +193,13 @@ std::string PeerAddressOf(int fd) {
   return FormatAddress(reinterpret_cast<const sockaddr*>(&a), len);
 }
 
-absl::StatusOr<Fd> StartConnect(const StreamEndpoint& endpoint, bool* in_progress) {
-  Fd fd(::socket(endpoint.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return ErrnoError("socket", errno);
+absl::StatusOr<UniqueFd> StartConnect(const StreamEndpoint& endpoint, bool* in_progress) {
+  UniqueFd fd(::socket(endpoint.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return ErrnoStatus("socket", errno);
   *in_progress = false;
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&endpoint.address), endpoint.length) !=
       0) {
-    if (errno != EINPROGRESS) return ErrnoError(absl::StrCat("connect ", endpoint.text), errno);
+    if (errno != EINPROGRESS) return ErrnoStatus(absl::StrCat("connect ", endpoint.text), errno);
     *in_progress = true;
   }
   return fd;
@@ -219,7 +209,7 @@ absl::Status FinishConnect(int fd) {
   int err = 0;
   socklen_t len = sizeof(err);
   if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  if (err != 0) return ErrnoError("connect", err);
+  if (err != 0) return ErrnoStatus("connect", err);
   return absl::OkStatus();
 }
 

@@ -15,39 +15,14 @@
 #include <sys/socket.h>
 
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/unique_fd.h"
 
 namespace kcpp::service::tunnel::internal {
-
-// Sole owner of a file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.release()) {}
-  Fd& operator=(Fd&& o) noexcept {
-    reset(o.release());
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
-
-// "<what>: <strerror(err)>" with the matching absl code.
-absl::Status ErrnoError(absl::string_view what, int err);
 
 // A resolved stream-socket endpoint.
 struct StreamEndpoint {
@@ -76,14 +51,14 @@ absl::StatusOr<std::vector<std::string>> ResolveUdpAddresses(absl::string_view a
 std::string FormatAddress(const sockaddr* address, socklen_t length);
 
 // A non-blocking listening TCP socket (SO_REUSEADDR, backlog 1024).
-absl::StatusOr<Fd> ListenStream(const StreamEndpoint& endpoint);
+absl::StatusOr<UniqueFd> ListenStream(const StreamEndpoint& endpoint);
 // The bound address of a socket.
 std::string LocalAddressOf(int fd);
 std::string PeerAddressOf(int fd);
 
 // Starts a non-blocking connect. `*in_progress` true: wait for writability
 // and check FinishConnect.
-absl::StatusOr<Fd> StartConnect(const StreamEndpoint& endpoint, bool* in_progress);
+absl::StatusOr<UniqueFd> StartConnect(const StreamEndpoint& endpoint, bool* in_progress);
 // The outcome of a connect that became writable (SO_ERROR).
 absl::Status FinishConnect(int fd);
 

@@ -69,14 +69,14 @@ TEST(Net, UdpAddressesAndKcptunPortRanges) {
 TEST(Net, ListenConnectAndAddresses) {
   absl::StatusOr<StreamEndpoint> e = ResolveStreamEndpoint("127.0.0.1:0", true, false);
   ASSERT_TRUE(e.ok());
-  absl::StatusOr<Fd> l = ListenStream(*e);
+  absl::StatusOr<UniqueFd> l = ListenStream(*e);
   ASSERT_TRUE(l.ok()) << l.status();
   const std::string bound = LocalAddressOf(l->get());
   ASSERT_NE(bound, "127.0.0.1:0");
   absl::StatusOr<StreamEndpoint> to = ResolveStreamEndpoint(bound, false, false);
   ASSERT_TRUE(to.ok());
   bool in_progress = false;
-  absl::StatusOr<Fd> c = StartConnect(*to, &in_progress);
+  absl::StatusOr<UniqueFd> c = StartConnect(*to, &in_progress);
   ASSERT_TRUE(c.ok()) << c.status();
   // Listening in the same process: the connect completes (or is in
   // progress and then completes) without an error.

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
-#include <mutex>
 #include <tuple>
 #include <utility>
 
@@ -14,6 +12,9 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/blocking_counter.h"
+#include "base/errno_status.h"
+#include "base/unique_fd.h"
 
 namespace kcpp::service::tunnel {
 namespace internal {
@@ -28,25 +29,6 @@ constexpr int kReadsPerEvent = 4;
 // Accepts per readiness event of the listening socket.
 constexpr int kAcceptsPerEvent = 64;
 
-// Counts down to zero; Wait blocks until then.
-class Latch {
- public:
-  explicit Latch(int n) : n_(n) {}
-  void CountDown() {
-    std::lock_guard<std::mutex> l(mu_);
-    if (--n_ == 0) cv_.notify_all();
-  }
-  void Wait() {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return n_ <= 0; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int n_;
-};
-
 }  // namespace
 
 class Link;
@@ -55,7 +37,7 @@ class Link;
 // link's loop.
 class Pump final : public transport::EventLoop::FdHandler {
  public:
-  Pump(Link* link, MuxLink::StreamId id, Fd fd, bool connecting, std::string peer);
+  Pump(Link* link, MuxLink::StreamId id, UniqueFd fd, bool connecting, std::string peer);
   ~Pump() override;
 
   // Starts watching the socket.
@@ -84,7 +66,7 @@ class Pump final : public transport::EventLoop::FdHandler {
 
   Link* const link_;
   const MuxLink::StreamId id_;
-  Fd fd_;
+  UniqueFd fd_;
   const std::string peer_;
   const int64_t created_ms_;
   bool connecting_;
@@ -117,7 +99,7 @@ class Link final : public MuxLink::Handler {
 
   // Client: carries an accepted TCP connection on a new stream (takes `*fd`
   // on success).
-  absl::Status AdoptConnection(Fd* fd);
+  absl::Status AdoptConnection(UniqueFd* fd);
   // The pump of `id` is finished: forget it (its socket is closed).
   void RemovePump(MuxLink::StreamId id);
   // Client autoexpire: takes no new streams from now on.
@@ -172,9 +154,9 @@ class Shard final : public transport::EventLoop::FdHandler,
   int64_t now_ms() const { return loop_->now_ms(); }
 
   // Client, shard 0: watch the TCP listener.
-  absl::Status StartAccepting(Fd listen_fd);
+  absl::Status StartAccepting(UniqueFd listen_fd);
   // Client: an accepted connection for session slot `slot` (of this shard).
-  void AdoptClientConnection(Fd fd, int slot);
+  void AdoptClientConnection(UniqueFd fd, int slot);
   // Server: a session accepted by the KCP listener.
   void AdoptServerSession(std::shared_ptr<transport::Session> session);
   // Destroys `object` after the current loop iteration.
@@ -210,7 +192,7 @@ class Shard final : public transport::EventLoop::FdHandler,
   const size_t index_;
   std::unique_ptr<uint8_t[]> scratch_;
   bool stopped_ = false;
-  Fd listen_fd_;
+  UniqueFd listen_fd_;
   uint64_t next_slot_ = 0;  // shard 0: round-robin over the tunnel's slots
   absl::flat_hash_map<int, Slot> slots_;
   std::vector<std::unique_ptr<Link>> links_;
@@ -224,7 +206,7 @@ class Shard final : public transport::EventLoop::FdHandler,
 
 // ---- Pump -----------------------------------------------------------------
 
-Pump::Pump(Link* link, MuxLink::StreamId id, Fd fd, bool connecting, std::string peer)
+Pump::Pump(Link* link, MuxLink::StreamId id, UniqueFd fd, bool connecting, std::string peer)
     : link_(link),
       id_(id),
       fd_(std::move(fd)),
@@ -373,7 +355,7 @@ void Pump::PumpUp() {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-    Abort(ErrnoError("read", errno));
+    Abort(ErrnoStatus("read", errno));
     return;
   }
   UpdateInterest();
@@ -388,7 +370,7 @@ size_t Pump::OnStreamData(absl::Span<const uint8_t> data) {
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      Abort(ErrnoError("write", errno));
+      Abort(ErrnoStatus("write", errno));
       return data.size();
     }
     n = 0;
@@ -417,7 +399,7 @@ void Pump::DrainHeld() {
         blocked = true;
         break;
       }
-      Abort(ErrnoError("write", errno));
+      Abort(ErrnoStatus("write", errno));
       return;
     }
     bytes_down_ += static_cast<uint64_t>(n);
@@ -501,7 +483,7 @@ absl::Status Link::Open(std::shared_ptr<transport::Session> session, smux::Role 
   return absl::OkStatus();
 }
 
-absl::Status Link::AdoptConnection(Fd* fd) {
+absl::Status Link::AdoptConnection(UniqueFd* fd) {
   Tunnel* tunnel = shard_->tunnel();
   if (static_cast<int>(pumps_.size()) >= tunnel->env().max_streams_per_session) {
     return absl::UnavailableError("too many streams on the session");
@@ -528,7 +510,7 @@ bool Link::OnStreamOpened(MuxLink::StreamId id) {
     return false;
   }
   bool in_progress = false;
-  absl::StatusOr<Fd> fd = StartConnect(tunnel->target(), &in_progress);
+  absl::StatusOr<UniqueFd> fd = StartConnect(tunnel->target(), &in_progress);
   if (!fd.ok()) {
     tunnel->counters().target_connect_failures.fetch_add(1, std::memory_order_relaxed);
     tunnel->Log(kLogWarning, absl::StrCat("tunnel ", tunnel->id(), ": stream ", number_, "/", id,
@@ -644,7 +626,7 @@ void Link::Describe(int64_t now_ms, bool with_streams, TunnelSnapshot* out,
 
 Shard::~Shard() = default;
 
-absl::Status Shard::StartAccepting(Fd listen_fd) {
+absl::Status Shard::StartAccepting(UniqueFd listen_fd) {
   listen_fd_ = std::move(listen_fd);
   return loop_->WatchFd(listen_fd_.get(), this);
 }
@@ -659,7 +641,7 @@ void Shard::OnReadable() {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
         tunnel->Log(kLogError, absl::StrCat("tunnel ", tunnel->id(),
-                                            ": accept: ", ErrnoError("accept", errno).message()));
+                                            ": accept: ", ErrnoStatus("accept", errno).message()));
       }
       return;
     }
@@ -668,9 +650,9 @@ void Shard::OnReadable() {
     const int slot = static_cast<int>(next_slot_++ % static_cast<uint64_t>(slots));
     const size_t shard = static_cast<size_t>(slot) % tunnel->shard_count();
     if (shard == index_) {
-      AdoptClientConnection(Fd(fd), slot);
+      AdoptClientConnection(UniqueFd(fd), slot);
     } else {
-      auto owned = std::make_shared<Fd>(fd);
+      auto owned = std::make_shared<UniqueFd>(fd);
       tunnel->PostToShard(
           shard, [owned, slot](Shard& s) { s.AdoptClientConnection(std::move(*owned), slot); });
     }
@@ -708,7 +690,7 @@ Link* Shard::NewClientLink() {
   return links_.back().get();
 }
 
-void Shard::AdoptClientConnection(Fd fd, int slot) {
+void Shard::AdoptClientConnection(UniqueFd fd, int slot) {
   Tunnel* tunnel = tunnel_;
   if (stopped_) return;  // fd closes
   const KcptunConfig& config = tunnel->config();
@@ -926,21 +908,18 @@ absl::Status Tunnel::StartClient() {
   if (!local.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("localaddr: ", local.status().message()));
   }
-  absl::StatusOr<internal::Fd> fd = internal::ListenStream(*local);
+  absl::StatusOr<UniqueFd> fd = internal::ListenStream(*local);
   if (!fd.ok()) {
-    return absl::Status(fd.status().code() == absl::StatusCode::kUnknown
-                            ? absl::StatusCode::kAlreadyExists
-                            : fd.status().code(),
-                        absl::StrCat("localaddr: ", fd.status().message()));
+    return absl::Status(fd.status().code(), absl::StrCat("localaddr: ", fd.status().message()));
   }
   listen_addresses_ = {internal::LocalAddressOf(fd->get())};
   // The listener is watched on shard 0's loop.
-  auto owned = std::make_shared<internal::Fd>(*std::move(fd));
+  auto owned = std::make_shared<UniqueFd>(*std::move(fd));
   absl::Status result;
-  internal::Latch done(1);
+  absl::BlockingCounter done(1);
   PostToShard(0, [&, owned](Shard& s) {
     result = s.StartAccepting(std::move(*owned));
-    done.CountDown();
+    done.DecrementCount();
   });
   done.Wait();
   return result;
@@ -983,20 +962,20 @@ absl::Status Tunnel::StartServer() {
 void Tunnel::Stop() {
   if (stopped_.exchange(true)) return;
   for (const std::unique_ptr<transport::Listener>& l : listeners_) l->Close();
-  internal::Latch done(static_cast<int>(shards_.size()));
+  absl::BlockingCounter done(static_cast<int>(shards_.size()));
   for (size_t i = 0; i < shards_.size(); ++i) {
     PostToShard(i, [&done](Shard& s) {
       s.Stop();
-      done.CountDown();
+      done.DecrementCount();
     });
   }
   done.Wait();
   // A second round: links closed above are destroyed after their last turn.
-  internal::Latch buried(static_cast<int>(shards_.size()));
+  absl::BlockingCounter buried(static_cast<int>(shards_.size()));
   for (size_t i = 0; i < shards_.size(); ++i) {
     PostToShard(i, [&buried](Shard& s) {
       s.Destroy();
-      buried.CountDown();
+      buried.DecrementCount();
     });
   }
   buried.Wait();
@@ -1016,11 +995,11 @@ TunnelSnapshot Tunnel::Snapshot(bool with_streams) {
   if (!stopped_) {
     std::vector<TunnelSnapshot> parts(shards_.size());
     std::vector<std::vector<std::shared_ptr<transport::Session>>> part_sessions(shards_.size());
-    internal::Latch done(static_cast<int>(shards_.size()));
+    absl::BlockingCounter done(static_cast<int>(shards_.size()));
     for (size_t i = 0; i < shards_.size(); ++i) {
       PostToShard(i, [&, i](Shard& s) {
         s.Describe(with_streams, &parts[i], &part_sessions[i]);
-        done.CountDown();
+        done.DecrementCount();
       });
     }
     done.Wait();
