@@ -21,6 +21,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/status_macros.h"
@@ -71,8 +72,8 @@ Session options (kcptun's names): --crypt=aes|aes-128|...|none|null --key=PASSPH
   --mode=normal|fast|fast2|fast3 --nodelay=N,I,R,NC (manual) --mtu=N --sndwnd=N --rcvwnd=N
   --datashard=N --parityshard=N --dscp=N --acknodelay --writedelay --streammode
   --framing=smux|raw --smuxver=1|2 --compression=none|snappy --ratelimit=BYTES/S
-  --sockbuf=BYTES --keepalive=DURATION --options='TEXTPROTO' (a kcpp.v1.SessionOptions,
-  applied last)
+  --sockbuf=BYTES --keepalive=DURATION; kcpp's own: --congestion=bbr|kcp-go|none
+  --fixedparity; --options='TEXTPROTO' (a kcpp.v1.SessionOptions, applied last)
 
 Global options:
   --socket=PATH     kcpd's control socket (default $XDG_RUNTIME_DIR/kcpd/control.sock,
@@ -92,7 +93,8 @@ const std::vector<OptionSpec> kSessionOptions = {
     {"mtu", true},         {"sndwnd", true},  {"rcvwnd", true},      {"datashard", true},
     {"parityshard", true}, {"dscp", true},    {"acknodelay", false}, {"writedelay", false},
     {"streammode", false}, {"framing", true}, {"smuxver", true},     {"compression", true},
-    {"ratelimit", true},   {"sockbuf", true}, {"keepalive", true},   {"options", true}};
+    {"ratelimit", true},   {"sockbuf", true}, {"keepalive", true},   {"options", true},
+    {"congestion", true},  {"fixedparity", false}};
 const std::vector<OptionSpec> kOther = {{"address", true},      {"backlog", true},
                                         {"max_sessions", true}, {"close_sessions", false},
                                         {"listener", true},     {"full", false},
@@ -167,6 +169,19 @@ absl::Status SessionOptionsFromArgs(const CliArgs& a, kcpp::v1::SessionOptions* 
       uint_option("smuxver", [&](uint32_t v) { o->mutable_smux()->set_version(v); }));
   KCPP_ASSIGN_OR_RETURN(std::optional<uint64_t> rate, a.GetUint("ratelimit", ~uint64_t{0}));
   if (rate.has_value()) o->set_rate_limit_bytes_per_second(*rate);
+  if (auto v = a.Get("congestion")) {
+    kcpp::v1::CongestionControl cc;
+    std::string name = absl::AsciiStrToUpper(*v);
+    absl::StrReplaceAll({{"-", "_"}}, &name);
+    if (!kcpp::v1::CongestionControl_Parse("CONGESTION_CONTROL_" + name, &cc) ||
+        cc == kcpp::v1::CONGESTION_CONTROL_UNSPECIFIED) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--congestion must be bbr, kcp-go or none, got \"", *v, "\""));
+    }
+    o->set_congestion(cc);
+  }
+  KCPP_ASSIGN_OR_RETURN(std::optional<bool> fixed, a.GetBool("fixedparity"));
+  if (fixed.has_value()) o->set_fec_fixed_parity(*fixed);
   KCPP_ASSIGN_OR_RETURN(std::optional<bool> ack, a.GetBool("acknodelay"));
   if (ack.has_value()) o->set_ack_nodelay(*ack);
   KCPP_ASSIGN_OR_RETURN(std::optional<bool> wd, a.GetBool("writedelay"));

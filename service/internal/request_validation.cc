@@ -213,6 +213,23 @@ absl::StatusOr<SessionConfig> SessionConfigFromProto(const SessionOptions& p,
     KCPP_RETURN_IF_ERROR(
         DurationToMs(p.dead_link_min(), field, "dead_link_min", &t.dead_link_min_ms));
   }
+  switch (p.congestion()) {
+    case kcpp::v1::CONGESTION_CONTROL_UNSPECIFIED:
+      break;  // the transport's default
+    case kcpp::v1::CONGESTION_CONTROL_KCP_GO:
+      t.congestion = "kcp-go";
+      break;
+    case kcpp::v1::CONGESTION_CONTROL_NONE:
+      t.congestion = "none";
+      break;
+    case kcpp::v1::CONGESTION_CONTROL_BBR:
+      t.congestion = "bbr";
+      break;
+    default:
+      return Invalid(field, absl::StrCat(".congestion has an unknown value ",
+                                         static_cast<int>(p.congestion())));
+  }
+  t.fec_adaptive_parity = !p.fec_fixed_parity();
   t.fec_skip_idle_parity = p.fec_skip_idle_parity();
 
   switch (p.framing()) {
@@ -279,6 +296,10 @@ void SessionConfigToProto(const SessionConfig& c, SessionOptions* p) {
   p->set_dscp(t.dscp < 0 ? 0 : static_cast<uint32_t>(t.dscp));
   p->set_socket_buffer_bytes(static_cast<uint32_t>(t.socket_buffer_bytes));
   p->set_rate_limit_bytes_per_second(static_cast<uint64_t>(t.rate_limit_bytes_per_second));
+  p->set_congestion(t.congestion == "bbr"    ? kcpp::v1::CONGESTION_CONTROL_BBR
+                    : t.congestion == "none" ? kcpp::v1::CONGESTION_CONTROL_NONE
+                                             : kcpp::v1::CONGESTION_CONTROL_KCP_GO);
+  p->set_fec_fixed_parity(!t.fec_adaptive_parity);
   p->set_framing(c.framing == Framing::kSmux ? kcpp::v1::FRAMING_SMUX : kcpp::v1::FRAMING_RAW);
   if (c.framing == Framing::kSmux) {
     kcpp::v1::SmuxOptions* s = p->mutable_smux();

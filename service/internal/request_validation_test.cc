@@ -35,6 +35,35 @@ TEST(SessionConfigFromProto, ZeroValuesAreKcpGoDefaults) {
   EXPECT_EQ(c->smux.keepalive_timeout, absl::Seconds(30));
   EXPECT_EQ(c->compression, Compression::kNone);
   EXPECT_FALSE(c->message_mode());
+  EXPECT_EQ(c->transport.congestion, defaults.congestion);
+  EXPECT_TRUE(c->transport.fec_adaptive_parity);
+}
+
+TEST(SessionConfigFromProto, CongestionControlByName) {
+  const std::pair<kcpp::v1::CongestionControl, const char*> cases[] = {
+      {kcpp::v1::CONGESTION_CONTROL_KCP_GO, "kcp-go"},
+      {kcpp::v1::CONGESTION_CONTROL_NONE, "none"},
+      {kcpp::v1::CONGESTION_CONTROL_BBR, "bbr"}};
+  for (const auto& [value, name] : cases) {
+    SessionOptions p;
+    p.set_congestion(value);
+    p.set_fec_fixed_parity(true);
+    auto c = SessionConfigFromProto(p, "options");
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->transport.congestion, name);
+    EXPECT_FALSE(c->transport.fec_adaptive_parity);
+    SessionOptions out;
+    SessionConfigToProto(*c, &out);
+    EXPECT_EQ(out.congestion(), value);
+    EXPECT_TRUE(out.fec_fixed_parity());
+  }
+  SessionOptions bad;
+  bad.set_congestion(static_cast<kcpp::v1::CongestionControl>(77));
+  auto c = SessionConfigFromProto(bad, "options");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(c.status().message().find("options.congestion"), std::string::npos)
+      << c.status();
 }
 
 TEST(SessionConfigFromProto, KcptunStyleOptions) {

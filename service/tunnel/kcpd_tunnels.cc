@@ -7,7 +7,12 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "kcp/congestion.h"
 
+ABSL_FLAG(std::string, tunnel_congestion, "kcp-go",
+          "Congestion control of the tunnels' KCP sessions: bbr (paced at the path's measured "
+          "rate; docs/tunnel.md), kcp-go (kcptun's behaviour) or none. kcpd only: kcptun's own "
+          "flags keep their meaning.");
 ABSL_FLAG(int, tunnel_loops, 1,
           "Event loops of kcptun-compatible tunnels (TCP sockets, smux and snappy; KCP itself "
           "runs on the transport's loops). See docs/tunnel.md.");
@@ -70,6 +75,12 @@ absl::StatusOr<std::unique_ptr<KcpdTunnels>> KcpdTunnels::Create(
     std::function<void(int level, const std::string& message)> log) {
   TunnelManagerOptions o;
   o.loops = absl::GetFlag(FLAGS_tunnel_loops);
+  o.congestion = absl::GetFlag(FLAGS_tunnel_congestion);
+  if (absl::StatusOr<kcp::CongestionControl> cc = kcp::ParseCongestionControl(o.congestion);
+      !cc.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--tunnel_congestion: ", cc.status().message()));
+  }
   o.log = log;
   absl::StatusOr<std::unique_ptr<TunnelManager>> m = TunnelManager::Create(o);
   if (!m.ok()) {

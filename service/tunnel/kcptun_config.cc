@@ -559,6 +559,7 @@ transport::SessionOptions ToSessionOptions(const KcptunConfig& c) {
   o.dscp = c.dscp;
   o.socket_buffer_bytes = c.sockbuf;
   o.rate_limit_bytes_per_second = c.ratelimit;
+  o.congestion = c.congestion;
   return o;
 }
 

@@ -95,6 +95,9 @@ struct KcptunConfig {
   int framesize = 32768;  // smux MaxFrameSize (kcptun 2021 keeps smux's default; 2025: 8192)
   int keepalive = 10;     // seconds between smux NOPs
   int ratelimit = 0;      // bytes/s per KCP session, 0 = unlimited (2025)
+  // Not a kcptun setting: kcpd's --tunnel_congestion (docs/tunnel.md), the
+  // congestion control of what this end sends (transport/options.h).
+  std::string congestion = "kcp-go";
   int closewait = 0;      // seconds (2025 name; accepted, not used: kcptun 2021 behaviour)
   std::string log;
   std::string snmplog;

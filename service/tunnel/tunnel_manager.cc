@@ -88,7 +88,9 @@ absl::StatusOr<TunnelSnapshot> TunnelManager::CreateTunnel(absl::string_view id,
   env.log = options_.log;
   env.max_streams_per_session = options_.max_streams_per_session;
   env.max_sessions = options_.max_sessions_per_tunnel;
-  absl::StatusOr<std::shared_ptr<Tunnel>> tunnel = Tunnel::Start(name, config, std::move(env));
+  KcptunConfig tuned = config;
+  if (!options_.congestion.empty()) tuned.congestion = options_.congestion;
+  absl::StatusOr<std::shared_ptr<Tunnel>> tunnel = Tunnel::Start(name, tuned, std::move(env));
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!tunnel.ok()) {

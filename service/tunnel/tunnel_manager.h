@@ -122,6 +122,10 @@ struct TunnelManagerOptions {
   // Upper bounds against runaway peers and clients.
   int max_streams_per_session = 65536;
   int max_sessions_per_tunnel = 4096;
+  // Congestion control of every tunnel's KCP sessions ("bbr", "kcp-go",
+  // "none"; transport/options.h), replacing KcptunConfig::congestion; empty:
+  // each tunnel's own.
+  std::string congestion;
 };
 
 class TunnelManager {
