@@ -28,6 +28,11 @@
 //                   re-reads its clock per segment, which a sans-IO engine
 //                   cannot and peers cannot observe beyond ±1 ms in `ts`.
 //
+// Sessions choose with transport's SessionOptions::kcp_flavor (kKcpGo by
+// default). How much may be in flight, and how fast it leaves, is the
+// congestion controller's (kcp/congestion.h, SetCongestionControl); KCP's own
+// window of either flavor is the default one.
+//
 // Typical use by an event loop (kcp-go style scheduling, §5.6):
 //
 //   Kcp kcp(conv, &sink);                      // sink: FEC/crypt/UDP

@@ -137,6 +137,51 @@ INSTANTIATE_TEST_SUITE_P(All, CipherFec,
                            return name;
                          });
 
+// SessionOptions::kcp_flavor: a session under ikcp.c's rules talks to one
+// under kcp-go's and to another ikcp one, in stream and message mode.
+class Flavors : public ::testing::TestWithParam<std::tuple<std::string, std::string, bool>> {};
+
+TEST_P(Flavors, EchoBetweenFlavors) {
+  const auto& [client_flavor, server_flavor, stream] = GetParam();
+  SessionOptions server = Fast(stream);
+  server.kcp_flavor = server_flavor;
+  SessionOptions client = Fast(stream);
+  client.kcp_flavor = client_flavor;
+  EngineOptions eo;
+  eo.loops = 1;
+  auto engine = *Engine::Create(eo);
+  ListenerOptions lo;
+  lo.session = server;
+  auto listener = engine->Listen("127.0.0.1:0", lo);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  EchoServer echo(**listener);
+  auto c = engine->Dial((*listener)->local_address().ToString(), client);
+  ASSERT_TRUE(c.ok()) << c.status();
+  absl::Status st = Transfer(**c, **c, 1 << 20, Guard());
+  ASSERT_TRUE(st.ok()) << st;
+  ASSERT_TRUE((*c)->WaitAcknowledged(Guard()).ok());
+  absl::StatusOr<SessionInfo> info = (*c)->GetInfo();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->counters.bytes_received, uint64_t{1} << 20);
+  // ikcp's receive window is at least 128 segments (ikcp_wndsize).
+  if (client_flavor == "ikcp") EXPECT_GE(info->receive_window, 128u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kcp, Flavors,
+                         ::testing::Values(std::make_tuple("ikcp", "kcp-go", true),
+                                           std::make_tuple("kcp-go", "ikcp", true),
+                                           std::make_tuple("ikcp", "ikcp", true),
+                                           std::make_tuple("ikcp", "kcp-go", false)),
+                         [](const auto& info) {
+                           std::string name = std::get<0>(info.param) + "_to_" +
+                                              std::get<1>(info.param) +
+                                              (std::get<2>(info.param) ? "_stream" : "_message");
+                           for (char& c : name) {
+                             if (c == '-') c = '_';
+                           }
+                           return name;
+                         });
+
 TEST(Engine, MessageModeKeepsBoundariesAcrossFragments) {
   Pair p = MakePair(Fast(/*stream=*/false));
   std::unique_ptr<Session> server;

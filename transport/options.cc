@@ -62,6 +62,10 @@ absl::Status SessionOptions::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat(
         "socket_buffer_bytes must be >= -1 (-1: the kernel's default), got ", socket_buffer_bytes));
   }
+  if (kcp_flavor != "kcp-go" && kcp_flavor != "ikcp") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kcp_flavor must be kcp-go or ikcp, got \"", kcp_flavor, "\""));
+  }
   if (absl::StatusOr<kcp::CongestionControl> cc = kcp::ParseCongestionControl(congestion);
       !cc.ok()) {
     return cc.status();

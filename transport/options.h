@@ -85,6 +85,13 @@ struct SessionOptions {
   // What the socket is asked for: socket_buffer_bytes resolved as above
   // (0 here means "the kernel's default").
   int EffectiveSocketBufferBytes() const;
+  // Whose rules the KCP engine follows (kcp/kcp.h Flavor; the wire format is
+  // the same, so either talks to any KCP peer): "kcp-go", kcp-go's (the ACK
+  // filter, flushes as soon as una moves, RFC 6298 RTO, early
+  // retransmission), or "ikcp", those of the C reference ikcp.c 1.7 exactly
+  // (ACKs only at flushes, Jacobson RTO, a receive window of at least 128,
+  // fastlimit), for an application that must behave as a C KCP peer does.
+  std::string kcp_flavor = "kcp-go";
   // Congestion control (kcp/congestion.h): how much may be in flight and how
   // fast datagrams leave. "kcp-go": KCP's own window exactly as kcp-go (off
   // when nodelay.no_congestion_window is set, as kcp-go's nc); "none": only

@@ -35,6 +35,8 @@ TEST(SessionOptions, RejectsOutOfRangeWithTheFieldName) {
        "FEC"},
       {[](SessionOptions& o) { o.dscp = 64; }, "dscp"},
       {[](SessionOptions& o) { o.rate_limit_bytes_per_second = -1; }, "rate_limit"},
+      {[](SessionOptions& o) { o.congestion = "cubic"; }, "bbr, kcp-go or none"},
+      {[](SessionOptions& o) { o.kcp_flavor = "ikcp2"; }, "kcp_flavor"},
       {[](SessionOptions& o) { o.socket_buffer_bytes = -2; }, "socket_buffer_bytes"},
   };
   for (const auto& c : cases) {

@@ -178,6 +178,23 @@ INSTANTIATE_TEST_SUITE_P(EveryController, KcpGoInterop,
                                             ::testing::Values("bbr", "none")),
                          CaseName);
 
+// SessionOptions::kcp_flavor "ikcp": a session under ikcp.c's rules against
+// the real kcp-go, both directions of a transfer.
+TEST(KcpGoInteropFlavor, IkcpRulesClientToKcpGoServer) {
+  std::string address;
+  std::unique_ptr<test::Subprocess> server = StartGoServer("aes", true, &address);
+  transport::EngineOptions eo;
+  eo.loops = 1;
+  auto engine = *transport::Engine::Create(eo);
+  transport::SessionOptions o = PeerOptions("aes", true);
+  o.kcp_flavor = "ikcp";
+  auto session = engine->Dial(address, o);
+  ASSERT_TRUE(session.ok()) << session.status();
+  absl::Status s = transport::testing::PeerProtocolClient(**session, 4 << 20, Guard());
+  ASSERT_TRUE(s.ok()) << s << "\n" << server->Wait().err;
+  EXPECT_EQ((*session)->GetInfo()->counters.bytes_received, uint64_t{4} << 20);
+}
+
 // Loss between kcp-go and kcpp: 10% each way, AES + FEC 10/3; FEC and
 // retransmission together still deliver every byte, with each of kcpp's
 // congestion controllers.

@@ -75,7 +75,9 @@ absl::Status SessionCore::Init() {
   const bool fec = options_.data_shards > 0 && options_.parity_shards > 0;
   kcp_offset_ = crypt_header_ + (fec ? fec::kFecDataHeaderSize : 0);
   const int kcp_mtu = options_.mtu - static_cast<int>(kcp_offset_ + trailer_);
-  kcp_.emplace(shared_->conv(), this, kcp::Flavor::kKcpGo, &loop_->segment_pool());
+  kcp_.emplace(shared_->conv(), this,
+               options_.kcp_flavor == "ikcp" ? kcp::Flavor::kIkcp : kcp::Flavor::kKcpGo,
+               &loop_->segment_pool());
   absl::Status s = kcp_->SetMtu(kcp_mtu < 0 ? 0 : static_cast<uint32_t>(kcp_mtu));
   if (!s.ok()) {
     return absl::InvalidArgumentError(
@@ -133,6 +135,9 @@ void SessionCore::Start(int64_t now_ms) {
   SetNow(now_ms);
   last_input_ms_ = last_input_from_remote_ms_ = una_progress_ms_ = created_ms_ = now_ms;
   kcp_->SetAwaitFirstSegment(listener_ != nullptr);  // CheckFirstSegment
+  // ikcp's flush sends nothing before the first ikcp_update (kcp/kcp.h):
+  // start its clock; every later flush is a Flush at KCP's deadlines.
+  if (kcp_->flavor() == kcp::Flavor::kIkcp) kcp_->Update(static_cast<uint32_t>(now_ms));
   Reschedule(now_ms);
 }
 
