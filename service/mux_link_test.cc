@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "base/latch.h"
 #include "gtest/gtest.h"
 #include "service/internal/link_test_peer.h"
 #include "smux/frame.h"
@@ -320,22 +321,16 @@ TEST(MuxLink, CreateChecksItsArguments) {
   EXPECT_EQ(MuxLink::Create(loop.get(), s, smux::Role::kClient, {}, &handler).status().code(),
             absl::StatusCode::kFailedPrecondition);
   absl::Status on_loop, bad_config;
-  std::mutex m;
-  std::condition_variable cv;
-  bool done = false;
+  Latch done;
   loop->Post([&] {
     on_loop = MuxLink::Create(loop.get(), s, smux::Role::kClient, {}, &handler).status();
     MuxLinkOptions bad;
     bad.smux.version = 3;
     std::shared_ptr<transport::Session> stream = *engine->Dial("127.0.0.1:9", Fast());
     bad_config = MuxLink::Create(loop.get(), stream, smux::Role::kClient, bad, &handler).status();
-    std::lock_guard<std::mutex> l(m);
-    done = true;
-    cv.notify_all();
+    done.CountDown();
   });
-  std::unique_lock<std::mutex> l(m);
-  cv.wait(l, [&] { return done; });
-  l.unlock();
+  done.Wait();
   loop->Stop();
   EXPECT_EQ(on_loop.code(), absl::StatusCode::kFailedPrecondition);  // message mode
   EXPECT_TRUE(absl::StrContains(on_loop.message(), "stream mode"));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/latch.h"
 #include "crypt/packet_cipher.h"
 #include "gtest/gtest.h"
 #include "kcp/segment.h"
@@ -25,24 +26,6 @@ using testing::EchoServer;
 using testing::ReadPattern;
 using testing::Transfer;
 using testing::WritePattern;
-
-class Notification {
- public:
-  void Notify() {
-    std::lock_guard<std::mutex> l(mu_);
-    done_ = true;
-    cv_.notify_all();
-  }
-  void Wait() {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return done_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-};
 
 // Guards against hangs only; tests never depend on it firing.
 absl::Time Guard() { return absl::Now() + absl::Seconds(60); }
@@ -345,7 +328,7 @@ TEST(Engine, SessionCallbacksRunOnTheLoopItsIndexNames) {
   ASSERT_GE(client.loop_index(), 0);
   ASSERT_LT(client.loop_index(), p.engine->loop_count());
   EventLoop& home = p.engine->event_loop(client.loop_index());
-  Notification echoed;
+  Latch echoed;
   std::string got;      // on `home` only until `echoed`
   bool on_home = true;  // likewise
   SessionCallbacks cb;
@@ -357,7 +340,7 @@ TEST(Engine, SessionCallbacksRunOnTheLoopItsIndexNames) {
       absl::StatusOr<size_t> n = client.TryRead(absl::MakeSpan(buf));
       if (!n.ok()) return;
       got.append(reinterpret_cast<const char*>(buf), *n);
-      if (got.size() == 4) echoed.Notify();
+      if (got.size() == 4) echoed.CountDown();
     });
   };
   client.SetCallbacks(std::move(cb));
@@ -492,7 +475,7 @@ TEST(Engine, OutOfBandDatagramsArriveBesideTheStream) {
   o.parity_shards = 1;
   Pair p = MakePair(o);
   EXPECT_GT(p.client->oob_max_size(), 1000u);
-  Notification got;
+  Latch got;
   std::vector<uint8_t> received;
   p.listener->SetAcceptCallback([&](std::unique_ptr<Session> s) {
     Session* raw = s.release();  // lives until the engine goes
@@ -500,7 +483,7 @@ TEST(Engine, OutOfBandDatagramsArriveBesideTheStream) {
     cb.on_oob = [&](absl::Span<const uint8_t> d) {
       if (d.size() == 3) {
         received.assign(d.begin(), d.end());
-        got.Notify();
+        got.CountDown();
       }
     };
     raw->SetCallbacks(std::move(cb));

@@ -4,44 +4,18 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/time/time.h"
+#include "base/latch.h"
 #include "gtest/gtest.h"
 #include "transport/udp_socket.h"
 
 namespace kcpp::transport {
 namespace {
-
-// A latch for tests: waits for `n` CountDown calls (no sleeps).
-class Latch {
- public:
-  explicit Latch(int n) : n_(n) {}
-  void CountDown() {
-    std::lock_guard<std::mutex> l(mu_);
-    if (--n_ == 0) cv_.notify_all();
-  }
-  void Wait() {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return n_ <= 0; });
-  }
-  // False if it was not released within `timeout` (a hung loop fails the
-  // test instead of hanging it).
-  bool WaitFor(std::chrono::seconds timeout) {
-    std::unique_lock<std::mutex> l(mu_);
-    return cv_.wait_for(l, timeout, [&] { return n_ <= 0; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int n_;
-};
 
 TEST(EventLoop, PostedTasksRunOnTheLoopThreadInOrder) {
   auto loop = EventLoop::Create("test");
@@ -92,8 +66,8 @@ TEST(EventLoop, TasksPostedFromTheLoopThreadRunWithoutAnotherWakeUp) {
     l->Post([&step, left] { step(left - 1); });
   };
   l->Post([&] { step(100); });
-  EXPECT_TRUE(chain_done.WaitFor(std::chrono::seconds(30)));
-  EXPECT_TRUE(hook_task_ran.WaitFor(std::chrono::seconds(30)));
+  EXPECT_TRUE(chain_done.WaitFor(absl::Seconds(30)));
+  EXPECT_TRUE(hook_task_ran.WaitFor(absl::Seconds(30)));
   l->Stop();
 }
 

@@ -1,33 +1,14 @@
 #include "transport/internal/loop.h"
 
-#include <condition_variable>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "base/latch.h"
 #include "gtest/gtest.h"
 #include "transport/internal/udp_endpoint.h"
 
 namespace kcpp::transport::internal {
 namespace {
-
-class Notification {
- public:
-  void Notify() {
-    std::lock_guard<std::mutex> l(mu_);
-    done_ = true;
-    cv_.notify_all();
-  }
-  void Wait() {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return done_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-};
 
 // Collects datagrams; notifies after `expected`.
 class Collector : public UdpEndpoint::Receiver {
@@ -35,15 +16,15 @@ class Collector : public UdpEndpoint::Receiver {
   explicit Collector(size_t expected) : expected_(expected) {}
   void OnDatagram(absl::Span<uint8_t> d, const SocketAddress& from, int64_t) override {
     got.emplace_back(d.begin(), d.end());
-    if (got.size() == expected_) done.Notify();
+    if (got.size() == expected_) done.CountDown();
   }
   void OnOversizedDatagram(const SocketAddress&) override {
     ++oversized;
-    if (oversized == 1) oversize_seen.Notify();
+    if (oversized == 1) oversize_seen.CountDown();
   }
   std::vector<std::vector<uint8_t>> got;
   int oversized = 0;
-  Notification done, oversize_seen;
+  Latch done, oversize_seen;
 
  private:
   size_t expected_;

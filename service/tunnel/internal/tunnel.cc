@@ -12,8 +12,8 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/blocking_counter.h"
 #include "base/errno_status.h"
+#include "base/latch.h"
 #include "base/unique_fd.h"
 
 namespace kcpp::service::tunnel {
@@ -916,10 +916,10 @@ absl::Status Tunnel::StartClient() {
   // The listener is watched on shard 0's loop.
   auto owned = std::make_shared<UniqueFd>(*std::move(fd));
   absl::Status result;
-  absl::BlockingCounter done(1);
+  Latch done(1);
   PostToShard(0, [&, owned](Shard& s) {
     result = s.StartAccepting(std::move(*owned));
-    done.DecrementCount();
+    done.CountDown();
   });
   done.Wait();
   return result;
@@ -962,20 +962,20 @@ absl::Status Tunnel::StartServer() {
 void Tunnel::Stop() {
   if (stopped_.exchange(true)) return;
   for (const std::unique_ptr<transport::Listener>& l : listeners_) l->Close();
-  absl::BlockingCounter done(static_cast<int>(shards_.size()));
+  Latch done(static_cast<int>(shards_.size()));
   for (size_t i = 0; i < shards_.size(); ++i) {
     PostToShard(i, [&done](Shard& s) {
       s.Stop();
-      done.DecrementCount();
+      done.CountDown();
     });
   }
   done.Wait();
   // A second round: links closed above are destroyed after their last turn.
-  absl::BlockingCounter buried(static_cast<int>(shards_.size()));
+  Latch buried(static_cast<int>(shards_.size()));
   for (size_t i = 0; i < shards_.size(); ++i) {
     PostToShard(i, [&buried](Shard& s) {
       s.Destroy();
-      buried.DecrementCount();
+      buried.CountDown();
     });
   }
   buried.Wait();
@@ -995,11 +995,11 @@ TunnelSnapshot Tunnel::Snapshot(bool with_streams) {
   if (!stopped_) {
     std::vector<TunnelSnapshot> parts(shards_.size());
     std::vector<std::vector<std::shared_ptr<transport::Session>>> part_sessions(shards_.size());
-    absl::BlockingCounter done(static_cast<int>(shards_.size()));
+    Latch done(static_cast<int>(shards_.size()));
     for (size_t i = 0; i < shards_.size(); ++i) {
       PostToShard(i, [&, i](Shard& s) {
         s.Describe(with_streams, &parts[i], &part_sessions[i]);
-        done.DecrementCount();
+        done.CountDown();
       });
     }
     done.Wait();
