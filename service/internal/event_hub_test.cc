@@ -2,7 +2,7 @@
 
 #include <atomic>
 
-#include "absl/synchronization/notification.h"
+#include "base/latch.h"
 #include "gtest/gtest.h"
 
 namespace kcpp::service::internal {
@@ -113,10 +113,10 @@ TEST(EventHub, SlowWatcherIsEndedAfterItsQueueDrains) {
 
 TEST(EventHub, CloseEndsEveryWatchAndLaterOnes) {
   EventHub hub({}, NoSessions());
-  absl::Notification woken;
-  auto sub = hub.Subscribe(AllLifecycle(), [&] { woken.Notify(); });
+  Latch woken;
+  auto sub = hub.Subscribe(AllLifecycle(), [&] { woken.CountDown(); });
   hub.Close(absl::UnavailableError("kcpd is shutting down"));
-  EXPECT_TRUE(woken.HasBeenNotified());
+  EXPECT_TRUE(woken.IsDone());
   ASSERT_TRUE(sub->Finished().has_value());
   EXPECT_EQ(sub->Finished()->code(), absl::StatusCode::kUnavailable);
   auto late = hub.Subscribe(AllLifecycle(), [] {});
@@ -139,11 +139,9 @@ TEST(EventHub, PeriodicStatsSamplesMatchingSessions) {
   kcpp::v1::WatchSessionEventsRequest r;
   r.mutable_stats_interval()->set_nanos(100 * 1000 * 1000);
   r.set_listener("listeners/l");
-  absl::Notification woken;
-  auto sub = hub.Subscribe(*WatchFilterFromRequest(r), [&] {
-    if (!woken.HasBeenNotified()) woken.Notify();
-  });
-  woken.WaitForNotification();
+  Latch woken;
+  auto sub = hub.Subscribe(*WatchFilterFromRequest(r), [&] { woken.CountDown(); });
+  woken.Wait();
   std::optional<SessionEvent> e = sub->Pop();
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->type(), SessionEvent::STATS);
