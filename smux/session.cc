@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "smux/internal/byte_queue.h"
+#include "smux/internal/contiguous_byte_queue.h"
 
 namespace kcpp::smux {
 
@@ -24,7 +24,7 @@ Session::Session(Role role, const Config& config, SessionHandler* handler, int64
       // OpenStream adds 2 first.
       next_stream_id_(role == Role::kClient ? 1 : 0),
       receive_budget_(config.max_receive_buffer),
-      output_(new internal::ByteQueue),
+      output_(new internal::ContiguousByteQueue),
       next_ping_ms_(now_ms + config.keep_alive_interval_ms),
       next_check_ms_(now_ms + config.keep_alive_timeout_ms) {}
 

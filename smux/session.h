@@ -94,7 +94,7 @@
 namespace kcpp::smux {
 
 namespace internal {
-class ByteQueue;
+class ContiguousByteQueue;
 class SessionPeer;  // test-only access
 }  // namespace internal
 
@@ -316,7 +316,7 @@ class Session {
   bool in_feed_ = false;
   bool in_notify_ = false;
 
-  std::unique_ptr<internal::ByteQueue> output_;
+  std::unique_ptr<internal::ContiguousByteQueue> output_;
 
   // Keepalive.
   int64_t next_ping_ms_;

@@ -8,7 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
-#include "transport/internal/byte_queue.h"
+#include "transport/internal/chunked_byte_queue.h"
 #include "transport/internal/listener_core.h"
 #include "transport/internal/loop.h"
 #include "transport/internal/session_access.h"

@@ -1,7 +1,9 @@
 // ByteRing: a FIFO of bytes in one growable circular buffer — where kcpd
 // keeps bytes that arrived faster than their consumer takes them (a stream's
 // data the application has not read yet, a raw session's bytes its socket
-// did not take yet).
+// did not take yet). One allocation, unlike transport's ChunkedByteQueue
+// (pooled 4 KiB chunks); its bytes may wrap around the end, unlike smux's
+// ContiguousByteQueue (always one span).
 //
 //   ByteRing ring;
 //   ring.Append(data);                       // grows (doubling) when full

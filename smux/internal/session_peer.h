@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "smux/internal/byte_queue.h"
+#include "smux/internal/contiguous_byte_queue.h"
 #include "smux/session.h"
 
 namespace kcpp::smux::internal {

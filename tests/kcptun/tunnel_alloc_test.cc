@@ -7,10 +7,10 @@
 // datagrams.
 //
 // What remains is not per packet (mux_link_alloc_test explains the same in
-// the layers below): transport's ByteQueue deque nodes (about one per MiB
-// per queue) and libsnappy's working memory for each chunk it compresses
-// (one per smux frame, as kcptun flushes its snappy writer after every
-// frame).
+// the layers below): transport's ChunkedByteQueue chunks (taken from the
+// allocator only when the queued bytes reach a new peak) and libsnappy's
+// working memory for each chunk it compresses (one per smux frame, as
+// kcptun flushes its snappy writer after every frame).
 #include <atomic>
 #include <cstdint>
 #include <cstdio>

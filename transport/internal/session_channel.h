@@ -31,7 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "transport/internal/byte_queue.h"
+#include "transport/internal/chunked_byte_queue.h"
 
 namespace kcpp::transport::internal {
 
@@ -123,8 +123,8 @@ class SessionChannel {
   mutable std::mutex mu_;
   std::condition_variable readable_;
   std::condition_variable writable_;
-  ByteQueue inbound_;
-  ByteQueue outbound_;
+  ChunkedByteQueue inbound_;
+  ChunkedByteQueue outbound_;
   std::condition_variable acknowledged_cv_;
   bool acknowledged_ = true;
   bool writer_blocked_ = false;

@@ -1,5 +1,7 @@
-// ByteQueue: a FIFO of bytes (or of whole messages) between application
-// threads and an event loop, built from fixed 4 KiB chunks.
+// ChunkedByteQueue: a FIFO of bytes (or of whole messages) between
+// application threads and an event loop, built from fixed 4 KiB chunks.
+// (smux's ContiguousByteQueue keeps one growable buffer read as a single
+// span; kcpd's ByteRing one circular buffer.)
 //
 // An empty queue holds no chunk, so 10K idle sessions cost ~nothing; a busy
 // one borrows chunks from a process-wide ChunkPool that keeps a bounded free
@@ -7,8 +9,8 @@
 // length before each message, so boundaries survive (SOCK_SEQPACKET-like).
 //
 // Not thread-safe: the session's mutex guards it. ChunkPool is thread-safe.
-#ifndef KCPP_TRANSPORT_INTERNAL_BYTE_QUEUE_H_
-#define KCPP_TRANSPORT_INTERNAL_BYTE_QUEUE_H_
+#ifndef KCPP_TRANSPORT_INTERNAL_CHUNKED_BYTE_QUEUE_H_
+#define KCPP_TRANSPORT_INTERNAL_CHUNKED_BYTE_QUEUE_H_
 
 #include <atomic>
 #include <cstddef>
@@ -75,7 +77,7 @@ class ChunkPool {
   std::atomic<uint64_t> allocations_{0};
 };
 
-// The chunks of one ByteQueue, oldest first: a vector used as a FIFO, so an
+// The chunks of one ChunkedByteQueue, oldest first: a vector used as a FIFO, so an
 // empty queue owns no memory at all (std::deque allocates on construction).
 class ChunkFifo {
  public:
@@ -113,12 +115,12 @@ class ChunkFifo {
   size_t head_ = 0;
 };
 
-class ByteQueue {
+class ChunkedByteQueue {
  public:
-  explicit ByteQueue(ChunkPool* pool = &ChunkPool::Default()) : pool_(pool) {}
-  ~ByteQueue() { Clear(); }
-  ByteQueue(const ByteQueue&) = delete;
-  ByteQueue& operator=(const ByteQueue&) = delete;
+  explicit ChunkedByteQueue(ChunkPool* pool = &ChunkPool::Default()) : pool_(pool) {}
+  ~ChunkedByteQueue() { Clear(); }
+  ChunkedByteQueue(const ChunkedByteQueue&) = delete;
+  ChunkedByteQueue& operator=(const ChunkedByteQueue&) = delete;
 
   // Bytes stored (message mode: including the 4-byte length prefixes).
   size_t size() const { return size_; }
@@ -260,4 +262,4 @@ class ByteQueue {
 
 }  // namespace kcpp::transport::internal
 
-#endif  // KCPP_TRANSPORT_INTERNAL_BYTE_QUEUE_H_
+#endif  // KCPP_TRANSPORT_INTERNAL_CHUNKED_BYTE_QUEUE_H_

@@ -1,4 +1,4 @@
-#include "transport/internal/byte_queue.h"
+#include "transport/internal/chunked_byte_queue.h"
 
 #include <random>
 #include <string>
@@ -16,9 +16,9 @@ std::vector<uint8_t> Bytes(size_t n, uint32_t seed) {
   return v;
 }
 
-TEST(ByteQueue, StreamRoundTripAcrossChunkBoundariesAndFreesChunks) {
+TEST(ChunkedByteQueue, StreamRoundTripAcrossChunkBoundariesAndFreesChunks) {
   ChunkPool pool(16);
-  ByteQueue q(&pool);
+  ChunkedByteQueue q(&pool);
   std::mt19937 rng(1);
   std::vector<uint8_t> written, read;
   for (int round = 0; round < 200; ++round) {
@@ -38,8 +38,8 @@ TEST(ByteQueue, StreamRoundTripAcrossChunkBoundariesAndFreesChunks) {
   EXPECT_EQ(q.chunks(), 0u);  // an empty queue holds no memory
 }
 
-TEST(ByteQueue, MessagesKeepTheirBoundaries) {
-  ByteQueue q;
+TEST(ChunkedByteQueue, MessagesKeepTheirBoundaries) {
+  ChunkedByteQueue q;
   std::vector<std::vector<uint8_t>> msgs;
   for (size_t n : {0u, 1u, 16380u, 16384u, 70000u, 5u}) {
     msgs.push_back(Bytes(n, static_cast<uint32_t>(n)));
@@ -55,8 +55,8 @@ TEST(ByteQueue, MessagesKeepTheirBoundaries) {
   EXPECT_EQ(q.ReadMessage({}), -1);
 }
 
-TEST(ByteQueue, ShortReadBufferTruncatesOneMessageOnly) {
-  ByteQueue q;
+TEST(ChunkedByteQueue, ShortReadBufferTruncatesOneMessageOnly) {
+  ChunkedByteQueue q;
   auto a = Bytes(100, 1), b = Bytes(10, 2);
   q.AppendMessage(a);
   q.AppendMessage(b);

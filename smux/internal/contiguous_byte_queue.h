@@ -1,10 +1,12 @@
-// A FIFO of bytes in one contiguous buffer: append at the back, consume from
-// the front, read everything pending as one span. The buffer grows
-// (doubling) when needed and never shrinks, so a warm queue does not
-// allocate; consumed space is reclaimed by moving the pending bytes to the
-// front when an append would otherwise grow the buffer.
-#ifndef KCPP_SMUX_INTERNAL_BYTE_QUEUE_H_
-#define KCPP_SMUX_INTERNAL_BYTE_QUEUE_H_
+// ContiguousByteQueue: a FIFO of bytes in one contiguous buffer: append at
+// the back, consume from the front, read everything pending as one span
+// (smux::Session::output() is one span of it). The buffer grows (doubling)
+// when needed and never shrinks, so a warm queue does not allocate; consumed
+// space is reclaimed by moving the pending bytes to the front when an append
+// would otherwise grow the buffer. (transport's ChunkedByteQueue is built
+// from pooled 4 KiB chunks; kcpd's ByteRing is one circular buffer.)
+#ifndef KCPP_SMUX_INTERNAL_CONTIGUOUS_BYTE_QUEUE_H_
+#define KCPP_SMUX_INTERNAL_CONTIGUOUS_BYTE_QUEUE_H_
 
 #include <algorithm>
 #include <cstddef>
@@ -16,7 +18,7 @@
 
 namespace kcpp::smux::internal {
 
-class ByteQueue {
+class ContiguousByteQueue {
  public:
   absl::Span<const uint8_t> data() const {
     return absl::MakeConstSpan(buf_.get() + begin_, end_ - begin_);
@@ -62,4 +64,4 @@ class ByteQueue {
 
 }  // namespace kcpp::smux::internal
 
-#endif  // KCPP_SMUX_INTERNAL_BYTE_QUEUE_H_
+#endif  // KCPP_SMUX_INTERNAL_CONTIGUOUS_BYTE_QUEUE_H_
