@@ -12,8 +12,7 @@
 // The byte loops run on SIMD kernels chosen at run time (GF2P8AFFINEQB on
 // AVX-512 or AVX2 where the CPU has GFNI, else AVX-512 / AVX2 / SSE4 / SSSE3
 // split-nibble table lookups, else scalar); every kernel gives the same
-// bytes. 10+3 x 1400-byte encode: ~68 GB/s of data per core with GFNI
-// (bench/README.md "fec").
+// bytes (speeds: bench/README.md "fec").
 //
 // Usage:
 //   KCPP_ASSIGN_OR_RETURN(ReedSolomon rs, ReedSolomon::Create(10, 3));

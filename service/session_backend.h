@@ -10,7 +10,8 @@
 //
 //   FakeBackend (fake_backend.h)   in-memory loopback for control-plane tests
 //                                  (kcpd --backend=fake)
-//   the transport backend          phase 2: //transport Engine + smux
+//   TransportBackend               //transport's Engine + smux, what kcpd
+//   (transport_backend.h)          runs by default
 //
 // The read models are the API's own messages (kcpp.v1.Listener, Session,
 // Stream, Stats): a backend fills in what it owns, including `name`

@@ -42,9 +42,8 @@ struct EngineOptions {
   // for up to this long before it sleeps (yielding the CPU to any other
   // runnable thread between polls), as long as at least 3 in 4 such polls
   // catch the next datagram — replies that come fast then skip a thread
-  // wake-up, which costs tens of microseconds on a virtual machine (the
-  // 1 KiB loopback echo here: p50 ~65 -> ~20 us, p99 ~110 -> ~45 us with a
-  // blocking client; bench/README.md "transport"). Where polls keep missing
+  // wake-up, which costs tens of microseconds on a virtual machine
+  // (bench/README.md "transport" has what it saves). Where polls keep missing
   // (many sessions each sending now and then), a loop only tries once every
   // 128 sleeps, so sparse traffic costs the same CPU as without polling.
   // 0 never polls. At most 1000.

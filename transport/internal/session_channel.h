@@ -9,14 +9,9 @@
 // slow reader throttles the peer through KCP's receive window, and nothing is
 // buffered without bound).
 //
-// Status of Read/Write:
-//   OK(n)              n bytes moved
-//   OutOfRange         end of stream: the peer closed (only framings with a
-//                      close, e.g. smux; raw KCP has none)
-//   DeadlineExceeded   the deadline passed first
-//   FailedPrecondition this side closed the session
-//   Unavailable        the session failed (dead link, socket error); the
-//                      message says why
+// Read, Write and WaitAcknowledged return the statuses transport/session.h
+// documents for Session's methods of the same names; this class is where
+// they are made.
 #ifndef KCPP_TRANSPORT_INTERNAL_SESSION_CHANNEL_H_
 #define KCPP_TRANSPORT_INTERNAL_SESSION_CHANNEL_H_
 
@@ -62,8 +57,7 @@ class SessionChannel {
   // mode queues the message whole or not at all.
   absl::StatusOr<size_t> Write(absl::Span<const uint8_t> data,
                                absl::Time deadline = absl::InfiniteFuture());
-  // Non-blocking variants: Unavailable-free "would block" is
-  // ResourceExhausted.
+  // Read and Write that never block (a deadline already past).
   absl::StatusOr<size_t> TryRead(absl::Span<uint8_t> out) {
     return Read(out, absl::InfinitePast());
   }
