@@ -24,6 +24,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/endian.h"
 #include "crypt/packet_cipher.h"
 #include "transport/internal/demux.h"
 #include "transport/socket_address.h"
@@ -37,10 +38,6 @@ using kcpp::transport::internal::PacketIdentity;
 
 void Check(bool ok) {
   if (!ok) std::abort();
-}
-
-uint32_t Le32(const uint8_t* p) {
-  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
 }
 
 const std::vector<std::unique_ptr<kcpp::crypt::PacketCipher>>& Ciphers() {
@@ -71,23 +68,23 @@ const std::vector<SocketAddress>& Addresses() {
 // Identify's promise, re-derived: which fields a payload carries.
 void CheckIdentity(const PacketIdentity& id, const uint8_t* p, size_t n) {
   Check(!id.has_sn || id.has_conv);
-  const uint16_t flag = n >= 6 ? static_cast<uint16_t>(p[4] | p[5] << 8) : 0;
+  const uint16_t flag = n >= 6 ? kcpp::LoadLe16(p + 4) : 0;
   if (flag == 0xF1) {
     Check(id.has_conv == (n >= 32));
     if (id.has_conv) {
-      Check(id.conv == Le32(p + 8) && id.sn == Le32(p + 20) && id.cmd == p[12] &&
-            id.una == Le32(p + 24));
+      Check(id.conv == kcpp::LoadLe32(p + 8) && id.sn == kcpp::LoadLe32(p + 20) &&
+            id.cmd == p[12] && id.una == kcpp::LoadLe32(p + 24));
     }
   } else if (flag == 0xF2) {
     Check(!id.has_conv);
   } else if (flag == 0xF3) {
     Check(!id.has_sn && id.has_conv == (n >= 12));
-    if (id.has_conv) Check(id.conv == Le32(p + 8));
+    if (id.has_conv) Check(id.conv == kcpp::LoadLe32(p + 8));
   } else {
     Check(id.has_conv == (n >= 24) && id.has_sn == (n >= 24));
     if (id.has_conv) {
-      Check(id.conv == Le32(p) && id.sn == Le32(p + 12) && id.cmd == p[4] &&
-            id.una == Le32(p + 16));
+      Check(id.conv == kcpp::LoadLe32(p) && id.sn == kcpp::LoadLe32(p + 12) && id.cmd == p[4] &&
+            id.una == kcpp::LoadLe32(p + 16));
     }
   }
 }
