@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <sched.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -12,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/errno_status.h"
 
 namespace kcpp::transport {
 
@@ -25,19 +25,21 @@ int64_t EventLoop::MonotonicMs() { return MonotonicUs() / 1000; }
 
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(std::string name) {
   const int ep = epoll_create1(EPOLL_CLOEXEC);
-  if (ep < 0) return absl::InternalError(absl::StrCat("epoll_create1: ", strerror(errno)));
+  if (ep < 0) return ErrnoStatus("epoll_create1");
   const int wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake < 0) {
+    const int err = errno;
     close(ep);
-    return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
+    return ErrnoStatus("eventfd", err);
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = nullptr;  // nullptr marks the wake fd
   if (epoll_ctl(ep, EPOLL_CTL_ADD, wake, &ev) != 0) {
+    const int err = errno;
     close(ep);
     close(wake);
-    return absl::InternalError(absl::StrCat("epoll_ctl(eventfd): ", strerror(errno)));
+    return ErrnoStatus("epoll_ctl(eventfd)", err);
   }
   return std::unique_ptr<EventLoop>(new EventLoop(std::move(name), ep, wake));
 }
@@ -95,7 +97,7 @@ absl::Status EventLoop::WatchFd(int fd, FdHandler* handler, bool writable) {
   ev.events = uint32_t{EPOLLIN} | (writable ? uint32_t{EPOLLOUT} : 0u);
   ev.data.ptr = handler;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    return absl::InternalError(absl::StrCat("epoll_ctl(ADD ", fd, "): ", strerror(errno)));
+    return ErrnoStatus(absl::StrCat("epoll_ctl(ADD ", fd, ")"), errno);
   }
   return absl::OkStatus();
 }
@@ -105,7 +107,7 @@ absl::Status EventLoop::SetWritable(int fd, FdHandler* handler, bool writable) {
   ev.events = uint32_t{EPOLLIN} | (writable ? uint32_t{EPOLLOUT} : 0u);
   ev.data.ptr = handler;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
-    return absl::InternalError(absl::StrCat("epoll_ctl(MOD ", fd, "): ", strerror(errno)));
+    return ErrnoStatus(absl::StrCat("epoll_ctl(MOD ", fd, ")"), errno);
   }
   return absl::OkStatus();
 }
@@ -115,7 +117,7 @@ absl::Status EventLoop::SetInterest(int fd, FdHandler* handler, bool readable, b
   ev.events = (readable ? uint32_t{EPOLLIN} : 0u) | (writable ? uint32_t{EPOLLOUT} : 0u);
   ev.data.ptr = handler;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
-    return absl::InternalError(absl::StrCat("epoll_ctl(MOD ", fd, "): ", strerror(errno)));
+    return ErrnoStatus(absl::StrCat("epoll_ctl(MOD ", fd, ")"), errno);
   }
   return absl::OkStatus();
 }
