@@ -347,27 +347,6 @@ TEST_F(SidecarTest, BbrCongestionControlThroughTheApi) {
   EXPECT_FALSE(s->options().fec_fixed_parity());
 }
 
-// SessionOptions.congestion through the API: both kcpd pace with the
-// model-based controller, bytes arrive exact, and the session reports it.
-TEST_F(SidecarTest, BbrCongestionControlThroughTheApi) {
-  Kcpd a, b;
-  v1::SessionOptions o = SmuxOptions();
-  o.set_congestion(v1::CONGESTION_CONTROL_BBR);
-  Pair p = Connect(a, b, o);
-  const std::string up = Pattern(4 << 20, 3);
-  std::thread writer([&] {
-    WriteAll(p.a.get(), up);
-    ::shutdown(p.a.get(), SHUT_WR);
-  });
-  const std::string got = ReadToEof(p.b.get());
-  writer.join();
-  EXPECT_TRUE(got == up) << got.size() << " of " << up.size();
-  std::optional<v1::Session> s = a.GetSession(p.dialled.session().name());
-  ASSERT_TRUE(s.has_value());
-  EXPECT_EQ(s->options().congestion(), v1::CONGESTION_CONTROL_BBR);
-  EXPECT_FALSE(s->options().fec_fixed_parity());
-}
-
 TEST_F(SidecarTest, SeveralStreamsShareOneKcpSessionAndStayApart) {
   Kcpd a, b;
   Pair p = Connect(a, b, SmuxOptions());
