@@ -59,6 +59,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/endian.h"
 #include "transport/engine.h"
 
 ABSL_FLAG(std::string, role, "server", "server or client");
@@ -95,6 +96,8 @@ ABSL_FLAG(bool, stats, false,
 
 namespace {
 
+using kcpp::LoadLe64;
+using kcpp::StoreLe64;
 using kcpp::transport::Engine;
 using kcpp::transport::Listener;
 using kcpp::transport::Session;
@@ -122,14 +125,6 @@ const uint8_t* PatternTable() {
 }
 const uint8_t* Pattern(uint64_t offset) { return PatternTable() + (offset & (kPeriod - 1)); }
 
-void StoreLe64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-uint64_t LoadLe64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= uint64_t{p[i]} << (8 * i);
-  return v;
-}
 
 // kcpgo_peer's block() + tune().
 SessionOptions PeerOptions() {

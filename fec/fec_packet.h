@@ -43,9 +43,7 @@ inline constexpr size_t kMtuLimit = 1500;
 enum class FecPacketType : uint8_t { kRawKcp, kData, kParity, kOob };
 
 // The header's fields are read and written with //base:endian's
-// LoadLe16 / LoadLe32 / StoreLe16 / StoreLe32. This name stays for the
-// session core, which spells it fec::StoreLe32.
-using ::kcpp::StoreLe32;
+// LoadLe16 / LoadLe32 / StoreLe16 / StoreLe32.
 
 inline FecPacketType ClassifyFecPacket(absl::Span<const uint8_t> packet) {
   if (packet.size() < kFecHeaderSize) return FecPacketType::kRawKcp;

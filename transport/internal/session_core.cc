@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/endian.h"
 #include "fec/fec_packet.h"
 #include "transport/internal/buffer_pool.h"
 #include "transport/internal/listener_core.h"
@@ -692,7 +693,7 @@ absl::Status SessionCore::SendOob(absl::Span<const uint8_t> data) {
   SetNow(loop_->now_ms());
   uint8_t* buffer = loop_->pool().Get();
   uint8_t* p = buffer + crypt_header_ + fec::kFecDataHeaderSize;
-  fec::StoreLe32(p, conv());
+  StoreLe32(p, conv());
   if (!data.empty()) std::memcpy(p + 4, data.data(), data.size());
   const size_t length = crypt_header_ + fec::kFecOobHeaderSize + data.size();
   absl::Status s = encoder_->SealOob(absl::MakeSpan(buffer, length));
