@@ -236,9 +236,11 @@ void BbrController::OnFlush(const FlushEvent& event) {
   if (event.mss != 0) mss_ = event.mss;
   inflight_segments_ = event.inflight_segments;
   // Timeouts and fast retransmissions are losses; kcp-go's early
-  // retransmissions are guesses and do not count.
-  const uint64_t lost =
-      uint64_t{event.timeouts + event.fast} * (event.mss + 24);
+  // retransmissions are guesses and do not count. Before the first RTT
+  // sample the retransmission timer runs on KCP's default (200 ms), which a
+  // longer path outlasts: those timeouts say nothing about the path.
+  const uint64_t lost = min_rtt_us_ < 0 ? 0
+                                       : uint64_t{event.timeouts + event.fast} * (event.mss + 24);
   round_lost_ += lost;
   phase_lost_ += lost;
   Recompute(mss_);

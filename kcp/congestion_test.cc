@@ -88,6 +88,18 @@ TEST(Bbr, KeepsItsRateUnderRandomLoss) {
       << path.sender(f).congestion_controller().DebugString();
 }
 
+// A satellite-like path: before the first RTT sample KCP's timer (200 ms)
+// fires long before a 600 ms round trip ends; those timeouts must not end
+// STARTUP (they did: the flow then crawled up at 1.25x per 8 rounds of 600 ms).
+TEST(Bbr, FillsALongFatLossyPath) {
+  const Link link{10'000'000, 600'000, 0.005};
+  SimulatedPath path = MakePath(link);
+  const int f = path.AddFlow({});
+  path.RunUntil(40 * kSecond);
+  EXPECT_GE(path.GoodputBps(f, 10 * kSecond, 40 * kSecond), 0.7 * MaxGoodputBps(link.rate_bps))
+      << path.sender(f).congestion_controller().DebugString();
+}
+
 TEST(Bbr, FollowsAStepDownAndAStepUpOfCapacity) {
   const Link link{50'000'000, 40'000};
   SimulatedPath path = MakePath(link);
