@@ -601,12 +601,12 @@ def plot(rows, out):
     profiles = list(dict.fromkeys(r["profile"] for r in rows))
     by = {(r["profile"], r["contender"]): r for r in rows}
     with open(os.path.join(out, "wan_compare_goodput.dat"), "w") as f:
-        f.write("profile\t" + "\t".join(contenders) + "\n")
+        f.write("# profile\t" + "\t".join(contenders) + "\n")
         for p in profiles:
             f.write(p + "\t" + "\t".join(fmt(by[(p, c)]["pct_of_link"]) if (p, c) in by else "-"
                                          for c in contenders) + "\n")
     with open(os.path.join(out, "wan_compare_rtt.dat"), "w") as f:
-        f.write("profile\t" + "\t".join(contenders) + "\n")
+        f.write("# profile\t" + "\t".join(contenders) + "\n")
         for p in profiles:
             vals = []
             for c in contenders:
@@ -628,7 +628,7 @@ set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
-set key top right
+set key outside right top
 set grid ytics
 set datafile separator '\\t'
 set datafile missing '-'
@@ -636,9 +636,8 @@ set xtics rotate by -15 left
 set title 'goodput, % of the link rate (higher is better)'
 set yrange [0:110]
 plot {series('wan_compare_goodput.dat')}
-set title 'echo RTT p99 under the bulk load / base RTT (lower is better; log scale)'
-set logscale y
-set yrange [0.9:*]
+set title 'ping RTT p99 during the transfer / base RTT (lower is better; 2 = the full 1-BDP queue)'
+set yrange [0:2.5]
 plot {series('wan_compare_rtt.dat')}
 unset multiplot
 """)
@@ -662,8 +661,8 @@ def main():
     ap.add_argument("--contenders", default="", help="comma list: kcpp (every controller), "
                     "kcpp/<cc>, kcp-go, tcp-cubic, tcp-bbr (default: all)")
     ap.add_argument("--mode", default="fast3", help="KCP mode: normal, fast, fast2, fast3")
-    ap.add_argument("--rounds", type=int, default=3, help="runs per profile and contender "
-                    "(the table shows medians)")
+    ap.add_argument("--rounds", type=int, default=1, help="runs per profile and contender "
+                    "(the table shows medians; one round of everything takes ~13 min)")
     ap.add_argument("--no-fairness", action="store_true")
     ap.add_argument("--validate", action="store_true", help="validate the emulator instead")
     ap.add_argument("--quick", action="store_true",
@@ -673,7 +672,17 @@ def main():
                     help="linkem's SCHED_FIFO priority (0: normal scheduling)")
     ap.add_argument("--ns-prefix", default="kcpp", help="namespaces PREFIX-a and PREFIX-b")
     ap.add_argument("--keep-netns", action="store_true", help="leave the namespaces up at exit")
+    ap.add_argument("--replot", action="store_true",
+                    help="only redraw wan_compare.png from wan_compare.csv in --out")
     args = ap.parse_args()
+    out = args.out or os.path.join(os.environ.get("BUILD_WORKSPACE_DIRECTORY", "."), "bench",
+                                   "wan")
+    if args.replot:
+        with open(os.path.join(out, "wan_compare.csv")) as f:
+            rows = [{k: (float(v) if re.fullmatch(r"-?[\d.]+(e-?\d+)?|nan", v or "") else v)
+                     for k, v in r.items()} for r in csv.DictReader(f)]
+        print(f"wrote {plot(rows, out)}")
+        return
     if args.quick:
         args.rounds = 1
     if os.geteuid() != 0:
@@ -683,8 +692,6 @@ def main():
             sys.exit(f"missing {path}: bazel build --config=opt //bench/wan:wan_compare")
     if not shutil.which("iperf3") or not shutil.which("ping"):
         sys.exit("iperf3 and ping are needed: run tools/setup.sh")
-    out = args.out or os.path.join(os.environ.get("BUILD_WORKSPACE_DIRECTORY", "."), "bench",
-                                   "wan")
     os.makedirs(out, exist_ok=True)
     args.tmp = tempfile.mkdtemp(prefix="kcpp-wan.")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
