@@ -9,10 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "kcp/congestion.h"
 
-ABSL_FLAG(std::string, tunnel_congestion, "kcp-go",
-          "Congestion control of the tunnels' KCP sessions: bbr (paced at the path's measured "
-          "rate; docs/tunnel.md), kcp-go (kcptun's behaviour) or none. kcpd only: kcptun's own "
-          "flags keep their meaning.");
+ABSL_FLAG(std::string, tunnel_congestion, "bbr",
+          "Congestion control of the tunnels' KCP sessions: bbr (the default: paced at the "
+          "path's measured rate), kcp-go (exactly kcptun's behaviour) or none. kcpd only: "
+          "kcptun's own flags keep their meaning.");
 ABSL_FLAG(int, tunnel_loops, 1,
           "Event loops of kcptun-compatible tunnels (TCP sockets, smux and snappy; KCP itself "
           "runs on the transport's loops). See docs/tunnel.md.");

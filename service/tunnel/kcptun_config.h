@@ -97,7 +97,7 @@ struct KcptunConfig {
   int ratelimit = 0;      // bytes/s per KCP session, 0 = unlimited (2025)
   // Not a kcptun setting: kcpd's --tunnel_congestion (docs/tunnel.md), the
   // congestion control of what this end sends (transport/options.h).
-  std::string congestion = "kcp-go";
+  std::string congestion = "bbr";
   int closewait = 0;      // seconds (2025 name; accepted, not used: kcptun 2021 behaviour)
   std::string log;
   std::string snmplog;

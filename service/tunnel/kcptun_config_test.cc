@@ -272,11 +272,11 @@ TEST(KcptunConfig, SessionOptionsAreKcptunsPerSessionSettings) {
   EXPECT_EQ(o.mtu, 1350);
   EXPECT_EQ(o.dscp, 46);
   EXPECT_EQ(o.socket_buffer_bytes, 65536);
-  EXPECT_EQ(o.congestion, "kcp-go");  // kcptun's behaviour unless kcpd says otherwise
+  EXPECT_EQ(o.congestion, "bbr");  // kcpd's default; --tunnel_congestion changes it
   EXPECT_TRUE(o.Validate().ok());
-  KcptunConfig bbr = *c;
-  bbr.congestion = "bbr";  // kcpd --tunnel_congestion=bbr
-  EXPECT_EQ(ToSessionOptions(bbr).congestion, "bbr");
+  KcptunConfig kcpgo = *c;
+  kcpgo.congestion = "kcp-go";  // kcpd --tunnel_congestion=kcp-go
+  EXPECT_EQ(ToSessionOptions(kcpgo).congestion, "kcp-go");
 }
 
 TEST(KcptunConfig, SmuxConfigFollowsKcptun) {
