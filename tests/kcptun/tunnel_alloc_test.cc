@@ -115,7 +115,11 @@ TEST_P(TunnelAllocations, WarmTransferAllocatesNothingPerPacket) {
   std::printf("32 MiB through both tunnels, %llu datagrams at the client: %llu allocations\n",
               static_cast<unsigned long long>(datagrams),
               static_cast<unsigned long long>(allocations));
-  ASSERT_GT(datagrams, 20000u);
+  // Enough datagrams to speak of "per datagram": 32 MiB is ~25,000 data
+  // datagrams without compression; with snappy (test data compresses) and
+  // adaptive parity (kcpd's default bbr withholds FEC parity on a link that
+  // loses nothing) about 16,000.
+  ASSERT_GT(datagrams, 10000u);
   // Far below one per datagram. Without compression what is left is queue
   // growth: a queue that grows past its warm-up peak (the machine's
   // scheduling decides how far) takes 4 KiB chunks from the heap until its
