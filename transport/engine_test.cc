@@ -147,7 +147,9 @@ TEST_P(Flavors, EchoBetweenFlavors) {
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->counters.bytes_received, uint64_t{1} << 20);
   // ikcp's receive window is at least 128 segments (ikcp_wndsize).
-  if (client_flavor == "ikcp") EXPECT_GE(info->receive_window, 128u);
+  if (client_flavor == "ikcp") {
+    EXPECT_GE(info->receive_window, 128u);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Kcp, Flavors,
