@@ -289,7 +289,7 @@ class Kcp {
   // ikcp_interval: clamps to [10, 5000] ms.
   void SetInterval(int interval_ms);
   // Window sizes in segments; values <= 0 leave a side unchanged. kIkcp
-  // raises rcv to at least 128 as ikcp_wndsize does. Windows above 32768
+  // raises rcv to at least 128 as ikcp_wndsize does. Windows above 65535
   // are rejected (InvalidArgument): `wnd` on the wire is 16 bits.
   absl::Status SetWindowSize(int snd_wnd, int rcv_wnd);
   // MTU: the KCP bytes of one datagram (headroom not included); mss = mtu -
