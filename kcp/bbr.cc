@@ -131,7 +131,6 @@ void BbrController::UpdateBandwidth(const RateSample& s) {
 void BbrController::UpdateMinRtt(const AckEvent& event) {
   const int64_t rtt = event.sample.rtt_us;
   if (rtt <= 0) return;
-  last_rtt_us_ = rtt;
   if (round_min_rtt_us_ < 0 || rtt < round_min_rtt_us_) round_min_rtt_us_ = rtt;
   const bool expired = event.now_us - min_rtt_stamp_us_ > kMinRttWindowUs;
   if (min_rtt_us_ < 0 || rtt <= min_rtt_us_ || (expired && mode_ == Mode::kProbeRtt)) {

@@ -112,7 +112,6 @@ class BbrController final : public CongestionController {
   std::array<uint64_t, kBwWindowRounds> bw_rounds_{};  // max sample per round
   int64_t min_rtt_us_ = -1;
   int64_t min_rtt_stamp_us_ = 0;
-  int64_t last_rtt_us_ = -1;
   // Rounds.
   uint64_t round_count_ = 0;
   uint64_t next_round_delivered_ = 0;

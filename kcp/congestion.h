@@ -123,9 +123,6 @@ class CongestionController {
   // After every full flush's transmissions (including one that sent
   // nothing).
   virtual void OnFlush(const FlushEvent& event) = 0;
-  // Sending a segment for the first time while nothing else is in flight
-  // (the end of an idle period).
-  virtual void OnRestartAfterIdle(int64_t now_us) {}
 
   // Segments the controller allows, or kUnlimited. `span` windows limit
   // snd_nxt - snd_una (KCP's own window semantics); the others limit

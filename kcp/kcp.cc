@@ -990,7 +990,6 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
       if (needsend) {
         if (rate_ != nullptr) {
           const bool first = s.xmit == 1;
-          if (first && sent_unacked == 0) cc_->OnRestartAfterIdle(clock_us_);
           rate_->sent[slot] = rate_->sampler.OnSent(clock_us_, first && sent_unacked == 0, !first);
           if (first) ++sent_unacked;
           else retransmitted_bytes += s.len + kSegmentHeaderSize;
