@@ -80,6 +80,23 @@ if (( ${#MISSING[@]} )); then
     >/tmp/kcpp-apt.log 2>&1 || { tail -20 /tmp/kcpp-apt.log >&2; die "apt-get install failed (full log: /tmp/kcpp-apt.log)"; }
 fi
 
+# --- npm tools ------------------------------------------------------------------
+# buf (proto lint, //proto:buf_lint_test), pinned. npm and Node.js come from
+# Debian unless the machine already has them.
+BUF_VERSION=1.75.0
+if [[ "$(buf --version 2>/dev/null || true)" != "$BUF_VERSION" ]]; then
+  if ! command -v npm >/dev/null; then
+    say "installing npm"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends npm \
+      >/tmp/kcpp-apt.log 2>&1 || { tail -20 /tmp/kcpp-apt.log >&2; die "apt-get install npm failed (full log: /tmp/kcpp-apt.log)"; }
+  fi
+  say "installing buf $BUF_VERSION from the npm registry into /usr/local"
+  $SUDO npm install -g --prefix /usr/local --no-fund --no-audit "@bufbuild/buf@$BUF_VERSION" \
+    >/tmp/kcpp-npm.log 2>&1 || { tail -20 /tmp/kcpp-npm.log >&2; die "npm install @bufbuild/buf failed (is registry.npmjs.org reachable? full log: /tmp/kcpp-npm.log)"; }
+  [[ "$(/usr/local/bin/buf --version 2>/dev/null || true)" == "$BUF_VERSION" ]] ||
+    die "buf $BUF_VERSION did not install into /usr/local/bin (see /tmp/kcpp-npm.log)"
+fi
+
 # --- BoringSSL source package -------------------------------------------------
 CACHE="${KCPP_CACHE:-$HOME/.cache/kcpp}"
 BSSL_DIR="$CACHE/boringssl"
