@@ -267,8 +267,8 @@ class MuxLink final : private smux::SessionHandler, private transport::EventLoop
   Handler* const handler_;
   std::shared_ptr<Doorbell> doorbell_;
   std::unique_ptr<smux::Session> mux_;
-  std::optional<snappy::FramingEncoder> encoder_;
-  std::optional<snappy::FramingDecoder> decoder_;
+  std::optional<snappy_framing::FramingEncoder> encoder_;
+  std::optional<snappy_framing::FramingDecoder> decoder_;
   transport::EventLoop::TimerId timer_;
   int64_t timer_at_ = -1;
 

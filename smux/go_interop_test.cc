@@ -2,7 +2,7 @@
 // the child's stdin/stdout, with and without golang/snappy framing under
 // smux exactly as kcptun layers them (docs/protocol.md §6.1-§6.2). The C++
 // side is a small poll() loop around the sans-IO Session (and
-// snappy::FramingEncoder/Decoder); the Go side is go_smux_peer.go.
+// snappy_framing::FramingEncoder/Decoder); the Go side is go_smux_peer.go.
 //
 // Proven here, for v1 and v2, client and server roles:
 //   * many concurrent streams opened from both sides at once, each moving
@@ -295,7 +295,7 @@ class Endpoint : public SessionHandler {
     a.held = 0;
   }
 
-  const snappy::FramingEncoder& encoder() const { return enc_; }
+  const snappy_framing::FramingEncoder& encoder() const { return enc_; }
 
  private:
   // Moves data the stream wants to send into the session.
@@ -396,8 +396,8 @@ class Endpoint : public SessionHandler {
   const bool snappy_;
   GoPeer* const peer_;
   Bytes in_pending_;
-  snappy::FramingDecoder dec_;
-  snappy::FramingEncoder enc_;
+  snappy_framing::FramingDecoder dec_;
+  snappy_framing::FramingEncoder enc_;
 };
 
 struct Params {

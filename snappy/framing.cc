@@ -10,7 +10,7 @@
 #include "base/endian.h"
 #include "snappy/internal/crc32c.h"
 
-namespace kcpp::snappy {
+namespace kcpp::snappy_framing {
 namespace {
 
 constexpr size_t kCrcSize = 4;
@@ -335,4 +335,4 @@ absl::StatusOr<std::vector<uint8_t>> DecodeFramed(absl::Span<const uint8_t> fram
   return out;
 }
 
-}  // namespace kcpp::snappy
+}  // namespace kcpp::snappy_framing

@@ -43,7 +43,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 
-namespace kcpp::snappy {
+namespace kcpp::snappy_framing {
 
 // Most uncompressed bytes in one data chunk (framing_format.txt §4.2,
 // golang/snappy maxBlockSize).
@@ -198,6 +198,6 @@ class FramingDecoder {
 std::vector<uint8_t> EncodeFramed(absl::Span<const uint8_t> data);
 absl::StatusOr<std::vector<uint8_t>> DecodeFramed(absl::Span<const uint8_t> framed);
 
-}  // namespace kcpp::snappy
+}  // namespace kcpp::snappy_framing
 
 #endif  // KCPP_SNAPPY_FRAMING_H_

@@ -13,7 +13,7 @@
 #include "snappy/framing.h"
 #include "testing/allocation_counter.h"
 
-namespace kcpp::snappy {
+namespace kcpp::snappy_framing {
 namespace {
 
 std::vector<uint8_t> Frame(size_t n, uint32_t seed) {
@@ -65,4 +65,4 @@ TEST(FramingAllocations, WarmPaths) {
 }
 
 }  // namespace
-}  // namespace kcpp::snappy
+}  // namespace kcpp::snappy_framing

@@ -14,7 +14,7 @@
 #include "snappy/framing.h"
 #include "snappy/internal/crc32c.h"
 
-namespace kcpp::snappy {
+namespace kcpp::snappy_framing {
 namespace {
 
 // x = x*1103515245 + 12345 (mod 2^32), as in go_snappy_bench.go.
@@ -98,4 +98,4 @@ void BM_Crc32c(benchmark::State& state) {
 BENCHMARK(BM_Crc32c)->Arg(1024)->Arg(65536);
 
 }  // namespace
-}  // namespace kcpp::snappy
+}  // namespace kcpp::snappy_framing

@@ -10,7 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace kcpp::snappy {
+namespace kcpp::snappy_framing {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
@@ -334,4 +334,4 @@ TEST(FramingDecoder, ErrorsAreSticky) {
 }
 
 }  // namespace
-}  // namespace kcpp::snappy
+}  // namespace kcpp::snappy_framing

@@ -24,7 +24,7 @@
 #include "gtest/gtest.h"
 #include "snappy/framing.h"
 
-namespace kcpp::snappy {
+namespace kcpp::snappy_framing {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
@@ -235,10 +235,10 @@ TEST(GoSnappyInterop, SameVerdictOnHostileStreams) {
 }
 
 }  // namespace
-}  // namespace kcpp::snappy
+}  // namespace kcpp::snappy_framing
 
 int main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);
-  if (argc > 1) kcpp::snappy::g_peer = argv[1];
+  if (argc > 1) kcpp::snappy_framing::g_peer = argv[1];
   return RUN_ALL_TESTS();
 }

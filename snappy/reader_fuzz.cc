@@ -16,7 +16,7 @@ namespace {
 
 // Returns false if the stream was rejected; fills `out` with decoded bytes.
 bool Decode(const uint8_t* data, size_t size, size_t piece, std::vector<uint8_t>* out) {
-  kcpp::snappy::FramingDecoder dec;
+  kcpp::snappy_framing::FramingDecoder dec;
   size_t pos = 0;
   while (pos < size) {
     const size_t n = std::min(piece, size - pos);
@@ -30,7 +30,7 @@ bool Decode(const uint8_t* data, size_t size, size_t piece, std::vector<uint8_t>
         return false;
       }
       if (*used > in.size()) std::abort();
-      if (dec.decoded().size() > kcpp::snappy::kMaxChunkDataSize) std::abort();
+      if (dec.decoded().size() > kcpp::snappy_framing::kMaxChunkDataSize) std::abort();
       if (*used == 0 && dec.decoded().empty()) std::abort();  // no progress
       in.remove_prefix(*used);
       out->insert(out->end(), dec.decoded().begin(), dec.decoded().end());

@@ -17,7 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace kcpp::snappy::internal {
+namespace kcpp::snappy_framing::internal {
 
 // Extends a CRC-32C: `crc` is the CRC-32C of some prefix (0 for the empty
 // prefix), the result is the CRC-32C of prefix || data[0, size).
@@ -41,6 +41,6 @@ inline uint32_t Crc32c(uint32_t crc, const uint8_t* data, size_t size) {
   return ~raw;
 }
 
-}  // namespace kcpp::snappy::internal
+}  // namespace kcpp::snappy_framing::internal
 
 #endif  // KCPP_SNAPPY_INTERNAL_CRC32C_H_

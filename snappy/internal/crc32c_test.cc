@@ -6,7 +6,7 @@
 
 #include "gtest/gtest.h"
 
-namespace kcpp::snappy::internal {
+namespace kcpp::snappy_framing::internal {
 namespace {
 
 // Check values from RFC 3720 (iSCSI) Appendix B.4 and the CRC catalogue
@@ -79,4 +79,4 @@ TEST(Crc32c, ExtendEqualsOneShot) {
 }
 
 }  // namespace
-}  // namespace kcpp::snappy::internal
+}  // namespace kcpp::snappy_framing::internal
