@@ -36,6 +36,8 @@ PACKAGES=(
   # interop peers
   golang-go golang-github-xtaci-kcp-dev golang-github-xtaci-smux-dev
   golang-github-klauspost-reedsolomon-dev golang-github-golang-snappy-dev kcptun
+  # the Python client example (examples/python, Debian's /usr/bin/python3)
+  python3-grpcio python3-protobuf
 )
 
 # --- deb-src: derived from the machine's own deb822 sources file ------------
