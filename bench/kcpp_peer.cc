@@ -93,6 +93,9 @@ ABSL_FLAG(bool, async, false,
 ABSL_FLAG(bool, stats, false,
           "client -bench bulk/rtt: print the session's and the engine's counters to stderr; "
           "server: the engine's, at exit");
+ABSL_FLAG(int, trace_ms, 0,
+          "client -bench bulk: every N ms print one line of the session's state to stderr "
+          "(controller, windows, pacing rate, queued segments, retransmissions; 0: none)");
 
 namespace {
 
@@ -429,6 +432,47 @@ int RunClient(Engine& engine) {
   return 0;
 }
 
+// -trace_ms: a thread that prints the session's state while a transfer runs
+// (the transfer's own timing is taken without it).
+std::mutex g_trace_mu;
+std::condition_variable g_trace_cv;
+bool g_trace_stop = false;
+
+std::thread StartTracer(Session& s, absl::Time start) {
+  const int period_ms = absl::GetFlag(FLAGS_trace_ms);
+  if (period_ms <= 0) return std::thread();
+  return std::thread([&s, start, period_ms] {
+    std::unique_lock<std::mutex> lock(g_trace_mu);
+    while (!g_trace_cv.wait_for(lock, std::chrono::milliseconds(period_ms),
+                                [] { return g_trace_stop; })) {
+      absl::StatusOr<kcpp::transport::SessionInfo> i = s.GetInfo();
+      if (!i.ok()) return;
+      std::fprintf(stderr,
+                   "trace %.3f s: srtt %u rto %u wnd snd %u rmt %u cwnd %u waiting %u queued %zu "
+                   "pacing %.1f Mbit/s parity %d out %llu retrans %llu (rto %llu fast %llu) | %s\n",
+                   absl::ToDoubleSeconds(absl::Now() - start), i->srtt_ms, i->rto_ms,
+                   i->send_window, i->remote_window, i->congestion_window, i->segments_waiting,
+                   i->outbound_queued_bytes, static_cast<double>(i->pacing_rate) * 8 / 1e6,
+                   i->fec_parity_sending,
+                   static_cast<unsigned long long>(i->counters.packets_sent),
+                   static_cast<unsigned long long>(i->counters.retransmitted_segments),
+                   static_cast<unsigned long long>(i->counters.lost_segments),
+                   static_cast<unsigned long long>(i->counters.fast_retransmitted_segments),
+                   i->congestion.c_str());
+    }
+  });
+}
+
+void StopTracer(std::thread& tracer) {
+  if (!tracer.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(g_trace_mu);
+    g_trace_stop = true;
+  }
+  g_trace_cv.notify_all();
+  tracer.join();
+}
+
 // -bench bulk.
 int RunClientBulk(Engine& engine) {
   std::unique_ptr<Session> s = DialPeer(engine);
@@ -436,9 +480,11 @@ int RunClientBulk(Engine& engine) {
   const absl::Time start = absl::Now();
   absl::Status write_status;
   std::thread writer = StartWriter(*s, total, &write_status);
+  std::thread tracer = StartTracer(*s, start);
   uint8_t reply[8];
   ReadFull(*s, reply, sizeof(reply), "answer");
   const absl::Time end = absl::Now();
+  StopTracer(tracer);
   writer.join();
   if (!write_status.ok()) Die(absl::StrCat("write: ", write_status.ToString()));
   if (LoadLe64(reply) != total) {
