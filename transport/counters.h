@@ -59,6 +59,9 @@ struct Counters {
   // Times the peer's address changed and the session followed it
   // (ListenerOptions::follow_address_changes).
   uint64_t address_changes = 0;
+  // Authenticated datagrams dropped as replays (SessionOptions::
+  // replay_protection): counter already seen, or too far behind the newest.
+  uint64_t replays_rejected = 0;
 
   Counters& operator+=(const Counters& o);
 };
@@ -91,6 +94,7 @@ inline Counters& Counters::operator+=(const Counters& o) {
   oob_packets_received += o.oob_packets_received;
   send_drops += o.send_drops;
   address_changes += o.address_changes;
+  replays_rejected += o.replays_rejected;
   return *this;
 }
 

@@ -59,6 +59,11 @@ struct ListenerStats {
   uint64_t dropped_backlog_full = 0;
   uint64_t dropped_session_limit = 0;
   uint64_t dropped_truncated = 0;  // larger than 1500 bytes (kcp-go's limit)
+  // SessionOptions::replay_protection: authenticated datagrams dropped as
+  // replays — refused by their session's window (also in its
+  // Counters::replays_rejected), or that would have created a session but
+  // were stamped outside replay_max_skew_ms or before this listener began.
+  uint64_t dropped_replay = 0;
 };
 
 class Listener {

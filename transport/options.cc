@@ -87,6 +87,17 @@ absl::Status SessionOptions::Validate() const {
         close_linger_ms, ", ", dead_link, ", ", dead_link_min_ms, ", ", idle_timeout_ms, ", ",
         keepalive_ms));
   }
+  if (replay_protection && crypt != "aes-128-gcm" && crypt != "aes-192-gcm" &&
+      crypt != "aes-256-gcm" && crypt != "chacha20-poly1305") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "replay_protection needs an AEAD crypt (aes-128-gcm, aes-192-gcm, aes-256-gcm or "
+        "chacha20-poly1305), whose authenticated nonce carries the counter; got \"",
+        crypt, "\""));
+  }
+  if (replay_max_skew_ms < 1000 || replay_max_skew_ms > 3600000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "replay_max_skew_ms must be 1000..3600000 (1 s to 1 h), got ", replay_max_skew_ms));
+  }
   return absl::OkStatus();
 }
 

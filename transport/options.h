@@ -145,6 +145,34 @@ struct SessionOptions {
   // that is only receiving after its NAT rebound. 0 = never (kcp-go).
   int keepalive_ms = 0;
 
+  // Replay protection, kcpp <-> kcpp only (docs/protocol.md §11.10). Needs an
+  // AEAD crypt (aes-128-gcm, aes-192-gcm, aes-256-gcm, chacha20-poly1305)
+  // and must be on at both ends: the 12-byte AEAD nonce then carries the
+  // sender's clock (Unix ms, mod 2^32) and a per-session counter instead of
+  // random bytes, and each session keeps an RFC 6479 window over its peer's
+  // counter (256 bytes, allocated once when the session is created), so a
+  // captured datagram replayed into a live session is dropped and counted
+  // (Counters::replays_rejected) before KCP or the address-change logic see
+  // it: it can neither be delivered twice nor move the session to the
+  // replayer's address. A datagram that would create a session must also
+  // be stamped within replay_max_skew_ms of this host's clock, after the
+  // listener was created (so one captured before a restart creates nothing
+  // after it), and not be one that created a session already, from any
+  // address (the listener remembers those stamps for replay_max_skew_ms, at
+  // most 65536 of them); refusals count in ListenerStats::dropped_replay.
+  // Clock assumption: the hosts' clocks differ by less than
+  // replay_max_skew_ms (NTP); a client whose clock runs behind the server's
+  // by d connects only d after the server (re)starts, and a client whose
+  // clock runs ahead by d leaves the last d before a restart open to
+  // replay into the restarted server. Off (the default) the wire is byte-identical to
+  // kcp-go's: a kcp-go peer ignores the nonce's content and reads a kcpp
+  // sender either way, but its random nonces fail this check, so turn it on
+  // only where every peer is kcpp.
+  bool replay_protection = false;
+  // How far (ms, either way) a session-creating datagram's stamp may be from
+  // this host's clock with replay_protection; 1000..3600000.
+  int replay_max_skew_ms = 60000;
+
   // Checks ranges and names; errors say which field and what is allowed.
   absl::Status Validate() const;
 };

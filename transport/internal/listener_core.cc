@@ -136,6 +136,7 @@ ListenerStats ListenerShared::GetStats() const {
   s.dropped_backlog_full = stats_.dropped_backlog_full.load();
   s.dropped_session_limit = stats_.dropped_session_limit.load();
   s.dropped_truncated = stats_.dropped_truncated.load();
+  s.dropped_replay = stats_.dropped_replay.load();
   return s;
 }
 
@@ -176,12 +177,20 @@ void ListenerPart::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress&
     return;
   }
   const PacketIdentity identity = Identify(opened.payload);
+  // Replay protection (§11.10): the nonce, still in clear at offset 0, is
+  // the sender's stamp; the AEAD has just authenticated it.
+  crypt::ReplayStamp stamp_storage;
+  const crypt::ReplayStamp* stamp = nullptr;
+  if (shared_->options().session.replay_protection) {
+    stamp_storage = crypt::ReplayStamp::Load(datagram.data());
+    stamp = &stamp_storage;
+  }
   // A known conv from an unknown address: the peer moved, unless this is the
   // first datagram of a new conversation (PUSH sn 0), which makes a new
   // session as in kcp-go (two clients may draw the same conv).
   if (identity.has_conv && !identity.StartsConversation() &&
       shared_->options().follow_address_changes && table_.Find(from) == nullptr &&
-      ForwardToMovedSession(identity, opened.payload, from, datagram.size(), now_ms)) {
+      ForwardToMovedSession(identity, opened.payload, from, datagram.size(), now_ms, stamp)) {
     return;
   }
   // A refused conversation gets in again only by starting over (segment 0).
@@ -194,6 +203,17 @@ void ListenerPart::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress&
   DemuxAction action = table_.Decide(from, identity, pending);
   if ((action == DemuxAction::kCreate || action == DemuxAction::kReplace) && !accepting_) {
     action = DemuxAction::kDropNoConv;  // closed listeners create nothing
+  }
+  // A replayed datagram must not create a session: only segment 0 (a later
+  // PUSH with una 0 could be a replay from a conversation whose creating
+  // datagram is forgotten; a peer whose segment 0 was lost sends it again),
+  // stamped near our clock, after this listener began (a restart), and not
+  // from a conversation that created a session already (from any address).
+  if ((action == DemuxAction::kCreate || action == DemuxAction::kReplace) && stamp != nullptr &&
+      (!identity.StartsConversation() ||
+       !shared_->creation_guard().Admit(identity.conv, *stamp, WallClockMs()))) {
+    shared_->stats().dropped_replay.fetch_add(1, std::memory_order_relaxed);
+    return;
   }
   // accept_backlog and max_sessions hold across loops: places are reserved
   // before the session exists (a replacement inherits its predecessor's
@@ -208,9 +228,12 @@ void ListenerPart::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress&
   }
   ListenerShared::AtomicStats& stats = shared_->stats();
   switch (action) {
-    case DemuxAction::kFeed:
-      (*table_.Find(from))->OnPayload(opened.payload, datagram.size(), now_ms);
+    case DemuxAction::kFeed: {
+      SessionCore* core = *table_.Find(from);
+      if (stamp != nullptr && !core->AdmitStamp(*stamp)) return;  // counted by the session
+      core->OnPayload(opened.payload, datagram.size(), now_ms);
       return;
+    }
     case DemuxAction::kReplace: {
       // The peer restarted with a new conversation from the same address
       // (sn == 0): the old session is over (kcp-go closes it, §5.2 step 5).
@@ -220,11 +243,11 @@ void ListenerPart::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress&
       handing_over_ = old;
       old->Replace();
       handing_over_ = nullptr;
-      CreateSession(from, identity.conv, opened.payload, datagram.size(), now_ms);
+      CreateSession(from, identity.conv, opened.payload, datagram.size(), now_ms, stamp);
       return;
     }
     case DemuxAction::kCreate:
-      CreateSession(from, identity.conv, opened.payload, datagram.size(), now_ms);
+      CreateSession(from, identity.conv, opened.payload, datagram.size(), now_ms, stamp);
       return;
     case DemuxAction::kDropNoConv:
       stats.dropped_no_conv.fetch_add(1, std::memory_order_relaxed);
@@ -245,7 +268,8 @@ void ListenerPart::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress&
 }
 
 void ListenerPart::CreateSession(const SocketAddress& from, uint32_t conv,
-                                 absl::Span<uint8_t> payload, size_t wire_bytes, int64_t now_ms) {
+                                 absl::Span<uint8_t> payload, size_t wire_bytes, int64_t now_ms,
+                                 const crypt::ReplayStamp* stamp) {
   const uint64_t id = Loop::NextId();
   auto shared = std::make_shared<SessionShared>(id, loop_, shared_->options().session, conv,
                                                 shared_->local(), from, /*accepted=*/true);
@@ -258,6 +282,8 @@ void ListenerPart::CreateSession(const SocketAddress& from, uint32_t conv,
   }
   SessionCore* raw = core->get();
   raw->Start(now_ms);
+  // The creating datagram opens the session's window over its peer's counter.
+  if (stamp != nullptr) raw->AdmitStamp(*stamp);
   loop_->AddObject(id, *std::move(core));
   table_.Insert(from, conv, raw);
   shared_->RegisterConv(conv, {loop_.get(), id});
@@ -269,24 +295,28 @@ void ListenerPart::CreateSession(const SocketAddress& from, uint32_t conv,
 
 bool ListenerPart::ForwardToMovedSession(const PacketIdentity& id, absl::Span<uint8_t> payload,
                                          const SocketAddress& from, size_t wire_bytes,
-                                         int64_t now_ms) {
+                                         int64_t now_ms, const crypt::ReplayStamp* stamp) {
   ListenerShared::ConvHome home;
   if (!shared_->FindConv(id.conv, &home)) return false;
   if (home.loop == loop_.get()) {
     auto* core = static_cast<SessionCore*>(loop_->FindObject(home.session_id));
     if (core == nullptr) return false;
-    core->OnPayloadFromNewAddress(payload, from, wire_bytes, now_ms);
+    core->OnPayloadFromNewAddress(payload, from, wire_bytes, now_ms, stamp);
     return true;
   }
   // The kernel hashed the new address to this loop's socket: hand a copy to
   // the session's loop (a rare path; the copy is the price).
   Loop* home_loop = home.loop;
+  // The window lives on the session's loop, so the stamp travels too.
+  const bool stamped = stamp != nullptr;
+  const crypt::ReplayStamp stamp_copy = stamped ? *stamp : crypt::ReplayStamp{};
   home_loop->Post([home_loop, id = home.session_id,
-                   bytes = std::vector<uint8_t>(payload.begin(), payload.end()), from,
-                   wire_bytes]() mutable {
+                   bytes = std::vector<uint8_t>(payload.begin(), payload.end()), from, wire_bytes,
+                   stamped, stamp_copy]() mutable {
     auto* core = static_cast<SessionCore*>(home_loop->FindObject(id));
     if (core != nullptr) {
-      core->OnPayloadFromNewAddress(absl::MakeSpan(bytes), from, wire_bytes, home_loop->now_ms());
+      core->OnPayloadFromNewAddress(absl::MakeSpan(bytes), from, wire_bytes, home_loop->now_ms(),
+                                    stamped ? &stamp_copy : nullptr);
     }
   });
   return true;

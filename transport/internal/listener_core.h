@@ -23,9 +23,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "crypt/packet_cipher.h"
+#include "crypt/replay_window.h"
+#include "transport/internal/creation_guard.h"
 #include "transport/internal/demux.h"
 #include "transport/internal/loop.h"
 #include "transport/internal/udp_endpoint.h"
+#include "transport/internal/wall_clock.h"
 #include "transport/listener.h"
 #include "transport/options.h"
 #include "transport/session.h"
@@ -38,11 +41,18 @@ class ListenerShared {
  public:
   ListenerShared(ListenerOptions options, std::shared_ptr<const crypt::PacketCipher> cipher,
                  SocketAddress local)
-      : options_(std::move(options)), cipher_(std::move(cipher)), local_(std::move(local)) {}
+      : options_(std::move(options)),
+        cipher_(std::move(cipher)),
+        local_(std::move(local)),
+        creation_guard_(WallClockMs(), options_.session.replay_max_skew_ms) {}
 
   const ListenerOptions& options() const { return options_; }
   const std::shared_ptr<const crypt::PacketCipher>& cipher() const { return cipher_; }
   const SocketAddress& local() const { return local_; }
+  // With replay protection: whether a datagram may create a session (fresh
+  // by the clock, not before the listener began, not a replay of one that
+  // created a session already).
+  CreationGuard& creation_guard() { return creation_guard_; }
 
   // Set once by Engine::Listen after the parts exist.
   void SetParts(std::vector<std::shared_ptr<Loop>> loops, std::vector<uint64_t> part_ids) {
@@ -93,6 +103,7 @@ class ListenerShared {
     std::atomic<uint64_t> dropped_backlog_full{0};
     std::atomic<uint64_t> dropped_session_limit{0};
     std::atomic<uint64_t> dropped_truncated{0};
+    std::atomic<uint64_t> dropped_replay{0};
     std::atomic<int64_t> live_sessions{0};
   };
   AtomicStats& stats() { return stats_; }
@@ -101,6 +112,7 @@ class ListenerShared {
   const ListenerOptions options_;
   const std::shared_ptr<const crypt::PacketCipher> cipher_;
   const SocketAddress local_;
+  CreationGuard creation_guard_;
   std::vector<std::shared_ptr<Loop>> loops_;
   std::vector<uint64_t> part_ids_;
 
@@ -135,6 +147,8 @@ class ListenerPart final : public LoopObject, public UdpEndpoint::Receiver {
 
   // A session of this part left its loop.
   void OnSessionFinished(SessionCore* core);
+  // A session of this part refused a replayed datagram.
+  void OnReplay() { shared_->stats().dropped_replay.fetch_add(1, std::memory_order_relaxed); }
   // A session of this part now talks to core->remote() instead of `old`.
   void OnSessionMoved(SessionCore* core, const SocketAddress& old);
   bool follows_address_changes() const { return shared_->options().follow_address_changes; }
@@ -150,11 +164,12 @@ class ListenerPart final : public LoopObject, public UdpEndpoint::Receiver {
   // Creates a session in a place already reserved (ReservePlace or a
   // replaced predecessor's).
   void CreateSession(const SocketAddress& from, uint32_t conv, absl::Span<uint8_t> payload,
-                     size_t wire_bytes, int64_t now_ms);
+                     size_t wire_bytes, int64_t now_ms, const crypt::ReplayStamp* stamp);
   // An unknown address sent a live session's conv: hand the datagram to
   // that session, on whichever loop it lives. False if there is none.
   bool ForwardToMovedSession(const PacketIdentity& id, absl::Span<uint8_t> payload,
-                             const SocketAddress& from, size_t wire_bytes, int64_t now_ms);
+                             const SocketAddress& from, size_t wire_bytes, int64_t now_ms,
+                             const crypt::ReplayStamp* stamp);
   void MaybeRemoveSelf();
 
   const std::shared_ptr<Loop> loop_;

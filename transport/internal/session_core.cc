@@ -12,6 +12,7 @@
 #include "fec/fec_packet.h"
 #include "transport/internal/buffer_pool.h"
 #include "transport/internal/listener_core.h"
+#include "transport/internal/wall_clock.h"
 
 namespace kcpp::transport::internal {
 namespace {
@@ -73,6 +74,13 @@ void SessionCore::ReleaseUnsent() {
 absl::Status SessionCore::Init() {
   crypt_header_ = cipher_->header_size();
   trailer_ = cipher_->trailer_size();
+  if (options_.replay_protection) {
+    if (cipher_->layout() != crypt::CipherLayout::kAead) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "replay_protection needs an AEAD crypt; \"", cipher_->name(), "\" is not one"));
+    }
+    replay_ = std::make_unique<ReplayState>();
+  }
   const bool fec = options_.data_shards > 0 && options_.parity_shards > 0;
   kcp_offset_ = crypt_header_ + (fec ? fec::kFecDataHeaderSize : 0);
   const int kcp_mtu = options_.mtu - static_cast<int>(kcp_offset_ + trailer_);
@@ -157,12 +165,25 @@ void SessionCore::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& 
     ++counters_.checksum_errors;
     return;
   }
+  // A dialled session's first datagram needs no clock check: its conv is
+  // fresh, so nothing captured before it can belong to it.
+  if (replay_ && !AdmitStamp(crypt::ReplayStamp::Load(datagram.data()))) return;
   OnPayload(r.payload, datagram.size(), now_ms);
 }
 
+bool SessionCore::AdmitStamp(const crypt::ReplayStamp& stamp) {
+  if (replay_->rx.Admit(stamp.counter) == crypt::ReplayWindow::Verdict::kNew) return true;
+  ++counters_.replays_rejected;
+  if (listener_ != nullptr) listener_->OnReplay();
+  return false;
+}
+
 void SessionCore::OnPayloadFromNewAddress(absl::Span<uint8_t> payload, const SocketAddress& from,
-                                          size_t wire_bytes, int64_t now_ms) {
+                                          size_t wire_bytes, int64_t now_ms,
+                                          const crypt::ReplayStamp* stamp) {
   if (finished_) return;
+  // Before anything else: a replay must not even become a candidate address.
+  if (replay_ && stamp != nullptr && !AdmitStamp(*stamp)) return;
   if (from == remote_) {  // already followed; forwarded from another loop
     OnPayload(payload, wire_bytes, now_ms);
     return;
@@ -417,7 +438,18 @@ void SessionCore::SealPending() {
   if (unsealed_.empty()) return;
   // Every datagram has room for the cipher's overhead (Init sized KCP's MTU
   // for it), so SealBatch cannot refuse.
-  cipher_->SealBatch(unsealed_);
+  if (replay_) {
+    // AEAD has no batch speed-up to lose: each datagram gets the next stamp
+    // as its nonce (docs/protocol.md §11.10), in the order they leave.
+    const uint32_t now_ms32 = static_cast<uint32_t>(WallClockMs());
+    uint8_t nonce[crypt::kAeadNonceSize];
+    for (absl::Span<uint8_t> d : unsealed_) {
+      replay_->tx.Next(now_ms32).Store(nonce);
+      cipher_->SealWithNonce(d, nonce);
+    }
+  } else {
+    cipher_->SealBatch(unsealed_);
+  }
   for (absl::Span<uint8_t> d : unsealed_) Send(d.data(), d.size());
   unsealed_.clear();
 }

@@ -32,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "crypt/packet_cipher.h"
+#include "crypt/replay_window.h"
 #include "fec/adaptive_parity.h"
 #include "fec/fec_decoder.h"
 #include "fec/fec_encoder.h"
@@ -76,9 +77,17 @@ class SessionCore final : public LoopObject,
   void OnChecksumError() { ++counters_.checksum_errors; }
   // A decrypted datagram with this session's conv from another address
   // (the peer's NAT may have rebound): fed to the session; follows the peer
-  // there when ListenerOptions::follow_address_changes says so.
+  // there when ListenerOptions::follow_address_changes says so. With replay
+  // protection, `stamp` is its nonce and a replay is dropped first, so it
+  // can never move the session.
   void OnPayloadFromNewAddress(absl::Span<uint8_t> payload, const SocketAddress& from,
-                               size_t wire_bytes, int64_t now_ms);
+                               size_t wire_bytes, int64_t now_ms,
+                               const crypt::ReplayStamp* stamp = nullptr);
+  // Replay protection (SessionOptions::replay_protection): true if the
+  // peer's counter in `stamp` is new to this session's window (it is then
+  // recorded); false counts a replay. The datagram must have authenticated.
+  bool AdmitStamp(const crypt::ReplayStamp& stamp);
+  bool replay_protected() const { return replay_ != nullptr; }
 
   // UdpEndpoint::Receiver (dialled sessions): source check, open, OnPayload.
   void OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& from, int64_t now_ms) override;
@@ -224,6 +233,14 @@ class SessionCore final : public LoopObject,
   int64_t created_ms_ = 0;
   bool acknowledged_reported_ = true;
   bool iteration_end_requested_ = false;
+
+  // Replay protection: this session's outgoing counter and the window over
+  // its peer's (null when off; allocated once, at Init).
+  struct ReplayState {
+    crypt::ReplayCounter tx{crypt::ReplayCounter::RandomStart()};
+    crypt::ReplayWindow rx;
+  };
+  std::unique_ptr<ReplayState> replay_;
 
   SessionCallbacks callbacks_;
   Counters counters_;
