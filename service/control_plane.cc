@@ -1,5 +1,6 @@
 #include "service/control_plane.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <utility>
@@ -71,8 +72,14 @@ ControlPlane::ControlPlane(SessionBackend* backend, ControlPlaneOptions options)
       options_(std::move(options)),
       clock_(options_.monotonic_clock ? options_.monotonic_clock : SteadyNow),
       start_(clock_()),
-      tokens_({.ttl = options_.attach_timeout, .max_pending = options_.max_pending_attachments}),
-      hub_({.max_queued_events = options_.max_watch_queue},
+      tokens_({.ttl = options_.attach_timeout,
+               .max_pending = options_.max_pending_attachments,
+               .max_pending_per_pool = options_.max_pending_attachments_per_listener,
+               .local_reserve = options_.local_attachment_reserve}),
+      hub_({.max_queued_events = options_.max_watch_queue,
+            .max_queued_bytes = options_.max_watch_queue_bytes,
+            .max_watchers = options_.max_watchers,
+            .max_watchers_per_uid = options_.max_watchers_per_uid},
            [this](const internal::WatchFilter& filter) {
              std::vector<kcpp::v1::Session> out;
              uint64_t after = 0;
@@ -124,11 +131,11 @@ absl::Time ControlPlane::WallExpiry(absl::Time monotonic_expiry) const {
 }
 
 absl::Status ControlPlane::Attach(const kcpp::v1::SessionOptions& options,
-                                  kcpp::v1::Stream* stream) {
+                                  kcpp::v1::Stream* stream, const internal::AttachOrigin& origin) {
   KCPP_ASSIGN_OR_RETURN(StreamRef ref, internal::ParseStreamName(stream->name(), "stream"));
   const kcpp::v1::DataAttachment::SocketType type = internal::AttachSocketType(options);
   absl::StatusOr<internal::AttachTokenRegistry::Issued> issued =
-      tokens_.Issue(ref, KindOf(type), clock_());
+      tokens_.Issue(ref, KindOf(type), clock_(), origin);
   if (!issued.ok()) {
     // Without a token nobody can ever attach: the stream must go.
     {
@@ -181,6 +188,7 @@ absl::Status ControlPlane::CreateListener(const kcpp::v1::CreateListenerRequest&
       }
     }
   }
+  AddListenerCounts(response);
   Log(LogLevel::kInfo,
       absl::StrCat("created ", response->name(), " on ", response->bound_address()));
   return absl::OkStatus();
@@ -191,6 +199,7 @@ absl::Status ControlPlane::GetListener(const kcpp::v1::GetListenerRequest& reque
   KCPP_RETURN_IF_ERROR(CheckServing());
   KCPP_ASSIGN_OR_RETURN(std::string id, internal::ParseListenerName(request.name(), "name"));
   KCPP_ASSIGN_OR_RETURN(*response, backend_->GetListener(id));
+  AddListenerCounts(response);
   return absl::OkStatus();
 }
 
@@ -210,6 +219,7 @@ absl::Status ControlPlane::ListListeners(const kcpp::v1::ListListenersRequest& r
           "listeners", "", response->listeners(page_size - 1).name().substr(strlen("listeners/"))));
       break;
     }
+    AddListenerCounts(&l);
     *response->add_listeners() = std::move(l);
   }
   return absl::OkStatus();
@@ -219,6 +229,10 @@ absl::Status ControlPlane::DeleteListener(const kcpp::v1::DeleteListenerRequest&
   KCPP_RETURN_IF_ERROR(CheckServing());
   KCPP_ASSIGN_OR_RETURN(std::string id, internal::ParseListenerName(request.name(), "name"));
   KCPP_RETURN_IF_ERROR(backend_->DeleteListener(id, request.close_sessions()));
+  {
+    std::lock_guard<std::mutex> lock(dropped_mu_);
+    dropped_by_listener_.erase(request.name());
+  }
   Log(LogLevel::kInfo, absl::StrCat("deleted ", request.name(),
                                     request.close_sessions() ? " and closed its sessions" : ""));
   return absl::OkStatus();
@@ -236,7 +250,8 @@ absl::Status ControlPlane::DialSession(const kcpp::v1::DialSessionRequest& reque
   KCPP_ASSIGN_OR_RETURN(SessionBackend::Dialled d, backend_->Dial(remote, config, request.conv()));
   *response->mutable_session() = std::move(d.session);
   *response->mutable_stream() = std::move(d.stream);
-  KCPP_RETURN_IF_ERROR(Attach(response->session().options(), response->mutable_stream()));
+  KCPP_RETURN_IF_ERROR(Attach(response->session().options(), response->mutable_stream(),
+                              internal::AttachOrigin::Local()));
   Log(LogLevel::kInfo, absl::StrCat("dialled ", response->session().name(), " to ",
                                     response->session().remote_address(), " (conv ",
                                     response->session().conv(), ")"));
@@ -322,7 +337,7 @@ absl::Status ControlPlane::OpenStream(const kcpp::v1::OpenStreamRequest& request
   KCPP_ASSIGN_OR_RETURN(uint64_t id, internal::ParseSessionName(request.parent(), "parent"));
   KCPP_ASSIGN_OR_RETURN(kcpp::v1::Session session, backend_->GetSession(id, false));
   KCPP_ASSIGN_OR_RETURN(*response, backend_->OpenStream(id));
-  return Attach(session.options(), response);
+  return Attach(session.options(), response, internal::AttachOrigin::Local());
 }
 
 absl::Status ControlPlane::CloseStream(const kcpp::v1::CloseStreamRequest& request) {
@@ -337,7 +352,14 @@ absl::Status ControlPlane::GetStats(kcpp::v1::Stats* response) {
   response->set_attachments(attachments_.load());
   response->set_attachments_refused(attachments_refused_.load());
   response->set_control_connections_refused(control_refused_.load());
-  response->set_watchers(static_cast<uint32_t>(hub_.watchers()));
+  const internal::EventHub::Counters watch = hub_.counters();
+  response->set_watchers(static_cast<uint32_t>(watch.watchers));
+  response->set_watchers_refused(watch.refused);
+  response->set_watchers_ended_behind(watch.ended_behind);
+  response->set_watch_queued_events(watch.queued_events);
+  response->set_watch_event_bytes(static_cast<uint64_t>(std::max<int64_t>(watch.event_bytes, 0)));
+  response->set_attachments_pending(static_cast<uint32_t>(tokens_.pending()));
+  response->set_attachments_dropped(attachments_dropped_.load());
   internal::DurationToProto(clock_() - start_, response->mutable_uptime());
   response->set_version(options_.version);
   response->set_backend(std::string(backend_->name()));
@@ -345,10 +367,18 @@ absl::Status ControlPlane::GetStats(kcpp::v1::Stats* response) {
 }
 
 absl::StatusOr<std::shared_ptr<internal::EventHub::Subscription>> ControlPlane::Watch(
-    const kcpp::v1::WatchSessionEventsRequest& request, std::function<void()> wake) {
+    const kcpp::v1::WatchSessionEventsRequest& request, std::optional<uint32_t> uid,
+    std::function<void()> wake) {
   KCPP_RETURN_IF_ERROR(CheckServing());
   KCPP_ASSIGN_OR_RETURN(internal::WatchFilter filter, internal::WatchFilterFromRequest(request));
-  return hub_.Subscribe(std::move(filter), std::move(wake));
+  return hub_.Subscribe(std::move(filter), uid, std::move(wake));
+}
+
+void ControlPlane::AddListenerCounts(kcpp::v1::Listener* listener) const {
+  listener->set_attachments_pending(static_cast<uint32_t>(tokens_.pending_in(listener->name())));
+  std::lock_guard<std::mutex> lock(dropped_mu_);
+  auto it = dropped_by_listener_.find(listener->name());
+  listener->set_attachments_dropped(it == dropped_by_listener_.end() ? 0 : it->second);
 }
 
 void ControlPlane::Unwatch(const std::shared_ptr<internal::EventHub::Subscription>& subscription) {
@@ -360,10 +390,29 @@ void ControlPlane::Unwatch(const std::shared_ptr<internal::EventHub::Subscriptio
 void ControlPlane::OnEvent(const SessionEvent& event) {
   switch (event.type()) {
     case SessionEvent::STREAM_ACCEPTED: {
+      // A peer opened it: it waits in its listener's share of the slots
+      // (the peers of dialled sessions share one pool), never in the
+      // reserve for local calls.
+      const std::string& listener = event.session().listener();
       SessionEvent e = event;
-      if (!Attach(event.session().options(), e.mutable_stream()).ok()) {
-        Log(LogLevel::kWarning,
-            absl::StrCat("closing ", e.stream().name(), ": no attach token could be issued"));
+      const absl::Status attached =
+          Attach(event.session().options(), e.mutable_stream(),
+                 internal::AttachOrigin::Remote(
+                     listener.empty() ? std::string("the peers of dialled sessions") : listener));
+      if (!attached.ok()) {
+        // Dropped unannounced (a FRAMING_RAW session ends with its stream);
+        // logged at 1, 2, 4, 8... drops so a flood cannot flood the log.
+        const uint64_t dropped = ++attachments_dropped_;
+        if (!listener.empty()) {
+          std::lock_guard<std::mutex> lock(dropped_mu_);
+          ++dropped_by_listener_[listener];
+        }
+        if ((dropped & (dropped - 1)) == 0) {
+          Log(LogLevel::kWarning,
+              absl::StrCat("dropped ", e.stream().name(), " from ",
+                           event.session().remote_address(), " (", dropped,
+                           " streams opened by peers dropped so far): ", attached.message()));
+        }
         return;  // it will end with STREAM_CLOSED; nobody could attach anyway
       }
       Log(LogLevel::kDebug, absl::StrCat("stream accepted: ", e.stream().name()));
@@ -431,15 +480,20 @@ void ControlPlane::CollectExpiredAttachments() {
     close.emplace_back(ref, absl::StrCat("no application attached within ",
                                          absl::FormatDuration(options_.attach_timeout)));
   }
+  const size_t expired = close.size();
   {
     std::lock_guard<std::mutex> lock(janitor_mu_);
     for (auto& c : to_close_) close.push_back(std::move(c));
     to_close_.clear();
   }
-  for (const auto& [ref, why] : close) {
+  for (size_t i = 0; i < close.size(); ++i) {
+    const auto& [ref, why] = close[i];
     const absl::Status s = backend_->CloseStream(ref, why);
+    // Streams that got no token were logged (rate-limited) when refused: a
+    // flood of them must not flood the log here.
     if (s.ok()) {
-      Log(LogLevel::kInfo, absl::StrCat("closed ", internal::StreamName(ref), ": ", why));
+      Log(i < expired ? LogLevel::kInfo : LogLevel::kDebug,
+          absl::StrCat("closed ", internal::StreamName(ref), ": ", why));
     }
   }
 }

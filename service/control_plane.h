@@ -24,10 +24,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -47,9 +49,21 @@ struct ControlPlaneOptions {
   // How long an attach token stays valid; a stream nobody attached to by
   // then is closed.
   absl::Duration attach_timeout = absl::Seconds(30);
+  // Streams waiting for an application to attach, at most; of those, the
+  // streams peers opened through one listener (or through the sessions kcpd
+  // dialled) at most max_pending_attachments_per_listener, and peers never
+  // take the last local_attachment_reserve (those are for DialSession and
+  // OpenStream). A peer's stream over a limit is dropped and counted
+  // (Listener.attachments_dropped, Stats.attachments_dropped).
   size_t max_pending_attachments = 16384;
-  // Lifecycle events a watcher may fall behind before it is ended.
+  size_t max_pending_attachments_per_listener = 4096;
+  size_t local_attachment_reserve = 1024;
+  // Watchers (WatchSessionEvents), at most, and per uid; events (and bytes
+  // of events) a watcher may fall behind before it is ended.
+  size_t max_watchers = 128;
+  size_t max_watchers_per_uid = 16;
   size_t max_watch_queue = 4096;
+  size_t max_watch_queue_bytes = 1 << 20;
   // Reported in Stats.version.
   std::string version = "kcpd";
   // Never goes backwards; defaults to a monotonic clock. Tests substitute one.
@@ -88,10 +102,17 @@ class ControlPlane final : public SessionEventSink {
   absl::Status OpenStream(const kcpp::v1::OpenStreamRequest& request, kcpp::v1::Stream* response);
   absl::Status CloseStream(const kcpp::v1::CloseStreamRequest& request);
   absl::Status GetStats(kcpp::v1::Stats* response);
-  // WatchSessionEvents: validates the request and subscribes; `wake` as
-  // EventHub::Subscribe.
+  // WatchSessionEvents from a caller with `uid` (nullopt if unknown):
+  // validates the request and subscribes; `wake` as EventHub::Subscribe.
+  // RESOURCE_EXHAUSTED over max_watchers or max_watchers_per_uid.
   absl::StatusOr<std::shared_ptr<internal::EventHub::Subscription>> Watch(
-      const kcpp::v1::WatchSessionEventsRequest& request, std::function<void()> wake);
+      const kcpp::v1::WatchSessionEventsRequest& request, std::optional<uint32_t> uid,
+      std::function<void()> wake);
+  // The same for a caller of unknown uid (in-process callers, tests).
+  absl::StatusOr<std::shared_ptr<internal::EventHub::Subscription>> Watch(
+      const kcpp::v1::WatchSessionEventsRequest& request, std::function<void()> wake) {
+    return Watch(request, std::nullopt, std::move(wake));
+  }
   void Unwatch(const std::shared_ptr<internal::EventHub::Subscription>& subscription);
 
   // ---- Data sockets ------------------------------------------------------
@@ -123,7 +144,10 @@ class ControlPlane final : public SessionEventSink {
   absl::Status CheckServing() const;
   // Adds `attachment` for a new stream of a session with these effective
   // options; on failure the stream is queued for closing.
-  absl::Status Attach(const kcpp::v1::SessionOptions& options, kcpp::v1::Stream* stream);
+  absl::Status Attach(const kcpp::v1::SessionOptions& options, kcpp::v1::Stream* stream,
+                      const internal::AttachOrigin& origin);
+  // Adds what the control plane counts about a listener.
+  void AddListenerCounts(kcpp::v1::Listener* listener) const;
   absl::Time WallExpiry(absl::Time monotonic_expiry) const;
   void JanitorLoop();
 
@@ -138,6 +162,10 @@ class ControlPlane final : public SessionEventSink {
   std::atomic<uint64_t> attachments_refused_{0};
   std::atomic<uint64_t> control_refused_{0};
   std::atomic<uint64_t> next_listener_number_{1};
+  std::atomic<uint64_t> attachments_dropped_{0};
+  mutable std::mutex dropped_mu_;
+  // Peers' streams dropped per listener name ("listeners/x").
+  absl::flat_hash_map<std::string, uint64_t> dropped_by_listener_;  // guarded by dropped_mu_
 
   std::mutex janitor_mu_;
   std::condition_variable janitor_cv_;  // janitor_stop_, janitor_kick_, to_close_ changed

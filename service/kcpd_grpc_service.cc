@@ -1,10 +1,14 @@
 #include "service/kcpd_grpc_service.h"
 
+#include <sys/socket.h>
+
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "service/internal/log.h"
 
@@ -35,6 +39,25 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, absl::str
   return reactor;
 }
 
+// The uid of the process at the other end of the call's connection. kcpd
+// hands gRPC each control connection it accepted as a descriptor
+// (grpc::AddInsecureChannelFromFd), and gRPC names such a peer "fd:<n>";
+// the descriptor stays open for as long as the call lives, so asking the
+// kernel (SO_PEERCRED) about it now is asking about this caller. nullopt for
+// any other kind of channel (in-process, or a listening port in tests).
+std::optional<uint32_t> PeerUid(const std::string& peer) {
+  int fd = -1;
+  if (!absl::StartsWith(peer, "fd:") || !absl::SimpleAtoi(peer.substr(3), &fd) || fd < 0) {
+    return std::nullopt;
+  }
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred)) {
+    return std::nullopt;
+  }
+  return cred.uid;
+}
+
 // One WatchSessionEvents call: writes the subscription's events one at a
 // time. Shared ownership keeps it alive while the hub's wake callback runs;
 // gRPC's own reference is dropped in OnDone.
@@ -42,12 +65,13 @@ class WatchReactor final : public grpc::ServerWriteReactor<kcpp::v1::SessionEven
                            public std::enable_shared_from_this<WatchReactor> {
  public:
   static grpc::ServerWriteReactor<kcpp::v1::SessionEvent>* Start(
-      ControlPlane* plane, const kcpp::v1::WatchSessionEventsRequest& request) {
+      ControlPlane* plane, const kcpp::v1::WatchSessionEventsRequest& request,
+      std::optional<uint32_t> uid) {
     auto reactor = std::shared_ptr<WatchReactor>(new WatchReactor(plane));
     reactor->self_ = reactor;
     std::weak_ptr<WatchReactor> weak = reactor;
     absl::StatusOr<std::shared_ptr<internal::EventHub::Subscription>> sub =
-        plane->Watch(request, [weak] {
+        plane->Watch(request, uid, [weak] {
           if (std::shared_ptr<WatchReactor> r = weak.lock()) r->Pump();
         });
     if (!sub.ok()) {
@@ -103,8 +127,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<kcpp::v1::SessionEven
       if (finished_ || writing_ || sub_ == nullptr) return;
       if (cancelled_) {
         finish = grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
-      } else if (std::optional<kcpp::v1::SessionEvent> e = sub_->Pop()) {
-        current_ = *std::move(e);
+      } else if (internal::EventPtr e = sub_->PopShared()) {
+        current_ = std::move(e);  // shared with the other watchers: no copy
         writing_ = true;
       } else if (std::optional<absl::Status> end = sub_->Finished()) {
         finish = ToGrpcStatus(*end);
@@ -117,7 +141,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<kcpp::v1::SessionEven
     if (finish.has_value()) {
       Finish(*finish);
     } else {
-      StartWrite(&current_);
+      StartWrite(current_.get());
     }
   }
 
@@ -140,7 +164,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<kcpp::v1::SessionEven
   bool writing_ = false;                                   // guarded by mu_
   bool cancelled_ = false;                                 // guarded by mu_
   bool finished_ = false;                                  // guarded by mu_
-  kcpp::v1::SessionEvent current_;                         // owned by the write in flight
+  internal::EventPtr current_;                             // held by the write in flight
 };
 
 }  // namespace
@@ -212,8 +236,8 @@ grpc::ServerUnaryReactor* KcpdGrpcService::CloseStream(grpc::CallbackServerConte
 }
 
 grpc::ServerWriteReactor<kcpp::v1::SessionEvent>* KcpdGrpcService::WatchSessionEvents(
-    grpc::CallbackServerContext*, const kcpp::v1::WatchSessionEventsRequest* request) {
-  return WatchReactor::Start(plane_, *request);
+    grpc::CallbackServerContext* context, const kcpp::v1::WatchSessionEventsRequest* request) {
+  return WatchReactor::Start(plane_, *request, PeerUid(context->peer()));
 }
 
 grpc::ServerUnaryReactor* KcpdGrpcService::GetStats(grpc::CallbackServerContext* context,

@@ -35,9 +35,17 @@ absl::string_view KindName(AttachSocketKind kind) {
 
 AttachTokenRegistry::AttachTokenRegistry(Options options) : options_(options) {}
 
-absl::StatusOr<AttachTokenRegistry::Issued> AttachTokenRegistry::Issue(StreamRef stream,
-                                                                       AttachSocketKind kind,
-                                                                       absl::Time now) {
+void AttachTokenRegistry::SettleLocked(Entry& e, State state) {
+  e.state = state;
+  --pending_;
+  if (!e.origin.remote) return;
+  --pending_remote_;
+  auto it = pending_by_pool_.find(e.origin.pool);
+  if (it != pending_by_pool_.end() && --it->second == 0) pending_by_pool_.erase(it);
+}
+
+absl::StatusOr<AttachTokenRegistry::Issued> AttachTokenRegistry::Issue(
+    StreamRef stream, AttachSocketKind kind, absl::Time now, const AttachOrigin& origin) {
   std::array<uint8_t, kTokenBytes> raw;
   RAND_bytes(raw.data(), raw.size());  // BoringSSL's RAND_bytes cannot fail (aborts instead)
   Issued issued;
@@ -51,23 +59,43 @@ absl::StatusOr<AttachTokenRegistry::Issued> AttachTokenRegistry::Issue(StreamRef
 
   std::lock_guard<std::mutex> lock(mu_);
   ExpireLocked(now, nullptr);
-  if (pending_ >= options_.max_pending) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(pending_,
-                     " streams are waiting for an application to attach (the limit); "
-                     "attach or close some first"));
-  }
   auto previous = by_stream_.find(stream);
   if (previous != by_stream_.end()) {
     // A stream has one live token: the new one replaces it.
     auto it = entries_.find(previous->second);
     if (it != entries_.end() && it->second.state == State::kPending) {
-      it->second.state = State::kRevoked;
-      --pending_;
+      SettleLocked(it->second, State::kRevoked);
     }
     by_stream_.erase(previous);
   }
-  entries_[digest] = Entry{stream, kind, now, State::kPending};
+  if (pending_ >= options_.max_pending) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(pending_,
+                     " streams are waiting for an application to attach (kcpd "
+                     "--max_pending_attachments); attach or close some first"));
+  }
+  if (origin.remote) {
+    const size_t remote_limit =
+        options_.max_pending > options_.local_reserve ? options_.max_pending - options_.local_reserve
+                                                      : 0;
+    if (pending_remote_ >= remote_limit) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          pending_remote_, " streams opened by peers are waiting for an application to attach; "
+          "the other ", options_.local_reserve,
+          " of kcpd --max_pending_attachments are kept for local calls "
+          "(--local_attachment_reserve): attach or close some first"));
+    }
+    auto pool = pending_by_pool_.find(origin.pool);
+    if (pool != pending_by_pool_.end() && pool->second >= options_.max_pending_per_pool) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          origin.pool, " already has ", pool->second,
+          " streams waiting for an application to attach, its share (kcpd "
+          "--max_pending_attachments_per_listener): attach or close some first"));
+    }
+    ++pending_remote_;
+    ++pending_by_pool_[origin.pool];
+  }
+  entries_[digest] = Entry{stream, kind, now, State::kPending, origin};
   order_.push_back(digest);
   by_stream_[stream] = std::move(digest);
   ++pending_;
@@ -122,8 +150,7 @@ absl::StatusOr<StreamRef> AttachTokenRegistry::Redeem(absl::string_view token,
         absl::StrCat("this stream attaches over ", KindName(e.kind),
                      " (the attachment's socket_path), not ", KindName(kind)));
   }
-  e.state = State::kUsed;
-  --pending_;
+  SettleLocked(e, State::kUsed);
   by_stream_.erase(e.stream);
   return e.stream;
 }
@@ -134,8 +161,7 @@ void AttachTokenRegistry::Revoke(StreamRef stream) {
   if (s == by_stream_.end()) return;
   auto it = entries_.find(s->second);
   if (it != entries_.end() && it->second.state == State::kPending) {
-    it->second.state = State::kRevoked;
-    --pending_;
+    SettleLocked(it->second, State::kRevoked);
   }
   by_stream_.erase(s);
 }
@@ -157,8 +183,7 @@ void AttachTokenRegistry::ExpireLocked(absl::Time now, std::vector<StreamRef>* e
       Entry& e = it->second;
       if (e.issued + options_.ttl > now) break;
       if (e.state != State::kPending) continue;
-      e.state = State::kExpired;
-      --pending_;
+      SettleLocked(e, State::kExpired);
       by_stream_.erase(e.stream);
       expired->push_back(e.stream);
     }
@@ -189,6 +214,12 @@ std::optional<absl::Time> AttachTokenRegistry::NextExpiry() const {
 size_t AttachTokenRegistry::pending() const {
   std::lock_guard<std::mutex> lock(mu_);
   return pending_;
+}
+
+size_t AttachTokenRegistry::pending_in(const std::string& pool) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_by_pool_.find(pool);
+  return it == pending_by_pool_.end() ? 0 : it->second;
 }
 
 }  // namespace kcpp::service::internal

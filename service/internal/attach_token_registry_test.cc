@@ -116,6 +116,46 @@ TEST(AttachTokenRegistry, PendingTokensAreBounded) {
   EXPECT_TRUE(r.Issue({1, 9}, AttachSocketKind::kStream, kT0).ok());
 }
 
+TEST(AttachTokenRegistry, PeersTakeAtMostTheirShareAndNeverTheLocalReserve) {
+  AttachTokenRegistry r(
+      {.ttl = absl::Seconds(30), .max_pending = 10, .max_pending_per_pool = 4, .local_reserve = 3});
+  const AttachOrigin web = AttachOrigin::Remote("listeners/web");
+  const AttachOrigin api = AttachOrigin::Remote("listeners/api");
+  for (uint32_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(r.Issue({1, i}, AttachSocketKind::kStream, kT0, web).ok());
+  }
+  // listeners/web has its share: more of its streams are refused...
+  auto over = r.Issue({1, 9}, AttachSocketKind::kStream, kT0, web);
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(over.status().message().find("listeners/web"), absl::string_view::npos);
+  EXPECT_NE(over.status().message().find("--max_pending_attachments_per_listener"),
+            absl::string_view::npos);
+  EXPECT_EQ(r.pending_in("listeners/web"), 4u);
+  // ...while another listener still gets its own, up to the local reserve.
+  for (uint32_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(r.Issue({2, i}, AttachSocketKind::kStream, kT0, api).ok());
+  }
+  auto reserve = r.Issue({2, 9}, AttachSocketKind::kStream, kT0, api);
+  EXPECT_EQ(reserve.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(reserve.status().message().find("--local_attachment_reserve"),
+            absl::string_view::npos);
+  // Local calls take the reserve, and then nothing is left for anyone.
+  for (uint32_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(r.Issue({3, i}, AttachSocketKind::kStream, kT0).ok());
+  }
+  EXPECT_EQ(r.Issue({3, 9}, AttachSocketKind::kStream, kT0).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  // A redeemed, revoked or expired token gives its pool's slot back.
+  r.Revoke({1, 0});
+  EXPECT_EQ(r.pending_in("listeners/web"), 3u);
+  r.Revoke({3, 0});
+  EXPECT_TRUE(r.Issue({3, 9}, AttachSocketKind::kStream, kT0).ok());
+  EXPECT_EQ(r.CollectExpired(kT0 + absl::Seconds(31)).size(), 9u);
+  EXPECT_EQ(r.pending_in("listeners/web"), 0u);
+  EXPECT_EQ(r.pending_in("listeners/api"), 0u);
+  EXPECT_EQ(r.pending(), 0u);
+}
+
 TEST(AttachTokenRegistry, TokensAreDistinct) {
   AttachTokenRegistry r = MakeRegistry(/*max_pending=*/2000);
   absl::flat_hash_set<std::string> seen;

@@ -60,22 +60,62 @@ absl::StatusOr<WatchFilter> WatchFilterFromRequest(
   return f;
 }
 
+namespace {
+
+// Unknown uids (in-process channels) share this count.
+constexpr uint64_t kUnknownUid = uint64_t{1} << 32;
+
+// One heap copy of `event`, immutable and shared; its memory is accounted
+// while it lives (its deleter may run after the hub is gone).
+EventPtr Share(SessionEvent event, const std::shared_ptr<EventHub::Accounting>& accounting,
+               size_t* bytes) {
+  auto* e = new SessionEvent(std::move(event));
+  const size_t size = e->SpaceUsedLong();
+  accounting->bytes += static_cast<int64_t>(size);
+  *bytes = size;
+  return EventPtr(e, [accounting, size](const SessionEvent* p) {
+    accounting->bytes -= static_cast<int64_t>(size);
+    delete p;
+  });
+}
+
+}  // namespace
+
+EventHub::Subscription::~Subscription() {
+  std::lock_guard<std::mutex> lock(mu_);
+  accounting_->queued_events -= static_cast<int64_t>(events_.size());
+  ClearSamplesLocked();
+}
+
 std::optional<SessionEvent> EventHub::Subscription::Pop() {
+  EventPtr e = PopShared();
+  if (e == nullptr) return std::nullopt;
+  return *e;
+}
+
+EventPtr EventHub::Subscription::PopShared() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!events_.empty()) {
-    SessionEvent e = std::move(events_.front());
+    EventPtr e = std::move(events_.front().event);
+    queued_bytes_ -= events_.front().bytes;
     events_.pop_front();
+    --accounting_->queued_events;
     return e;
   }
   if (!samples_.empty() && !end_.has_value()) {
+    const int64_t bytes = static_cast<int64_t>(samples_.front().SpaceUsedLong());
     SessionEvent e;
     e.set_type(SessionEvent::STATS);
     *e.mutable_session() = std::move(samples_.front());
     TimeToProto(sample_time_, e.mutable_time());
     samples_.pop_front();
-    return e;
+    sample_bytes_ -= bytes;
+    accounting_->bytes -= bytes;
+    sample_touched_ = true;
+    size_t unused;
+    return Share(std::move(e), accounting_, &unused);
   }
-  return std::nullopt;
+  return nullptr;
 }
 
 std::optional<absl::Status> EventHub::Subscription::Finished() {
@@ -84,34 +124,76 @@ std::optional<absl::Status> EventHub::Subscription::Finished() {
   return end_;
 }
 
-bool EventHub::Subscription::Push(const SessionEvent& event) {
+void EventHub::Subscription::ClearSamplesLocked() {
+  accounting_->bytes -= sample_bytes_;
+  sample_bytes_ = 0;
+  samples_.clear();
+}
+
+void EventHub::Subscription::EndLocked(absl::Status why) {
+  end_ = std::move(why);
+  // Nothing queued is worth keeping for a watcher that must re-list anyway:
+  // a watcher that never reads holds nothing from here on.
+  accounting_->queued_events -= static_cast<int64_t>(events_.size());
+  events_.clear();
+  queued_bytes_ = 0;
+  ClearSamplesLocked();
+}
+
+bool EventHub::Subscription::Push(const EventPtr& event, size_t bytes, bool* fell_behind) {
   std::lock_guard<std::mutex> lock(mu_);
   if (end_.has_value()) return false;
-  if (events_.size() >= capacity_) {
-    end_ = absl::ResourceExhaustedError(
-        absl::StrCat("this watch fell ", capacity_,
-                     " events behind and was ended; list sessions again, then watch again"));
-    samples_.clear();
+  if (events_.size() >= options_.max_queued_events ||
+      (!events_.empty() && queued_bytes_ + bytes > options_.max_queued_bytes)) {
+    EndLocked(absl::ResourceExhaustedError(absl::StrCat(
+        "this watch fell ", events_.size(), " events (", queued_bytes_,
+        " bytes) behind and was ended (kcpd --max_watch_queue=", options_.max_queued_events,
+        ", --max_watch_queue_bytes=", options_.max_queued_bytes,
+        "); WatchSessionEvents has no resume point: list sessions again, then watch again, "
+        "and read as events come")));
+    *fell_behind = true;
     return true;
   }
-  events_.push_back(event);
+  events_.push_back({event, bytes});
+  queued_bytes_ += bytes;
+  ++accounting_->queued_events;
   return true;
 }
 
-bool EventHub::Subscription::SetSamples(std::vector<kcpp::v1::Session> sessions, absl::Time time) {
+bool EventHub::Subscription::SetSamples(std::vector<kcpp::v1::Session> sessions, absl::Time time,
+                                        bool* fell_behind) {
   std::lock_guard<std::mutex> lock(mu_);
   if (end_.has_value()) return false;
+  // Not one session of the last two samples read, each in a whole
+  // stats_interval: the watcher is not reading.
+  untouched_samples_ = !sample_touched_ && !samples_.empty() ? untouched_samples_ + 1 : 0;
+  if (untouched_samples_ >= 2) {
+    EndLocked(absl::ResourceExhaustedError(absl::StrCat(
+        "this watch read none of two STATS samples, each within its stats_interval (",
+        absl::FormatDuration(filter_.stats_interval),
+        ") and was ended; watch again with a longer stats_interval, and read as events come")));
+    *fell_behind = true;
+    return true;
+  }
+  ClearSamplesLocked();
+  int64_t bytes = 0;
+  for (const kcpp::v1::Session& s : sessions) bytes += static_cast<int64_t>(s.SpaceUsedLong());
   samples_.assign(std::make_move_iterator(sessions.begin()),
                   std::make_move_iterator(sessions.end()));
+  sample_bytes_ = bytes;
+  accounting_->bytes += bytes;
   sample_time_ = time;
+  sample_touched_ = samples_.empty();
   return !samples_.empty();
 }
 
 bool EventHub::Subscription::End(absl::Status why) {
   std::lock_guard<std::mutex> lock(mu_);
   if (end_.has_value()) return false;
+  // What was queued is still delivered before the end (kcpd shutting down:
+  // bounded by the queue limits).
   end_ = std::move(why);
-  samples_.clear();
+  ClearSamplesLocked();
   return true;
 }
 
@@ -131,17 +213,35 @@ EventHub::~EventHub() {
   sampler_.join();
 }
 
-std::shared_ptr<EventHub::Subscription> EventHub::Subscribe(WatchFilter filter,
-                                                            std::function<void()> wake) {
+absl::StatusOr<std::shared_ptr<EventHub::Subscription>> EventHub::Subscribe(
+    WatchFilter filter, std::optional<uint32_t> uid, std::function<void()> wake) {
   const absl::Duration interval = filter.stats_interval;
+  const uint64_t uid_key = uid.has_value() ? *uid : kUnknownUid;
   std::shared_ptr<Subscription> sub(
-      new Subscription(std::move(filter), std::move(wake), options_.max_queued_events));
+      new Subscription(std::move(filter), std::move(wake), uid_key, options_, accounting_));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_.has_value()) {
       sub->End(*closed_);  // the caller sees Finished() right away
       return sub;
     }
+    if (subscriptions_.size() >= options_.max_watchers) {
+      ++refused_;
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "kcpd already serves ", subscriptions_.size(),
+          " watches, its limit (kcpd --max_watchers); end one, or start kcpd with a higher "
+          "--max_watchers"));
+    }
+    size_t& mine = per_uid_[uid_key];
+    if (mine >= options_.max_watchers_per_uid) {
+      ++refused_;
+      return absl::ResourceExhaustedError(absl::StrCat(
+          uid.has_value() ? absl::StrCat("uid ", *uid) : std::string("this caller"),
+          " already has ", mine,
+          " watches, the limit per uid (kcpd --max_watchers_per_uid); end one (each "
+          "WatchSessionEvents call is one), or start kcpd with a higher --max_watchers_per_uid"));
+    }
+    ++mine;
     subscriptions_.push_back(sub);
     if (interval <= absl::ZeroDuration()) return sub;
     sub->next_sample_ = absl::Now() + interval;
@@ -153,17 +253,25 @@ std::shared_ptr<EventHub::Subscription> EventHub::Subscribe(WatchFilter filter,
 
 void EventHub::Unsubscribe(const std::shared_ptr<Subscription>& subscription) {
   std::lock_guard<std::mutex> lock(mu_);
-  subscriptions_.erase(std::remove(subscriptions_.begin(), subscriptions_.end(), subscription),
-                       subscriptions_.end());
+  auto it = std::find(subscriptions_.begin(), subscriptions_.end(), subscription);
+  if (it == subscriptions_.end()) return;
+  subscriptions_.erase(it);
+  auto n = per_uid_.find(subscription->uid_key_);
+  if (n != per_uid_.end() && --n->second == 0) per_uid_.erase(n);
 }
 
 void EventHub::Publish(const SessionEvent& event) {
   std::vector<std::shared_ptr<Subscription>> wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    EventPtr shared;  // made for the first watcher that wants it
+    size_t bytes = 0;
     for (const auto& sub : subscriptions_) {
       if (!sub->filter_.Wants(event.type()) || !sub->filter_.Matches(event.session())) continue;
-      if (sub->Push(event)) wake.push_back(sub);
+      if (shared == nullptr) shared = Share(event, accounting_, &bytes);
+      bool fell_behind = false;
+      if (sub->Push(shared, bytes, &fell_behind)) wake.push_back(sub);
+      if (fell_behind) ++ended_behind_;
     }
   }
   for (const auto& sub : wake) sub->wake_();
@@ -184,6 +292,19 @@ void EventHub::Close(absl::Status why) {
 size_t EventHub::watchers() const {
   std::lock_guard<std::mutex> lock(mu_);
   return subscriptions_.size();
+}
+
+EventHub::Counters EventHub::counters() const {
+  Counters c;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    c.watchers = subscriptions_.size();
+    c.refused = refused_;
+  }
+  c.ended_behind = ended_behind_.load();
+  c.queued_events = static_cast<uint64_t>(std::max<int64_t>(accounting_->queued_events.load(), 0));
+  c.event_bytes = accounting_->bytes.load();
+  return c;
 }
 
 void EventHub::SampleLoop() {
@@ -213,7 +334,9 @@ void EventHub::SampleLoop() {
     }
     for (const auto& sub : due) {
       const absl::Time now = absl::Now();
-      if (sub->SetSamples(stats_source_(sub->filter_), now)) sub->wake_();
+      bool fell_behind = false;
+      if (sub->SetSamples(stats_source_(sub->filter_), now, &fell_behind)) sub->wake_();
+      if (fell_behind) ++ended_behind_;
     }
   }
 }

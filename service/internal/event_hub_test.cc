@@ -63,13 +63,13 @@ TEST(WatchFilterFromRequest, DefaultsAndValidation) {
 TEST(EventHub, DeliversMatchingEventsInOrderAndWakes) {
   EventHub hub({}, NoSessions());
   std::atomic<int> wakes_all{0}, wakes_l{0};
-  auto all = hub.Subscribe(AllLifecycle(), [&] { ++wakes_all; });
+  auto all = *hub.Subscribe(AllLifecycle(), std::nullopt, [&] { ++wakes_all; });
   WatchFilter only_l = AllLifecycle();
   only_l.listener = "listeners/l";
-  auto l = hub.Subscribe(only_l, [&] { ++wakes_l; });
+  auto l = *hub.Subscribe(only_l, std::nullopt, [&] { ++wakes_l; });
   WatchFilter only_closed;
   only_closed.types = 1u << SessionEvent::SESSION_CLOSED;
-  auto closed = hub.Subscribe(only_closed, [] {});
+  auto closed = *hub.Subscribe(only_closed, std::nullopt, [] {});
   EXPECT_EQ(hub.watchers(), 3u);
 
   hub.Publish(Event(SessionEvent::SESSION_DIALED, "sessions/1"));
@@ -95,31 +95,104 @@ TEST(EventHub, DeliversMatchingEventsInOrderAndWakes) {
   EXPECT_EQ(hub.watchers(), 2u);
 }
 
-TEST(EventHub, SlowWatcherIsEndedAfterItsQueueDrains) {
+TEST(EventHub, SlowWatcherIsEndedAtOnceAndItsQueueReleased) {
   EventHub hub({.max_queued_events = 3}, NoSessions());
-  auto sub = hub.Subscribe(AllLifecycle(), [] {});
-  for (int i = 1; i <= 10; ++i) {
+  auto sub = *hub.Subscribe(AllLifecycle(), std::nullopt, [] {});
+  for (int i = 1; i <= 3; ++i) {
     hub.Publish(Event(SessionEvent::SESSION_DIALED, "sessions/" + std::to_string(i)));
   }
-  for (int i = 1; i <= 3; ++i) {
-    EXPECT_FALSE(sub->Finished().has_value());
-    EXPECT_EQ(sub->Pop()->session().name(), "sessions/" + std::to_string(i));
-  }
+  EXPECT_EQ(hub.counters().queued_events, 3u);
+  EXPECT_GT(hub.counters().event_bytes, 0);
+  EXPECT_FALSE(sub->Finished().has_value());
+  // The fourth is one too many: the watch ends and nothing stays queued.
+  hub.Publish(Event(SessionEvent::SESSION_DIALED, "sessions/4"));
   EXPECT_FALSE(sub->Pop().has_value());
   ASSERT_TRUE(sub->Finished().has_value());
   EXPECT_EQ(sub->Finished()->code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(sub->Finished()->message().find("fell 3 events"), absl::string_view::npos)
+      << sub->Finished()->message();
   EXPECT_NE(sub->Finished()->message().find("watch again"), absl::string_view::npos);
+  const EventHub::Counters c = hub.counters();
+  EXPECT_EQ(c.ended_behind, 1u);
+  EXPECT_EQ(c.queued_events, 0u);
+  EXPECT_EQ(c.event_bytes, 0);
+  // Later events are not queued for it.
+  hub.Publish(Event(SessionEvent::SESSION_DIALED, "sessions/5"));
+  EXPECT_EQ(hub.counters().queued_events, 0u);
+}
+
+TEST(EventHub, QueueBytesAreBoundedToo) {
+  SessionEvent big = Event(SessionEvent::SESSION_CLOSED, "sessions/1");
+  big.set_reason(std::string(1000, 'x'));
+  EventHub hub({.max_queued_bytes = 4000}, NoSessions());
+  auto sub = *hub.Subscribe(AllLifecycle(), std::nullopt, [] {});
+  int published = 0;
+  while (!sub->Finished().has_value() && published < 100) {
+    hub.Publish(big);
+    ++published;
+  }
+  EXPECT_LE(published, 5);
+  EXPECT_EQ(sub->Finished()->code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(sub->Finished()->message().find("--max_watch_queue_bytes"), absl::string_view::npos);
+}
+
+TEST(EventHub, WatchersShareOneCopyOfEachEvent) {
+  EventHub hub({}, NoSessions());
+  std::vector<std::shared_ptr<EventHub::Subscription>> subs;
+  for (int i = 0; i < 10; ++i) subs.push_back(*hub.Subscribe(AllLifecycle(), i, [] {}));
+  hub.Publish(Event(SessionEvent::SESSION_DIALED, "sessions/1"));
+  const int64_t one_watcher = [] {
+    EventHub alone({}, NoSessions());
+    auto s = *alone.Subscribe(AllLifecycle(), std::nullopt, [] {});
+    alone.Publish(Event(SessionEvent::SESSION_DIALED, "sessions/1"));
+    return alone.counters().event_bytes;
+  }();
+  EXPECT_EQ(hub.counters().event_bytes, one_watcher);
+  EXPECT_EQ(hub.counters().queued_events, 10u);
+  EventPtr a = subs[0]->PopShared();
+  EventPtr b = subs[1]->PopShared();
+  EXPECT_EQ(a.get(), b.get());
+  // The bytes stay accounted while anyone (a gRPC write) holds the event.
+  for (auto& s : subs) s->PopShared();
+  EXPECT_EQ(hub.counters().event_bytes, one_watcher);
+  a.reset();
+  b.reset();
+  EXPECT_EQ(hub.counters().event_bytes, 0);
+}
+
+TEST(EventHub, WatchersAreCappedOverallAndPerUid) {
+  EventHub hub({.max_watchers = 5, .max_watchers_per_uid = 2}, NoSessions());
+  auto a1 = hub.Subscribe(AllLifecycle(), 1000, [] {});
+  auto a2 = hub.Subscribe(AllLifecycle(), 1000, [] {});
+  ASSERT_TRUE(a1.ok() && a2.ok());
+  absl::StatusOr<std::shared_ptr<EventHub::Subscription>> a3 =
+      hub.Subscribe(AllLifecycle(), 1000, [] {});
+  EXPECT_EQ(a3.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(a3.status().message().find("uid 1000"), absl::string_view::npos);
+  EXPECT_NE(a3.status().message().find("--max_watchers_per_uid"), absl::string_view::npos);
+  ASSERT_TRUE(hub.Subscribe(AllLifecycle(), 1001, [] {}).ok());
+  ASSERT_TRUE(hub.Subscribe(AllLifecycle(), 1002, [] {}).ok());
+  ASSERT_TRUE(hub.Subscribe(AllLifecycle(), 1003, [] {}).ok());
+  absl::StatusOr<std::shared_ptr<EventHub::Subscription>> over =
+      hub.Subscribe(AllLifecycle(), 1004, [] {});
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(over.status().message().find("--max_watchers"), absl::string_view::npos);
+  EXPECT_EQ(hub.counters().refused, 2u);
+  EXPECT_EQ(hub.watchers(), 5u);
+  // A watcher gone frees its place, for its uid too.
+  hub.Unsubscribe(*a1);
+  EXPECT_TRUE(hub.Subscribe(AllLifecycle(), 1000, [] {}).ok());
 }
 
 TEST(EventHub, CloseEndsEveryWatchAndLaterOnes) {
   EventHub hub({}, NoSessions());
   Latch woken;
-  auto sub = hub.Subscribe(AllLifecycle(), [&] { woken.CountDown(); });
+  auto sub = *hub.Subscribe(AllLifecycle(), std::nullopt, [&] { woken.CountDown(); });
   hub.Close(absl::UnavailableError("kcpd is shutting down"));
   EXPECT_TRUE(woken.IsDone());
   ASSERT_TRUE(sub->Finished().has_value());
   EXPECT_EQ(sub->Finished()->code(), absl::StatusCode::kUnavailable);
-  auto late = hub.Subscribe(AllLifecycle(), [] {});
+  auto late = *hub.Subscribe(AllLifecycle(), std::nullopt, [] {});
   ASSERT_TRUE(late->Finished().has_value());
   EXPECT_EQ(late->Finished()->code(), absl::StatusCode::kUnavailable);
 }
@@ -137,10 +210,10 @@ TEST(EventHub, PeriodicStatsSamplesMatchingSessions) {
     return out;
   });
   kcpp::v1::WatchSessionEventsRequest r;
-  r.mutable_stats_interval()->set_nanos(100 * 1000 * 1000);
+  r.mutable_stats_interval()->set_seconds(1);
   r.set_listener("listeners/l");
   Latch woken;
-  auto sub = hub.Subscribe(*WatchFilterFromRequest(r), [&] { woken.CountDown(); });
+  auto sub = *hub.Subscribe(*WatchFilterFromRequest(r), std::nullopt, [&] { woken.CountDown(); });
   woken.Wait();
   std::optional<SessionEvent> e = sub->Pop();
   ASSERT_TRUE(e.has_value());
