@@ -329,6 +329,7 @@ void Kcp::ParseUna(uint32_t una, bool* removed) {
   while (nsnd_buf_ > 0 && Diff(una, SndAt(0).sn) > 0) {
     PopSndFront();
     *removed = true;
+    peer_acked_ = true;
   }
 }
 
@@ -354,6 +355,7 @@ void Kcp::ParseAck(uint32_t sn) {
     ++delivered_now_;
   }
   ForgetInFlight(s);
+  peer_acked_ = true;
   s.acked = 1;
   ++snd_acked_;
   pool_->ReleaseChain(s.data);
@@ -819,8 +821,11 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
   // Phase 1: ACKs.
   WriteAcks(&tmpl.sn, &tmpl.ts);
 
-  // Phase 2: window probing while the peer's window is zero (§2.11).
-  if (rmt_wnd_ == 0) {
+  // Phase 2: window probing while the peer's window is zero (§2.11), only
+  // for data that waits for it, and only once the peer has acknowledged
+  // something (kcp.h "Window probes"): a zero window in one forged datagram
+  // must not buy a WASK every few seconds for ever.
+  if (rmt_wnd_ == 0 && nsnd_que_ > 0 && peer_acked_) {
     if (probe_wait_ == 0) {
       probe_wait_ = probe_init_;
       ts_probe_ = now + probe_wait_;
@@ -1112,8 +1117,11 @@ bool Kcp::NextFlush(uint32_t now_ms, uint32_t* at) const {
     return true;
   }
   int32_t wait = 0x7fffffff;
-  const bool owed = input_flush_deferred() || !acks_.empty() || probe_ != 0 || nsnd_que_ > 0 ||
-                    rmt_wnd_ == 0 || fast_pending_ > 0 || cc_->window() < 1;
+  // Queued data behind a zero window it may not probe waits for the peer's
+  // next segment: no wakeup per interval for it.
+  const bool owed = input_flush_deferred() || !acks_.empty() || probe_ != 0 ||
+                    (nsnd_que_ > 0 && (rmt_wnd_ != 0 || peer_acked_)) || fast_pending_ > 0 ||
+                    cc_->window() < 1;
   if (owed) wait = Diff(current_ + interval_, now_ms);
   if (resend_bound_ != ResendBound::kNone) wait = std::min(wait, Diff(min_resend_, now_ms));
   *at = now_ms + static_cast<uint32_t>(std::max(wait, 0));
@@ -1135,8 +1143,10 @@ void Kcp::FlushDeferred(uint32_t now_ms) {
 }
 
 bool Kcp::Idle() const {
+  // A zero remote window alone is no work: with nothing queued there is
+  // nothing to probe for (Phase 2 of FlushInternal).
   return !input_flush_deferred() && acks_.empty() && probe_ == 0 && nsnd_buf_ == 0 &&
-         nsnd_que_ == 0 && rmt_wnd_ != 0 && cc_->window() >= 1 && out_size_ == 0;
+         nsnd_que_ == 0 && cc_->window() >= 1 && out_size_ == 0;
 }
 
 bool Kcp::Dormant() const {

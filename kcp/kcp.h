@@ -28,6 +28,24 @@
 //                   re-reads its clock per segment, which a sans-IO engine
 //                   cannot and peers cannot observe beyond ±1 ms in `ts`.
 //
+// Window probes (both flavors; docs/protocol.md §2.11): while the peer
+// advertises a zero window, a flush sends a WASK at PROBE_INIT and then
+// at growing intervals (up to 120 s), as ikcp and kcp-go do, but only
+// while data waits in the send queue and only once the peer has
+// acknowledged something this engine sent (an ACK or una that took a
+// segment off the send buffer). ikcp and kcp-go probe whenever the window
+// is zero, so one forged datagram advertising a zero window made them
+// send probes to its (possibly spoofed) source for as long as the session
+// lived; here such a datagram buys at most the ACK it asks for. The peer
+// side is unchanged (a WASK is answered with a WINS, and a reopened queue
+// announces itself), so kcp-go peers interoperate: a kcp-go receiver
+// whose window really is zero has acknowledged what filled it, and a
+// sender with data waiting probes it as kcp-go would. A conforming peer
+// cannot advertise a zero window before acknowledging anything (its
+// receive queue would hold nothing of ours); if a forged one does, the
+// queued data waits for the peer's next segment, which carries its real
+// window.
+//
 // Sessions choose with transport's SessionOptions::kcp_flavor (kKcpGo by
 // default). How much may be in flight, and how fast it leaves, is the
 // congestion controller's (kcp/congestion.h, SetCongestionControl); KCP's own
@@ -253,7 +271,8 @@ class Kcp {
   // before the first Update() (the delay is still returned).
   uint32_t Flush(uint32_t now_ms);
   // True when a flush would neither send nor change anything: no pending
-  // ACK or probe, nothing queued or in flight, remote window open. A
+  // ACK or probe, nothing queued or in flight (a zero remote window with
+  // nothing queued is nothing to probe for). A
   // scheduler may then stop calling Update/Flush until the next Send/Input
   // (and call TrimIdle now and then to get memory back).
   bool Idle() const;
@@ -264,7 +283,8 @@ class Kcp {
   // For a scheduler driving the engine with Flush (kcp-go style): when the
   // next flush has something to do. `now_ms` if a first transmission is
   // waiting; the interval after the last flush while ACKs or a probe are
-  // owed, data waits for the window or an early retransmission may be due
+  // owed, data waits for the window (unless it is a zero window this
+  // engine may not probe: see "Window probes") or an early retransmission may be due
   // (kcp-go flushes every interval then); otherwise the earliest
   // retransmission timeout (a lower bound: acknowledgements only make it
   // later, and a flush at the bound finds nothing due and reports the
@@ -384,6 +404,9 @@ class Kcp {
   uint32_t RecvBufferSize() const { return nrcv_buf_; }
   // ikcp `state`: 0, or 0xFFFFFFFF once a segment was sent dead_link times.
   uint32_t state() const { return state_; }
+  // The peer has acknowledged (by ACK or una) a segment this engine sent:
+  // only then does a zero window get probed (see "Window probes").
+  bool peer_acknowledged() const { return peer_acked_; }
   bool dead_link() const { return state_ != 0; }
   const KcpCounters& counters() const { return counters_; }
   // Heap bytes this engine holds besides sizeof(Kcp) (rings, ACK list,
@@ -489,6 +512,8 @@ class Kcp {
   uint32_t min_resend_ = 0;
   ResendBound resend_bound_ = ResendBound::kNone;
   bool await_first_ = false;  // SetAwaitFirstSegment (here: it fills padding)
+  // The peer has acknowledged a segment of ours: window probes allowed.
+  bool peer_acked_ = false;
   // Receive ring.
   std::unique_ptr<RcvSlot[]> rcv_;
   uint32_t rcv_cap_ = 0, rcv_wnd_max_ = 0;

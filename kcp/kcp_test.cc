@@ -734,27 +734,90 @@ TEST(KcpProbe, WaskTimingFollowsProbeInit) {
   for (Flavor f : {Flavor::kIkcp, Flavor::kKcpGo}) {
     Probe a(f);
     a.kcp.SetNoDelay(1, 10, 0, 1);
-    ASSERT_EQ(a.kcp.Input(Encode({Cmd(kCmdWins, 0)}), 0), kInputOk);  // peer window 0
-    EXPECT_EQ(a.kcp.rmt_wnd(), 0u);
-    std::vector<uint32_t> wasks;
+    // A real zero window: the peer acknowledged segment 0 and then
+    // advertised 0 while more data waits (kcp.h "Window probes").
+    const uint8_t x[1] = {1};
+    a.kcp.Send(x);
     a.kcp.Update(0);
+    ASSERT_EQ(a.kcp.Input(Encode({Ack(0, 0, 1, 0)}), 0), kInputOk);  // peer window 0
+    EXPECT_EQ(a.kcp.rmt_wnd(), 0u);
+    EXPECT_TRUE(a.kcp.peer_acknowledged());
+    a.kcp.Send(x);
+    a.TakeSegments();
+    std::vector<uint32_t> wasks;
     for (uint32_t t = 0; t <= 30000; t += 10) {
       a.kcp.Update(t);
       for (const Seg& s : a.TakeSegments()) {
         if (s.h.cmd == kCmdWask) wasks.push_back(t);
       }
     }
-    // probe_wait = PROBE_INIT at the first flush (t=0); WASK at t >= ts_probe,
-    // then probe_wait += probe_wait/2 (§2.11).
+    // probe_wait = PROBE_INIT at the first flush with data waiting (t=10);
+    // WASK at t >= ts_probe, then probe_wait += probe_wait/2 (§2.11).
     if (f == Flavor::kIkcp) {
-      EXPECT_EQ(wasks, (std::vector<uint32_t>{7000, 7000 + 10500}));
+      EXPECT_EQ(wasks, (std::vector<uint32_t>{7010, 7010 + 10500}));
     } else {
       ASSERT_GE(wasks.size(), 4u);
-      EXPECT_EQ(wasks[0], 500u);
-      EXPECT_EQ(wasks[1], 500u + 750u);
-      EXPECT_EQ(wasks[2], 2380u);  // due at 2375, seen at the 10 ms tick 2380
-      EXPECT_EQ(wasks[3], 4070u);  // 2380 + 1687 = 4067 -> tick 4070
+      EXPECT_EQ(wasks[0], 510u);
+      EXPECT_EQ(wasks[1], 510u + 750u);
+      EXPECT_EQ(wasks[2], 2390u);  // due at 2385, seen at the 10 ms tick 2390
+      EXPECT_EQ(wasks[3], 4080u);  // 2390 + 1687 = 4077 -> tick 4080
     }
+  }
+}
+
+// Issue 16, defect 4: one forged PUSH advertising a zero window made the
+// engine send WASKs to its source for as long as the session lived. Without
+// an acknowledgement from the peer, or without data waiting, nothing but the
+// ACK that datagram asked for goes out, however long the clock runs.
+TEST(KcpProbe, ZeroWindowFromAFreshPeerBuysOnlyItsAck) {
+  for (Flavor f : {Flavor::kIkcp, Flavor::kKcpGo}) {
+    for (const bool data_waiting : {false, true}) {
+      SCOPED_TRACE(testing::Message() << (f == Flavor::kIkcp ? "ikcp" : "kcp-go")
+                                      << (data_waiting ? ", data waiting" : ", nothing to send"));
+      Probe a(f);
+      a.kcp.SetNoDelay(1, 10, 0, 1);
+      a.kcp.Update(0);
+      ASSERT_EQ(a.kcp.Input(Encode({Push(0, "x", 0, 0, /*wnd=*/0)}), 0), kInputOk);
+      EXPECT_EQ(a.kcp.rmt_wnd(), 0u);
+      if (data_waiting) {
+        const uint8_t reply[1] = {2};
+        a.kcp.Send(reply);  // an application that answers: still never acknowledged
+      }
+      int acks = 0, others = 0;
+      // Ten minutes: five times the probe back-off's 120 s cap.
+      for (uint32_t t = 0; t <= 600000; t += 10) {
+        a.kcp.Update(t);
+        for (const Seg& s : a.TakeSegments()) ++(s.h.cmd == kCmdAck ? acks : others);
+      }
+      EXPECT_EQ(acks, 1);
+      EXPECT_EQ(others, 0);  // no WASK, and no data behind the zero window
+      EXPECT_FALSE(a.kcp.peer_acknowledged());
+      EXPECT_EQ(a.kcp.Idle(), !data_waiting);
+      uint32_t at = 0;
+      EXPECT_TRUE(!a.kcp.NextFlush(600000, &at) || at - 600000 > 600000u)
+          << "woken at " << at << " with nothing it may send";
+    }
+  }
+}
+
+// Acknowledged, but nothing waits for the window: nothing to probe for.
+TEST(KcpProbe, NoProbeWithoutDataWaiting) {
+  for (Flavor f : {Flavor::kIkcp, Flavor::kKcpGo}) {
+    Probe a(f);
+    a.kcp.SetNoDelay(1, 10, 0, 1);
+    const uint8_t x[1] = {1};
+    a.kcp.Send(x);
+    a.kcp.Update(0);
+    ASSERT_EQ(a.kcp.Input(Encode({Ack(0, 0, 1, 0)}), 0), kInputOk);
+    ASSERT_TRUE(a.kcp.peer_acknowledged());
+    a.TakeSegments();
+    int sent = 0;
+    for (uint32_t t = 0; t <= 300000; t += 10) {
+      a.kcp.Update(t);
+      sent += static_cast<int>(a.TakeSegments().size());
+    }
+    EXPECT_EQ(sent, 0);
+    EXPECT_TRUE(a.kcp.Idle());
   }
 }
 

@@ -311,6 +311,85 @@ TEST_P(KcpGoInterop, MessagesBothWaysUnderLoss) {
   }
 }
 
+// A kcp-go receiver whose window really is zero (its application stopped
+// reading) is still probed: our sender has been acknowledged and has data
+// waiting, so it sends WASKs, kcp-go answers with WINS, and once kcp-go
+// reads again everything arrives (kcp.h "Window probes").
+TEST(KcpGoZeroWindow, AStalledKcpGoReceiverIsProbedAndResumes) {
+  ASSERT_NE(g_peer_path, nullptr) << "pass the peer's path as argv[1]";
+  GoPeer go;
+  ASSERT_TRUE(go.Start(g_peer_path));
+  constexpr uint32_t kConv = 0x0badf00d;
+  test::FakeClock clock(5000);
+  test::FakeLink ab({.delay_ms = 15, .seed = 1}), ba({.delay_ms = 15, .seed = 2});
+  int wasks = 0, wins_zero = 0;
+  Kcp ours(
+      kConv,
+      [&](absl::Span<const uint8_t> d) {
+        SegmentReader r(d, kConv);
+        SegmentHeader h;
+        absl::Span<const uint8_t> p;
+        while (r.Next(&h, &p) == SegmentReader::kOk) wasks += h.cmd == kCmdWask;
+        ab.Send(d, clock.now_ms());
+      },
+      Flavor::kKcpGo);
+  ours.SetNoDelay(1, 10, 2, 1);
+  ASSERT_TRUE(ours.SetWindowSize(128, 128).ok());
+  uint8_t create[33] = {};
+  const int32_t params[8] = {static_cast<int32_t>(kConv), 1, 10, 2, 1, 32, 32, 1400};
+  for (int i = 0; i < 8; ++i) StoreLe32(create + 4 * i, static_cast<uint32_t>(params[i]));
+  go.Add('C', create);
+  MessageStream tx(33, 1000, 200 * 1000), rx_expect(33, 1000, 200 * 1000);
+  std::vector<GoPeer::Frame> replies;
+  uint64_t next_flush = 0;
+  uint64_t stalled_since = 0;
+  bool reading = false;
+  const uint64_t end = clock.now_ms() + 600ull * 1000;
+  while (!rx_expect.done()) {
+    ASSERT_LT(clock.now_ms(), end) << "kcp-go got " << rx_expect.offset() << " bytes";
+    const uint64_t now = clock.now_ms();
+    const uint32_t now32 = clock.now_ms32();
+    go.AddU32('T', now32);
+    ab.DeliverDue(now, [&](absl::Span<const uint8_t> d) { go.Add('I', d); });
+    ba.DeliverDue(now, [&](absl::Span<const uint8_t> d) {
+      SegmentReader r(d, kConv);
+      SegmentHeader h;
+      absl::Span<const uint8_t> p;
+      while (r.Next(&h, &p) == SegmentReader::kOk) wins_zero += h.cmd == kCmdWins && h.wnd == 0;
+      ASSERT_EQ(ours.Input(d, now32), kInputOk);
+    });
+    while (!tx.done() && ours.WaitSnd() < 2 * ours.snd_wnd()) {
+      const std::vector<uint8_t> m = tx.Next();
+      ASSERT_EQ(ours.Send(m), static_cast<int>(m.size()));
+    }
+    // kcp-go's application reads nothing until our side has seen its
+    // window at 0 for 3 s.
+    if (!reading && ours.rmt_wnd() == 0 && stalled_since == 0) stalled_since = now;
+    if (!reading && stalled_since != 0 && now >= stalled_since + 3000) {
+      reading = true;
+      EXPECT_TRUE(ours.peer_acknowledged());
+      EXPECT_GE(wasks, 1) << "a real zero window went unprobed";
+      EXPECT_GE(wins_zero, 1) << "kcp-go did not answer a probe";
+    }
+    go.Add('U');
+    if (reading) go.Add('R');
+    ASSERT_TRUE(go.RoundTrip(&replies)) << "kcp-go peer: " << go.error();
+    for (GoPeer::Frame& f : replies) {
+      if (f.op == 'O') {
+        ba.Send(f.payload, now);
+      } else if (f.op == 'M') {
+        ASSERT_EQ(f.payload, rx_expect.Next()) << "message " << rx_expect.count();
+      }
+    }
+    if (now >= next_flush) next_flush = now + ours.Flush(now32);
+    uint64_t next = std::min<uint64_t>(next_flush, now + 10);  // kcp-go's interval
+    if (auto t = ab.NextDeliveryTime()) next = std::min(next, *t);
+    if (auto t = ba.NextDeliveryTime()) next = std::min(next, *t);
+    clock.AdvanceTo(std::max(next, now + 1));
+  }
+  EXPECT_TRUE(reading);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Kcp, KcpGoInterop,
     ::testing::Values(InteropConfig{"kcpgo_fast3_loss10", Flavor::kKcpGo, kPresetFast3, 0.10, 1400,
