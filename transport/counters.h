@@ -62,6 +62,11 @@ struct Counters {
   // Authenticated datagrams dropped as replays (SessionOptions::
   // replay_protection): counter already seen, or too far behind the newest.
   uint64_t replays_rejected = 0;
+  // Datagrams an accepted session did not send to a peer address that had
+  // not yet acknowledged anything: ACKs, window probes and announcements,
+  // keepalives (and their FEC parity) beyond one datagram and the bytes
+  // received per datagram received from it (SECURITY.md, amplification).
+  uint64_t unverified_replies_dropped = 0;
 
   Counters& operator+=(const Counters& o);
 };
@@ -95,6 +100,7 @@ inline Counters& Counters::operator+=(const Counters& o) {
   send_drops += o.send_drops;
   address_changes += o.address_changes;
   replays_rejected += o.replays_rejected;
+  unverified_replies_dropped += o.unverified_replies_dropped;
   return *this;
 }
 

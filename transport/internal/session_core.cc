@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/endian.h"
 #include "fec/fec_packet.h"
+#include "kcp/segment.h"
 #include "transport/internal/buffer_pool.h"
 #include "transport/internal/listener_core.h"
 #include "transport/internal/wall_clock.h"
@@ -49,7 +50,8 @@ SessionCore::SessionCore(Loop* loop, std::shared_ptr<SessionShared> shared,
       endpoint_(endpoint),
       listener_(listener),
       options_(shared_->options()),
-      timer_(loop->event_loop().CreateTimer(this)) {
+      timer_(loop->event_loop().CreateTimer(this)),
+      verified_(listener == nullptr) {
   Loop::SessionTally& t = loop_->tally();
   ++t.current;
   t.max = std::max(t.max, t.current);
@@ -249,6 +251,11 @@ void SessionCore::OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int6
   if (from_remote) last_input_from_remote_ms_ = now_ms;
   ++counters_.packets_received;
   counters_.wire_bytes_received += wire_bytes;
+  const uint32_t una_before = kcp_->snd_una();
+  if (!verified_ && from_remote) {
+    ++reply_datagrams_left_;
+    reply_bytes_left_ += wire_bytes;
+  }
   if (!decoder_ && fec::ClassifyFecPacket(payload) == fec::FecPacketType::kRawKcp) {
     KcpInput(payload, false);
   } else {
@@ -284,6 +291,8 @@ void SessionCore::OnPayload(absl::Span<uint8_t> payload, size_t wire_bytes, int6
     }
     for (absl::Span<const uint8_t> recovered : r.recovered) KcpInput(recovered, true);
   }
+  // The peer acknowledged data we sent to remote_: it receives there.
+  if (!verified_ && from_remote && kcp_->snd_una() != una_before) verified_ = true;
   if (kcp_->awaiting_first_segment()) {
     CheckFirstSegment(now_ms);
     if (finished_) return;
@@ -395,8 +404,26 @@ void SessionCore::Emit(absl::Span<uint8_t> buffer, size_t length) {
     return;
   }
   const size_t packet = kcp_offset_ + length;
+  bool carries_data = true;
+  if (!verified_) {
+    carries_data = false;
+    kcp::SegmentReader reader(buffer.subspan(kcp_offset_, length));
+    kcp::SegmentHeader h;
+    absl::Span<const uint8_t> payload;
+    while (!carries_data && reader.Next(&h, &payload) == kcp::SegmentReader::kOk) {
+      carries_data = h.cmd == kcp::kCmdPush;
+    }
+    // The application's data is the application's choice (SECURITY.md);
+    // what KCP says on its own is held to the reply budget. Dropped before
+    // the FEC encoder, so it leaves no gap in the FEC sequence.
+    if (!carries_data && !ChargeReply(packet + trailer_)) {
+      loop_->pool().Put(buffer.data());
+      return;
+    }
+  }
   if (encoder_) {
     parity_stash_.clear();
+    group_carries_data_ |= carries_data;
     if (!encoder_->Encode(buffer.subspan(0, packet), static_cast<uint32_t>(now_ms_), *this).ok()) {
       loop_->pool().Put(buffer.data());
       ++counters_.send_drops;
@@ -405,8 +432,26 @@ void SessionCore::Emit(absl::Span<uint8_t> buffer, size_t length) {
   }
   SealAndSend(buffer.data(), packet);
   // Parity follows the data packet that completed its group (§4.3).
-  for (const PacedDatagram& p : parity_stash_) SealAndSend(p.buffer, p.length);
+  const bool parity_of_replies = !group_carries_data_;
+  for (const PacedDatagram& p : parity_stash_) {
+    if (parity_of_replies && !verified_ && !ChargeReply(p.length + trailer_)) {
+      loop_->pool().Put(p.buffer);
+      continue;
+    }
+    SealAndSend(p.buffer, p.length);
+  }
+  if (!parity_stash_.empty()) group_carries_data_ = false;
   parity_stash_.clear();
+}
+
+bool SessionCore::ChargeReply(size_t length) {
+  if (reply_datagrams_left_ == 0 || reply_bytes_left_ < length) {
+    ++counters_.unverified_replies_dropped;
+    return false;
+  }
+  --reply_datagrams_left_;
+  reply_bytes_left_ -= length;
+  return true;
 }
 
 bool SessionCore::AcquireParityBuffers(size_t size, absl::Span<absl::Span<uint8_t>> buffers) {

@@ -234,6 +234,24 @@ class SessionCore final : public LoopObject,
   bool acknowledged_reported_ = true;
   bool iteration_end_requested_ = false;
 
+  // Reply budget (SECURITY.md "Spoofed sources and amplification"): an
+  // accepted session's peer address is unverified until a datagram from it
+  // advances our una — it acknowledged data we sent there, so it receives
+  // there (as far as KCP can tell: sequence numbers start at 0, so this
+  // stops blind single-datagram floods, not a forger who acknowledges too).
+  // Until then what the session sends on its own — datagrams without PUSH
+  // (ACKs, WASK/WINS, keepalives) and the FEC parity of such groups — is
+  // limited to one datagram per datagram received from the address and
+  // to the bytes received from it, in total; the rest is dropped and
+  // counted (Counters::unverified_replies_dropped). Dialled sessions'
+  // addresses are the application's choice: verified from the start.
+  bool verified_ = true;
+  bool group_carries_data_ = false;  // the FEC group being encoded has PUSH
+  uint64_t reply_datagrams_left_ = 0;
+  uint64_t reply_bytes_left_ = 0;
+  // Whether a datagram of `length` wire bytes may go out now; charges it.
+  bool ChargeReply(size_t length);
+
   // Replay protection: this session's outgoing counter and the window over
   // its peer's (null when off; allocated once, at Init).
   struct ReplayState {
