@@ -18,14 +18,29 @@
 // in the one-session mode exits when --idle_timeout passes with nothing from
 // the peer, or on SIGINT/SIGTERM. --stats prints the session's counters to
 // stderr at exit.
+//
+// --echo and --sink serve many sessions at once without a thread each: every
+// session is driven by its callbacks on the engine's loop threads (as
+// bench/kcpp_peer does), and the main thread frees the ones that ended. At
+// most --max_sessions (default 128) are live; a session beyond that is
+// refused by the listener (its datagrams dropped and counted, so a client
+// retries until a place frees) and the count is printed at exit. Each live
+// session may hold up to a few MiB (SECURITY.md, "Resource exhaustion"):
+// size --max_sessions to memory, and set --idle_timeout so that sessions
+// whose peer went away (or never existed: forged datagrams with --crypt
+// none) give their place back.
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -64,15 +79,20 @@ ABSL_FLAG(int64_t, expect, -1, "client: exit after receiving this many bytes (-1
 ABSL_FLAG(int, idle_timeout, 0, "seconds without datagrams after which a session ends (0: never)");
 ABSL_FLAG(int, loops, 0, "event-loop threads (0: one per core)");
 ABSL_FLAG(bool, stats, false, "print the session's counters to stderr at exit");
+ABSL_FLAG(int, max_sessions, 128,
+          "server with --echo or --sink: sessions served at once; datagrams that would start "
+          "another are dropped and counted (each session may hold a few MiB)");
 
 namespace {
 
 using kcpp::transport::Engine;
 using kcpp::transport::Session;
+using kcpp::transport::SessionCallbacks;
 using kcpp::transport::SessionOptions;
 
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
+
 
 absl::StatusOr<SessionOptions> OptionsFromFlags() {
   SessionOptions o;
@@ -202,9 +222,122 @@ int RunClient(Engine& engine, const std::string& address, const SessionOptions& 
   return ok ? 0 : 1;
 }
 
+// One session of the --echo/--sink server, driven by its callbacks on its
+// loop thread: no thread of its own.
+class Conn {
+ public:
+  Conn(std::unique_ptr<Session> session, bool echo) : session_(std::move(session)), echo_(echo) {}
+  Session& session() { return *session_; }
+
+  // `on_closed` runs once, on the loop thread, when the session has ended.
+  void Install(absl::AnyInvocable<void()> on_closed) {
+    SessionCallbacks cb;
+    cb.on_readable = [this] { Pump(); };
+    cb.on_writable = [this] { Pump(); };
+    cb.on_closed = [done = std::move(on_closed)](absl::Status) mutable { done(); };
+    session_->SetCallbacks(std::move(cb));
+  }
+
+ private:
+  // Sends what is pending, then reads (and echoes) while both sides flow.
+  void Pump() {
+    static thread_local std::vector<uint8_t> buf(64 * 1024);
+    while (true) {
+      if (pending_off_ < pending_.size()) {
+        absl::StatusOr<size_t> w = session_->TryWrite(
+            absl::MakeConstSpan(pending_.data() + pending_off_, pending_.size() - pending_off_));
+        if (!w.ok()) return;  // full (on_writable calls again) or failed (on_closed)
+        pending_off_ += *w;
+        if (pending_off_ < pending_.size()) return;
+        pending_.clear();
+        pending_off_ = 0;
+      }
+      absl::StatusOr<size_t> r = session_->TryRead(absl::MakeSpan(buf));
+      if (!r.ok()) return;  // nothing more now, or failed (on_closed follows)
+      if (echo_) pending_.assign(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*r));
+    }
+  }
+
+  std::unique_ptr<Session> session_;
+  const bool echo_;
+  std::vector<uint8_t> pending_;  // at most one read's bytes
+  size_t pending_off_ = 0;
+};
+
+// The --echo/--sink server's sessions. Callbacks on the loop threads reach
+// it until the engine is gone, so it outlives RunServer (main frees it after
+// the engine).
+struct ManyState {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::unique_ptr<Conn>> live;  // guarded by mu
+  std::vector<Conn*> ended;                 // guarded by mu: on_closed ran
+};
+std::unique_ptr<ManyState> g_many;
+
+// --echo / --sink: every session on the engine's callbacks; the main thread
+// frees those that ended. The listener's max_sessions is the bound.
+int ServeMany(kcpp::transport::Listener& listener, bool echo) {
+  g_many = std::make_unique<ManyState>();
+  ManyState* st = g_many.get();
+  listener.SetAcceptCallback([st, echo](std::unique_ptr<Session> s) {
+    auto conn = std::make_unique<Conn>(std::move(s), echo);
+    Conn* c = conn.get();
+    {
+      std::lock_guard<std::mutex> lock(st->mu);
+      st->live.push_back(std::move(conn));
+    }
+    c->Install([st, c] {
+      std::lock_guard<std::mutex> lock(st->mu);
+      st->ended.push_back(c);
+      st->cv.notify_all();
+    });
+  });
+  const bool stats = absl::GetFlag(FLAGS_stats);
+  uint64_t served = 0;
+  std::unique_lock<std::mutex> lock(st->mu);
+  while (!g_stop.load()) {
+    // The timeout only notices g_stop (a signal handler cannot notify).
+    st->cv.wait_for(lock, std::chrono::milliseconds(200), [st] { return !st->ended.empty(); });
+    if (st->ended.empty()) continue;
+    std::vector<std::unique_ptr<Conn>> gone;
+    for (Conn* c : st->ended) {
+      for (auto& p : st->live) {
+        if (p.get() == c) {
+          gone.push_back(std::move(p));
+          p = std::move(st->live.back());
+          st->live.pop_back();
+          break;
+        }
+      }
+    }
+    st->ended.clear();
+    served += gone.size();
+    // No callback of an ended session runs again: free it outside the lock
+    // (GetInfo and the handle's destructor talk to the loop).
+    lock.unlock();
+    for (auto& c : gone) {
+      if (stats) PrintStats(c->session());
+      c.reset();
+    }
+    lock.lock();
+  }
+  const size_t still = st->live.size();
+  lock.unlock();
+  const kcpp::transport::ListenerStats ls = listener.GetStats();
+  std::fprintf(stderr,
+               "kcpcat: %llu sessions served, %zu live at exit, %llu datagrams dropped at "
+               "--max_sessions %d\n",
+               static_cast<unsigned long long>(served), still,
+               static_cast<unsigned long long>(ls.dropped_session_limit),
+               absl::GetFlag(FLAGS_max_sessions));
+  return 0;
+}
+
 int RunServer(Engine& engine, const std::string& address, const SessionOptions& o) {
   kcpp::transport::ListenerOptions lo;
   lo.session = o;
+  lo.max_sessions = absl::GetFlag(FLAGS_max_sessions);
   absl::StatusOr<std::unique_ptr<kcpp::transport::Listener>> l = engine.Listen(address, lo);
   if (!l.ok()) {
     std::fprintf(stderr, "kcpcat: %s\n", l.status().ToString().c_str());
@@ -227,31 +360,7 @@ int RunServer(Engine& engine, const std::string& address, const SessionOptions& 
     if (absl::GetFlag(FLAGS_stats)) PrintStats(**s);
     return 0;
   }
-  // Many sessions: one thread each.
-  std::vector<std::thread> workers;
-  while (!g_stop.load()) {
-    absl::StatusOr<std::unique_ptr<Session>> s =
-        (*l)->Accept(absl::Now() + absl::Milliseconds(200));
-    if (!s.ok()) {
-      if (absl::IsDeadlineExceeded(s.status())) continue;
-      break;
-    }
-    workers.emplace_back([session = std::shared_ptr<Session>(std::move(*s)), echo] {
-      std::vector<uint8_t> buf(256 * 1024);
-      while (!g_stop.load()) {
-        absl::StatusOr<size_t> n =
-            session->Read(absl::MakeSpan(buf), absl::Now() + absl::Milliseconds(200));
-        if (!n.ok()) {
-          if (absl::IsDeadlineExceeded(n.status())) continue;
-          break;
-        }
-        if (echo && !session->Write(absl::MakeConstSpan(buf.data(), *n)).ok()) break;
-      }
-      if (absl::GetFlag(FLAGS_stats)) PrintStats(*session);
-    });
-  }
-  for (std::thread& t : workers) t.join();
-  return 0;
+  return ServeMany(**l, echo);
 }
 
 }  // namespace
@@ -281,6 +390,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kcpcat: %s\n", engine.status().ToString().c_str());
     return 1;
   }
-  return absl::GetFlag(FLAGS_l) ? RunServer(**engine, args[1], *o)
-                                : RunClient(**engine, args[1], *o);
+  const int rc = absl::GetFlag(FLAGS_l) ? RunServer(**engine, args[1], *o)
+                                        : RunClient(**engine, args[1], *o);
+  engine->reset();  // no callback runs after this
+  g_many.reset();
+  return rc;
 }
