@@ -234,6 +234,8 @@ void BbrController::AdvanceMode(const AckEvent& event, bool round_start) {
 void BbrController::OnFlush(const FlushEvent& event) {
   if (event.mss != 0) mss_ = event.mss;
   inflight_segments_ = event.inflight_segments;
+  inflight_span_ = event.inflight_span;
+  window_used_ = event.window_used;
   // Timeouts and fast retransmissions are losses; kcp-go's early
   // retransmissions are guesses and do not count. Before the first RTT
   // sample the retransmission timer runs on KCP's default (200 ms), which a
@@ -278,7 +280,8 @@ std::string BbrController::DebugString() const {
   return absl::StrCat("bbr ", kModes[static_cast<int>(mode_)], " bw=", bandwidth(),
                       "B/s min_rtt=", min_rtt_us_, "us gain=", pacing_gain_, " phase=", phase_,
                       " cwnd=", cwnd_, " rate=", pacing_rate_, "B/s round=", round_count_,
-                      " baseline_loss=", baseline_loss_);
+                      " baseline_loss=", baseline_loss_, " inflight=", inflight_segments_,
+                      " span=", inflight_span_, " window=", window_used_);
 }
 
 }  // namespace kcpp::kcp

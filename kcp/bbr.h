@@ -140,8 +140,13 @@ class BbrController final : public CongestionController {
   int64_t probe_rtt_done_us_ = -1;
   bool probe_rtt_round_done_ = false;
   Mode mode_before_probe_rtt_ = Mode::kStartup;
-  // Outputs.
+  // The last flush's view (inflight_span_ and window_used_ only for
+  // DebugString: a span at the window with few segments in flight means a
+  // hole at snd_una, not the controller, holds the sender back).
   uint32_t inflight_segments_ = 0;
+  uint32_t inflight_span_ = 0;
+  uint32_t window_used_ = 0;
+  // Outputs.
   uint32_t mss_ = 1376;
   uint32_t cwnd_;
   uint64_t pacing_rate_;
