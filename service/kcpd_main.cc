@@ -32,6 +32,7 @@
 #include "service/data_socket_acceptor.h"
 #include "service/fake_backend.h"
 #include "service/internal/config_file.h"
+#include "service/internal/limit_flags.h"
 #include "service/internal/log.h"
 #include "service/internal/paths.h"
 #include "service/internal/unix_socket.h"
@@ -236,6 +237,7 @@ int Run(int argc, char** argv) {
   plane_options.seqpacket_socket_path = seqpacket_path;
   plane_options.attach_timeout = absl::GetFlag(FLAGS_attach_timeout);
   plane_options.version = kVersion;
+  if (absl::Status s = internal::ApplyLimitFlags(&plane_options); !s.ok()) return Fail(s);
   if (plane_options.attach_timeout < absl::Seconds(1)) {
     return Fail(absl::InvalidArgumentError("--attach_timeout must be at least 1s"));
   }
