@@ -56,4 +56,43 @@ void Log(LogLevel level, absl::string_view message) {
   }
 }
 
+LogRateLimiter::LogRateLimiter(int lines, absl::Duration period)
+    : lines_(lines < 1 ? 1 : lines), period_(period) {}
+
+LogRateLimiter::Decision LogRateLimiter::Admit(absl::Time now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (now - window_start_ >= period_ || now < window_start_) {
+    window_start_ = now;
+    written_in_window_ = 0;
+  }
+  Decision d;
+  if (written_in_window_ >= lines_) {
+    ++suppressed_since_write_;
+    ++total_suppressed_;
+    return d;
+  }
+  ++written_in_window_;
+  d.write = true;
+  d.suppressed = suppressed_since_write_;
+  suppressed_since_write_ = 0;
+  return d;
+}
+
+int64_t LogRateLimiter::total_suppressed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return total_suppressed_;
+}
+
+void LogRateLimiter::Log(LogLevel level, absl::string_view message) {
+  if (!LogEnabled(level)) return;
+  const Decision d = Admit(absl::Now());
+  if (!d.write) return;
+  if (d.suppressed == 0) {
+    internal::Log(level, message);
+  } else {
+    internal::Log(level, absl::StrCat(message, " [", d.suppressed, " similar line",
+                                      d.suppressed == 1 ? "" : "s", " suppressed]"));
+  }
+}
+
 }  // namespace kcpp::service::internal
