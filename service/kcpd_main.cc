@@ -35,6 +35,7 @@
 #include "service/internal/limit_flags.h"
 #include "service/internal/log.h"
 #include "service/internal/paths.h"
+#include "service/internal/request_parse_interceptor.h"
 #include "service/internal/unix_socket.h"
 #include "service/kcpd_grpc_service.h"
 #include "service/transport_backend.h"
@@ -251,6 +252,12 @@ int Run(int argc, char** argv) {
       [](int level, const std::string& m) { Log(static_cast<LogLevel>(level), m); });
   if (!tunnels.ok()) return Fail(tunnels.status());
   grpc::ServerBuilder builder;
+  {
+    // Unparsable requests get INVALID_ARGUMENT, not gRPC's bare UNIMPLEMENTED.
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> f;
+    f.push_back(std::make_unique<internal::UnparsableRequestInterceptorFactory>());
+    builder.experimental().SetInterceptorCreators(std::move(f));
+  }
   builder.RegisterService(&service);
   builder.RegisterService((*tunnels)->service());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
@@ -24,6 +25,23 @@ constexpr int64_t kMaxSmuxBuffer = 256 << 20;
 
 absl::Status Invalid(absl::string_view field, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(field, message));
+}
+
+// An address is printable ASCII without spaces. SocketAddress::Parse reads
+// the port with absl::SimpleAtoi, which skips surrounding whitespace, so
+// without this "127.0.0.1:0\n" would be taken for "127.0.0.1:0"; and an
+// address with a control character in it would reach kcpd's log and the
+// answers to other clients as it was sent.
+absl::Status CheckAddressCharacters(absl::string_view text, absl::string_view field) {
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte >= 0x7f) {
+      return Invalid(field, absl::StrCat(" must not contain whitespace, control or non-ASCII "
+                                         "characters, got \"",
+                                         absl::CEscape(text), "\""));
+    }
+  }
+  return absl::OkStatus();
 }
 
 // A uint32 proto field that must fit an int before range checks.
@@ -329,6 +347,8 @@ absl::StatusOr<ListenerConfig> ListenerConfigFromProto(const kcpp::v1::Listener&
                    ".address is required: a numeric \"ip:port\" or \"[ipv6]:port\" to "
                    "bind (port 0 picks a free one)");
   }
+  KCPP_RETURN_IF_ERROR(
+      CheckAddressCharacters(listener.address(), absl::StrCat(field, ".address")));
   absl::StatusOr<transport::SocketAddress> address =
       transport::SocketAddress::Parse(listener.address());
   if (!address.ok()) {
@@ -361,6 +381,7 @@ absl::StatusOr<transport::SocketAddress> ParseRemoteAddress(absl::string_view te
   if (text.empty()) {
     return Invalid(field, " is required: the peer's numeric \"ip:port\" or \"[ipv6]:port\"");
   }
+  KCPP_RETURN_IF_ERROR(CheckAddressCharacters(text, field));
   absl::StatusOr<transport::SocketAddress> address = transport::SocketAddress::Parse(text);
   if (!address.ok()) return Invalid(field, absl::StrCat(": ", address.status().message()));
   if (address->port() == 0) {

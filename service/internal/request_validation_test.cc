@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 
 namespace kcpp::service::internal {
@@ -281,6 +282,24 @@ TEST(ParseRemoteAddress, NumericWithPort) {
   ExpectInvalid(ParseRemoteAddress("10.0.0.2:70000", "remote_address").status(), "remote_address");
   ExpectInvalid(ParseRemoteAddress("0.0.0.0:53", "remote_address").status(), "unspecified");
   ExpectInvalid(ParseRemoteAddress("[::]:53", "remote_address").status(), "unspecified");
+}
+
+// absl::SimpleAtoi (the port parser) skips surrounding whitespace; kcpd must not.
+TEST(AddressesInRequests, WhitespaceAndControlCharactersAreRefused) {
+  for (const char* text : {"127.0.0.1:4000\n", " 127.0.0.1:4000", "127.0.0.1: 4000",
+                           "127.0.0.1:4000\t", "127.0.0.1:4000\r\n", "[::1]:4000\x7f",
+                           "127.0.0.1:4000\xc3\xa9"}) {
+    SCOPED_TRACE(absl::CEscape(text));
+    ExpectInvalid(ParseRemoteAddress(text, "remote_address").status(),
+                  "remote_address must not contain whitespace, control or non-ASCII characters");
+    kcpp::v1::Listener l;
+    l.set_address(text);
+    ExpectInvalid(ListenerConfigFromProto(l, "listener").status(),
+                  "listener.address must not contain whitespace");
+  }
+  kcpp::v1::Listener l;
+  l.set_address(std::string("127.0.0.1:0\0", 12));
+  ExpectInvalid(ListenerConfigFromProto(l, "listener").status(), "\\000");
 }
 
 kcpp::v1::UpdateSessionRequest Update(std::initializer_list<const char*> paths) {
