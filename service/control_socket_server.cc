@@ -6,22 +6,36 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <unordered_map>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "base/errno_status.h"
-#include "service/internal/log.h"
 
 namespace kcpp::service {
 
+using internal::AcceptResult;
 using internal::Log;
 using internal::LogLevel;
+
+// A connection handed to gRPC, watched until it ends.
+struct ControlSocketServer::Connection {
+  UniqueFd watch;       // a duplicate of the descriptor gRPC owns; polled for POLLHUP
+  uid_t uid = 0;
+  absl::Time deadline;  // refused connections: shut down then; others: InfiniteFuture
+};
 
 absl::StatusOr<std::unique_ptr<ControlSocketServer>> ControlSocketServer::Start(
     Options options, grpc::Server* allowed, grpc::Server* denied,
     std::function<void()> on_refused) {
   absl::StatusOr<internal::UnixListener> listener =
-      internal::UnixListener::Listen(options.path, SOCK_STREAM, options.mode);
+      // The longest backlog the kernel allows: a stranger churning connections
+      // must then keep thousands pending to crowd an allowed client out.
+      internal::UnixListener::Listen(options.path, SOCK_STREAM, options.mode, SOMAXCONN);
   if (!listener.ok()) return listener.status();
   std::unique_ptr<ControlSocketServer> s(new ControlSocketServer(
       std::move(options), *std::move(listener), allowed, denied, std::move(on_refused)));
@@ -52,39 +66,122 @@ void ControlSocketServer::Stop() {
 }
 
 void ControlSocketServer::Loop() {
-  pollfd fds[2] = {{wake_fd_.get(), POLLIN, 0}, {listener_.fd(), POLLIN, 0}};
+  std::vector<Connection> connections;
+  std::unordered_map<uid_t, size_t> per_uid;
+  std::vector<pollfd> fds;
+  internal::AcceptBackoff backoff;
+  absl::Time paused_until = absl::InfinitePast();
+
+  // Takes one accepted connection: counted and handed to gRPC, or closed.
+  // False if descriptors ran out.
+  const auto take = [&](UniqueFd fd, absl::Time now) -> bool {
+    absl::StatusOr<internal::PeerCredentials> peer = internal::GetPeerCredentials(fd.get());
+    if (!peer.ok()) {
+      refused_log_.Log(LogLevel::kWarning,
+                       absl::StrCat("closed a control connection: ", peer.status().ToString()));
+      on_refused_();
+      return true;
+    }
+    const std::string who = absl::StrCat("uid ", peer->uid, " pid ", peer->pid);
+    const bool allowed = options_.allow.Allows(peer->uid);
+    if (allowed) {
+      if (internal::LogEnabled(LogLevel::kDebug)) {
+        Log(LogLevel::kDebug, absl::StrCat("control connection from ", who));
+      }
+    } else {
+      refused_log_.Log(LogLevel::kWarning,
+                       absl::StrCat("refused a control connection from ", who,
+                                    " (allowed uids: ", options_.allow.ToString(), ")"));
+      on_refused_();
+    }
+    const size_t open = per_uid.count(peer->uid) != 0 ? per_uid[peer->uid] : 0;
+    if (open >= options_.max_connections_per_uid ||
+        connections.size() >= options_.max_connections) {
+      limit_log_.Log(
+          LogLevel::kWarning,
+          open >= options_.max_connections_per_uid
+              ? absl::StrCat("closed a control connection from ", who, " unanswered: uid ",
+                             peer->uid, " has ", open,
+                             " open (--max_control_connections_per_uid)")
+              : absl::StrCat("closed a control connection from ", who, " unanswered: ",
+                             connections.size(), " are open (--max_control_connections)"));
+      return true;
+    }
+    UniqueFd watch(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+    if (!watch.valid()) {  // out of descriptors: better no connection than an uncounted one
+      const int error = errno;
+      const absl::Duration pause = backoff.Next();
+      paused_until = now + pause;
+      accept_log_.Log(LogLevel::kWarning,
+                      absl::StrCat("closed a control connection from ", who,
+                                   " unanswered: cannot watch it: ", std::strerror(error),
+                                   "; accepting again in ", absl::FormatDuration(pause)));
+      return false;
+    }
+    ++per_uid[peer->uid];
+    connections.push_back(Connection{std::move(watch), peer->uid,
+                                     allowed ? absl::InfiniteFuture()
+                                             : now + options_.refusal_linger});
+    grpc::AddInsecureChannelFromFd(allowed ? allowed_ : denied_, fd.release());
+    return true;
+  };
+
   while (true) {
-    if (::poll(fds, 2, -1) < 0) {
+    absl::Time now = absl::Now();
+    const bool accepting = now >= paused_until;
+    absl::Time wake_at = accepting ? absl::InfiniteFuture() : paused_until;
+    fds.clear();
+    fds.push_back({wake_fd_.get(), POLLIN, 0});
+    fds.push_back({accepting ? listener_.fd() : -1, POLLIN, 0});  // poll skips -1
+    for (const Connection& c : connections) {
+      fds.push_back({c.watch.get(), 0, 0});  // POLLHUP is reported without asking
+      wake_at = std::min(wake_at, c.deadline);
+    }
+    int timeout_ms = -1;
+    if (wake_at != absl::InfiniteFuture()) {
+      timeout_ms = static_cast<int>(
+          std::clamp<int64_t>(absl::ToInt64Milliseconds(wake_at - now) + 1, 0, 60000));
+    }
+    if (::poll(fds.data(), fds.size(), timeout_ms) < 0) {
       if (errno == EINTR) continue;
       Log(LogLevel::kError, ErrnoStatus("control socket: poll").ToString());
       return;
     }
     if (fds[0].revents != 0) return;  // Stop()
-    while (true) {
-      // gRPC wants a non-blocking descriptor.
-      UniqueFd fd(::accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-      if (!fd.valid()) {
-        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-          Log(LogLevel::kWarning, ErrnoStatus("control socket: accept").ToString());
-        }
-        break;
+
+    // Connections that ended, and refused ones whose time is up. Shutting
+    // the socket down (not just closing our duplicate) is what makes gRPC
+    // see the end and close its descriptor.
+    now = absl::Now();
+    for (size_t i = connections.size(); i-- > 0;) {
+      Connection& c = connections[i];
+      bool ended = fds[2 + i].revents != 0;
+      if (!ended && c.deadline <= now) {
+        ::shutdown(c.watch.get(), SHUT_RDWR);
+        ended = true;
       }
-      absl::StatusOr<internal::PeerCredentials> peer = internal::GetPeerCredentials(fd.get());
-      if (peer.ok() && options_.allow.Allows(peer->uid)) {
-        if (internal::LogEnabled(LogLevel::kDebug)) {
-          Log(LogLevel::kDebug,
-              absl::StrCat("control connection from uid ", peer->uid, " pid ", peer->pid));
-        }
-        grpc::AddInsecureChannelFromFd(allowed_, fd.release());
+      if (!ended) continue;
+      if (--per_uid[c.uid] == 0) per_uid.erase(c.uid);
+      if (i + 1 != connections.size()) c = std::move(connections.back());
+      connections.pop_back();
+    }
+
+    if (!accepting || fds[1].revents == 0) continue;
+    while (now >= paused_until) {
+      AcceptResult r = internal::AcceptConnection(listener_.fd(), &spare_);
+      if (r.kind == AcceptResult::Kind::kNone) break;
+      if (r.kind == AcceptResult::Kind::kAccepted) {
+        if (take(std::move(r.fd), now)) backoff.Reset();
         continue;
       }
-      Log(LogLevel::kWarning,
-          absl::StrCat("refused a control connection from ",
-                       peer.ok() ? absl::StrCat("uid ", peer->uid, " pid ", peer->pid)
-                                 : std::string("an unknown uid"),
-                       " (allowed uids: ", options_.allow.ToString(), ")"));
-      on_refused_();
-      grpc::AddInsecureChannelFromFd(denied_, fd.release());
+      const absl::Duration pause = backoff.Next();
+      paused_until = now + pause;
+      accept_log_.Log(
+          LogLevel::kWarning,
+          absl::StrCat("control socket: accept: ", std::strerror(r.error),
+                       r.shed ? "; closed a pending connection unanswered" : "",
+                       "; accepting again in ", absl::FormatDuration(pause), " (",
+                       connections.size(), " control connections open)"));
     }
   }
 }

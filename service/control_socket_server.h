@@ -9,6 +9,19 @@
 //                                  kcpd_server.get(), deny_server.get(), on_refused));
 //   ...
 //   control->Stop();   // no new connections; the socket file is removed
+//
+// What a connection may hold (docs/kcpd.md "Limits"; SECURITY.md): every
+// connection handed to gRPC is counted until it ends (the server keeps a
+// duplicate of its descriptor and watches it for the hang-up), at most
+// `max_connections_per_uid` per uid and `max_connections` in all; one more is
+// closed at once, unanswered. A refused connection (uid not allowed) gets
+// `refusal_linger` to read its PERMISSION_DENIED, then kcpd shuts the socket
+// down, which makes gRPC close it too. So a uid kcpd does not allow holds at
+// most 2 x max_connections_per_uid of kcpd's descriptors, each for at most
+// refusal_linger. When descriptors run out anyway (EMFILE, ENFILE), a spare
+// descriptor lets the loop take the pending connection off the socket and
+// close it, and accepting pauses (50 ms, doubling to 1 s) instead of
+// spinning; repeated log lines are rate-limited.
 #ifndef KCPP_SERVICE_CONTROL_SOCKET_SERVER_H_
 #define KCPP_SERVICE_CONTROL_SOCKET_SERVER_H_
 
@@ -21,7 +34,9 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "base/unique_fd.h"
+#include "service/internal/log.h"
 #include "service/internal/unix_socket.h"
 
 namespace kcpp::service {
@@ -32,6 +47,12 @@ class ControlSocketServer {
     std::string path;
     mode_t mode = 0600;
     internal::UidAllowList allow{0, {}};
+    // Connections open at a time, per peer uid and in all (each costs kcpd
+    // two descriptors).
+    size_t max_connections_per_uid = 64;
+    size_t max_connections = 1024;
+    // How long a refused connection may stay to read its PERMISSION_DENIED.
+    absl::Duration refusal_linger = absl::Seconds(1);
   };
 
   // Binds `options.path` (stale socket replaced, live one refused) and
@@ -49,6 +70,7 @@ class ControlSocketServer {
   void Stop();
 
  private:
+  struct Connection;
   ControlSocketServer(Options options, internal::UnixListener listener, grpc::Server* allowed,
                       grpc::Server* denied, std::function<void()> on_refused);
   void Loop();
@@ -59,6 +81,10 @@ class ControlSocketServer {
   grpc::Server* const denied_;
   const std::function<void()> on_refused_;
   UniqueFd wake_fd_;
+  internal::SpareDescriptor spare_;
+  internal::LogRateLimiter refused_log_;
+  internal::LogRateLimiter limit_log_;
+  internal::LogRateLimiter accept_log_;
   std::thread thread_;
   bool stopped_ = false;
 };

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <list>
 #include <vector>
 
@@ -80,13 +81,16 @@ void DataSocketAcceptor::Loop() {
   std::list<Pending> pending;
   std::vector<pollfd> fds;
   std::vector<std::list<Pending>::iterator> owners;
+  internal::AcceptBackoff backoff;
+  absl::Time paused_until = absl::InfinitePast();  // out of descriptors: not accepting
   while (true) {
     fds.clear();
     owners.clear();
+    const bool accepting = absl::Now() >= paused_until;
     fds.push_back({wake_fd_.get(), POLLIN, 0});
-    fds.push_back({stream_.fd(), POLLIN, 0});
-    fds.push_back({seqpacket_.fd(), POLLIN, 0});
-    absl::Time next_deadline = absl::InfiniteFuture();
+    fds.push_back({accepting ? stream_.fd() : -1, POLLIN, 0});  // poll skips -1
+    fds.push_back({accepting ? seqpacket_.fd() : -1, POLLIN, 0});
+    absl::Time next_deadline = accepting ? absl::InfiniteFuture() : paused_until;
     for (auto it = pending.begin(); it != pending.end(); ++it) {
       fds.push_back({it->fd.get(), POLLIN, 0});
       owners.push_back(it);
@@ -105,27 +109,42 @@ void DataSocketAcceptor::Loop() {
 
     // New connections.
     for (int i : {1, 2}) {
-      if (fds[i].revents == 0) continue;
+      if (fds[i].revents == 0 || fds[i].fd < 0) continue;
       const AttachSocketKind kind =
           i == 1 ? AttachSocketKind::kStream : AttachSocketKind::kSeqpacket;
-      while (true) {
-        UniqueFd fd(::accept4(fds[i].fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-        if (!fd.valid()) {
-          if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-            Log(LogLevel::kWarning, ErrnoStatus("data sockets: accept").ToString());
-          }
+      while (absl::Now() >= paused_until) {
+        internal::AcceptResult r = internal::AcceptConnection(fds[i].fd, &spare_);
+        if (r.kind == internal::AcceptResult::Kind::kNone) break;
+        if (r.kind != internal::AcceptResult::Kind::kAccepted) {
+          const absl::Duration pause = backoff.Next();
+          paused_until = absl::Now() + pause;
+          accept_log_.Log(LogLevel::kWarning,
+                          absl::StrCat("data sockets: accept: ", std::strerror(r.error),
+                                       r.shed ? "; closed a pending connection unanswered" : "",
+                                       "; accepting again in ", absl::FormatDuration(pause),
+                                       " (", pending.size(), " handshakes in progress)"));
           break;
         }
+        backoff.Reset();
+        UniqueFd fd = std::move(r.fd);
         absl::StatusOr<internal::PeerCredentials> peer = internal::GetPeerCredentials(fd.get());
         if (!peer.ok() || !options_.allow.Allows(peer->uid)) {
           const std::string who = peer.ok() ? absl::StrCat("uid ", peer->uid) : "unknown uid";
-          Log(LogLevel::kWarning, absl::StrCat("refused a data connection from ", who,
-                                               " (allowed: ", options_.allow.ToString(), ")"));
+          refused_log_.Log(LogLevel::kWarning,
+                           absl::StrCat("refused a data connection from ", who,
+                                        " (allowed: ", options_.allow.ToString(), ")"));
           Refuse(std::move(fd), absl::StrCat(who, " is not allowed to attach to this kcpd"));
           handler_->Refused();
           continue;
         }
-        if (pending.size() >= options_.max_pending_handshakes) {
+        const size_t of_uid = std::count_if(pending.begin(), pending.end(),
+                                            [&](const Pending& p) { return p.uid == peer->uid; });
+        if (pending.size() >= options_.max_pending_handshakes ||
+            of_uid >= options_.max_pending_handshakes_per_uid) {
+          limit_log_.Log(LogLevel::kWarning,
+                         absl::StrCat("refused a data connection from uid ", peer->uid, ": ",
+                                      of_uid, " of its and ", pending.size(),
+                                      " in all are in their handshake"));
           Refuse(std::move(fd), "too many attachments in progress; try again");
           handler_->Refused();
           continue;

@@ -14,8 +14,13 @@
 // bytes are not an attach request, or that sends nothing for
 // handshake_timeout, gets one "ERR <reason>\n" line and is closed; so does a
 // token the handler refuses (wrong, expired, reused, ...). At most
-// max_pending_handshakes connections wait at a time; more are refused at
-// once, so a flood of idle connections costs a bounded amount of memory.
+// max_pending_handshakes connections wait at a time, and
+// max_pending_handshakes_per_uid of one uid; more are refused at once, so a
+// flood of idle connections costs a bounded amount of memory and descriptors.
+// When descriptors run out anyway (EMFILE, ENFILE), a spare descriptor lets
+// the loop take the pending connection off the socket and close it, and
+// accepting pauses (50 ms, doubling to 1 s) instead of spinning; repeated log
+// lines are rate-limited.
 #ifndef KCPP_SERVICE_DATA_SOCKET_ACCEPTOR_H_
 #define KCPP_SERVICE_DATA_SOCKET_ACCEPTOR_H_
 
@@ -30,6 +35,7 @@
 #include "absl/time/time.h"
 #include "base/unique_fd.h"
 #include "service/internal/attach_token_registry.h"
+#include "service/internal/log.h"
 #include "service/internal/unix_socket.h"
 #include "service/session_backend.h"
 
@@ -57,6 +63,7 @@ class DataSocketAcceptor {
     internal::UidAllowList allow{0, {}};
     absl::Duration handshake_timeout = absl::Seconds(10);
     size_t max_pending_handshakes = 256;
+    size_t max_pending_handshakes_per_uid = 64;
   };
 
   // Binds both sockets (internal::UnixListener: stale files replaced, live
@@ -83,6 +90,10 @@ class DataSocketAcceptor {
   internal::UnixListener stream_;
   internal::UnixListener seqpacket_;
   UniqueFd wake_fd_;
+  internal::SpareDescriptor spare_;
+  internal::LogRateLimiter refused_log_;
+  internal::LogRateLimiter limit_log_;
+  internal::LogRateLimiter accept_log_;
   std::thread thread_;
   bool stopped_ = false;
 };

@@ -8,6 +8,7 @@
 // not start (bad flags included; the last line on stderr says why).
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -72,6 +73,12 @@ ABSL_FLAG(absl::Duration, attach_timeout, absl::Seconds(30),
           "How long an attach token stays valid; a stream nobody attached to by then is closed.");
 ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(10),
           "On SIGTERM, how long sessions may flush unacknowledged data before they are dropped.");
+ABSL_FLAG(int, max_control_connections_per_uid, 64,
+          "Control connections one uid may have open at a time (refused ones included); one "
+          "more is closed unanswered. Each costs kcpd two file descriptors.");
+ABSL_FLAG(int, max_control_connections, 1024,
+          "Control connections open at a time, all uids together; one more is closed "
+          "unanswered.");
 ABSL_FLAG(int, ready_fd, -1,
           "If >= 0, write \"ready\\n\" to this file descriptor (then close it) once kcpd "
           "serves; for scripts and tests. Under systemd (NOTIFY_SOCKET), READY=1 is sent too.");
@@ -124,6 +131,21 @@ void NotifySystemd(absl::string_view state) {
                   static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
 }
 
+// Raises the soft limit on open files to the hard one: kcpd's connections,
+// listeners and sessions all take descriptors, and the soft default (often
+// 1024) is far below what the hard limit allows. Connection caps keep any one
+// uid from taking them all.
+void RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) == 0 && internal::LogEnabled(LogLevel::kDebug)) {
+    Log(LogLevel::kDebug, absl::StrCat("raised the open-files limit from ", before, " to ",
+                                       static_cast<uint64_t>(limit.rlim_cur)));
+  }
+}
+
 int Fail(const absl::Status& status) {
   Log(LogLevel::kError, std::string(status.message()));
   return 1;
@@ -156,6 +178,7 @@ int Run(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  RaiseDescriptorLimit();
 
   // Who may connect.
   std::vector<uid_t> allowed;
@@ -200,6 +223,16 @@ int Run(int argc, char** argv) {
   }
   const std::string stream_path = data_dir + "/" + internal::kStreamSocketName;
   const std::string seqpacket_path = data_dir + "/" + internal::kSeqpacketSocketName;
+
+  if (absl::GetFlag(FLAGS_max_control_connections_per_uid) < 1 ||
+      absl::GetFlag(FLAGS_max_control_connections) < 1 ||
+      absl::GetFlag(FLAGS_max_control_connections_per_uid) >
+          absl::GetFlag(FLAGS_max_control_connections)) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "--max_control_connections_per_uid (", absl::GetFlag(FLAGS_max_control_connections_per_uid),
+        ") must be 1..--max_control_connections (", absl::GetFlag(FLAGS_max_control_connections),
+        ")")));
+  }
 
   // The data plane.
   const int loops = absl::GetFlag(FLAGS_loops);
@@ -292,8 +325,16 @@ int Run(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<DataSocketAcceptor>> data =
       DataSocketAcceptor::Start(data_options, &attach_handler);
   if (!data.ok()) return Fail(data.status());
+  ControlSocketServer::Options control_options;
+  control_options.path = control_path;
+  control_options.mode = socket_mode;
+  control_options.allow = allow;
+  control_options.max_connections_per_uid =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_control_connections_per_uid));
+  control_options.max_connections =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_control_connections));
   absl::StatusOr<std::unique_ptr<ControlSocketServer>> control = ControlSocketServer::Start(
-      {.path = control_path, .mode = socket_mode, .allow = allow}, server.get(), deny_server.get(),
+      std::move(control_options), server.get(), deny_server.get(),
       [p = plane.get()] { p->CountRefusedControlConnection(); });
   if (!control.ok()) return Fail(control.status());
 

@@ -154,6 +154,57 @@ absl::StatusOr<UniqueFd> ConnectUnix(const std::string& path, int type) {
   return fd;
 }
 
+void SpareDescriptor::Take() {
+  if (!fd_.valid()) fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+}
+
+bool SpareDescriptor::ShedOne(int listen_fd) {
+  if (!fd_.valid()) {
+    Take();  // maybe a descriptor was freed since
+    if (!fd_.valid()) return false;
+  }
+  fd_.reset();
+  UniqueFd shed(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+  const bool ok = shed.valid();
+  shed.reset();
+  Take();
+  return ok;
+}
+
+AcceptResult AcceptConnection(int listen_fd, SpareDescriptor* spare) {
+  AcceptResult r;
+  r.fd.reset(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+  if (r.fd.valid()) {
+    r.kind = AcceptResult::Kind::kAccepted;
+    return r;
+  }
+  r.error = errno;
+  switch (r.error) {
+    case EAGAIN:
+    case EINTR:
+    case ECONNABORTED:
+      r.kind = AcceptResult::Kind::kNone;
+      break;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+      r.kind = AcceptResult::Kind::kOutOfDescriptors;
+      r.shed = spare != nullptr && spare->ShedOne(listen_fd);
+      break;
+    default:
+      r.kind = AcceptResult::Kind::kError;
+      break;
+  }
+  return r;
+}
+
+absl::Duration AcceptBackoff::Next() {
+  next_ = next_ == absl::ZeroDuration() ? absl::Milliseconds(50)
+                                        : std::min(next_ * 2, absl::Seconds(1));
+  return next_;
+}
+
 absl::StatusOr<PeerCredentials> GetPeerCredentials(int fd) {
   ucred cred{};
   socklen_t len = sizeof(cred);

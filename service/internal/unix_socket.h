@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "base/unique_fd.h"
 
 namespace kcpp::service::internal {
@@ -82,6 +83,53 @@ class UnixListener {
 
 // A blocking connection to the Unix socket at `path` (close-on-exec).
 absl::StatusOr<UniqueFd> ConnectUnix(const std::string& path, int type);
+
+// A descriptor held in reserve (an open /dev/null) so that a server that ran
+// out of descriptors can still take a pending connection off its listening
+// socket and close it. Without that, the connection stays pending, the
+// socket stays readable and the accept loop spins on EMFILE.
+class SpareDescriptor {
+ public:
+  SpareDescriptor() { Take(); }
+  bool held() const { return fd_.valid(); }
+  // Frees the spare, accepts one pending connection on `listen_fd` and
+  // closes it at once, then takes the spare again. True if a connection was
+  // shed this way.
+  bool ShedOne(int listen_fd);
+
+ private:
+  void Take();
+  UniqueFd fd_;
+};
+
+// One accept4() on a non-blocking listening socket (the connection
+// non-blocking and close-on-exec), for kcpd's accept loops.
+struct AcceptResult {
+  enum class Kind {
+    kAccepted,           // `fd` is the connection
+    kNone,               // nothing pending (or a connection aborted before we took it)
+    kOutOfDescriptors,   // EMFILE/ENFILE: one pending connection was shed if a spare
+                         // was held; the caller must stop accepting for a while
+    kError,              // anything else (`error` is errno)
+  };
+  Kind kind = Kind::kNone;
+  UniqueFd fd;
+  int error = 0;
+  bool shed = false;  // kOutOfDescriptors: a pending connection was closed
+};
+AcceptResult AcceptConnection(int listen_fd, SpareDescriptor* spare);
+
+// How long an accept loop stops accepting after kOutOfDescriptors: doubles
+// from 50 ms to at most 1 s while descriptors stay exhausted, back to 50 ms
+// after a successful accept.
+class AcceptBackoff {
+ public:
+  absl::Duration Next();
+  void Reset() { next_ = absl::ZeroDuration(); }
+
+ private:
+  absl::Duration next_ = absl::ZeroDuration();
+};
 
 // Who is at the other end of a connected Unix socket (SO_PEERCRED: the
 // credentials the peer had when it called connect()).
