@@ -259,7 +259,18 @@ int Pipe(UniqueFd connection) {
   return result;
 }
 
+// Refuses (exit 7) a socket path another uid could have swapped for its own
+// socket (internal::CheckSocketToConnect), before a request, passphrase or
+// token is sent.
+int RefusedSocket(const std::string& path) {
+  const absl::Status s = internal::CheckSocketToConnect(path, ::geteuid());
+  if (s.ok()) return internal::kExitOk;
+  std::cerr << "kcpctl: " << absl::StatusCodeToString(s.code()) << ": " << s.message() << "\n";
+  return internal::ExitCodeFor(s.code());
+}
+
 int AttachAndPipe(const std::string& path, bool seqpacket, const std::string& token) {
+  if (const int refused = RefusedSocket(path); refused != internal::kExitOk) return refused;
   absl::StatusOr<UniqueFd> fd =
       internal::ConnectUnix(path, seqpacket ? SOCK_SEQPACKET : SOCK_STREAM);
   if (!fd.ok()) {
@@ -609,8 +620,11 @@ int Main(int argc, char** argv) {
   if (!timeout.ok()) return Usage(std::string(timeout.status().message()));
   auto json = a->GetBool("json");
   if (!json.ok()) return Usage(std::string(json.status().message()));
-  Client client(a->Get("socket").value_or(internal::DefaultControlSocket()),
-                timeout->value_or(absl::Seconds(10)), json->value_or(false));
+  const std::string socket = a->Get("socket").value_or(internal::DefaultControlSocket());
+  if (words[0] != "attach") {  // attach uses only the data socket, checked there
+    if (const int refused = RefusedSocket(socket); refused != internal::kExitOk) return refused;
+  }
+  Client client(socket, timeout->value_or(absl::Seconds(10)), json->value_or(false));
   return client.Run(words, *a);
 }
 

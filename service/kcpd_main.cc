@@ -215,6 +215,10 @@ int Run(int argc, char** argv) {
   for (const std::string& dir : {Dirname(control_path), data_dir}) {
     const absl::Status s = internal::EnsurePrivateDirectory(dir, dir_mode);
     if (!s.ok()) return Fail(s);
+    // ... and no directory above it may be one another uid could rename.
+    const absl::StatusOr<uid_t> owner =
+        internal::CheckSocketPath(dir + "/" + internal::kControlSocketName, ::geteuid());
+    if (!owner.ok()) return Fail(owner.status());
     struct stat st {};
     if (others_allowed && ::stat(dir.c_str(), &st) == 0 && (st.st_mode & 0011) == 0) {
       Log(LogLevel::kWarning, absl::StrCat("other uids are allowed but cannot reach ", dir,

@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -32,6 +34,83 @@ absl::StatusOr<sockaddr_un> MakeAddress(const std::string& path) {
 }
 
 std::string Octal(mode_t mode) { return absl::StrFormat("%04o", mode & 07777); }
+
+// "/a/b/c" -> {"/", "/a", "/a/b", "/a/b/c"}; empty components and "." dropped
+// ("..", which the kernel resolves, is kept as written).
+std::vector<std::string> Prefixes(const std::string& absolute) {
+  std::vector<std::string> out = {"/"};
+  std::string current;
+  size_t i = 0;
+  while (i < absolute.size()) {
+    const size_t slash = absolute.find('/', i);
+    const size_t end = slash == std::string::npos ? absolute.size() : slash;
+    const std::string part = absolute.substr(i, end - i);
+    i = end + 1;
+    if (part.empty() || part == ".") continue;
+    current += "/" + part;
+    out.push_back(current);
+  }
+  return out;
+}
+
+std::string DirectoryOf(const std::string& path) {
+  std::string absolute = path;
+  if (absolute.empty() || absolute[0] != '/') {
+    char cwd[4096];
+    absolute = std::string(::getcwd(cwd, sizeof(cwd)) != nullptr ? cwd : ".") + "/" + absolute;
+  }
+  const size_t slash = absolute.rfind('/');
+  return slash == 0 ? "/" : absolute.substr(0, slash);
+}
+
+// The rule of CheckSocketPath for one chain of directories, root first.
+absl::StatusOr<uid_t> CheckDirectoryChain(const std::vector<std::string>& chain, uid_t self,
+                                          const std::string& socket_path) {
+  const auto trusted = [self](uid_t uid) { return uid == 0 || uid == self; };
+  const auto refuse = [&](const std::string& why) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("refusing socket path ", socket_path, ": ", why,
+                     ", so another uid could replace the socket; use a directory only root "
+                     "or uid ",
+                     self, " can change"));
+  };
+  bool parent_shared = false;  // the previous directory was sticky and world-writable
+  for (size_t i = 0; i < chain.size(); ++i) {
+    const std::string& dir = chain[i];
+    struct stat link {};
+    struct stat st {};
+    if (::lstat(dir.c_str(), &link) != 0 || ::stat(dir.c_str(), &st) != 0) {
+      return ErrnoStatus(absl::StrCat("cannot check socket path ", socket_path, ": stat ", dir));
+    }
+    if (parent_shared && !trusted(link.st_uid)) {
+      return refuse(absl::StrCat(dir, " is owned by uid ", link.st_uid, " inside the sticky, "
+                                 "world-writable ", chain[i - 1], " (whoever created it owns it)"));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("refusing socket path ", socket_path, ": ", dir, " is not a directory"));
+    }
+    const bool writable = (st.st_mode & 022) != 0;
+    if (i + 1 == chain.size()) {  // the socket's own directory
+      if (writable) {
+        return refuse(absl::StrCat("its directory ", dir, " is writable by group or others (mode ",
+                                   Octal(st.st_mode), ")"));
+      }
+      return st.st_uid;
+    }
+    if (!trusted(st.st_uid)) {
+      return refuse(absl::StrCat("directory ", dir, " is owned by uid ", st.st_uid,
+                                 ", not by root or uid ", self,
+                                 " (its owner can rename what is in it)"));
+    }
+    if (writable && (st.st_mode & S_ISVTX) == 0) {
+      return refuse(absl::StrCat("directory ", dir, " is writable by group or others (mode ",
+                                 Octal(st.st_mode), ") without the sticky bit"));
+    }
+    parent_shared = writable;
+  }
+  return absl::InternalError("empty directory chain");  // Prefixes always has "/"
+}
 
 }  // namespace
 
@@ -68,6 +147,43 @@ absl::Status EnsurePrivateDirectory(const std::string& dir, mode_t create_mode) 
     return absl::FailedPreconditionError(
         absl::StrCat("socket directory ", dir, " is writable by group or others (mode ",
                      Octal(st.st_mode), "); chmod go-w it or choose another directory"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uid_t> CheckSocketPath(const std::string& socket_path, uid_t self) {
+  const std::string dir = DirectoryOf(socket_path);
+  // As written: the directories each name is looked up in, and symlinks
+  // found on the way (their containing directories decide who can swap them).
+  absl::StatusOr<uid_t> owner = CheckDirectoryChain(Prefixes(dir), self, socket_path);
+  if (!owner.ok()) return owner.status();
+  // As resolved: the directories the symlinks lead through.
+  char resolved[PATH_MAX];
+  if (::realpath(dir.c_str(), resolved) == nullptr) {
+    return ErrnoStatus(absl::StrCat("cannot resolve ", dir));
+  }
+  if (dir == resolved) return owner;
+  return CheckDirectoryChain(Prefixes(resolved), self, socket_path);
+}
+
+absl::Status CheckSocketToConnect(const std::string& socket_path, uid_t self) {
+  absl::StatusOr<uid_t> directory_owner = CheckSocketPath(socket_path, self);
+  if (!directory_owner.ok()) return directory_owner.status();
+  struct stat st {};
+  if (::lstat(socket_path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();  // connecting says "is kcpd running?"
+    return ErrnoStatus(absl::StrCat("cannot stat ", socket_path));
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("refusing ", socket_path, ": it is not a socket",
+                     S_ISLNK(st.st_mode) ? " (a symlink)" : ""));
+  }
+  if (st.st_uid != *directory_owner && st.st_uid != 0 && st.st_uid != self) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing socket ", socket_path, ": it is owned by uid ", st.st_uid,
+        ", not by its directory's owner (uid ", *directory_owner, ", kcpd's), root or uid ", self,
+        "; another uid may be impersonating kcpd"));
   }
   return absl::OkStatus();
 }

@@ -35,6 +35,28 @@ inline constexpr size_t kMaxUnixSocketPath = 107;
 // another uid than ours, or one writable by group or others.
 absl::Status EnsurePrivateDirectory(const std::string& dir, mode_t create_mode);
 
+// The StrictModes check of a socket path (as OpenSSH checks ~/.ssh), for kcpd
+// before it binds and for kcpctl before it sends anything: refuses
+// (FailedPrecondition, naming the directory and what is wrong) a path that
+// a uid other than root and `self` could swap for a socket of its own.
+// Every directory above the socket's directory (the path as written and as
+// resolved, symlinks followed) must be owned by root or `self` and not be
+// writable by group or others — unless it has the sticky bit (as /tmp has)
+// and is owned by root or `self`: in a sticky directory only an entry's owner
+// can rename or remove it, so there the next component must itself be owned
+// by root or `self` (anyone may create entries in /tmp). The socket's own
+// directory must not be writable by group or others; its owner may be any
+// uid when its parent is private (root or `self` chose that owner: it is
+// kcpd's, e.g. systemd's RuntimeDirectory= for User=kcpd), else root or
+// `self`. Returns the owner of the socket's directory. A relative path is
+// taken from the current directory.
+absl::StatusOr<uid_t> CheckSocketPath(const std::string& socket_path, uid_t self);
+
+// kcpctl, before it connects: CheckSocketPath, then the socket itself (if it
+// exists; a missing one fails at connect as before) must be a socket, not a
+// symlink, owned by its directory's owner (kcpd's uid), root or `self`.
+absl::Status CheckSocketToConnect(const std::string& socket_path, uid_t self);
+
 // A listening Unix socket bound to a path, owned exclusively.
 //
 // Listen() takes an flock on "<path>.lock" (left in place on exit: removing

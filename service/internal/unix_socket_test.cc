@@ -103,6 +103,115 @@ TEST(EnsurePrivateDirectory, RefusesADirectoryOwnedBySomeoneElse) {
   EXPECT_NE(s.message().find("is owned by uid"), absl::string_view::npos) << s;
 }
 
+// CheckSocketPath: the tests run as root (as CI does); chown to nobody
+// (65534) is how "another uid" owns a directory.
+constexpr uid_t kStranger = 65534;
+
+std::string MakeDir(const std::string& path, mode_t mode, uid_t owner) {
+  EXPECT_EQ(mkdir(path.c_str(), 0700), 0) << path;
+  EXPECT_EQ(chmod(path.c_str(), mode), 0) << path;
+  if (owner != geteuid()) EXPECT_EQ(chown(path.c_str(), owner, owner), 0) << path;
+  return path;
+}
+
+void ExpectRefused(const absl::StatusOr<uid_t>& r, const std::string& needle) {
+  ASSERT_FALSE(r.ok()) << "accepted; expected a refusal naming " << needle;
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+  EXPECT_NE(r.status().message().find(needle), absl::string_view::npos) << r.status();
+}
+
+class SocketPathTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(geteuid(), 0u) << "run as root: these tests give directories to another uid";
+  }
+  TempDir tmp_;
+  const uid_t self_ = geteuid();
+};
+
+TEST_F(SocketPathTest, PrivateChainsAreAccepted) {
+  const std::string dir = MakeDir(tmp_.path() + "/kcpd", 0700, self_);
+  auto owner = CheckSocketPath(dir + "/control.sock", self_);
+  ASSERT_TRUE(owner.ok()) << owner.status();
+  EXPECT_EQ(*owner, self_);
+  // A socket directory of another uid (kcpd's own, e.g. systemd's
+  // RuntimeDirectory=) under a private parent: that uid is kcpd's.
+  const std::string theirs = MakeDir(tmp_.path() + "/run-kcpd", 0711, kStranger);
+  owner = CheckSocketPath(theirs + "/control.sock", self_);
+  ASSERT_TRUE(owner.ok()) << owner.status();
+  EXPECT_EQ(*owner, kStranger);
+}
+
+TEST_F(SocketPathTest, AnAncestorOwnedByAnotherUidIsRefused) {
+  // The attack: the parent's owner renames kcpd's directory away and
+  // puts one with its own control.sock in its place.
+  const std::string parent = MakeDir(tmp_.path() + "/theirs", 0755, kStranger);
+  const std::string dir = MakeDir(parent + "/kcpd", 0700, self_);
+  ExpectRefused(CheckSocketPath(dir + "/control.sock", self_),
+                "directory " + parent + " is owned by uid 65534");
+}
+
+TEST_F(SocketPathTest, AGroupOrWorldWritableAncestorWithoutTheStickyBitIsRefused) {
+  for (const mode_t mode : {0775, 0757, 0777}) {
+    SCOPED_TRACE(mode);
+    const std::string parent = MakeDir(tmp_.path() + "/open", mode, self_);
+    const std::string dir = MakeDir(parent + "/kcpd", 0700, self_);
+    ExpectRefused(CheckSocketPath(dir + "/control.sock", self_),
+                  "directory " + parent + " is writable by group or others");
+    ASSERT_EQ(rmdir(dir.c_str()), 0);
+    ASSERT_EQ(rmdir(parent.c_str()), 0);
+  }
+}
+
+TEST_F(SocketPathTest, StickyRootOwnedAncestorsAreAcceptedWhenWhatIsInThemIsOurs) {
+  const std::string shared = MakeDir(tmp_.path() + "/tmp", 01777, 0);  // like /tmp
+  const std::string ours = MakeDir(shared + "/kcpd", 0700, self_);
+  EXPECT_TRUE(CheckSocketPath(ours + "/control.sock", self_).ok());
+  // Anyone may create entries in /tmp: one a stranger made is theirs.
+  const std::string planted = MakeDir(shared + "/planted", 0700, kStranger);
+  ExpectRefused(CheckSocketPath(planted + "/control.sock", self_),
+                planted + " is owned by uid 65534 inside the sticky, world-writable " + shared);
+  // Sticky but owned by a stranger: the owner can rename anything in it.
+  const std::string their_tmp = MakeDir(tmp_.path() + "/their-tmp", 01777, kStranger);
+  const std::string in_theirs = MakeDir(their_tmp + "/kcpd", 0700, self_);
+  ExpectRefused(CheckSocketPath(in_theirs + "/control.sock", self_),
+                "directory " + their_tmp + " is owned by uid 65534");
+}
+
+TEST_F(SocketPathTest, TheSocketDirectoryMustNotBeWritableByOthers) {
+  const std::string dir = MakeDir(tmp_.path() + "/kcpd", 01777, self_);
+  ExpectRefused(CheckSocketPath(dir + "/control.sock", self_),
+                "its directory " + dir + " is writable by group or others (mode 1777)");
+}
+
+TEST_F(SocketPathTest, SymlinksAreFollowedAndTheirTargetsChecked) {
+  const std::string parent = MakeDir(tmp_.path() + "/theirs", 0755, kStranger);
+  const std::string dir = MakeDir(parent + "/kcpd", 0700, self_);
+  const std::string link = tmp_.path() + "/link";
+  ASSERT_EQ(symlink(dir.c_str(), link.c_str()), 0);
+  ExpectRefused(CheckSocketPath(link + "/control.sock", self_),
+                "directory " + parent + " is owned by uid 65534");
+}
+
+TEST_F(SocketPathTest, KcpctlChecksTheSocketsOwner) {
+  const std::string dir = MakeDir(tmp_.path() + "/kcpd", 0755, self_);
+  const std::string path = dir + "/control.sock";
+  EXPECT_TRUE(CheckSocketToConnect(path, self_).ok());  // missing: connecting will say so
+  MakeStaleSocket(path);
+  EXPECT_TRUE(CheckSocketToConnect(path, self_).ok());
+  ASSERT_EQ(lchown(path.c_str(), kStranger, kStranger), 0);
+  absl::Status s = CheckSocketToConnect(path, self_);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("it is owned by uid 65534"), absl::string_view::npos) << s;
+  // The socket of the directory's owner (kcpd running as another uid) is fine.
+  ASSERT_EQ(chown(dir.c_str(), kStranger, kStranger), 0);
+  EXPECT_TRUE(CheckSocketToConnect(path, self_).ok()) << CheckSocketToConnect(path, self_);
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  ASSERT_EQ(symlink("/tmp", path.c_str()), 0);
+  s = CheckSocketToConnect(path, self_);
+  EXPECT_NE(s.message().find("not a socket (a symlink)"), absl::string_view::npos) << s;
+}
+
 TEST(UnixListener, ListensWithModeAndReportsPeerCredentials) {
   TempDir tmp;
   const std::string path = tmp.path() + "/c.sock";
