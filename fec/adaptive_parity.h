@@ -14,6 +14,9 @@
 //
 // For 10 data shards: up to 0.1 % loss -> 0 parity; 0.2 % to 1 % -> 1;
 // 3 % -> 2; 5 % or more -> 3.
+// The embedder leaves out retransmissions found while its congestion
+// controller drains a queue it overfilled on purpose (bbr's DRAIN): those
+// losses are the sender's own, and a clean link would pay parity for them.
 // The estimate is an average over windows of at least kWindowSegments new
 // segments (a quarter weight each), so one burst moves it but does not
 // decide it. Until the first window closes every parity shard is sent.

@@ -76,6 +76,7 @@ class BbrController final : public CongestionController {
   uint32_t window() const override { return cwnd_; }
   bool window_is_span() const override { return false; }
   uint64_t pacing_rate() const override { return pacing_rate_; }
+  bool draining() const override { return mode_ == Mode::kDrain; }
   // At least 1.5 x srtt + interval: a probe queues up to a quarter of an RTT
   // more and a receiver may hold its ACKs for an interval, which KCP's fast
   // estimator (srtt + 4 rttvar, 30 ms floor) does not cover; it would resend

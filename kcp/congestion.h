@@ -139,6 +139,10 @@ class CongestionController {
   }
   // Bytes per second (KCP bytes) to pace transmissions at; 0: unpaced.
   virtual uint64_t pacing_rate() const = 0;
+  // True while the controller drains a queue it built on purpose (bbr's
+  // DRAIN, after STARTUP overfilled the path): the losses found then are its
+  // own, not the path's, and fec::AdaptiveParity does not count them.
+  virtual bool draining() const { return false; }
   // Whether the engine should keep per-segment delivery state for
   // RateSample (costs 32 bytes per send-ring slot).
   virtual bool wants_rate_samples() const = 0;

@@ -100,6 +100,25 @@ TEST(Bbr, FillsALongFatLossyPath) {
       << path.sender(f).congestion_controller().DebugString();
 }
 
+// draining() tells the embedder when losses are the controller's own queue
+// overflowing (adaptive FEC parity leaves them out): exactly in DRAIN, which
+// a start on a clean one-BDP link must pass through.
+TEST(Bbr, DrainingIsExactlyTheDrainState) {
+  const Link link{20'000'000, 40'000};
+  SimulatedPath path = MakePath(link);
+  const int f = path.AddFlow({});
+  const auto& bbr = static_cast<const BbrController&>(path.sender(f).congestion_controller());
+  int drain_ms = 0;
+  for (int64_t t = 1000; t <= 3 * kSecond; t += 1000) {
+    path.RunUntil(t);
+    const bool in_drain = bbr.mode() == BbrController::Mode::kDrain;
+    ASSERT_EQ(bbr.draining(), in_drain) << "at " << t << " us: " << bbr.DebugString();
+    drain_ms += in_drain;
+  }
+  EXPECT_GT(drain_ms, 0);
+  EXPECT_EQ(bbr.mode(), BbrController::Mode::kProbeBw);
+}
+
 TEST(Bbr, FollowsAStepDownAndAStepUpOfCapacity) {
   const Link link{50'000'000, 40'000};
   SimulatedPath path = MakePath(link);

@@ -594,10 +594,15 @@ void SessionCore::AfterEvent(int64_t now_ms) {
   SealPending();
   UpdatePacing();
   if (adaptive_parity_) {
-    // New segments and retransmissions since the last event.
+    // New segments and retransmissions since the last event, except those
+    // found while the controller drains the queue it overfilled itself
+    // (bench/README.md "WAN": counted, they kept parity going after
+    // start-up on a clean link).
     const uint64_t retrans = kcp_->counters().retrans_segs;
-    adaptive_parity_->Observe(kcp_->snd_nxt() - parity_seen_snd_nxt_,
-                              retrans - parity_seen_retrans_);
+    if (!kcp_->congestion_controller().draining()) {
+      adaptive_parity_->Observe(kcp_->snd_nxt() - parity_seen_snd_nxt_,
+                                retrans - parity_seen_retrans_);
+    }
     parity_seen_snd_nxt_ = kcp_->snd_nxt();
     parity_seen_retrans_ = retrans;
     encoder_->SetParityToSend(adaptive_parity_->parity());
