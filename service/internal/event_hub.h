@@ -13,7 +13,7 @@
 //   * at most max_watchers watchers, max_watchers_per_uid per uid; Subscribe
 //     refuses one more with RESOURCE_EXHAUSTED naming the cap;
 //   * an event is copied once, into an immutable shared EventPtr that every
-//     watcher's queue references (16 bytes per queued event per watcher);
+//     watcher's queue references (24 bytes per queued event per watcher);
 //   * a watcher whose queue would exceed max_queued_events events or
 //     max_queued_bytes bytes (counting each event it references in full),
 //     or that read none of two STATS samples before the next was due, is
