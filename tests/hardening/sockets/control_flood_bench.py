@@ -39,7 +39,10 @@ def attacker(path, connections, seconds, report_fd):
 
     def connect_one():
         nonlocal opened
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        except OSError:  # out of descriptors ourselves: wait for kcpd to close some
+            return False
         s.setblocking(False)
         try:
             s.connect(path)
