@@ -10,8 +10,9 @@
 // --sndwnd, --rcvwnd, --datashard, --parityshard, --nodelay/--interval/
 // --resend/--nc with --mode manual, --acknodelay, --dscp, --sockbuf), plus
 // --stream and --congestion (kcpp's choice of congestion control, see
-// transport/options.h). The key is derived as kcptun does (PBKDF2-SHA1,
-// "kcp-go", 4096).
+// transport/options.h), and --replay_protection (kcpp to kcpp only, with an
+// AEAD --crypt, on both ends: docs/protocol.md §11.10). The key is derived as
+// kcptun does (PBKDF2-SHA1, "kcp-go", 4096).
 //
 // A client exits once stdin has ended, everything it sent is acknowledged
 // and, with --expect N, N bytes have arrived. KCP has no close, so a server
@@ -75,6 +76,9 @@ ABSL_FLAG(std::string, congestion, kcpp::transport::SessionOptions{}.congestion,
 ABSL_FLAG(int, dscp, -1, "DSCP (0..63)");
 ABSL_FLAG(int, sockbuf, 4194304, "socket buffer bytes");
 ABSL_FLAG(bool, stream, true, "stream mode");
+ABSL_FLAG(bool, replay_protection, false,
+          "drop replayed datagrams (kcpp peers only, both ends, an AEAD --crypt such as "
+          "aes-128-gcm; docs/protocol.md §11.10)");
 ABSL_FLAG(int64_t, expect, -1, "client: exit after receiving this many bytes (-1: don't wait)");
 ABSL_FLAG(int, idle_timeout, 0, "seconds without datagrams after which a session ends (0: never)");
 ABSL_FLAG(int, loops, 0, "event-loop threads (0: one per core)");
@@ -118,6 +122,7 @@ absl::StatusOr<SessionOptions> OptionsFromFlags() {
   o.dscp = absl::GetFlag(FLAGS_dscp);
   o.socket_buffer_bytes = absl::GetFlag(FLAGS_sockbuf);
   o.stream_mode = absl::GetFlag(FLAGS_stream);
+  o.replay_protection = absl::GetFlag(FLAGS_replay_protection);
   o.idle_timeout_ms = absl::GetFlag(FLAGS_idle_timeout) * 1000;
   absl::Status s = o.Validate();
   if (!s.ok()) return s;
