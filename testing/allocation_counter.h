@@ -7,7 +7,15 @@
 //   ... the warm hot path ...
 //   EXPECT_EQ(kcpp::test::AllocationCount() - before, 0u);
 //
-// Allocations made by C code with malloc directly are not counted.
+// LiveAllocatedBytes() is what those allocations hold now (usable size, as
+// malloc rounds it), for tests that bound the memory an object costs:
+//
+//   const int64_t before = kcpp::test::LiveAllocatedBytes();
+//   ... create N idle sessions ...
+//   EXPECT_LE((kcpp::test::LiveAllocatedBytes() - before) / N, kBound);
+//
+// Allocations made by C code with malloc directly are not counted. Aligned
+// operator new (alignas above 16) is not replaced, so neither counted.
 #ifndef KCPP_TESTING_ALLOCATION_COUNTER_H_
 #define KCPP_TESTING_ALLOCATION_COUNTER_H_
 
@@ -17,6 +25,9 @@ namespace kcpp::test {
 
 // Calls of the global operator new since the program started, on any thread.
 uint64_t AllocationCount();
+// Bytes held by blocks from the global operator new not yet deleted, on any
+// thread.
+int64_t LiveAllocatedBytes();
 
 }  // namespace kcpp::test
 
