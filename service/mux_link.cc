@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
+#include <memory>
 #include <mutex>
 #include <utility>
 
@@ -26,6 +28,18 @@ constexpr int kReadsPerTurn = 16;
 // Snappy-framed output waiting for the session before smux output is framed
 // further (the encoder grows without bound otherwise).
 constexpr size_t kEncoderHighWater = 64 * 1024;
+
+// The loop thread's read buffer, shared by its links: a read is fed to smux
+// from here, and only what smux does not take (its receive window is full)
+// is copied into the link's own input_. A link whose input never blocks —
+// a forged session's among them — holds no 64 KiB buffer of its own.
+// `busy` while a link's unfed bytes are in it (a link pumping inside
+// another's feed reads into its own input_ instead).
+struct ReadScratch {
+  std::unique_ptr<uint8_t[]> bytes;
+  bool busy = false;
+};
+thread_local ReadScratch t_read_scratch;
 
 }  // namespace
 
@@ -104,8 +118,7 @@ MuxLink::MuxLink(transport::EventLoop* loop, std::shared_ptr<transport::Session>
       session_(std::move(session)),
       handler_(handler),
       doorbell_(std::make_shared<Doorbell>(loop, this)),
-      timer_(loop->CreateTimer(this)),
-      input_(new uint8_t[kInputBytes]) {
+      timer_(loop->CreateTimer(this)) {
   if (options.snappy) {
     encoder_.emplace();
     decoder_.emplace();
@@ -113,6 +126,7 @@ MuxLink::MuxLink(transport::EventLoop* loop, std::shared_ptr<transport::Session>
 }
 
 MuxLink::~MuxLink() {
+  if (input_shared_) t_read_scratch.busy = false;
   doorbell_->Detach();
   loop_->ReleaseTimer(timer_);
   session_->SetCallbacks({});
@@ -420,20 +434,51 @@ void MuxLink::PumpInput() {
 
 void MuxLink::PumpInputOnce() {
   for (int reads = 0; !closing_ && !closed_; ++reads) {
-    if (!FeedHeld()) return;
+    if (!FeedHeld()) break;
     if (reads == kReadsPerTurn) {
       doorbell_->Ring(kInput);  // more may wait: continue in a later turn
-      return;
+      break;
     }
-    absl::StatusOr<size_t> n = session_->TryRead(absl::MakeSpan(input_.get(), kInputBytes));
+    uint8_t* const buffer = ReadBuffer();
+    absl::StatusOr<size_t> n = session_->TryRead(absl::MakeSpan(buffer, kInputBytes));
     if (!n.ok()) {
       if (!absl::IsDeadlineExceeded(n.status())) Fail(n.status());
-      return;  // nothing more now: on_readable rings again
+      break;  // nothing more now: on_readable rings again
     }
     session_bytes_read_ += *n;
+    input_data_ = buffer;
     input_begin_ = 0;
     input_end_ = *n;
   }
+  KeepInput();
+}
+
+uint8_t* MuxLink::ReadBuffer() {
+  if (input_shared_) return t_read_scratch.bytes.get();
+  if (!t_read_scratch.busy) {
+    if (t_read_scratch.bytes == nullptr) t_read_scratch.bytes.reset(new uint8_t[kInputBytes]);
+    t_read_scratch.busy = true;
+    input_shared_ = true;
+    return t_read_scratch.bytes.get();
+  }
+  if (input_ == nullptr) input_.reset(new uint8_t[kInputBytes]);
+  return input_.get();
+}
+
+void MuxLink::KeepInput() {
+  if (!input_shared_) return;
+  input_shared_ = false;
+  t_read_scratch.busy = false;
+  // A closing link feeds nothing more.
+  const size_t left = closed_ || closing_ ? 0 : input_end_ - input_begin_;
+  if (left > 0) {
+    // Allocated once, on the first block; kept (no allocation once warm).
+    if (input_ == nullptr) input_.reset(new uint8_t[kInputBytes]);
+    std::memcpy(input_.get(), t_read_scratch.bytes.get() + input_begin_, left);
+  }
+  input_data_ = input_.get();
+  input_begin_ = 0;
+  input_end_ = left;
 }
 
 bool MuxLink::FeedHeld() {
@@ -452,7 +497,7 @@ bool MuxLink::FeedHeld() {
       }
       if (input_begin_ == input_end_) return true;
       absl::StatusOr<size_t> used = decoder_->Feed(
-          absl::MakeConstSpan(input_.get() + input_begin_, input_end_ - input_begin_));
+          absl::MakeConstSpan(input_data_ + input_begin_, input_end_ - input_begin_));
       if (!used.ok()) {
         Fail(absl::Status(used.status().code(),
                           absl::StrCat("snappy framing from the peer: ", used.status().message())));
@@ -466,7 +511,7 @@ bool MuxLink::FeedHeld() {
     } else {
       if (input_begin_ == input_end_) return true;
       const size_t used =
-          mux_->Feed(absl::MakeConstSpan(input_.get() + input_begin_, input_end_ - input_begin_));
+          mux_->Feed(absl::MakeConstSpan(input_data_ + input_begin_, input_end_ - input_begin_));
       if (closed_ || closing_) return false;
       input_begin_ += used;
       if (input_begin_ < input_end_) {

@@ -239,6 +239,11 @@ class MuxLink final : private smux::SessionHandler, private transport::EventLoop
   void PumpInputOnce();
   // Feeds what was read but not yet taken; false if smux stopped taking.
   bool FeedHeld();
+  // The buffer for the next read from the session (PumpInputOnce).
+  uint8_t* ReadBuffer();
+  // Moves what smux did not take out of the shared read buffer into input_
+  // and gives the shared buffer back; PumpInputOnce's every way out.
+  void KeepInput();
   // Moves smux output (through snappy) into the session while it takes it.
   void FlushOutput();
   absl::Span<const uint8_t> NextOutput();
@@ -277,8 +282,13 @@ class MuxLink final : private smux::SessionHandler, private transport::EventLoop
   std::vector<Event> dispatching_;
   std::vector<StreamId> room_waiters_;
 
-  // Bytes read from the session, not yet fed (or decoded).
+  // Bytes read from the session, not yet fed (or decoded):
+  // input_data_[input_begin_, input_end_). input_data_ is the loop thread's
+  // shared read buffer during a PumpInputOnce (input_shared_), else input_,
+  // this link's own, allocated the first time smux left bytes unfed.
   std::unique_ptr<uint8_t[]> input_;
+  uint8_t* input_data_ = nullptr;
+  bool input_shared_ = false;
   size_t input_begin_ = 0;
   size_t input_end_ = 0;
   bool input_blocked_ = false;  // smux stopped taking input

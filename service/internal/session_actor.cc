@@ -144,8 +144,8 @@ absl::StatusOr<std::unique_ptr<SessionActor>> SessionActor::Create(
   if (config.message_mode()) {
     // Session::Write takes messages of up to 255 fragments of the mss,
     // which is below 255 * mtu.
+    // The buffer for one waits for an application (MessageBuffer).
     a->max_message_ = 255 * static_cast<size_t>(config.transport.mtu);
-    a->message_buffer_.resize(a->max_message_ + 1);
   }
   a->doorbell_ = std::make_shared<RawDoorbell>(io->loop, a.get());
   transport::SessionCallbacks callbacks;
@@ -177,6 +177,12 @@ SessionActor::~SessionActor() {
   io_->loop->ReleaseTimer(timer_);
   link_.reset();
   session_->Close();
+}
+
+absl::Span<uint8_t> SessionActor::MessageBuffer() {
+  std::vector<uint8_t>& buffer = io_->message_scratch;
+  if (buffer.size() < max_message_ + 1) buffer.resize(max_message_ + 1);
+  return absl::MakeSpan(buffer.data(), max_message_ + 1);
 }
 
 SessionActor::AppStream* SessionActor::Find(uint32_t id) {
@@ -236,6 +242,7 @@ absl::Status SessionActor::Attach(uint32_t id, UniqueFd connection) {
   socklen_t len = sizeof(type);
   ::getsockopt(connection.get(), SOL_SOCKET, SO_TYPE, &type, &len);
   s->seqpacket = type == SOCK_SEQPACKET;
+  if (max_message_ > 0) MessageBuffer();  // grown here, not on the data path
   s->fd = std::move(connection);
   if (absl::Status w = io_->loop->WatchFd(s->fd.get(), s); !w.ok()) return w;
   s->watching = true;
@@ -625,7 +632,7 @@ void SessionActor::RawToApp(AppStream& s) {
     // Then the next read of the session.
     const bool message = max_message_ > 0;
     absl::Span<uint8_t> buffer =
-        message ? absl::MakeSpan(message_buffer_) : absl::MakeSpan(io_->scratch);
+        message ? MessageBuffer() : absl::MakeSpan(io_->scratch);
     absl::StatusOr<size_t> got = session_->TryRead(buffer);
     if (!got.ok()) {
       if (!absl::IsDeadlineExceeded(got.status())) Finish(got.status());
@@ -711,7 +718,7 @@ void SessionActor::RawFromApp(AppStream& s) {
       return;
     }
     absl::Span<uint8_t> buffer =
-        message ? absl::MakeSpan(message_buffer_) : absl::MakeSpan(io_->scratch);
+        message ? MessageBuffer() : absl::MakeSpan(io_->scratch);
     // MSG_TRUNC: a SOCK_SEQPACKET message longer than the buffer reports
     // its real length (and is refused below).
     const ssize_t n = ::recv(s.fd.get(), buffer.data(), buffer.size(), MSG_DONTWAIT | MSG_TRUNC);

@@ -24,8 +24,11 @@
 // reading it; its hang-up (or CloseStream) closes the session.
 //
 // Bounded memory: per smux stream, what the link holds (its window); per
-// raw stream, one read each way (64 KiB, or one message); the I/O thread's
-// 64 KiB scratch buffer. No allocation per packet once warm.
+// raw stream, one read each way (64 KiB, or one message) that a side did
+// not take; the I/O thread's 64 KiB scratch buffer and its message buffer
+// (the largest message of its raw message-mode sessions). A session no
+// application attached to holds no buffer here (docs/kcpd.md "What a
+// session costs"). No allocation per packet once warm.
 //
 // Thread safety: an actor and its streams are used only on their I/O thread
 // (IoThread::loop). It publishes events and updates its SessionRecord under
@@ -62,6 +65,12 @@ struct IoThread {
   // Loop thread only.
   absl::flat_hash_map<uint64_t, std::unique_ptr<SessionActor>> actors;
   std::vector<uint8_t> scratch = std::vector<uint8_t>(64 * 1024);
+  // Raw message mode: one message each way at a time, as `scratch` (what a
+  // side does not take is copied out, into the stream or actor). Sized on
+  // the first attach to the largest of its sessions' messages (255 * mtu,
+  // ~350 KiB at mtu 1400): held per thread, not per session, so a session
+  // no application attached to (a forged one) costs none of it.
+  std::vector<uint8_t> message_scratch;
 
   // Destroys `actor`'s entry from a posted task (never under its feet).
   void Retire(uint64_t session_id);
@@ -168,9 +177,11 @@ class SessionActor final : private MuxLink::Handler, private transport::EventLoo
   ByteRing raw_to_session_;
   std::vector<uint8_t> raw_message_to_session_;
   bool raw_has_message_ = false;
-  // Raw message mode: the largest message and a buffer for one.
+  // Raw message mode: the largest message (0 in stream mode).
   size_t max_message_ = 0;
-  std::vector<uint8_t> message_buffer_;
+  // Raw message mode: the I/O thread's message buffer, grown to hold one
+  // of this session's messages (and one byte more, to see a longer one).
+  absl::Span<uint8_t> MessageBuffer();
 };
 
 }  // namespace kcpp::service::internal
