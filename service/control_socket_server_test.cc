@@ -1,7 +1,16 @@
 #include "service/control_socket_server.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstring>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "proto/kcpp/v1/kcpd.grpc.pb.h"
@@ -84,6 +93,63 @@ TEST_F(ControlSocketServerTest, OtherUidsGetPermissionDenied) {
   kcpp::v1::Stats counted;
   ASSERT_TRUE(plane_.GetStats(&counted).ok());
   EXPECT_EQ(counted.control_connections_refused(), 1u);
+}
+
+int OpenDescriptors() {
+  int n = 0;
+  DIR* dir = opendir("/proc/self/fd");
+  while (dir != nullptr && readdir(dir) != nullptr) ++n;
+  if (dir != nullptr) closedir(dir);
+  return n - 3;  // ".", ".." and the directory's own descriptor
+}
+
+// Issue 16, defect 1: out of descriptors, the old accept loop could not take
+// a pending connection off the socket, so the socket stayed readable and the
+// loop spun (and logged) until a descriptor came free; the connection hung.
+// Now the spare descriptor takes each pending connection and closes it, and
+// accepting pauses between tries. The whole test process is held at its
+// limit, so the clients' sockets are made before.
+TEST_F(ControlSocketServerTest, OutOfDescriptorsPendingConnectionsAreClosedNotSpunOn) {
+  Start(geteuid());
+  // (No call before: its connection would end, and free descriptors, at a
+  // moment of gRPC's choosing.)
+  constexpr int kClients = 5;
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(clients.back().valid());
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path_.c_str());
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+  rlimit none = old;
+  none.rlim_cur = static_cast<rlim_t>(OpenDescriptors() + 16);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &none), 0);
+  // Every number below the limit taken (the limit bounds numbers, not counts).
+  std::vector<UniqueFd> filler;
+  while (true) {
+    UniqueFd f(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!f.valid()) break;
+    filler.push_back(std::move(f));
+  }
+  int closed = 0;
+  for (UniqueFd& c : clients) {
+    if (connect(c.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) continue;
+    // Generous: a bound on a failure, not a timing check (the pauses add up
+    // to a few seconds for five connections).
+    pollfd p{c.get(), POLLIN, 0};
+    char byte;
+    if (poll(&p, 1, 30000) == 1 && recv(c.get(), &byte, 1, 0) == 0) ++closed;
+  }
+  filler.clear();
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+  EXPECT_EQ(closed, kClients);
+  // Descriptors again: served again (after at most one pause).
+  kcpp::v1::Stats stats;
+  const grpc::Status s = Stats(&stats);
+  EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
 TEST_F(ControlSocketServerTest, StopRemovesTheSocket) {
