@@ -19,6 +19,12 @@ using kcpp::v1::SessionOptions;
 
 constexpr int kMaxAcceptBacklog = 65535;
 constexpr int kMaxListenerSessions = 1 << 20;
+// kcpd's default for a listener's live sessions (the transport library's is
+// 65536). Anyone whose datagrams pass the cipher (anyone, with crypt none
+// or null; replays from new addresses, with any cipher) can fill it, and an
+// idle session holds ~5-13 KiB (docs/kcpd.md "Limits"): ~200 MiB per
+// listener at most here, against ~850 MiB at 65536.
+constexpr int kDefaultListenerSessions = 16384;
 // smux buffers: beyond this a single session could pin a large part of the
 // machine's memory; kcptun's largest documented setting is 4 MiB.
 constexpr int64_t kMaxSmuxBuffer = 256 << 20;
@@ -364,11 +370,12 @@ absl::StatusOr<ListenerConfig> ListenerConfigFromProto(const kcpp::v1::Listener&
   }
   if (listener.max_sessions() > kMaxListenerSessions) {
     return Invalid(field, absl::StrCat(".max_sessions must be 1..", kMaxListenerSessions,
-                                       " (0 = 65536), got ", listener.max_sessions()));
+                                       " (0 = ", kDefaultListenerSessions, "), got ",
+                                       listener.max_sessions()));
   }
-  if (listener.max_sessions() != 0) {
-    c.transport.max_sessions = static_cast<int>(listener.max_sessions());
-  }
+  c.transport.max_sessions = listener.max_sessions() != 0
+                                 ? static_cast<int>(listener.max_sessions())
+                                 : kDefaultListenerSessions;
   KCPP_ASSIGN_OR_RETURN(c.session, SessionConfigFromProto(listener.session_options(),
                                                           absl::StrCat(field, ".session_options")));
   c.transport.session = c.session.transport;

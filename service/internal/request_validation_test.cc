@@ -253,7 +253,7 @@ TEST(ListenerConfigFromProto, AddressAndLimits) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->address.ToString(), "127.0.0.1:0");
   EXPECT_EQ(c->transport.accept_backlog, 128);
-  EXPECT_EQ(c->transport.max_sessions, 65536);
+  EXPECT_EQ(c->transport.max_sessions, 16384);
   l.set_accept_backlog(4000000000u);
   ExpectInvalid(ListenerConfigFromProto(l, "listener").status(), "accept_backlog must be 1..65535");
   l.set_accept_backlog(0);
