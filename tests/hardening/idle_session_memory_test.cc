@@ -24,10 +24,11 @@ namespace kcpp::service {
 namespace {
 
 constexpr int kForgedSessions = 256;
-// The bound per idle forged session (docs/kcpd.md "What a forged session
-// costs"): measured 10-12 KiB (raw) and 13-15 KiB (smux) on x86-64 with
-// kcpd's default session options, with room for allocator and library
-// differences.
+// The bound per idle forged session (docs/kcpd.md "Limits"): measured
+// 9.2-13 KiB (raw stream and message mode, its attach token included) and
+// 9.6 KiB (smux) on x86-64 with kcpd's default session options, this many
+// sessions and a fastbuild; with room for allocator and library
+// differences. Before, 365 KiB (raw messages) and 73 KiB (smux).
 constexpr int64_t kMaxBytesPerIdleSession = 24 * 1024;
 
 struct Case {

@@ -1,0 +1,105 @@
+// What idle forged sessions hold in kcpd (bench/README.md "hardening II"):
+// kcpd's control plane over its transport backend with the default limits,
+// a crypt-none listener (smux or raw framing), and one forged session (a
+// KCP PUSH, sn 0, random conv, 0-7 payload bytes: under smux's frame
+// header, so the session waits instead of failing) from each of N source
+// ports. Prints the sessions that stayed, kcpd's RSS, and the heap bytes
+// (//testing:allocation_counter) each idle session holds.
+//
+//   ulimit -n 20000   # one socket per source port
+//   bazel run --config=opt //tests/hardening:forged_session_memory_benchmark -- smux 19000
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
+#include "service/control_plane.h"
+#include "service/transport_backend.h"
+#include "testing/allocation_counter.h"
+#include "tests/flood/flooder.h"
+
+namespace {
+
+long RssKiB() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace kcpp::service;
+  const bool smux = argc < 2 || std::strcmp(argv[1], "raw") != 0;
+  int ports = 19000;
+  if (argc > 2 && !absl::SimpleAtoi(argv[2], &ports)) return 2;
+  auto backend = TransportBackend::Create({.loops = 2});
+  if (!backend.ok()) return 1;
+  ControlPlaneOptions options;  // kcpd's defaults
+  options.run_janitor = true;
+  auto plane = std::make_unique<ControlPlane>(backend->get(), options);
+  kcpp::v1::CreateListenerRequest create;
+  create.set_listener_id("forged");
+  create.mutable_listener()->set_address("127.0.0.1:0");
+  create.mutable_listener()->mutable_session_options()->set_framing(
+      smux ? kcpp::v1::FRAMING_SMUX : kcpp::v1::FRAMING_RAW);
+  create.mutable_listener()->mutable_session_options()->set_crypt("none");
+  kcpp::v1::Listener listener;
+  if (!plane->CreateListener(create, &listener).ok()) return 1;
+  const long rss0 = RssKiB();
+  const int64_t heap0 = kcpp::test::LiveAllocatedBytes();
+
+  // Rounds of 1000 source ports, each round's sockets kept open (a port
+  // reused by a later round would replace its session, not add one).
+  std::vector<std::unique_ptr<kcpp::flood::Flooder>> flooders;
+  kcpp::v1::GetListenerRequest get;
+  get.set_name(listener.name());
+  for (int sent = 0; sent < ports; sent += 1000) {
+    kcpp::flood::FloodOptions flood;
+    flood.target = *kcpp::transport::SocketAddress::Parse(listener.bound_address());
+    flood.source_ports = std::min(1000, ports - sent);
+    flood.crypt = "none";
+    flood.mix.forged = 1;
+    flood.sn0_share = 1;
+    flood.max_payload = 7;
+    flood.max_datagrams = flood.source_ports;
+    flood.seed = sent + 1;
+    auto flooder = kcpp::flood::Flooder::Start(flood);
+    if (!flooder.ok()) {
+      std::fprintf(stderr, "%s (ulimit -n?)\n", flooder.status().ToString().c_str());
+      return 1;
+    }
+    (*flooder)->WaitSent(flood.source_ports);
+    flooders.push_back(*std::move(flooder));
+    // Until the listener stops accepting (a settle, not a measurement).
+    uint64_t last = 0;
+    for (int quiet = 0; quiet < 3;) {
+      absl::SleepFor(absl::Milliseconds(100));
+      plane->GetListener(get, &listener);
+      quiet = listener.sessions_accepted() == last ? quiet + 1 : 0;
+      last = listener.sessions_accepted();
+    }
+  }
+  kcpp::v1::Stats stats;
+  plane->GetStats(&stats);
+  const int64_t heap = kcpp::test::LiveAllocatedBytes() - heap0;
+  const unsigned active = stats.active_sessions();
+  std::printf(
+      "%s, %d forged datagrams: %lu sessions accepted, %u active; rss %.1f -> %.1f MiB; heap "
+      "%.1f MiB, %.1f KiB per active session\n",
+      smux ? "smux" : "raw", ports, static_cast<unsigned long>(listener.sessions_accepted()), active,
+      rss0 / 1024.0, RssKiB() / 1024.0, heap / 1048576.0,
+      active == 0 ? 0.0 : heap / 1024.0 / active);
+  for (auto& f : flooders) f->Stop();
+  plane->BeginShutdown();
+  (*backend)->Shutdown(absl::Now());
+  return 0;
+}
