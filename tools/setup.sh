@@ -28,7 +28,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libdeflate-dev libsnappy-dev
   # comparison benchmarks, charts, profiling
-  libisal-dev gnuplot-nox valgrind linux-perf
+  libisal-dev gnuplot-nox valgrind linux-perf heaptrack
   # WAN benchmark (bench/wan): TCP contenders, echo probes, namespaces, offloads
   iperf3 iputils-ping iproute2 ethtool
   # fuzz / sanitizer configs
