@@ -93,6 +93,7 @@ void Session::ProcessHeader() {
     return;
   }
   frame_since_check_ = true;
+  heard_from_peer_ = true;
   ++stats_.frames_received[h.command];
   rx_header_ = h;
   switch (h.command) {
@@ -398,7 +399,12 @@ int64_t Session::NextDeadline() const {
 void Session::OnTimer(int64_t now_ms) {
   if (closed_ || config_.keep_alive_disabled) return;
   if (now_ms >= next_ping_ms_) {
-    AppendFrame(kCmdNop, 0, nullptr, 0);
+    // A server stays silent until its peer has sent a frame: a session one
+    // forged datagram started must not buy a NOP every interval until the
+    // keepalive timeout ends it (SECURITY.md "Spoofed sources"). A real
+    // client's own first frame (a SYN, or its NOP within its interval)
+    // starts ours well within its keepalive timeout.
+    if (role_ == Role::kClient || heard_from_peer_) AppendFrame(kCmdNop, 0, nullptr, 0);
     // Like a Go ticker: missed ticks are dropped, not sent in a burst.
     const int64_t interval = config_.keep_alive_interval_ms;
     next_ping_ms_ += ((now_ms - next_ping_ms_) / interval + 1) * interval;

@@ -243,7 +243,9 @@ class Session {
   int64_t NextDeadline() const;
   // Sends due NOPs and checks the keepalive timeout (which may kill the
   // session: OnSessionClosed with DeadlineExceeded). Early calls are cheap
-  // no-ops.
+  // no-ops. A kServer session sends no NOP before its peer's first frame
+  // (unlike smux, which pings from the start): an address that never spoke
+  // smux gets nothing from keepalive, and its session still times out.
   void OnTimer(int64_t now_ms);
 
   // ---- Session --------------------------------------------------------
@@ -322,6 +324,7 @@ class Session {
   int64_t next_ping_ms_;
   int64_t next_check_ms_;
   bool frame_since_check_ = false;
+  bool heard_from_peer_ = false;  // any valid frame yet (server NOPs wait for it)
 
   bool closed_ = false;
   absl::Status status_;

@@ -564,6 +564,30 @@ TEST(Session, KeepaliveSendsNopsAndDetectsSilence) {
   EXPECT_EQ(s->OpenStream().status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// A server that never heard a frame (its KCP session came from one forged
+// datagram) sends no NOP, so keepalive buys the forger nothing; it still
+// dies at the timeout. Once the peer speaks, the server pings as smux does.
+TEST(Session, ServerSendsNoNopBeforeThePeerSpeaks) {
+  Config c;
+  c.keep_alive_interval_ms = 100;
+  c.keep_alive_timeout_ms = 300;
+  Recorder r;
+  auto silent = Make(Role::kServer, c, &r, /*now=*/0);
+  for (int64_t t = 100; t < 300; t += 100) silent->OnTimer(t);
+  EXPECT_TRUE(silent->output().empty());
+  silent->OnTimer(300);
+  EXPECT_TRUE(silent->output().empty());
+  EXPECT_TRUE(silent->is_closed());
+  EXPECT_EQ(r.died.code(), absl::StatusCode::kDeadlineExceeded);
+
+  Recorder r2;
+  auto spoken = Make(Role::kServer, c, &r2, /*now=*/0);
+  ASSERT_EQ(spoken->Feed(Frame(1, kCmdNop, 0)), 8u);
+  spoken->OnTimer(100);
+  EXPECT_EQ(Drain(*spoken), Bytes({1, 3, 0, 0, 0, 0, 0, 0}));
+  EXPECT_FALSE(spoken->is_closed());
+}
+
 TEST(Session, SilenceIsForgivenWhileWeBlockTheInput) {
   Config c;
   c.keep_alive_interval_ms = 100;
