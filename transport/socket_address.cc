@@ -3,7 +3,8 @@
 #include <arpa/inet.h>
 
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace kcpp::transport {
@@ -14,6 +15,18 @@ SocketAddress::SocketAddress() {
 }
 
 absl::StatusOr<SocketAddress> SocketAddress::Parse(absl::string_view text) {
+  // An address comes from flags, config files and API requests: a trailing
+  // newline or a stray space is a mistake to report, not to forgive. The
+  // text is escaped in messages so that a log line stays one line.
+  for (const char c : text) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(c)) ||
+        absl::ascii_iscntrl(static_cast<unsigned char>(c))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("address \"", absl::CHexEscape(text),
+                       "\" contains whitespace or a control character (\"",
+                       absl::CHexEscape(absl::string_view(&c, 1)), "\")"));
+    }
+  }
   absl::string_view host;
   absl::string_view port_text;
   if (!text.empty() && text.front() == '[') {
@@ -33,10 +46,19 @@ absl::StatusOr<SocketAddress> SocketAddress::Parse(absl::string_view text) {
     host = text.substr(0, colon);
     port_text = text.substr(colon + 1);
   }
+  // Digits only: absl::SimpleAtoi would also take "+80" and " 80".
   uint32_t port = 0;
-  if (!absl::SimpleAtoi(port_text, &port) || port > 65535) {
+  bool digits = !port_text.empty() && port_text.size() <= 5;
+  for (const char c : port_text) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) digits = false;
+  }
+  if (digits) {
+    for (const char c : port_text) port = port * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (!digits || port > 65535) {
     return absl::InvalidArgumentError(
-        absl::StrCat("port \"", port_text, "\" in \"", text, "\" is not a number in 0..65535"));
+        absl::StrCat("port \"", absl::CHexEscape(port_text), "\" in \"", absl::CHexEscape(text),
+                     "\" is not a number in 0..65535 (1 to 5 decimal digits, no sign)"));
   }
   SocketAddress out;
   std::memset(&out.storage_, 0, sizeof(out.storage_));

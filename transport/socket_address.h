@@ -27,7 +27,9 @@ class SocketAddress {
   // The unspecified IPv4 address, port 0.
   SocketAddress();
 
-  // Parses "a.b.c.d:port" or "[v6]:port". A port of 0 is allowed (bind to any).
+  // Parses "a.b.c.d:port" or "[v6]:port", numeric hosts only. The port is 1
+  // to 5 decimal digits (no sign), at most 65535; 0 is allowed (bind to any).
+  // Whitespace or a control character anywhere is InvalidArgument.
   static absl::StatusOr<SocketAddress> Parse(absl::string_view text);
 
   // Wraps a kernel address; fails unless it is AF_INET or AF_INET6.

@@ -1,6 +1,7 @@
 #include "transport/socket_address.h"
 
 #include "absl/hash/hash.h"
+#include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 
 namespace kcpp::transport {
@@ -29,6 +30,31 @@ TEST(SocketAddress, RejectsMalformedWithActionableMessages) {
   }
   EXPECT_NE(SocketAddress::Parse("localhost:80").status().message().find("numeric"),
             absl::string_view::npos);
+}
+
+// absl::SimpleAtoi skips surrounding whitespace and takes a sign, so these
+// used to parse (issue 16, defect 7): a port is digits only, and no part of
+// an address may hold whitespace or a control character.
+TEST(SocketAddress, RejectsWhitespaceControlCharactersAndSignedPorts) {
+  for (const char* bad :
+       {"127.0.0.1:0\n", "1.2.3.4:80\n", "1.2.3.4:80\r\n", "1.2.3.4: 80", "1.2.3.4:80 ",
+        "1.2.3.4:\t80", " 1.2.3.4:80", "1.2.3.4 :80", "[::1]:80\n", "[::1 ]:80", "1.2.3.4:+80",
+        "1.2.3.4:-0", "[::1]:+80", "1.2.3.4:0x50", "1.2.3.4:000000000080", "1.2.3.4:\x7f"}) {
+    auto a = SocketAddress::Parse(bad);
+    EXPECT_FALSE(a.ok()) << absl::CHexEscape(bad);
+    EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument) << absl::CHexEscape(bad);
+  }
+  // The message names the offending character, escaped so that a log line
+  // stays one line.
+  const absl::Status newline = SocketAddress::Parse("127.0.0.1:0\n").status();
+  EXPECT_NE(newline.message().find("\\n"), absl::string_view::npos) << newline;
+  EXPECT_EQ(newline.message().find('\n'), absl::string_view::npos) << newline;
+  const absl::Status plus = SocketAddress::Parse("1.2.3.4:+80").status();
+  EXPECT_NE(plus.message().find("digits"), absl::string_view::npos) << plus;
+  // Leading zeros within five digits are still a port.
+  auto zeros = SocketAddress::Parse("1.2.3.4:00080");
+  ASSERT_TRUE(zeros.ok()) << zeros.status();
+  EXPECT_EQ(zeros->port(), 80);
 }
 
 TEST(SocketAddress, EqualityAndHashFollowAddressAndPort) {
