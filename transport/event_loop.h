@@ -86,6 +86,13 @@ class EventLoop {
   void UnwatchFd(int fd);
 
   // Loop thread: timers. A timer fires once per Schedule.
+  //
+  // Ownership: the loop does not own `handler`; it calls it until
+  // ReleaseTimer(id). The owner releases its timer before the handler dies
+  // (in its destructor, or in the teardown that precedes it); after
+  // ReleaseTimer the handler is never called, even if the timer was due in
+  // this iteration, so it may be destroyed at once. Timers need no
+  // descriptors: they keep firing with the process at RLIMIT_NOFILE.
   TimerId CreateTimer(TimerHandler* handler);
   void ScheduleTimer(TimerId id, int64_t deadline_ms) { timers_.Schedule(id, deadline_ms); }
   void CancelTimer(TimerId id) { timers_.Cancel(id); }
