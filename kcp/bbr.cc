@@ -59,8 +59,13 @@ uint64_t BbrController::bandwidth() const {
 uint64_t BbrController::Bdp(double gain) const {
   const uint64_t bw = bandwidth();
   if (bw == 0 || min_rtt_us_ < 0) return 0;
-  return static_cast<uint64_t>(gain * static_cast<double>(bw) * static_cast<double>(min_rtt_us_) /
-                               1e6);
+  // A KCP receiver holds its ACKs until its next flush, up to one interval:
+  // a round trip lasts at least that long whatever the path's min RTT. Sized
+  // from a min RTT far below the interval (loopback, a LAN: one ACK sent at
+  // once sets it) the window capped each round, the bandwidth samples
+  // followed the window down, and both shrank together to 4 segments.
+  const int64_t rtt = std::max(min_rtt_us_, ack_delay_us_);
+  return static_cast<uint64_t>(gain * static_cast<double>(bw) * static_cast<double>(rtt) / 1e6);
 }
 
 void BbrController::OnAck(const AckEvent& event) {
@@ -233,6 +238,7 @@ void BbrController::AdvanceMode(const AckEvent& event, bool round_start) {
 
 void BbrController::OnFlush(const FlushEvent& event) {
   if (event.mss != 0) mss_ = event.mss;
+  ack_delay_us_ = int64_t{event.interval_ms} * 1000;
   inflight_segments_ = event.inflight_segments;
   inflight_span_ = event.inflight_span;
   window_used_ = event.window_used;

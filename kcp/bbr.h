@@ -16,9 +16,11 @@
 //   pacing     pacing_gain x bandwidth, in KCP bytes per second. The
 //              embedder turns it into wire bytes (FEC parity and cipher
 //              headers included) and holds datagrams back (Kcp::SetPacingGate).
-//   window     cwnd_gain x bandwidth x min RTT plus two pacing quanta (1 ms
-//              of data each, the embedder's timer granularity), at least 4
-//              segments, counted in unacknowledged segments in flight.
+//   window     cwnd_gain x bandwidth x max(min RTT, KCP's interval) plus
+//              two pacing quanta (1 ms of data each, the embedder's timer
+//              granularity), at least 4 segments, counted in unacknowledged
+//              segments in flight. A KCP receiver may hold its ACKs for an
+//              interval, so no round trip is shorter than that.
 //
 // State machine (one round trip = the time until a segment sent now is
 // acknowledged; rounds are counted from delivery totals):
@@ -145,6 +147,7 @@ class BbrController final : public CongestionController {
   // DebugString: a span at the window with few segments in flight means a
   // hole at snd_una, not the controller, holds the sender back).
   uint32_t inflight_segments_ = 0;
+  int64_t ack_delay_us_ = 0;  // the flush interval (FlushEvent::interval_ms)
   uint32_t inflight_span_ = 0;
   uint32_t window_used_ = 0;
   // Outputs.

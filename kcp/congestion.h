@@ -106,6 +106,8 @@ struct FlushEvent {
   uint32_t window_used = 0;
   uint32_t fast_resend = 0;
   uint32_t mss = 0;
+  // KCP's flush interval: a receiver holds its ACKs up to this long.
+  uint32_t interval_ms = 0;
   // The engine has nothing more to send: its queue is empty and the flush
   // was stopped neither by a window nor by pacing. Rate samples taken
   // while this holds only bound the bandwidth from below.

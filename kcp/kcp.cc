@@ -1041,6 +1041,7 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
   ev.window_used = cwnd;
   ev.fast_resend = resent;
   ev.mss = mss_;
+  ev.interval_ms = interval_;
   ev.app_limited = kind == FlushKind::kFull && nsnd_que_ == 0 && unsent_ == 0 && !paced_out;
   if (rate_ != nullptr && ev.app_limited) {
     rate_->sampler.MarkAppLimited(uint64_t{ev.inflight_segments} * mtu_);
