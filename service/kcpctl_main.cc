@@ -73,7 +73,8 @@ Session options (kcptun's names): --crypt=aes|aes-128|...|none|null --key=PASSPH
   --datashard=N --parityshard=N --dscp=N --acknodelay --writedelay --streammode
   --framing=smux|raw --smuxver=1|2 --compression=none|snappy --ratelimit=BYTES/S
   --sockbuf=BYTES --keepalive=DURATION; kcpp's own: --congestion=bbr|kcp-go|none
-  --fixedparity; --options='TEXTPROTO' (a kcpp.v1.SessionOptions, applied last)
+  --fixedparity --replayprotection (AEAD, kcpp peers); --options='TEXTPROTO' (a
+  kcpp.v1.SessionOptions, applied last)
 
 Global options:
   --socket=PATH     kcpd's control socket (default $XDG_RUNTIME_DIR/kcpd/control.sock,
@@ -94,7 +95,7 @@ const std::vector<OptionSpec> kSessionOptions = {
     {"parityshard", true}, {"dscp", true},    {"acknodelay", false}, {"writedelay", false},
     {"streammode", false}, {"framing", true}, {"smuxver", true},     {"compression", true},
     {"ratelimit", true},   {"sockbuf", true}, {"keepalive", true},   {"options", true},
-    {"congestion", true},  {"fixedparity", false}};
+    {"congestion", true},  {"fixedparity", false}, {"replayprotection", false}};
 const std::vector<OptionSpec> kOther = {{"address", true},      {"backlog", true},
                                         {"max_sessions", true}, {"close_sessions", false},
                                         {"listener", true},     {"full", false},
@@ -182,6 +183,8 @@ absl::Status SessionOptionsFromArgs(const CliArgs& a, kcpp::v1::SessionOptions* 
   }
   KCPP_ASSIGN_OR_RETURN(std::optional<bool> fixed, a.GetBool("fixedparity"));
   if (fixed.has_value()) o->set_fec_fixed_parity(*fixed);
+  KCPP_ASSIGN_OR_RETURN(std::optional<bool> replay, a.GetBool("replayprotection"));
+  if (replay.has_value()) o->set_replay_protection(*replay);
   KCPP_ASSIGN_OR_RETURN(std::optional<bool> ack, a.GetBool("acknodelay"));
   if (ack.has_value()) o->set_ack_nodelay(*ack);
   KCPP_ASSIGN_OR_RETURN(std::optional<bool> wd, a.GetBool("writedelay"));

@@ -254,6 +254,11 @@ absl::StatusOr<SessionConfig> SessionConfigFromProto(const SessionOptions& p,
                                          static_cast<int>(p.congestion())));
   }
   t.fec_adaptive_parity = !p.fec_fixed_parity();
+  t.replay_protection = p.replay_protection();
+  if (p.has_replay_max_skew()) {
+    KCPP_RETURN_IF_ERROR(
+        DurationToMs(p.replay_max_skew(), field, "replay_max_skew", &t.replay_max_skew_ms));
+  }
   t.fec_skip_idle_parity = p.fec_skip_idle_parity();
 
   switch (p.framing()) {
@@ -324,6 +329,8 @@ void SessionConfigToProto(const SessionConfig& c, SessionOptions* p) {
                     : t.congestion == "none" ? kcpp::v1::CONGESTION_CONTROL_NONE
                                              : kcpp::v1::CONGESTION_CONTROL_KCP_GO);
   p->set_fec_fixed_parity(!t.fec_adaptive_parity);
+  p->set_replay_protection(t.replay_protection);
+  DurationToProto(absl::Milliseconds(t.replay_max_skew_ms), p->mutable_replay_max_skew());
   p->set_framing(c.framing == Framing::kSmux ? kcpp::v1::FRAMING_SMUX : kcpp::v1::FRAMING_RAW);
   if (c.framing == Framing::kSmux) {
     kcpp::v1::SmuxOptions* s = p->mutable_smux();

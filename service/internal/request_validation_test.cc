@@ -67,6 +67,35 @@ TEST(SessionConfigFromProto, CongestionControlByName) {
       << c.status();
 }
 
+TEST(SessionConfigFromProto, ReplayProtectionNeedsAeadAndRoundTrips) {
+  SessionOptions p;
+  p.set_crypt("aes-128-gcm");
+  p.set_key("secret");
+  p.set_replay_protection(true);
+  p.mutable_replay_max_skew()->set_seconds(30);
+  auto c = SessionConfigFromProto(p, "options");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->transport.replay_protection);
+  EXPECT_EQ(c->transport.replay_max_skew_ms, 30000);
+  SessionOptions out;
+  SessionConfigToProto(*c, &out);
+  EXPECT_TRUE(out.replay_protection());
+  EXPECT_EQ(out.replay_max_skew().seconds(), 30);
+
+  SessionOptions classic = p;
+  classic.set_crypt("aes");
+  auto refused = SessionConfigFromProto(classic, "options");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("AEAD"), absl::string_view::npos)
+      << refused.status();
+
+  SessionOptions off;
+  auto d = SessionConfigFromProto(off, "options");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_FALSE(d->transport.replay_protection);
+}
+
 TEST(SessionConfigFromProto, KcptunStyleOptions) {
   SessionOptions p;
   p.set_crypt("aes");
