@@ -8,30 +8,17 @@
 //   ulimit -n 20000   # one socket per source port
 //   bazel run --config=opt //tests/hardening:attach_flood_benchmark -- [ports=20000]
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
-#include <algorithm>
 
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "service/control_plane.h"
 #include "service/transport_backend.h"
-#include "tests/flood/flooder.h"
+#include "tests/hardening/forged_flood.h"
 
-namespace {
-
-long RssKiB() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
-}  // namespace
+using kcpp::hardening::RssKiB;
 
 int main(int argc, char** argv) {
   using namespace kcpp::service;
@@ -51,37 +38,11 @@ int main(int argc, char** argv) {
   if (!plane->CreateListener(create, &listener).ok()) return 1;
   const long rss0 = RssKiB();
 
-  // Rounds of 1000 source ports, each round's sockets kept open (a port
-  // reused by a later round would replace its session, not add one), so the
-  // listener's receive buffer sees a burst it can take.
   std::vector<std::unique_ptr<kcpp::flood::Flooder>> flooders;
-  kcpp::v1::GetListenerRequest get;
-  get.set_name(listener.name());
-  for (int sent = 0; sent < ports; sent += 1000) {
-    kcpp::flood::FloodOptions flood;
-    flood.target = *kcpp::transport::SocketAddress::Parse(listener.bound_address());
-    flood.source_ports = std::min(1000, ports - sent);
-    flood.crypt = "none";
-    flood.mix.forged = 1;
-    flood.sn0_share = 1;
-    flood.max_payload = 32;
-    flood.max_datagrams = flood.source_ports;
-    flood.seed = sent + 1;
-    auto flooder = kcpp::flood::Flooder::Start(flood);
-    if (!flooder.ok()) {
-      std::fprintf(stderr, "%s (ulimit -n?)\n", flooder.status().ToString().c_str());
-      return 1;
-    }
-    (*flooder)->WaitSent(flood.source_ports);
-    flooders.push_back(*std::move(flooder));
-    // Until the listener stops accepting (a settle, not a measurement).
-    uint64_t last = 0;
-    for (int quiet = 0; quiet < 3;) {
-      absl::SleepFor(absl::Milliseconds(100));
-      plane->GetListener(get, &listener);
-      quiet = listener.sessions_accepted() == last ? quiet + 1 : 0;
-      last = listener.sessions_accepted();
-    }
+  if (absl::Status f = kcpp::hardening::FloodListener(*plane, ports, 32, &listener, &flooders);
+      !f.ok()) {
+    std::fprintf(stderr, "%s\n", f.ToString().c_str());
+    return 1;
   }
   kcpp::v1::DialSessionRequest dial;
   dial.set_remote_address("127.0.0.1:9");
