@@ -151,9 +151,9 @@ TEST_F(DescriptorFloodTest, AStrangerWithManyConnectionsCannotTakeKcpdOffline) {
 
 // kcpd at its descriptor limit (the spare descriptor, the pause between
 // accepts) is tested in process: service/control_socket_server_test. The
-// real kcpd cannot be held at its limit under the sanitizers: its transport
-// loops then call a timer handler with an invalid vptr (reported with issue
-// 16's hardening notes).
+// real kcpd cannot be held at its limit under the sanitizers: UBSan's vptr
+// check needs a free descriptor the first time it meets a type, and without
+// one reports live objects as "invalid vptr" (docs/testing.md).
 
 }  // namespace
 }  // namespace kcpp::hardening
