@@ -369,10 +369,13 @@ def _run(
             dialer_stats, acceptor_stats = dialer.get_stats(), acceptor.get_stats()
 
             # Each application closes its own end; the watches see them go.
+            # One after the other: KCP has no close handshake, so a session
+            # closed while its last segments await ACKs from a peer whose
+            # session is already gone waits out close_linger (10 s) instead.
             acceptor.close_session(accepted.session.name)
-            dialer.close_session(dialed.session.name)
             acceptor_closed = accepted_events.wait_for(pb.SessionEvent.SESSION_CLOSED,
                                                        accepted.session.name)
+            dialer.close_session(dialed.session.name)
             dialer_closed = dialed_events.wait_for(pb.SessionEvent.SESSION_CLOSED,
                                                    dialed.session.name)
             log(f"acceptor: SESSION_CLOSED {accepted.session.name} ({acceptor_closed.reason})")
