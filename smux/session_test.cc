@@ -531,6 +531,113 @@ TEST(Session, OutputBufferLimitsWritesAndDrainingAnnouncesRoom) {
   EXPECT_EQ(s->WritableBytes(b), 76u);
 }
 
+// ----------------------------------------------- the writable announcement
+//
+// The rule every pump above smux builds on (mux/stream_pump.h): OnStreamWritable
+// is owed only to a writer smux turned away, i.e. whose last Write(id, data)
+// with non-empty data took less than all of it. Asking WritableBytes() and
+// getting 0, or writing exactly what it allowed, arms nothing. MuxLink adds
+// the WritableBytes() == 0 case on top (mux/mux_link.h); smux itself does not.
+
+TEST(WritableAnnouncement, OutputRoomIsAnnouncedOnlyToTurnedAwayWriters) {
+  Config c;
+  c.max_output_buffer = 10000;
+  c.max_frame_size = 4000;
+  Recorder r;
+  auto s = Make(Role::kClient, c, &r);
+  const StreamId turned_away = *s->OpenStream();
+  const StreamId asked = *s->OpenStream();
+  const StreamId empty_write = *s->OpenStream();
+  const StreamId exact = *s->OpenStream();
+  Drain(*s);
+  // `exact` writes precisely what WritableBytes allows: all of it is taken,
+  // so it was not turned away, although no room is left.
+  const size_t room = s->WritableBytes(exact);
+  ASSERT_EQ(room, 10000u);
+  ASSERT_EQ(*s->Write(exact, Pattern(room, 20)), room);
+  EXPECT_EQ(s->WritableBytes(exact), 0u);
+  EXPECT_EQ(s->WritableBytes(asked), 0u);                  // asked only
+  EXPECT_EQ(*s->Write(empty_write, Bytes()), 0u);          // nothing offered
+  EXPECT_EQ(*s->Write(turned_away, Pattern(10, 21)), 0u);  // offered, refused
+  Drain(*s);
+  EXPECT_THAT(r.writable, ElementsAre(turned_away));
+  // Every stream has room now; the others were simply not told.
+  EXPECT_GT(s->WritableBytes(asked), 0u);
+  EXPECT_GT(s->WritableBytes(exact), 0u);
+  EXPECT_GT(s->WritableBytes(empty_write), 0u);
+}
+
+TEST(WritableAnnouncement, WindowUpdateIsAnnouncedOnlyToTurnedAwayWriters) {
+  // v2: the window case, where kcpd's first transfer stopped at 262144 bytes
+  // (a writer sizing its reads by WritableBytes never makes a short Write).
+  Config c;
+  c.version = 2;
+  c.max_output_buffer = 1 << 22;
+  Recorder r;
+  auto s = Make(Role::kClient, c, &r);
+  const StreamId sized = *s->OpenStream();
+  const StreamId turned_away = *s->OpenStream();
+  Drain(*s);
+  ASSERT_EQ(*s->Write(sized, Pattern(kInitialPeerWindow, 22)), kInitialPeerWindow);
+  ASSERT_EQ(*s->Write(turned_away, Pattern(kInitialPeerWindow + 1, 23)), kInitialPeerWindow);
+  EXPECT_EQ(s->WritableBytes(sized), 0u);
+  EXPECT_EQ(s->WritableBytes(turned_away), 0u);
+  ASSERT_EQ(s->Feed(Upd(2, sized, kInitialPeerWindow, 65536)), 16u);
+  ASSERT_EQ(s->Feed(Upd(2, turned_away, kInitialPeerWindow, 65536)), 16u);
+  EXPECT_THAT(r.writable, ElementsAre(turned_away));
+  EXPECT_EQ(s->WritableBytes(sized), 65536u);  // room, and no announcement
+}
+
+TEST(WritableAnnouncement, IsOneShotAndRearmedByTheNextShortWrite) {
+  Config c;
+  c.max_output_buffer = 1000;
+  Recorder r;
+  auto s = Make(Role::kClient, c, &r);
+  const StreamId id = *s->OpenStream();
+  Drain(*s);
+  ASSERT_LT(*s->Write(id, Pattern(5000, 24)), 5000u);
+  Drain(*s);
+  EXPECT_THAT(r.writable, ElementsAre(id));
+  // Filled again by an exact write, then drained: not announced again.
+  ASSERT_EQ(*s->Write(id, Pattern(s->WritableBytes(id), 25)), 1000u);
+  Drain(*s);
+  EXPECT_THAT(r.writable, ElementsAre(id));
+  // Turned away again: announced again.
+  ASSERT_EQ(*s->Write(id, Pattern(1001, 26)), 1000u);
+  Drain(*s);
+  EXPECT_THAT(r.writable, ElementsAre(id, id));
+}
+
+TEST(WritableAnnouncement, WaitsForOutputRoomWhenTheWindowOpensFirst) {
+  // Turned away by the v2 window; the UPD opens the window while the output
+  // is full: the announcement waits until the output drains.
+  Config c;
+  c.version = 2;
+  c.max_output_buffer = kInitialPeerWindow;
+  Recorder r;
+  auto s = Make(Role::kClient, c, &r);
+  const StreamId id = *s->OpenStream();
+  Drain(*s);
+  ASSERT_EQ(*s->Write(id, Pattern(kInitialPeerWindow + 1, 27)), kInitialPeerWindow);
+  ASSERT_EQ(s->Feed(Upd(2, id, kInitialPeerWindow, 65536)), 16u);
+  EXPECT_TRUE(r.writable.empty());  // window open, output still full
+  s->ConsumeOutput(100);
+  EXPECT_THAT(r.writable, ElementsAre(id));
+}
+
+TEST(WritableAnnouncement, NoneAfterCloseWrite) {
+  Config c;
+  c.max_output_buffer = 1000;
+  Recorder r;
+  auto s = Make(Role::kClient, c, &r);
+  const StreamId id = *s->OpenStream();
+  Drain(*s);
+  ASSERT_LT(*s->Write(id, Pattern(5000, 28)), 5000u);
+  ASSERT_TRUE(s->CloseWrite(id).ok());
+  Drain(*s);
+  EXPECT_TRUE(r.writable.empty());
+}
+
 // --------------------------------------------------------------- keepalive
 
 TEST(Session, KeepaliveSendsNopsAndDetectsSilence) {
