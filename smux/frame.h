@@ -39,9 +39,17 @@ inline constexpr uint8_t kVersion2 = 2;
 inline constexpr uint8_t kCmdSyn = 0;  // open a stream
 inline constexpr uint8_t kCmdFin = 1;  // no more data from the sender (EOF)
 inline constexpr uint8_t kCmdPsh = 2;  // stream data
-inline constexpr uint8_t kCmdNop = 3;  // keepalive, stream id 0
+inline constexpr uint8_t kCmdNop = 3;  // keepalive, stream id 0 (see kCloseNoticeStreamId)
 inline constexpr uint8_t kCmdUpd = 4;  // v2 flow-control window update
 inline constexpr int kNumCommands = 5;
+
+// kcpp's close notice (docs/protocol.md §6.2, "Close notice"): a NOP whose
+// stream id is this value (its bytes on the wire spell "bye!") says "this
+// side is closing the session; it has closed all its streams". smux has no
+// session close of its own, and every smux (xtaci/smux 1.5.x v1 and v2, and
+// kcpp before it knew the notice) treats any NOP as a no-op whatever its
+// stream id, so peers that do not know it ignore it. Keepalives use id 0.
+inline constexpr uint32_t kCloseNoticeStreamId = 0x21657962;
 
 inline constexpr size_t kFrameHeaderSize = 8;
 // Payload of an UPD frame: consumed u32 LE | window u32 LE.

@@ -16,7 +16,8 @@
 //   * NOP keepalives accepted by Go (its keepalive timeout would kill an idle
 //     session otherwise) and Go's counted here; a silent peer is declared
 //     dead;
-//   * a version mismatch with a real peer is a clear protocol error.
+//   * a version mismatch with a real peer is a clear protocol error;
+//   * kcpp's close notice (a NOP on a reserved stream id) is ignored by Go.
 //
 // Usage: go_interop_test <path to go_smux_peer>
 #include <fcntl.h>
@@ -626,6 +627,34 @@ TEST(GoSmuxKeepalive, NopsAcceptedBothWays) {
     EXPECT_TRUE(ep.died.ok());
     EXPECT_EQ(go.Wait(), 0);
   }
+}
+
+// kcpp's close notice (a NOP on stream id kCloseNoticeStreamId) means
+// nothing to smux: Go's recvLoop ignores every NOP whatever its id, in v1
+// and v2, plain and inside snappy. Sent here on a live session (not, as
+// kcpd does, as its last frame), so that Go's session is seen to carry on:
+// an echoed stream opened after it, then Go's own checks (exit status 0).
+TEST_P(GoSmuxInterop, CloseNoticeIsIgnoredByGo) {
+  const Params p = GetParam();
+  GoPeer go;
+  ASSERT_NO_FATAL_FAILURE(go.Start(PeerArgs(p, "echo", {"-open=1", "-size=65536"})));
+  Config c;
+  c.version = p.version;
+  Endpoint ep(p.role, c, p.snappy, &go);
+  ASSERT_TRUE(ep.session->SendCloseNotice().ok());
+  const StreamId id = ep.Open(Kind::kSource, SourceData(7, 100000));
+  auto all_closed = [&] {
+    int closed = 0;
+    for (auto& [sid, a] : ep.apps) closed += a.closed;
+    return closed == 2;
+  };
+  ASSERT_TRUE(ep.RunUntil(all_closed)) << "streams did not finish; " << ep.died;
+  EXPECT_EQ(ep.apps[id].received, 100000u);
+  EXPECT_FALSE(ep.apps[id].mismatch);
+  EXPECT_TRUE(ep.died.ok()) << ep.died;
+  EXPECT_TRUE(ep.session->stats().close_notice_sent);
+  EXPECT_FALSE(ep.session->stats().close_notice_received);  // Go sends none
+  EXPECT_EQ(go.Wait(), 0);
 }
 
 // A peer that sends nothing (keepalive off on the Go side) is declared dead

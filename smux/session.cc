@@ -98,6 +98,12 @@ void Session::ProcessHeader() {
   rx_header_ = h;
   switch (h.command) {
     case kCmdNop:
+      // Any other stream id is a keepalive, as in smux (which never looks
+      // at a NOP's id).
+      if (h.stream_id == kCloseNoticeStreamId && !stats_.close_notice_received) {
+        stats_.close_notice_received = true;
+        handler_->OnPeerClosing();
+      }
       return;
     case kCmdSyn: {
       if (Find(h.stream_id) != nullptr) return;  // smux ignores a repeated SYN
@@ -424,6 +430,14 @@ void Session::OnTimer(int64_t now_ms) {
 }
 
 // ---------------------------------------------------------------- session
+
+absl::Status Session::SendCloseNotice() {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (stats_.close_notice_sent) return absl::OkStatus();
+  stats_.close_notice_sent = true;
+  AppendFrame(kCmdNop, kCloseNoticeStreamId, nullptr, 0);
+  return absl::OkStatus();
+}
 
 void Session::Close() {
   if (closed_) return;

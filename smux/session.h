@@ -49,8 +49,11 @@
 //   * smux has no reset: a stream ends by FIN both ways, by CloseStream, or
 //     with the session.
 //   * input never causes output: frames are queued only by the application's
-//     calls (OpenStream, Write, Consume's UPD, CloseWrite, CloseStream) and by
-//     OnTimer (NOP), so a hostile peer cannot make the session queue bytes.
+//     calls (OpenStream, Write, Consume's UPD, CloseWrite, CloseStream,
+//     SendCloseNotice) and by OnTimer (NOP), so a hostile peer cannot make
+//     the session queue bytes.
+//   * smux has no session close; kcpp adds an optional notice that other
+//     smux peers ignore (SendCloseNotice / OnPeerClosing, frame.h).
 //
 // Flow control:
 //   * session-wide (v1 and v2): bytes delivered but not yet Consume()d count
@@ -138,6 +141,14 @@ class SessionHandler {
   // rule) or keepalive timeout (DeadlineExceeded). All streams are gone;
   // every later call fails. Not called for Session::Close.
   virtual void OnSessionClosed(const absl::Status& status) = 0;
+
+  // The peer sent kcpp's close notice (Session::SendCloseNotice): it has
+  // closed every stream (their FINs came before) and is closing the
+  // session, so nothing more will arrive and what is sent to it is
+  // discarded. The session stays open; what to do is the application's
+  // choice (kcpd ends its session, SESSION_CLOSED_BY_PEER). Runs at most
+  // once. Default: ignore it, as smux does.
+  virtual void OnPeerClosing() {}
 };
 
 // Counters since creation.
@@ -149,6 +160,8 @@ struct SessionStats {
   uint64_t bytes_sent = 0;        // PSH payload queued by Write
   uint64_t streams_opened = 0;    // by OpenStream
   uint64_t streams_accepted = 0;  // SYNs that created a stream
+  bool close_notice_sent = false;      // SendCloseNotice
+  bool close_notice_received = false;  // OnPeerClosing ran
 };
 
 // A stream's state, for diagnostics and tests.
@@ -250,10 +263,18 @@ class Session {
 
   // ---- Session --------------------------------------------------------
 
+  // Queues kcpp's close notice (a NOP on kCloseNoticeStreamId, see
+  // frame.h) after everything queued so far, once per session: a kcpp peer
+  // learns that this side is closing (OnPeerClosing), any other smux peer
+  // ignores it. Meant as the last frame before Close(), after every stream
+  // was closed; the session does not enforce that (it stays usable).
+  // FailedPrecondition if the session is closed.
+  absl::Status SendCloseNotice();
+
   // Closes the session: every stream is forgotten, no callbacks, later calls
   // fail with FailedPrecondition. Queued output stays readable. Sends no
   // frame (smux Session.Close doesn't either; closing the KCP session is how
-  // the peer learns).
+  // the peer learns; SendCloseNotice first tells a kcpp peer at once).
   void Close();
   // OK while the session is alive, else why it ended.
   const absl::Status& status() const { return status_; }

@@ -62,6 +62,7 @@ class Recorder : public SessionHandler {
     died = status;
     ++deaths;
   }
+  void OnPeerClosing() override { events.push_back("peer closing"); }
 };
 
 std::unique_ptr<Session> Make(Role role, const Config& c, Recorder* r, int64_t now = 0) {
@@ -759,6 +760,65 @@ TEST(Session, ProtocolErrorsKillTheSession) {
   const Bytes bad = Frame(9, kCmdPsh, 3, Bytes(5));
   in.insert(in.end(), bad.begin(), bad.end());
   ExpectDeath(1, in, "frame version 9");
+}
+
+// kcpp's close notice: the streams' FINs, then a NOP on the reserved id;
+// the far side hears OnPeerClosing once, after the FINs, and stays open.
+TEST(CloseNotice, FollowsTheStreamsFinsAndReachesTheHandlerOnce) {
+  for (int version : {1, 2}) {
+    SCOPED_TRACE(version);
+    Config c;
+    c.version = version;
+    Pair p(c);
+    const StreamId id = *p.client->OpenStream();
+    p.Pump();
+    ASSERT_TRUE(p.client->CloseStream(id).ok());
+    ASSERT_TRUE(p.client->SendCloseNotice().ok());
+    ASSERT_TRUE(p.client->SendCloseNotice().ok());  // once per session
+    const Bytes wire(p.client->output().begin(), p.client->output().end());
+    const std::vector<FrameHeader> frames = Headers(wire);
+    ASSERT_EQ(frames.size(), 2u);
+    EXPECT_EQ(frames[0].command, kCmdFin);
+    EXPECT_EQ(frames[1], (FrameHeader{static_cast<uint8_t>(version), kCmdNop, 0,
+                                      kCloseNoticeStreamId}));
+    // On the wire: NOP, length 0, stream id "bye!" (docs/protocol.md A.6).
+    EXPECT_EQ(Bytes(wire.end() - 8, wire.end()),
+              Bytes({static_cast<uint8_t>(version), 3, 0, 0, 'b', 'y', 'e', '!'}));
+    p.client->Close();
+    p.Pump();
+    EXPECT_THAT(p.sr.events, ElementsAre(absl::StrCat("open ", id), absl::StrCat("fin ", id),
+                                         "peer closing"));
+    EXPECT_TRUE(p.client->stats().close_notice_sent);
+    EXPECT_TRUE(p.server->stats().close_notice_received);
+    EXPECT_FALSE(p.server->is_closed());
+    EXPECT_EQ(p.server->stats().frames_received[kCmdNop], 1u);
+    // A second notice (a misbehaving peer) is counted as a NOP, no event.
+    ASSERT_EQ(p.server->Feed(Frame(version, kCmdNop, kCloseNoticeStreamId)), 8u);
+    EXPECT_EQ(p.sr.events.back(), "peer closing");
+    EXPECT_EQ(p.sr.events.size(), 3u);
+    EXPECT_FALSE(p.server->is_closed());
+  }
+}
+
+// Every other NOP is a keepalive, whatever its stream id (smux never looks
+// at it): no event; and a notice with a payload breaks the NOP rule as any
+// NOP would.
+TEST(CloseNotice, OtherNopsAreKeepalivesAndANoticeWithPayloadIsAnError) {
+  Recorder r;
+  auto s = Make(Role::kServer, Config(), &r);
+  Bytes in;
+  for (uint32_t sid : {0u, 3u, kCloseNoticeStreamId - 1, kCloseNoticeStreamId + 1, 0xFFFFFFFFu}) {
+    const Bytes f = Frame(1, kCmdNop, sid);
+    in.insert(in.end(), f.begin(), f.end());
+  }
+  ASSERT_EQ(s->Feed(in), in.size());
+  EXPECT_TRUE(r.events.empty());
+  EXPECT_FALSE(s->stats().close_notice_received);
+  ExpectDeath(1, Frame(1, kCmdNop, kCloseNoticeStreamId, Bytes(1)), "NOP frame");
+  Recorder r2;
+  auto closed = Make(Role::kClient, Config(), &r2);
+  closed->Close();
+  EXPECT_EQ(closed->SendCloseNotice().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(Session, TruncatedFramesJustWait) {
