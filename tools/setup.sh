@@ -38,6 +38,10 @@ PACKAGES=(
   golang-github-klauspost-reedsolomon-dev golang-github-golang-snappy-dev kcptun
   # the Python client example (examples/python, Debian's /usr/bin/python3)
   python3-grpcio python3-protobuf
+  # kcpd's Prometheus exporter (kcpd/metrics) and its tests: the library, and the
+  # real server + promtool that scrape and check it. (On a systemd machine the
+  # prometheus package also enables its own service on :9090; the tests never use it.)
+  prometheus-cpp-dev prometheus
 )
 
 # --- deb-src: derived from the machine's own deb822 sources file ------------
