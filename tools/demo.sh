@@ -11,8 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
-targets=(//service:kcpd //service:kcpctl //tools/lossy_relay:lossy_relay_main)
+targets=(//kcpd //kcpctl //tools/lossy_relay:lossy_relay_main)
 bazel build --config=opt "${targets[@]}"
 bin=$(bazel info --config=opt bazel-bin 2>/dev/null)
-exec tools/demo/sidecar_demo.sh "$bin/service/kcpd" "$bin/service/kcpctl" \
+exec tools/demo/sidecar_demo.sh "$bin/kcpd/kcpd" "$bin/kcpctl/kcpctl" \
   "$bin/tools/lossy_relay/lossy_relay_main" "$@"

@@ -6,8 +6,8 @@
 #   2. asan      every test target under ASan + UBSan + LSan, except those
 #                tagged rss_bound (memory-growth bounds: the sanitizer
 #                allocators keep freed memory in quarantine on purpose);
-#   3. tsan      the tests of the threaded layers (transport, the sidecar and
-#                service, the scenario and flood tests over them), except
+#   3. tsan      the tests of the threaded layers (transport, base, mux, kcpd,
+#                kcpctl, tunnel, the scenario and flood tests over them), except
 #                rss_bound, fuzz (single-threaded), kcpgo_peer (the Go
 #                peer outruns our TSan-slowed side) and uninstrumented_grpc
 #                (a gRPC server or client runs inside: Debian's gRPC and
@@ -40,7 +40,7 @@ CONFIGS="${KCPP_TEST_CONFIGS:-default asan tsan fuzz}"
 timings=()
 
 # Packages whose tests also run under TSan (those that exist in this tree).
-TSAN_PACKAGES=(transport service tests/scenarios tests/flood tests/soak tests/sidecar)
+TSAN_PACKAGES=(transport base mux kcpd kcpctl tunnel tests/scenarios tests/flood tests/soak tests/sidecar)
 
 wants() { [[ " $CONFIGS " == *" $1 "* ]]; }
 
@@ -89,7 +89,7 @@ if wants asan; then
 fi
 
 if wants tsan; then
-  echo "== --config=tsan: transport, sidecar/service, scenarios, floods"
+  echo "== --config=tsan: transport, base, mux, kcpd, kcpctl, tunnel, scenarios, floods"
   patterns=()
   for p in "${TSAN_PACKAGES[@]}"; do
     [[ -d "$p" ]] && patterns+=("//$p/...")

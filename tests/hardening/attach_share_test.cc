@@ -10,8 +10,8 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "service/control_plane.h"
-#include "service/transport_backend.h"
+#include "kcpd/control_plane.h"
+#include "kcpd/transport_backend.h"
 #include "tests/flood/flooder.h"
 
 namespace kcpp::service {

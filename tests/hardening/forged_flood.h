@@ -8,7 +8,7 @@
 
 #include "absl/status/status.h"
 #include "proto/kcpp/v1/kcpd.pb.h"
-#include "service/control_plane.h"
+#include "kcpd/control_plane.h"
 #include "tests/flood/flooder.h"
 
 namespace kcpp::hardening {

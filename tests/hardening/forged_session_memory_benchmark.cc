@@ -16,8 +16,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
-#include "service/control_plane.h"
-#include "service/transport_backend.h"
+#include "kcpd/control_plane.h"
+#include "kcpd/transport_backend.h"
 #include "testing/allocation_counter.h"
 #include "tests/hardening/forged_flood.h"
 

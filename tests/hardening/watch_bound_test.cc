@@ -17,11 +17,11 @@
 
 #include "gtest/gtest.h"
 #include "proto/kcpp/v1/kcpd.grpc.pb.h"
-#include "service/control_plane.h"
+#include "kcpd/control_plane.h"
 #include "base/unique_fd.h"
-#include "service/fake_backend.h"
-#include "service/internal/test_util.h"
-#include "service/kcpd_grpc_service.h"
+#include "kcpd/testing/fake_backend.h"
+#include "kcpd/testing/test_util.h"
+#include "kcpd/kcpd_grpc_service.h"
 
 namespace kcpp::service {
 namespace {

@@ -17,7 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "proto/kcpp/v1/kcpd.grpc.pb.h"
-#include "service/internal/test_util.h"
+#include "kcpd/testing/test_util.h"
 
 namespace {
 
@@ -53,7 +53,7 @@ void Report(const char* when, pid_t pid, const kcpp::v1::Stats& s) {
 
 int main(int argc, char** argv) {
   // bazel run: the kcpd binary next to this one's runfiles.
-  const std::string kcpd = std::string(argv[0]) + ".runfiles/kcpp/service/kcpd";
+  const std::string kcpd = std::string(argv[0]) + ".runfiles/kcpp/kcpd/kcpd";
   int watchers = 128;
   int events = 10500;
   if (argc > 1 && !absl::SimpleAtoi(argv[1], &watchers)) return 2;

@@ -16,7 +16,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "service/tunnel/kcptun_config.h"
+#include "tunnel/kcptun_config.h"
 #include "tests/kcptun/harness.h"
 
 namespace kcpp::test {

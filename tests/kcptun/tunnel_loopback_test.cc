@@ -10,8 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "service/tunnel/kcptun_config.h"
-#include "service/tunnel/tunnel_manager.h"
+#include "tunnel/kcptun_config.h"
+#include "tunnel/tunnel_manager.h"
 #include "tests/kcptun/harness.h"
 
 namespace kcpp::test {

@@ -36,9 +36,9 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "proto/kcpp/v1/kcpd.grpc.pb.h"
-#include "service/internal/attach_protocol.h"
-#include "service/internal/test_util.h"
-#include "service/internal/unix_socket.h"
+#include "kcpd/internal/attach_protocol.h"
+#include "kcpd/testing/test_util.h"
+#include "base/unix_socket.h"
 #include "testing/subprocess.h"
 
 namespace kcpp::sidecar {
@@ -232,7 +232,7 @@ UniqueFd Attach(const v1::Stream& stream) {
   const v1::DataAttachment& a = stream.attachment();
   const bool seqpacket = a.socket_type() == v1::DataAttachment::SOCKET_TYPE_SEQPACKET;
   absl::StatusOr<UniqueFd> fd =
-      service::internal::ConnectUnix(a.socket_path(), seqpacket ? SOCK_SEQPACKET : SOCK_STREAM);
+      kcpp::ConnectUnix(a.socket_path(), seqpacket ? SOCK_SEQPACKET : SOCK_STREAM);
   EXPECT_TRUE(fd.ok()) << fd.status();
   if (!fd.ok()) return UniqueFd();
   const std::string request = service::internal::FormatAttachRequest(a.token());

@@ -11,9 +11,9 @@ per-second samples), CPU time, log bytes and lines, and how many of the
 kcpctl calls were answered.
 
 Run as root (the attacker becomes nobody):
-  bazel build --config=opt //service:kcpd //service:kcpctl
-  python3 tests/hardening/sockets/control_flood_bench.py bazel-bin/service/kcpd \
-      bazel-bin/service/kcpctl --connections=20000 --seconds=40
+  bazel build --config=opt //kcpd //kcpctl
+  python3 tests/hardening/sockets/control_flood_bench.py bazel-bin/kcpd/kcpd \
+      bazel-bin/kcpctl/kcpctl --connections=20000 --seconds=40
 """
 import argparse
 import os

@@ -150,7 +150,7 @@ TEST_F(DescriptorFloodTest, AStrangerWithManyConnectionsCannotTakeKcpdOffline) {
 }
 
 // kcpd at its descriptor limit (the spare descriptor, the pause between
-// accepts) is tested in process: service/control_socket_server_test. The
+// accepts) is tested in process: kcpd/control_socket_server_test. The
 // real kcpd cannot be held at its limit under the sanitizers: UBSan's vptr
 // check needs a free descriptor the first time it meets a type, and without
 // one reports live objects as "invalid vptr" (docs/testing.md).
