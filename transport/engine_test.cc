@@ -215,6 +215,64 @@ TEST(Engine, CloseFlushesWhatWasWritten) {
   EXPECT_TRUE(ReadPattern(**s, 1 << 20, Guard()).ok());
 }
 
+// A closing session that an input finishes (it acknowledged the last data)
+// still acknowledges what that same input carried: its peer may be closing
+// too, or answering kcpd's close notice (docs/protocol.md §6.2), and waits
+// for that ACK. The ACK used to be deferred to the end of the receive
+// batch and was lost with the session: the peer retransmitted into the void
+// until its dead link ended it.
+TEST(Engine, ACloseFinishedByAnInputStillAcknowledgesIt) {
+  Pair p = MakePair(Fast());  // no ack_nodelay: ACKs wait for the batch's end
+  Session* closer = p.client.get();
+  const std::vector<uint8_t> hi = {'h', 'i'}, go = {'g', 'o'};
+  const std::vector<uint8_t> ping = {'p', 'i', 'n', 'g'}, pong = {'p', 'o', 'n', 'g'};
+  ASSERT_EQ(*closer->Write(hi), hi.size());
+  absl::StatusOr<std::unique_ptr<Session>> accepted = p.listener->Accept(Guard());
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  Session* peer = accepted->get();
+  std::vector<uint8_t> buf(16);
+  ASSERT_EQ(*peer->Read(absl::MakeSpan(buf), Guard()), hi.size());
+
+  // On their loop threads: the closer, told "go", writes "ping" and closes
+  // (one kick: "ping" leaves as the closing session's last data); the peer
+  // answers "ping" with "pong" at once, so one datagram carries both the
+  // ACK that finishes the closer and "pong".
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<absl::Status> closer_end;
+  SessionCallbacks cc;
+  cc.on_readable = [closer] {
+    uint8_t b[16];
+    if (!closer->TryRead(absl::MakeSpan(b)).ok()) return;
+    closer->TryWrite(absl::MakeConstSpan(std::vector<uint8_t>{'p', 'i', 'n', 'g'})).IgnoreError();
+    closer->Close();
+  };
+  cc.on_closed = [&](absl::Status why) {
+    std::lock_guard<std::mutex> lock(mu);
+    closer_end = std::move(why);
+    cv.notify_all();
+  };
+  closer->SetCallbacks(std::move(cc));
+  SessionCallbacks pc;
+  pc.on_readable = [peer] {
+    uint8_t b[16];
+    absl::StatusOr<size_t> n = peer->TryRead(absl::MakeSpan(b));
+    if (n.ok() && *n == 4) {
+      peer->TryWrite(absl::MakeConstSpan(std::vector<uint8_t>{'p', 'o', 'n', 'g'})).IgnoreError();
+    }
+  };
+  peer->SetCallbacks(std::move(pc));
+  ASSERT_EQ(*peer->Write(go), go.size());
+
+  // Without the closer's last ACK this fails (dead link), it does not hang.
+  const absl::Status acknowledged = peer->WaitAcknowledged();
+  EXPECT_TRUE(acknowledged.ok()) << acknowledged;
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_until(lock, absl::ToChronoTime(Guard()),
+                            [&] { return closer_end.has_value(); }));
+  EXPECT_TRUE(closer_end->ok()) << *closer_end;
+}
+
 TEST(Engine, DeadLinkFailsTheSessionWithAClearError) {
   EngineOptions eo;
   eo.loops = 1;

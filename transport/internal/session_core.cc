@@ -621,6 +621,13 @@ void SessionCore::AfterEvent(int64_t now_ms) {
   const bool acknowledged = kcp_->WaitSnd() == 0;
   if (closing_) {
     if (acknowledged && ch.outbound_empty()) {
+      // The input that acknowledged our last data may carry the peer's
+      // data too: its ACK waits for the end of the batch (OnIterationEnd),
+      // which a finished session never sees. Send it now; the peer may be
+      // waiting for it to finish its own close (engine_test
+      // ACloseFinishedByAnInputStillAcknowledgesIt).
+      kcp_->FlushDeferred(static_cast<uint32_t>(now_ms));
+      SealPending();
       Finish(absl::OkStatus());
       return;
     }
