@@ -275,6 +275,9 @@ void MuxLink::Close() {
   for (StreamId id : ids) mux_->CloseStream(id).IgnoreError();  // FIN each
   streams_.clear();
   held_bytes_ = 0;
+  // After the FINs: a kcpp peer ends its session at once instead of
+  // waiting for a keepalive timeout; other smux peers ignore it.
+  if (!peer_closed_) mux_->SendCloseNotice().IgnoreError();
   mux_->Close();  // no more input, no keepalive; queued output stays
   closing_ = true;
   close_deadline_ms_ = loop_->now_ms() + session_->options().close_linger_ms;
@@ -361,6 +364,12 @@ void MuxLink::OnStreamClosed(StreamId id) {
 }
 
 void MuxLink::OnSessionClosed(const absl::Status& status) { Fail(status); }
+
+void MuxLink::OnPeerClosing() {
+  if (closing_ || closed_) return;
+  peer_closed_ = true;  // FlushOutput drops from now on
+  Queue(EventType::kPeerClosed, 0);
+}
 
 // ---- Turns ---------------------------------------------------------------------
 
@@ -562,6 +571,13 @@ void MuxLink::FlushOutput() {
     while (!closed_ && !output_full_) {
       const absl::Span<const uint8_t> out = NextOutput();
       if (out.empty()) break;
+      if (peer_closed_) {
+        // The peer forgot its streams and is going: what we would send is
+        // discarded there, and unacknowledged bytes would only keep our
+        // session lingering after it is gone.
+        ConsumeOutput(out.size());
+        continue;
+      }
       absl::StatusOr<size_t> n = session_->TryWrite(out);
       if (!n.ok()) {
         if (absl::IsDeadlineExceeded(n.status())) {
@@ -609,6 +625,11 @@ void MuxLink::Dispatch(bool may_report) {
   while (!events_.empty() && !closed_) {
     dispatching_.swap(events_);
     for (const Event& e : dispatching_) {
+      if (e.type == EventType::kPeerClosed) {
+        if (!closing_) handler_->OnPeerClosed();
+        if (closed_) break;
+        continue;
+      }
       auto it = streams_.find(e.id);
       if (it == streams_.end()) continue;  // closed by the handler meanwhile
       switch (e.type) {
@@ -624,6 +645,8 @@ void MuxLink::Dispatch(bool may_report) {
             handler_->OnStreamClosed(e.id);
           }
           break;
+        case EventType::kPeerClosed:
+          break;  // handled above
       }
       if (closed_) break;
     }

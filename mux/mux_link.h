@@ -128,6 +128,15 @@ class MuxLink final : private smux::SessionHandler, private transport::EventLoop
     // id is no longer valid. (Not called for CloseStream, nor for the streams
     // a closing link takes with it.)
     virtual void OnStreamClosed(StreamId id) {}
+    // The peer, a kcpp link, closed the session (its close notice arrived,
+    // docs/protocol.md §6.2): its streams' FINs came before, nothing more
+    // will arrive, and it has forgotten every stream. From now on what this
+    // side sends is dropped instead of sent (Write and CloseWrite still
+    // succeed), so that the session has nothing left to flush; what the
+    // link holds and the FINs are still delivered. The link stays open
+    // until Close(), which then ends without lingering, or until the
+    // keepalive timeout. Runs at most once. kcptun never sends the notice.
+    virtual void OnPeerClosed() {}
     // The link is over; every stream with it. `why`:
     //   OK                after Close(), once the session flushed everything
     //   DeadlineExceeded  smux keepalive: nothing arrived for
@@ -191,13 +200,18 @@ class MuxLink final : private smux::SessionHandler, private transport::EventLoop
   absl::Status CloseStream(StreamId id);
 
   // ---- The link -----------------------------------------------------------
-  // Graceful close: every stream is closed (as CloseStream), the smux output
-  // flushed into the session, then the session closed (transport flushes and
-  // waits for acknowledgement for up to close_linger); OnLinkClosed(OK, or
-  // why not) follows when the session is gone. Idempotent.
+  // Graceful close: every stream is closed (as CloseStream), then kcpp's
+  // close notice (smux/frame.h kCloseNoticeStreamId: a kcpp peer learns at
+  // once, OnPeerClosed; smux peers ignore it), the smux output flushed into
+  // the session, then the session closed (transport flushes and waits for
+  // acknowledgement, the notice's too, for up to close_linger);
+  // OnLinkClosed(OK, or why not) follows when the session is gone.
+  // Idempotent. The destructor sends no notice.
   void Close();
   // Closing or closed: stream methods fail with FailedPrecondition.
   bool closing() const { return closing_ || closed_; }
+  // The peer's close notice arrived (Handler::OnPeerClosed).
+  bool peer_closed() const { return peer_closed_; }
 
   const transport::Session& session() const { return *session_; }
   const std::shared_ptr<transport::Session>& shared_session() const { return session_; }
@@ -207,7 +221,7 @@ class MuxLink final : private smux::SessionHandler, private transport::EventLoop
 
  private:
   class Doorbell;
-  enum class EventType : uint8_t { kFin, kWritable, kClosed };
+  enum class EventType : uint8_t { kFin, kWritable, kClosed, kPeerClosed };
   struct Event {
     EventType type;
     StreamId id;
@@ -229,6 +243,7 @@ class MuxLink final : private smux::SessionHandler, private transport::EventLoop
   void OnStreamWritable(StreamId id) override;
   void OnStreamClosed(StreamId id) override;
   void OnSessionClosed(const absl::Status& status) override;
+  void OnPeerClosing() override;
   // EventLoop::TimerHandler.
   void OnTimer(int64_t now_ms) override;
 
@@ -298,7 +313,8 @@ class MuxLink final : private smux::SessionHandler, private transport::EventLoop
   bool flush_again_ = false;
   bool output_full_ = false;  // the session's outbound queue refused bytes
 
-  bool closing_ = false;  // Close() called
+  bool peer_closed_ = false;  // the peer's close notice arrived: output is dropped
+  bool closing_ = false;      // Close() called
   int64_t close_deadline_ms_ = 0;
   bool session_close_called_ = false;
   bool output_abandoned_ = false;  // Close gave up on unflushed smux output

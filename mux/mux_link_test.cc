@@ -273,6 +273,59 @@ TEST_P(MuxLinkTest, CloseFinishesStreamsFlushesAndReportsOk) {
   EXPECT_EQ(open.code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// Close() ends with kcpp's close notice after the FINs: the far link hears
+// OnPeerClosed once everything before it was delivered — here while its
+// application holds 200000 bytes unread (within v2's initial window), which
+// it still gets, with the FIN — and
+// then drops what it would send, so its own Close has nothing to flush.
+// The closing side's OK says the notice was acknowledged.
+TEST_P(MuxLinkTest, CloseNoticeReachesThePeerAfterTheStreamsData) {
+  Connect();
+  const uint32_t id = client_.OpenStream();
+  ASSERT_TRUE(server_.WaitFor([&] { return server_.StreamOrNull(id) != nullptr; }));
+  server_.SetTakeLimit(0);  // the server's application reads nothing yet
+  constexpr uint64_t kBytes = 200000;
+  client_.Write(id, kBytes, /*close_after=*/false);
+  ASSERT_TRUE(client_.WaitFor([&] { return client_.StreamOrNull(id)->written == kBytes; }));
+  client_.Close();
+  ASSERT_TRUE(server_.WaitFor([&] { return server_.peer_closed() == 1; }));
+  {
+    auto lock = server_.Lock();
+    EXPECT_FALSE(server_.link_closed());
+    EXPECT_FALSE(server_.StreamOrNull(id)->fin);  // behind the held bytes
+  }
+  server_.SetTakeLimit(SIZE_MAX);
+  ASSERT_TRUE(server_.WaitFor([&] { return server_.StreamOrNull(id)->fin; }));
+  {
+    auto lock = server_.Lock();
+    EXPECT_EQ(server_.StreamOrNull(id)->received, kBytes);
+    EXPECT_EQ(server_.StreamOrNull(id)->mismatches, 0u);
+  }
+  ASSERT_TRUE(client_.WaitFor([&] { return client_.link_closed(); }));
+  {
+    auto lock = client_.Lock();
+    EXPECT_TRUE(client_.link_status().ok()) << client_.link_status();
+  }
+  // What the server writes now goes nowhere (the peer forgot the stream).
+  bool peer_closed = false;
+  uint64_t written_before = 0, written_after = 0;
+  server_.Run([&] {
+    peer_closed = server_.link()->peer_closed();
+    written_before = server_.link()->stats().session_bytes_written;
+    const std::vector<uint8_t> late(1000, 'x');
+    EXPECT_EQ(*server_.link()->Write(id, late), late.size());
+    written_after = server_.link()->stats().session_bytes_written;
+  });
+  EXPECT_TRUE(peer_closed);
+  EXPECT_EQ(written_after, written_before);
+  server_.Close();
+  ASSERT_TRUE(server_.WaitFor([&] { return server_.link_closed(); }));
+  auto lock = server_.Lock();
+  EXPECT_TRUE(server_.link_status().ok()) << server_.link_status();
+  EXPECT_EQ(server_.peer_closed(), 1);
+  EXPECT_EQ(client_.peer_closed(), 0);  // the answer to a notice is none
+}
+
 TEST(MuxLink, APeerThatBreaksTheSmuxFormatFailsTheLink) {
   LinkEndpoint server("server");
   server.Listen(Fast(), LinkOptions(2, false));

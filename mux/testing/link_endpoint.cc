@@ -308,6 +308,12 @@ void LinkEndpoint::OnStreamClosed(uint32_t id) {
   Notify();
 }
 
+void LinkEndpoint::OnPeerClosed() {
+  std::lock_guard<std::mutex> l(mu_);
+  ++peer_closed_;
+  Notify();
+}
+
 void LinkEndpoint::OnLinkClosed(const absl::Status& why) {
   std::lock_guard<std::mutex> l(mu_);
   link_closed_ = true;

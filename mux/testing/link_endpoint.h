@@ -96,6 +96,7 @@ class LinkEndpoint final : public MuxLink::Handler {
   const StreamRecord* StreamOrNull(uint32_t id) const;
   std::map<uint32_t, StreamRecord> streams() const { return streams_; }
   bool link_closed() const { return link_closed_; }
+  int peer_closed() const { return peer_closed_; }  // OnPeerClosed calls
   absl::Status link_status() const { return link_status_; }
   uint64_t opened_refused() const { return refused_; }
 
@@ -110,6 +111,7 @@ class LinkEndpoint final : public MuxLink::Handler {
   void OnStreamFin(uint32_t id) override;
   void OnStreamWritable(uint32_t id) override;
   void OnStreamClosed(uint32_t id) override;
+  void OnPeerClosed() override;
   void OnLinkClosed(const absl::Status& why) override;
 
  private:
@@ -142,6 +144,7 @@ class LinkEndpoint final : public MuxLink::Handler {
   uint64_t reply_ = 0;                        // guarded by mu_
   bool write_by_room_ = false;                // guarded by mu_
   bool link_closed_ = false;                  // guarded by mu_
+  int peer_closed_ = 0;                       // guarded by mu_
   absl::Status link_status_;                  // guarded by mu_
   uint64_t refused_ = 0;                      // guarded by mu_
 };
