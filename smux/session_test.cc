@@ -534,11 +534,11 @@ TEST(Session, OutputBufferLimitsWritesAndDrainingAnnouncesRoom) {
 
 // ----------------------------------------------- the writable announcement
 //
-// The rule every pump above smux builds on (mux/stream_pump.h): OnStreamWritable
-// is owed only to a writer smux turned away, i.e. whose last Write(id, data)
-// with non-empty data took less than all of it. Asking WritableBytes() and
-// getting 0, or writing exactly what it allowed, arms nothing. MuxLink adds
-// the WritableBytes() == 0 case on top (mux/mux_link.h); smux itself does not.
+// OnStreamWritable is owed only to a writer smux turned away, i.e. whose
+// last Write(id, data) with non-empty data took less than all of it. Asking
+// WritableBytes() and getting 0, or writing exactly what it allowed, arms
+// nothing. MuxLink adds the WritableBytes() == 0 case on top
+// (mux/mux_link.h), which mux/stream_pump.h relies on; smux itself does not.
 
 TEST(WritableAnnouncement, OutputRoomIsAnnouncedOnlyToTurnedAwayWriters) {
   Config c;
