@@ -25,6 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/status_macros.h"
+#include "proto/grpc/health/v1/health.grpc.pb.h"
 #include "proto/kcpp/v1/kcpd.grpc.pb.h"
 #include "kcpd/internal/attach_protocol.h"
 #include "kcpctl/cli_args.h"
@@ -58,6 +59,8 @@ usage: kcpctl [--socket=PATH] [--json] [--timeout=DURATION] COMMAND ...
   streams close STREAM
   watch [--listener=L] [--session=S] [--types=T,...] [--stats_interval=5s] [--count=N]
   stats
+  health [SERVICE]                    SERVING or NOT_SERVING (exit 0 only when SERVING):
+                                      kcpd as a whole, or a service ("kcpp.v1.Kcpd")
   connect IP:PORT [SESSION OPTIONS]   dial, attach, then copy stdin -> session -> stdout
   accept LISTENER                     wait for a stream on LISTENER, attach, copy as connect
   attach TOKEN --path=SOCKET [--seqpacket]   attach to a stream by its token, copy as connect
@@ -341,6 +344,7 @@ class Client {
   int Watch(const CliArgs& a);
   int Connect(const std::vector<std::string>& w, const CliArgs& a);
   int Accept(const std::vector<std::string>& w);
+  int Health(const std::string& service);
   int Fail(const grpc::Status& s) { return Failed(s, socket_); }
 
   const std::string socket_;
@@ -368,6 +372,10 @@ int Client::Run(const std::vector<std::string>& w, const CliArgs& a) {
     if (!s.ok()) return Fail(s);
     return Print(stats, internal::DescribeStats(stats));
   }
+  if (command == "health") {
+    if (w.size() > 2) return Usage("health takes at most one SERVICE");
+    return Health(w.size() == 2 ? w[1] : "");
+  }
   if (command == "connect") return Connect(w, a);
   if (command == "accept") return Accept(w);
   if (command == "attach") {
@@ -375,6 +383,25 @@ int Client::Run(const std::vector<std::string>& w, const CliArgs& a) {
     return AttachAndPipe(*a.Get("path"), a.Has("seqpacket"), w[1]);
   }
   return Usage(absl::StrCat("unknown command \"", command, "\""));
+}
+
+// grpc.health.v1.Health/Check, the probe Kubernetes and load balancers use.
+int Client::Health(const std::string& service) {
+  std::unique_ptr<grpc::health::v1::Health::Stub> health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  const grpc::Status s = health->Check(&context, request, &response);
+  if (!s.ok()) return Fail(s);  // NOT_FOUND: kcpd has no such service
+  Print(response,
+        absl::StrCat(grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status()),
+                     "\n"));
+  return response.status() == grpc::health::v1::HealthCheckResponse::SERVING
+             ? internal::kExitOk
+             : internal::kExitUnavailable;
 }
 
 int Client::Listeners(const std::vector<std::string>& w, const CliArgs& a) {
