@@ -15,6 +15,7 @@
 #include "base/errno_status.h"
 #include "base/latch.h"
 #include "base/unique_fd.h"
+#include "mux/stream_pump.h"
 
 namespace kcpp::service::tunnel {
 namespace internal {
@@ -24,8 +25,6 @@ constexpr int kLogError = 0;
 constexpr int kLogWarning = 1;
 constexpr int kLogInfo = 2;
 constexpr size_t kScratchSize = 65536;
-// Reads per readiness event of one socket before others get a turn.
-constexpr int kReadsPerEvent = 4;
 // Accepts per readiness event of the listening socket.
 constexpr int kAcceptsPerEvent = 64;
 
@@ -33,20 +32,20 @@ constexpr int kAcceptsPerEvent = 64;
 
 class Link;
 
-// One TCP (or Unix) connection carried as one smux stream. Lives on its
-// link's loop.
-class Pump final : public transport::EventLoop::FdHandler {
+// One TCP (or Unix) connection carried as one smux stream: connects it (the
+// server's target) and then hands both directions to a StreamPump. Lives on
+// its link's loop.
+class Pump final : public transport::EventLoop::FdHandler, private StreamPump::Owner {
  public:
   Pump(Link* link, MuxLink::StreamId id, UniqueFd fd, bool connecting, std::string peer);
   ~Pump() override;
 
-  // Starts watching the socket.
+  // Starts watching the socket: until it connects, or pumping.
   void Start();
-  // TCP -> stream: reads while the stream takes bytes.
-  void PumpUp();
-  // Stream -> TCP, from MuxLink::Handler::OnStreamData: what was written.
-  size_t OnStreamData(absl::Span<const uint8_t> data);
-  void OnStreamFin();
+  // MuxLink::Handler events of the stream.
+  size_t OnStreamData(absl::Span<const uint8_t> data) { return stream_.OnStreamData(data); }
+  void OnStreamFin() { stream_.OnStreamFin(); }
+  void OnStreamWritable() { stream_.OnStreamWritable(); }
   // Closes the socket without touching the stream (the link dealt with it).
   void Kill();
 
@@ -58,11 +57,13 @@ class Pump final : public transport::EventLoop::FdHandler {
   TunnelStreamInfo Info(uint64_t session_number, int64_t now_ms) const;
 
  private:
-  // Stream -> TCP: writes what the link holds for the stream.
-  void DrainHeld();
-  // Ends the stream at once (a TCP error): FIN to the peer, socket closed.
+  // StreamPump::Owner.
+  absl::Status SetSocketInterest(SocketInterest interest) override;
+  void OnBytesMoved(size_t to_stream, size_t to_socket) override;
+  void OnPumpEnded(PumpEnd end, const absl::Status& why) override;
+  // Ends the stream at once (the connect failed): FIN to the peer, socket
+  // closed.
   void Abort(const absl::Status& why);
-  void UpdateInterest();
 
   Link* const link_;
   const MuxLink::StreamId id_;
@@ -71,16 +72,8 @@ class Pump final : public transport::EventLoop::FdHandler {
   const int64_t created_ms_;
   bool connecting_;
   bool registered_ = false;
-  bool reading_ = false;  // current epoll interest
-  bool writing_ = false;
-  bool read_blocked_ = false;   // the stream had no room: wait for OnStreamWritable
-  bool write_blocked_ = false;  // the socket was full: the link holds bytes for us
-  bool tcp_eof_ = false;        // read EOF, FIN queued on the stream
-  bool stream_fin_ = false;     // peer's FIN, our TCP write side is shut
   bool dead_ = false;
-  std::vector<uint8_t> unsent_;  // read from TCP, refused by the stream (rare)
-  uint64_t bytes_up_ = 0;
-  uint64_t bytes_down_ = 0;
+  StreamPump stream_;
 };
 
 // One KCP session of a tunnel with its smux link and streams.
@@ -212,39 +205,34 @@ Pump::Pump(Link* link, MuxLink::StreamId id, UniqueFd fd, bool connecting, std::
       fd_(std::move(fd)),
       peer_(std::move(peer)),
       created_ms_(link->shard()->now_ms()),
-      connecting_(connecting) {}
+      connecting_(connecting),
+      stream_(link->mux(), id, this, absl::MakeSpan(link->shard()->scratch(), kScratchSize)) {}
 
 Pump::~Pump() { Kill(); }
 
-void Pump::Start() { UpdateInterest(); }
-
-void Pump::UpdateInterest() {
-  if (dead_) return;
-  const bool read = !connecting_ && !tcp_eof_ && !read_blocked_;
-  const bool write = connecting_ || write_blocked_;
-  transport::EventLoop* loop = link_->shard()->loop();
-  if (!read && !write) {
-    if (registered_) {
-      loop->UnwatchFd(fd_.get());
-      registered_ = false;
-    }
-  } else if (!registered_) {
-    absl::Status s = loop->WatchFd(fd_.get(), this, write);
-    if (s.ok() && !read) s = loop->SetInterest(fd_.get(), this, read, write);
-    if (!s.ok()) {
-      Abort(s);
-      return;
-    }
-    registered_ = true;
-  } else if (read != reading_ || write != writing_) {
-    absl::Status s = loop->SetInterest(fd_.get(), this, read, write);
-    if (!s.ok()) {
-      Abort(s);
-      return;
-    }
+void Pump::Start() {
+  if (!connecting_) {
+    stream_.Start(fd_.get());
+    return;
   }
-  reading_ = read;
-  writing_ = write;
+  // Until it connects: writability (or an error) says how it went.
+  absl::Status s = SetSocketInterest({/*watch=*/true, /*read=*/false, /*write=*/true});
+  if (!s.ok()) Abort(s);
+}
+
+absl::Status Pump::SetSocketInterest(SocketInterest interest) {
+  transport::EventLoop* loop = link_->shard()->loop();
+  if (!interest.watch) {
+    if (registered_) loop->UnwatchFd(fd_.get());
+    registered_ = false;
+    return absl::OkStatus();
+  }
+  if (!registered_) {
+    if (absl::Status s = loop->WatchFd(fd_.get(), this, interest.write); !s.ok()) return s;
+    registered_ = true;
+    if (interest.read) return absl::OkStatus();
+  }
+  return loop->SetInterest(fd_.get(), this, interest.read, interest.write);
 }
 
 void Pump::OnReadable() {
@@ -253,177 +241,42 @@ void Pump::OnReadable() {
     OnWritable();
     return;
   }
-  if (!reading_) {
-    // A hang-up while we do not read: the next write shows what happened.
-    if (write_blocked_) DrainHeld();
-    return;
-  }
-  PumpUp();
+  stream_.OnSocketReadable();
 }
 
 void Pump::OnWritable() {
   if (dead_) return;
-  if (connecting_) {
-    absl::Status s = FinishConnect(fd_.get());
-    if (!s.ok()) {
-      link_->shard()->tunnel()->counters().target_connect_failures.fetch_add(
-          1, std::memory_order_relaxed);
-      Abort(absl::Status(s.code(), absl::StrCat("target ", peer_, ": ", s.message())));
-      return;
-    }
-    link_->shard()->tunnel()->counters().target_connects.fetch_add(1, std::memory_order_relaxed);
-    connecting_ = false;
-    TuneStreamSocket(fd_.get());
-    write_blocked_ = true;  // deliver what the link held meanwhile
-    DrainHeld();
-    if (!dead_) PumpUp();
+  if (!connecting_) {
+    stream_.OnSocketWritable();
     return;
   }
-  DrainHeld();
+  absl::Status s = FinishConnect(fd_.get());
+  if (!s.ok()) {
+    link_->shard()->tunnel()->counters().target_connect_failures.fetch_add(
+        1, std::memory_order_relaxed);
+    Abort(absl::Status(s.code(), absl::StrCat("target ", peer_, ": ", s.message())));
+    return;
+  }
+  link_->shard()->tunnel()->counters().target_connects.fetch_add(1, std::memory_order_relaxed);
+  connecting_ = false;
+  TuneStreamSocket(fd_.get());
+  stream_.Start(fd_.get());  // what the link held meanwhile (and a FIN), then reads
 }
 
-void Pump::PumpUp() {
-  if (dead_ || connecting_ || tcp_eof_) return;
-  MuxLink* mux = link_->mux();
+void Pump::OnBytesMoved(size_t to_stream, size_t to_socket) {
   Tunnel::Counters& counters = link_->shard()->tunnel()->counters();
-  if (!unsent_.empty()) {
-    absl::StatusOr<size_t> w = mux->Write(id_, unsent_);
-    if (!w.ok()) {
-      Abort(w.status());
-      return;
-    }
-    unsent_.erase(unsent_.begin(), unsent_.begin() + *w);
-    if (!unsent_.empty()) {
-      read_blocked_ = true;
-      UpdateInterest();
-      return;
-    }
-  }
-  read_blocked_ = false;
-  uint8_t* scratch = link_->shard()->scratch();
-  for (int round = 0; round < kReadsPerEvent; ++round) {
-    const size_t room = mux->WritableBytes(id_);
-    if (room == 0) {
-      // smux announces room (OnStreamWritable) only to a writer it turned
-      // away: offer it one byte, peeked so the socket keeps it.
-      const ssize_t p = ::recv(fd_.get(), scratch, 1, MSG_PEEK);
-      if (p == 1) {
-        absl::StatusOr<size_t> w = mux->Write(id_, absl::MakeConstSpan(scratch, 1));
-        if (!w.ok()) {
-          Abort(w.status());
-          return;
-        }
-        if (*w == 0) {
-          read_blocked_ = true;  // OnStreamWritable resumes
-          break;
-        }
-        (void)::recv(fd_.get(), scratch, 1, 0);  // it was taken
-        ++bytes_up_;
-        counters.bytes_to_kcp.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      if (p < 0 && errno == EINTR) continue;
-      if (p < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-      // EOF or an error: handled by the read below.
-    }
-    const size_t want = std::max<size_t>(1, std::min(room, kScratchSize));
-    const ssize_t n = ::recv(fd_.get(), scratch, want, 0);
-    if (n > 0) {
-      absl::StatusOr<size_t> w = mux->Write(id_, absl::MakeConstSpan(scratch, n));
-      if (!w.ok()) {
-        Abort(w.status());
-        return;
-      }
-      bytes_up_ += static_cast<uint64_t>(n);
-      counters.bytes_to_kcp.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
-      if (*w < static_cast<size_t>(n)) {
-        unsent_.assign(scratch + *w, scratch + n);
-        read_blocked_ = true;
-        break;
-      }
-      if (static_cast<size_t>(n) < want) break;  // the socket is (probably) drained
-      continue;
-    }
-    if (n == 0) {
-      tcp_eof_ = true;
-      absl::Status s = mux->CloseWrite(id_);
-      if (!s.ok() && s.code() != absl::StatusCode::kFailedPrecondition) {
-        Abort(s);
-        return;
-      }
-      break;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-    Abort(ErrnoStatus("read", errno));
-    return;
-  }
-  UpdateInterest();
+  if (to_stream > 0) counters.bytes_to_kcp.fetch_add(to_stream, std::memory_order_relaxed);
+  if (to_socket > 0) counters.bytes_from_kcp.fetch_add(to_socket, std::memory_order_relaxed);
 }
 
-size_t Pump::OnStreamData(absl::Span<const uint8_t> data) {
-  if (dead_) return data.size();  // nobody to give it to
-  if (connecting_ || write_blocked_) return 0;
-  ssize_t n;
-  do {
-    n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      Abort(ErrnoStatus("write", errno));
-      return data.size();
-    }
-    n = 0;
+void Pump::OnPumpEnded(PumpEnd, const absl::Status& why) {
+  // The stream is closed already (FIN to the peer).
+  Tunnel* tunnel = link_->shard()->tunnel();
+  if (!tunnel->config().quiet) {
+    tunnel->Log(kLogInfo, absl::StrCat("tunnel ", tunnel->id(), ": stream ", link_->number(), "/",
+                                       id_, " (", peer_, ") aborted: ", why.message()));
   }
-  bytes_down_ += static_cast<uint64_t>(n);
-  link_->shard()->tunnel()->counters().bytes_from_kcp.fetch_add(static_cast<uint64_t>(n),
-                                                                std::memory_order_relaxed);
-  if (static_cast<size_t>(n) < data.size()) {
-    write_blocked_ = true;
-    UpdateInterest();
-  }
-  return static_cast<size_t>(n);
-}
-
-void Pump::DrainHeld() {
-  if (dead_ || connecting_) return;
-  MuxLink* mux = link_->mux();
-  bool blocked = false;
-  while (true) {
-    absl::Span<const uint8_t> held = mux->Peek(id_);
-    if (held.empty()) break;
-    const ssize_t n = ::send(fd_.get(), held.data(), held.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        blocked = true;
-        break;
-      }
-      Abort(ErrnoStatus("write", errno));
-      return;
-    }
-    bytes_down_ += static_cast<uint64_t>(n);
-    link_->shard()->tunnel()->counters().bytes_from_kcp.fetch_add(static_cast<uint64_t>(n),
-                                                                  std::memory_order_relaxed);
-    absl::Status s = mux->Consume(id_, static_cast<size_t>(n));
-    if (!s.ok()) {
-      Abort(s);
-      return;
-    }
-    if (static_cast<size_t>(n) < held.size()) {
-      blocked = true;
-      break;
-    }
-  }
-  write_blocked_ = blocked;
-  UpdateInterest();
-}
-
-void Pump::OnStreamFin() {
-  if (dead_ || stream_fin_) return;
-  stream_fin_ = true;
-  // Every byte before the FIN was taken (MuxLink's promise) and written.
-  ::shutdown(fd_.get(), SHUT_WR);
+  link_->RemovePump(id_);  // buries this pump
 }
 
 void Pump::Abort(const absl::Status& why) {
@@ -440,6 +293,7 @@ void Pump::Abort(const absl::Status& why) {
 void Pump::Kill() {
   if (dead_) return;
   dead_ = true;
+  stream_.Stop();
   if (registered_) link_->shard()->loop()->UnwatchFd(fd_.get());
   registered_ = false;
   fd_.reset();
@@ -450,11 +304,11 @@ TunnelStreamInfo Pump::Info(uint64_t session_number, int64_t now_ms) const {
   i.session_number = session_number;
   i.stream_id = id_;
   i.tcp_peer = peer_;
-  i.bytes_to_kcp = bytes_up_;
-  i.bytes_from_kcp = bytes_down_;
+  i.bytes_to_kcp = stream_.bytes_to_stream();
+  i.bytes_from_kcp = stream_.bytes_to_socket();
   i.connecting = connecting_;
-  i.tcp_eof = tcp_eof_;
-  i.stream_fin = stream_fin_;
+  i.tcp_eof = stream_.socket_eof();
+  i.stream_fin = stream_.fin_delivered();
   i.age = absl::Milliseconds(now_ms - created_ms_);
   return i;
 }
@@ -544,7 +398,7 @@ void Link::OnStreamFin(MuxLink::StreamId id) {
 }
 
 void Link::OnStreamWritable(MuxLink::StreamId id) {
-  if (Pump* p = Find(id)) p->PumpUp();
+  if (Pump* p = Find(id)) p->OnStreamWritable();
 }
 
 void Link::OnStreamClosed(MuxLink::StreamId id) { RemovePump(id); }
