@@ -31,12 +31,12 @@
 #include "kcpd/control_plane.h"
 #include "kcpd/control_socket_server.h"
 #include "kcpd/data_socket_acceptor.h"
-#include "kcpd/testing/fake_backend.h"
 #include "kcpd/internal/config_file.h"
 #include "kcpd/internal/limit_flags.h"
 #include "base/log.h"
 #include "kcpd/internal/paths.h"
 #include "kcpd/internal/request_parse_interceptor.h"
+#include "kcpd/internal/test_backends.h"
 #include "base/unix_socket.h"
 #include "kcpd/kcpd_grpc_service.h"
 #include "kcpd/transport_backend.h"
@@ -67,8 +67,7 @@ ABSL_FLAG(int, busy_poll_us, kcpp::transport::EngineOptions{}.busy_poll_us,
 ABSL_FLAG(int, v, 0,
           "Log verbosity: -1 warnings and errors only, 0 what happens (default), 1 debug.");
 ABSL_FLAG(std::string, backend, "transport",
-          "Data plane: \"transport\" (UDP/KCP) or \"fake\" (in-memory loopback for tests of the "
-          "control plane; never for real traffic).");
+          "Data plane: \"transport\" (UDP/KCP), the only one of this kcpd.");
 ABSL_FLAG(absl::Duration, attach_timeout, absl::Seconds(30),
           "How long an attach token stays valid; a stream nobody attached to by then is closed.");
 ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(10),
@@ -249,11 +248,7 @@ int Run(int argc, char** argv) {
   }
   std::unique_ptr<SessionBackend> backend;
   const std::string backend_name = absl::GetFlag(FLAGS_backend);
-  if (backend_name == "fake") {
-    backend = std::make_unique<FakeBackend>();  // (one pump thread; --loops is the transport's)
-    Log(LogLevel::kWarning,
-        "using the fake in-memory backend: no UDP traffic; for tests of the control plane only");
-  } else if (backend_name == "transport") {
+  if (backend_name == "transport") {
     absl::StatusOr<std::unique_ptr<TransportBackend>> transport =
         TransportBackend::Create({.loops = loops,
                                   .io_threads = absl::GetFlag(FLAGS_io_threads),
@@ -261,9 +256,16 @@ int Run(int argc, char** argv) {
     if (!transport.ok()) return Fail(transport.status());
     backend = *std::move(transport);
   } else {
-    std::fprintf(stderr, "kcpd: --backend must be \"transport\" or \"fake\", got \"%s\"\n",
-                 backend_name.c_str());
-    return 1;
+    // Only test builds of kcpd have other backends (internal/test_backends.h).
+    absl::StatusOr<std::unique_ptr<SessionBackend>> test_backend =
+        internal::MakeTestBackend(backend_name);
+    if (!test_backend.ok()) {
+      std::fprintf(stderr, "kcpd: %s\n", std::string(test_backend.status().message()).c_str());
+      return 1;
+    }
+    backend = *std::move(test_backend);
+    Log(LogLevel::kWarning, absl::StrCat("using the test backend \"", backend_name,
+                                         "\": no UDP traffic; for tests only"));
   }
 
   // The control plane and its gRPC face. Servers without listening ports:

@@ -53,7 +53,7 @@ void Report(const char* when, pid_t pid, const kcpp::v1::Stats& s) {
 
 int main(int argc, char** argv) {
   // bazel run: the kcpd binary next to this one's runfiles.
-  const std::string kcpd = std::string(argv[0]) + ".runfiles/kcpp/kcpd/kcpd";
+  const std::string kcpd = std::string(argv[0]) + ".runfiles/kcpp/kcpd/kcpd_fake_backend_for_test";
   int watchers = 128;
   int events = 10500;
   if (argc > 1 && !absl::SimpleAtoi(argv[1], &watchers)) return 2;

@@ -11,8 +11,8 @@ per-second samples), CPU time, log bytes and lines, and how many of the
 kcpctl calls were answered.
 
 Run as root (the attacker becomes nobody):
-  bazel build --config=opt //kcpd //kcpctl
-  python3 tests/hardening/sockets/control_flood_bench.py bazel-bin/kcpd/kcpd \
+  bazel build --config=opt //kcpd:kcpd_fake_backend_for_test //kcpctl
+  python3 tests/hardening/sockets/control_flood_bench.py bazel-bin/kcpd/kcpd_fake_backend_for_test \
       bazel-bin/kcpctl/kcpctl --connections=20000 --seconds=40
 """
 import argparse
