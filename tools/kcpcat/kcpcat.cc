@@ -117,7 +117,6 @@ using kcpp::transport::SessionOptions;
 
 std::atomic<bool> g_stop{false};
 
-
 // A pipe holds 64 KiB by default, so at hundreds of MB/s the process at its
 // other end is woken (and kcpcat with it) every 64 KiB: thousands of context
 // switches a second on each side. Linux lets a pipe grow to
@@ -203,11 +202,11 @@ void PrintStats(Session& s) {
 struct RunState {
   std::mutex mu;
   std::condition_variable cv;
-  bool input_done = false;     // stdin ended and all of it was handed to the session
-  bool expect_met = false;     // --expect reached and written to stdout
-  bool output_failed = false;  // stdout refused a write (its reader went away)
-  bool ended = false;          // the session is over (its last bytes written out)
-  absl::Status why;            // ... and why
+  bool input_done = false;            // stdin ended and all of it was handed to the session
+  bool expect_met = false;            // --expect reached and written to stdout
+  bool output_failed = false;         // stdout refused a write (its reader went away)
+  bool ended = false;                 // the session is over (its last bytes written out)
+  absl::Status why;                   // ... and why
   std::unique_ptr<Session> accepted;  // -l: the session the accept callback got
   Session* session = nullptr;         // closed by a signal
 };
@@ -272,9 +271,12 @@ class StdioPump {
       // TryRead reports the end once the inbound queue is drained.
       cb.on_closed = [this](absl::Status) { PumpOut(); };
       s_.SetCallbacks(std::move(cb));
+      if (oob_) oob_max_ = s_.oob_max_size();
       CheckExpect();
       if (input) StartInLoop();
     });
+    // SetCallbacks posted the installation: it has run once a later task has.
+    OnLoopAndWait([] {});
   }
   // Any thread but the loop's: starts reading stdin (after Start(false)).
   void StartInput() {
@@ -294,8 +296,8 @@ class StdioPump {
   }
 
  private:
-  static constexpr size_t kChunk = 1 << 20;           // a full pipe
-  static constexpr size_t kOobPending = 4u << 20;      // OOB lines waiting for stdout
+  static constexpr size_t kChunk = 1 << 20;        // a full pipe
+  static constexpr size_t kOobPending = 4u << 20;  // OOB lines waiting for stdout
 
   class Handler : public kcpp::transport::EventLoop::FdHandler {
    public:
@@ -353,7 +355,10 @@ class StdioPump {
     if (stopped_ || in_done_ || paused_) return;
     if (in_off_ == in_len_) {
       const ssize_t n = read(0, in_buf_.data(), in_buf_.size());
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        if (!in_pollable_) loop_.Post([this] { PumpIn(); });  // no readiness will come
+        return;
+      }
       if (n <= 0) {
         if (n < 0) std::fprintf(stderr, "kcpcat: stdin: %s\n", strerror(errno));
         FinishIn();
@@ -402,30 +407,47 @@ class StdioPump {
   void SendLines() {
     while (in_off_ < in_len_) {
       const uint8_t* p = in_buf_.data() + in_off_;
-      const uint8_t* nl =
-          static_cast<const uint8_t*>(memchr(p, '\n', in_len_ - in_off_));
-      if (nl == nullptr) {
-        line_.append(reinterpret_cast<const char*>(p), in_len_ - in_off_);
-        in_off_ = in_len_;
-        break;
-      }
-      line_.append(reinterpret_cast<const char*>(p), static_cast<size_t>(nl - p));
-      in_off_ += static_cast<size_t>(nl - p) + 1;
+      const uint8_t* nl = static_cast<const uint8_t*>(memchr(p, '\n', in_len_ - in_off_));
+      const size_t n = nl == nullptr ? in_len_ - in_off_ : static_cast<size_t>(nl - p);
+      AppendToLine(p, n);
+      in_off_ += n;
+      if (nl == nullptr) break;
+      ++in_off_;
       SendLine();
     }
   }
 
+  // A line longer than a datagram cannot be sent: it is not kept either
+  // (stdin without newlines would otherwise grow it without bound).
+  void AppendToLine(const uint8_t* p, size_t n) {
+    if (line_too_long_) return;
+    if (line_.size() + n > oob_max_) {
+      line_too_long_ = true;
+      line_.clear();
+      return;
+    }
+    line_.append(reinterpret_cast<const char*>(p), n);
+  }
+
   void SendLine() {
-    absl::Status s = s_.SendOob(absl::MakeConstSpan(
-        reinterpret_cast<const uint8_t*>(line_.data()), line_.size()));
-    if (!s.ok()) std::fprintf(stderr, "kcpcat: line not sent: %s\n", s.ToString().c_str());
+    if (line_too_long_) {
+      std::fprintf(stderr,
+                   "kcpcat: a line longer than %zu bytes (the largest OOB datagram) was "
+                   "not sent\n",
+                   oob_max_);
+    } else if (absl::Status s = s_.SendOob(absl::MakeConstSpan(
+                   reinterpret_cast<const uint8_t*>(line_.data()), line_.size()));
+               !s.ok()) {
+      std::fprintf(stderr, "kcpcat: line not sent: %s\n", s.ToString().c_str());
+    }
     line_.clear();
+    line_too_long_ = false;
   }
 
   void FinishIn() {
     in_done_ = true;
     UnwatchIn();
-    if (oob_ && !line_.empty()) SendLine();  // the last line had no '\n'
+    if (oob_ && (!line_.empty() || line_too_long_)) SendLine();  // the last line had no '\n'
     Report([](RunState& r) { r.input_done = true; });
   }
 
@@ -530,7 +552,9 @@ class StdioPump {
   bool in_pollable_ = false, in_watched_ = false, in_done_ = false, paused_ = false;
   std::vector<uint8_t> in_buf_;
   size_t in_off_ = 0, in_len_ = 0;
-  std::string line_;  // --oob: the line being read
+  size_t oob_max_ = 0;  // --oob: the largest datagram's payload
+  std::string line_;    // --oob: the line being read
+  bool line_too_long_ = false;
   bool out_watched_ = false, out_failed_ = false, reported_end_ = false;
   bool expect_reported_ = false;
   bool pump_out_posted_ = false;
@@ -540,7 +564,6 @@ class StdioPump {
   size_t oob_off_ = 0;
   int64_t received_ = 0;
 };
-
 
 // Waits, without a deadline, until `done` holds for g_run or a signal came.
 template <typename Pred>
@@ -836,8 +859,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "kcpcat: cannot watch for signals\n");
     }
   });
-  const int rc = absl::GetFlag(FLAGS_l) ? RunServer(**engine, args[1], *o)
-                                        : RunClient(**engine, args[1], *o);
+  const int rc =
+      absl::GetFlag(FLAGS_l) ? RunServer(**engine, args[1], *o) : RunClient(**engine, args[1], *o);
   engine->reset();  // no callback runs after this
   g_many.reset();
   g_pump.reset();

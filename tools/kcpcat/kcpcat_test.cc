@@ -155,8 +155,8 @@ TEST(Kcpcat, ServerExitsWhenItsSessionEndsWithoutWaitingForAClock) {
   auto server = test::Subprocess::Start(
       {g_kcpcat, "-l", "--idle_timeout", "1", "--crypt", "none", address}, FarFutureClock());
   ASSERT_TRUE(server.ok()) << server.status();
-  auto client = test::Subprocess::Start({g_kcpcat, "--crypt", "none", "--expect", "5", address},
-                                        PipeStdin());
+  auto client =
+      test::Subprocess::Start({g_kcpcat, "--crypt", "none", "--expect", "5", address}, PipeStdin());
   ASSERT_TRUE(client.ok());
   // The client's datagrams may precede the server's socket: it retransmits.
   ASSERT_TRUE((*client)->WriteStdin("hi\n"));
@@ -175,16 +175,16 @@ TEST(Kcpcat, ServerExitsWhenItsSessionEndsWithoutWaitingForAClock) {
 // arriving datagram a line of stdout, both ways.
 TEST(KcpcatOob, LinesTravelAsDatagramsBothWays) {
   const std::string address = FreeUdpAddress();
-  auto server =
-      test::Subprocess::Start({g_kcpcat, "-l", "--oob", "--stats", address}, PipeStdin());
+  auto server = test::Subprocess::Start({g_kcpcat, "-l", "--oob", "--stats", address}, PipeStdin());
   ASSERT_TRUE(server.ok()) << server.status();
   // Sent once the client's session exists (accepted); stdin stays open.
   ASSERT_TRUE((*server)->WriteStdin("from server 1\nfrom server 2\n"));
-  auto client = test::Subprocess::Start(
-      {g_kcpcat, "--oob", "--expect", "2", "--stats", address}, PipeStdin());
+  auto client = test::Subprocess::Start({g_kcpcat, "--oob", "--expect", "2", "--stats", address},
+                                        PipeStdin());
   ASSERT_TRUE(client.ok());
-  // The last line has no newline: it is still a datagram.
-  ASSERT_TRUE((*client)->WriteStdin("one\n\ntwo two\nthree"));
+  // A line longer than a datagram is not sent (and said so); the last line
+  // has no newline: it is still a datagram.
+  ASSERT_TRUE((*client)->WriteStdin("one\n" + std::string(5000, 'x') + "\n\ntwo two\nthree"));
   (*client)->CloseStdin();
   EXPECT_EQ((*server)->ReadLine().value_or("(none)"), "one");
   EXPECT_EQ((*server)->ReadLine().value_or("(none)"), "");  // an empty datagram
@@ -194,6 +194,7 @@ TEST(KcpcatOob, LinesTravelAsDatagramsBothWays) {
   EXPECT_EQ(c.exit_code, 0) << c.err;
   EXPECT_EQ(c.out, "from server 1\nfrom server 2\n");
   EXPECT_NE(c.err.find("oob out 4 in 2"), std::string::npos) << c.err;
+  EXPECT_NE(c.err.find("was not sent"), std::string::npos) << c.err;
   // A signal ends the server at once (no poll of a stop flag).
   (*server)->Kill(SIGTERM);
   const test::SubprocessResult s = WaitOrKill(**server);
@@ -248,9 +249,9 @@ TEST(KcpcatOob, KcpGo561SessionKeepsWorkingWhenDatagramsArrive) {
   transport::Session& s = **session;
 
   std::string before(20000, 'b'), echoed;
-  ASSERT_TRUE(s.Write(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(before.data()),
-                                          before.size()))
-                  .ok());
+  ASSERT_TRUE(
+      s.Write(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(before.data()), before.size()))
+          .ok());
   ASSERT_TRUE(ReadExactly(s, before.size(), &echoed).ok());
   EXPECT_EQ(echoed, before);
 
@@ -259,16 +260,16 @@ TEST(KcpcatOob, KcpGo561SessionKeepsWorkingWhenDatagramsArrive) {
   for (int i = 0; i < 100; ++i) {
     std::string line = absl::StrCat("line ", i, " ");
     line.resize(i % 3 == 0 ? max : line.size() + static_cast<size_t>(i), 'x');
-    ASSERT_TRUE(s.SendOob(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(line.data()),
-                                              line.size()))
-                    .ok());
+    ASSERT_TRUE(
+        s.SendOob(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(line.data()), line.size()))
+            .ok());
   }
 
   std::string after(200000, 'a');
   for (size_t i = 0; i < after.size(); ++i) after[i] = static_cast<char>('a' + i % 26);
-  ASSERT_TRUE(s.Write(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(after.data()),
-                                          after.size()))
-                  .ok());
+  ASSERT_TRUE(
+      s.Write(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(after.data()), after.size()))
+          .ok());
   absl::Status read = ReadExactly(s, after.size(), &echoed);
   ASSERT_TRUE(read.ok()) << read << "\nkcp-go: " << peer->Wait().err;
   EXPECT_EQ(echoed, after);
@@ -283,8 +284,7 @@ TEST(KcpcatOob, KcpGo561SessionKeepsWorkingWhenDatagramsArrive) {
 TEST(KcpcatOob, KcpcatOobAgainstKcpGo561) {
   std::string address;
   std::unique_ptr<test::Subprocess> peer = StartKcpGoEcho(&address);
-  auto oob = test::Subprocess::Start({g_kcpcat, "--oob", "--mtu", "1350", address},
-                                     PipeStdin());
+  auto oob = test::Subprocess::Start({g_kcpcat, "--oob", "--mtu", "1350", address}, PipeStdin());
   ASSERT_TRUE(oob.ok());
   ASSERT_TRUE((*oob)->WriteStdin("hello\nkcp-go\n"));
   (*oob)->CloseStdin();
