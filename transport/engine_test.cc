@@ -273,6 +273,44 @@ TEST(Engine, ACloseFinishedByAnInputStillAcknowledgesIt) {
   EXPECT_TRUE(closer_end->ok()) << *closer_end;
 }
 
+// The same for a session with nothing in flight that closes on reading its
+// peer's last data (kcpd's answer to a close notice): the ACK of that data
+// waited for the next flush interval, which the session, finished at once,
+// never reached.
+TEST(Engine, AClosedSessionAcknowledgesWhatItReceivedLast) {
+  Pair p = MakePair(Fast());
+  const std::vector<uint8_t> hi = {'h', 'i'}, bye = {'b', 'y', 'e'};
+  ASSERT_EQ(*p.client->Write(hi), hi.size());
+  absl::StatusOr<std::unique_ptr<Session>> accepted = p.listener->Accept(Guard());
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  Session* closer = accepted->get();
+  std::vector<uint8_t> buf(16);
+  ASSERT_EQ(*closer->Read(absl::MakeSpan(buf), Guard()), hi.size());
+  ASSERT_TRUE(p.client->WaitAcknowledged(Guard()).ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<absl::Status> closer_end;
+  SessionCallbacks cc;
+  cc.on_readable = [closer] {
+    uint8_t b[16];
+    if (closer->TryRead(absl::MakeSpan(b)).ok()) closer->Close();
+  };
+  cc.on_closed = [&](absl::Status why) {
+    std::lock_guard<std::mutex> lock(mu);
+    closer_end = std::move(why);
+    cv.notify_all();
+  };
+  closer->SetCallbacks(std::move(cc));
+  ASSERT_EQ(*p.client->Write(bye), bye.size());
+  // Without the closer's last ACK this fails (dead link), it does not hang.
+  const absl::Status acknowledged = p.client->WaitAcknowledged();
+  EXPECT_TRUE(acknowledged.ok()) << acknowledged;
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_until(lock, absl::ToChronoTime(Guard()),
+                            [&] { return closer_end.has_value(); }));
+  EXPECT_TRUE(closer_end->ok()) << *closer_end;
+}
+
 TEST(Engine, DeadLinkFailsTheSessionWithAClearError) {
   EngineOptions eo;
   eo.loops = 1;

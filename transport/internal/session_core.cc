@@ -621,12 +621,13 @@ void SessionCore::AfterEvent(int64_t now_ms) {
   const bool acknowledged = kcp_->WaitSnd() == 0;
   if (closing_) {
     if (acknowledged && ch.outbound_empty()) {
-      // The input that acknowledged our last data may carry the peer's
-      // data too: its ACK waits for the end of the batch (OnIterationEnd),
-      // which a finished session never sees. Send it now; the peer may be
-      // waiting for it to finish its own close (engine_test
-      // ACloseFinishedByAnInputStillAcknowledgesIt).
-      kcp_->FlushDeferred(static_cast<uint32_t>(now_ms));
+      // ACKs we owe go out first: those an input deferred to the end of the
+      // batch (OnIterationEnd) and those waiting for the next interval,
+      // which a finished session never reaches. The peer may be waiting
+      // for them to finish its own close, or its close notice's
+      // (engine_test ACloseFinishedByAnInputStillAcknowledgesIt,
+      // AClosedSessionAcknowledgesWhatItReceivedLast).
+      if (!kcp_->Idle()) kcp_->Flush(static_cast<uint32_t>(now_ms));
       SealPending();
       Finish(absl::OkStatus());
       return;
