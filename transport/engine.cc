@@ -10,16 +10,16 @@
 #include "absl/strings/str_cat.h"
 #include "transport/internal/chunked_byte_queue.h"
 #include "transport/internal/listener_core.h"
-#include "transport/internal/loop.h"
 #include "transport/internal/session_access.h"
 #include "transport/internal/session_core.h"
 #include "transport/internal/session_shared.h"
 #include "transport/internal/udp_endpoint.h"
+#include "transport/internal/worker.h"
 
 namespace kcpp::transport {
 namespace {
 
-using internal::Loop;
+using internal::Worker;
 
 // PBKDF2 with 4096 rounds costs about a millisecond; a server dialling or
 // listening many times with the same passphrase derives it once. Ciphers
@@ -70,17 +70,17 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opti
     return absl::InvalidArgumentError(
         absl::StrCat("busy_poll_us must be 0..1000, got ", options.busy_poll_us));
   }
-  std::vector<std::shared_ptr<Loop>> loops;
+  std::vector<std::shared_ptr<Worker>> loops;
   for (int i = 0; i < n; ++i) {
-    absl::StatusOr<std::shared_ptr<Loop>> loop =
-        Loop::Create(absl::StrCat(options.name, "-", i), i, options.busy_poll_us);
+    absl::StatusOr<std::shared_ptr<Worker>> loop =
+        Worker::Create(absl::StrCat(options.name, "-", i), i, options.busy_poll_us);
     if (!loop.ok()) return loop.status();
     loops.push_back(*std::move(loop));
   }
   return std::unique_ptr<Engine>(new Engine(std::move(loops)));
 }
 
-Engine::Engine(std::vector<std::shared_ptr<Loop>> loops) : loops_(std::move(loops)) {}
+Engine::Engine(std::vector<std::shared_ptr<Worker>> loops) : loops_(std::move(loops)) {}
 
 Engine::~Engine() {
   for (auto& loop : loops_) loop->Shutdown();
@@ -102,7 +102,7 @@ absl::StatusOr<std::unique_ptr<Session>> Engine::Dial(absl::string_view remote,
   if (conv == 0) conv = RandomConv();
 
   static std::atomic<uint32_t> next_loop{0};
-  const std::shared_ptr<Loop>& loop = loops_[next_loop.fetch_add(1) % loops_.size()];
+  const std::shared_ptr<Worker>& loop = loops_[next_loop.fetch_add(1) % loops_.size()];
   absl::Status status = absl::UnavailableError("the engine shut down");
   std::shared_ptr<internal::SessionShared> shared;
   loop->RunSync([&] {
@@ -114,7 +114,7 @@ absl::StatusOr<std::unique_ptr<Session>> Engine::Dial(absl::string_view remote,
       return;
     }
     const SocketAddress local = (*socket)->local_address();
-    const uint64_t id = Loop::NextId();
+    const uint64_t id = Worker::NextId();
     auto s = std::make_shared<internal::SessionShared>(id, loop, options, conv, local, *to,
                                                        /*accepted=*/false);
     absl::StatusOr<std::unique_ptr<internal::SessionCore>> core =
@@ -158,15 +158,15 @@ absl::StatusOr<std::unique_ptr<Listener>> Engine::Listen(absl::string_view addre
     if (i == 0) bind_to = (*s)->local_address();
     sockets.push_back(*std::move(s));
   }
-  auto shared = std::make_shared<internal::ListenerShared>(options, *cipher, bind_to);
+  auto shared = std::make_shared<internal::ListenerState>(options, *cipher, bind_to);
   std::vector<uint64_t> ids;
   for (size_t i = 0; i < loops_.size(); ++i) {
-    const std::shared_ptr<Loop>& loop = loops_[i];
-    const uint64_t id = Loop::NextId();
+    const std::shared_ptr<Worker>& loop = loops_[i];
+    const uint64_t id = Worker::NextId();
     absl::Status status = absl::UnavailableError("the engine shut down");
     loop->RunSync([&] {
-      absl::StatusOr<std::unique_ptr<internal::ListenerPart>> part =
-          internal::ListenerPart::Create(loop, id, shared, std::move(sockets[i]));
+      absl::StatusOr<std::unique_ptr<internal::ListenerSocket>> part =
+          internal::ListenerSocket::Create(loop, id, shared, std::move(sockets[i]));
       if (!part.ok()) {
         status = part.status();
         return;
@@ -175,13 +175,14 @@ absl::StatusOr<std::unique_ptr<Listener>> Engine::Listen(absl::string_view addre
       status = absl::OkStatus();
     });
     if (!status.ok()) {
-      shared->SetParts(std::vector<std::shared_ptr<Loop>>(loops_.begin(), loops_.begin() + i), ids);
+      shared->SetSockets(std::vector<std::shared_ptr<Worker>>(loops_.begin(), loops_.begin() + i),
+                         ids);
       shared->Close(false);
       return status;
     }
     ids.push_back(id);
   }
-  shared->SetParts(loops_, std::move(ids));
+  shared->SetSockets(loops_, std::move(ids));
   return std::unique_ptr<Listener>(new Listener(std::move(shared)));
 }
 
@@ -191,7 +192,7 @@ EngineStats Engine::GetStats() const {
   for (const auto& loop : loops_) {
     loop->RunSync([&] {
       s.counters += loop->TotalCounters();
-      const Loop::SessionTally& t = loop->tally();
+      const Worker::SessionTally& t = loop->tally();
       s.active_opens += t.active_opens;
       s.passive_opens += t.passive_opens;
       s.current_sessions += t.current;

@@ -30,7 +30,7 @@
 namespace kcpp::transport {
 
 namespace internal {
-class Loop;
+class Worker;
 }  // namespace internal
 
 struct EngineOptions {
@@ -106,8 +106,8 @@ class Engine {
   EngineStats GetStats() const;
 
  private:
-  explicit Engine(std::vector<std::shared_ptr<internal::Loop>> loops);
-  std::vector<std::shared_ptr<internal::Loop>> loops_;
+  explicit Engine(std::vector<std::shared_ptr<internal::Worker>> loops);
+  std::vector<std::shared_ptr<internal::Worker>> loops_;
 };
 
 }  // namespace kcpp::transport

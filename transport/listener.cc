@@ -6,7 +6,7 @@
 
 namespace kcpp::transport {
 
-Listener::Listener(std::shared_ptr<internal::ListenerShared> shared) : shared_(std::move(shared)) {}
+Listener::Listener(std::shared_ptr<internal::ListenerState> shared) : shared_(std::move(shared)) {}
 
 Listener::~Listener() { Close(); }
 

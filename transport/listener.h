@@ -34,7 +34,7 @@
 namespace kcpp::transport {
 
 namespace internal {
-class ListenerShared;
+class ListenerState;
 }  // namespace internal
 
 struct ListenerStats {
@@ -95,8 +95,8 @@ class Listener {
 
  private:
   friend class Engine;
-  explicit Listener(std::shared_ptr<internal::ListenerShared> shared);
-  std::shared_ptr<internal::ListenerShared> shared_;
+  explicit Listener(std::shared_ptr<internal::ListenerState> shared);
+  std::shared_ptr<internal::ListenerState> shared_;
 };
 
 }  // namespace kcpp::transport

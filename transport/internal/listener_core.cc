@@ -8,9 +8,9 @@
 
 namespace kcpp::transport::internal {
 
-// ---- ListenerShared --------------------------------------------------------
+// ---- ListenerState --------------------------------------------------------
 
-bool ListenerShared::ReserveBacklog() {
+bool ListenerState::ReserveBacklog() {
   // Compare-and-swap: two loops creating sessions at once cannot both take
   // the last place (a flood test saw 9 sessions waiting in a backlog of 8).
   const int64_t max = options_.accept_backlog;
@@ -21,7 +21,7 @@ bool ListenerShared::ReserveBacklog() {
   return true;
 }
 
-void ListenerShared::Deliver(std::unique_ptr<Session> session) {
+void ListenerState::Deliver(std::unique_ptr<Session> session) {
   std::shared_ptr<absl::AnyInvocable<void(std::unique_ptr<Session>)>> callback;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -38,7 +38,7 @@ void ListenerShared::Deliver(std::unique_ptr<Session> session) {
   (*callback)(std::move(session));
 }
 
-absl::StatusOr<std::unique_ptr<Session>> ListenerShared::Accept(absl::Time deadline) {
+absl::StatusOr<std::unique_ptr<Session>> ListenerState::Accept(absl::Time deadline) {
   std::unique_lock<std::mutex> lock(mu_);
   auto ready = [&] { return !queue_.empty() || closed_.load(); };
   if (deadline == absl::InfiniteFuture()) {
@@ -59,7 +59,7 @@ absl::StatusOr<std::unique_ptr<Session>> ListenerShared::Accept(absl::Time deadl
   return s;
 }
 
-void ListenerShared::SetAcceptCallback(
+void ListenerState::SetAcceptCallback(
     absl::AnyInvocable<void(std::unique_ptr<Session>)> on_accept) {
   auto callback =
       std::make_shared<absl::AnyInvocable<void(std::unique_ptr<Session>)>>(std::move(on_accept));
@@ -77,7 +77,7 @@ void ListenerShared::SetAcceptCallback(
   }
 }
 
-void ListenerShared::Close(bool close_sessions) {
+void ListenerState::Close(bool close_sessions) {
   std::deque<std::unique_ptr<Session>> unaccepted;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -90,30 +90,30 @@ void ListenerShared::Close(bool close_sessions) {
   }
   unaccepted.clear();  // their handles close them
   for (size_t i = 0; i < loops_.size(); ++i) {
-    Loop* loop = loops_[i].get();
-    const uint64_t id = part_ids_[i];
+    Worker* loop = loops_[i].get();
+    const uint64_t id = socket_ids_[i];
     loop->Post([loop, id, close_sessions] {
-      if (auto* part = static_cast<ListenerPart*>(loop->FindObject(id))) {
+      if (auto* part = static_cast<ListenerSocket*>(loop->FindObject(id))) {
         part->StopAccepting(close_sessions);
       }
     });
   }
 }
 
-void ListenerShared::RegisterConv(uint32_t conv, ConvHome home) {
+void ListenerState::RegisterConv(uint32_t conv, ConvHome home) {
   std::lock_guard<std::mutex> lock(conv_mu_);
   auto [it, inserted] = convs_.try_emplace(conv, ConvEntry{home, 0});
   ++it->second.sessions;
 }
 
-void ListenerShared::UnregisterConv(uint32_t conv, uint64_t session_id) {
+void ListenerState::UnregisterConv(uint32_t conv, uint64_t session_id) {
   std::lock_guard<std::mutex> lock(conv_mu_);
   auto it = convs_.find(conv);
   if (it == convs_.end()) return;
   if (--it->second.sessions == 0) convs_.erase(it);
 }
 
-bool ListenerShared::FindConv(uint32_t conv, ConvHome* home) const {
+bool ListenerState::FindConv(uint32_t conv, ConvHome* home) const {
   std::lock_guard<std::mutex> lock(conv_mu_);
   auto it = convs_.find(conv);
   if (it == convs_.end() || it->second.sessions != 1) return false;
@@ -121,7 +121,7 @@ bool ListenerShared::FindConv(uint32_t conv, ConvHome* home) const {
   return true;
 }
 
-ListenerStats ListenerShared::GetStats() const {
+ListenerStats ListenerState::GetStats() const {
   ListenerStats s;
   s.sessions_created = stats_.sessions_created.load();
   s.sessions_accepted = stats_.sessions_accepted.load();
@@ -140,12 +140,12 @@ ListenerStats ListenerShared::GetStats() const {
   return s;
 }
 
-// ---- ListenerPart ----------------------------------------------------------
+// ---- ListenerSocket ----------------------------------------------------------
 
-absl::StatusOr<std::unique_ptr<ListenerPart>> ListenerPart::Create(
-    std::shared_ptr<Loop> loop, uint64_t id, std::shared_ptr<ListenerShared> shared,
+absl::StatusOr<std::unique_ptr<ListenerSocket>> ListenerSocket::Create(
+    std::shared_ptr<Worker> loop, uint64_t id, std::shared_ptr<ListenerState> shared,
     std::unique_ptr<UdpSocket> socket) {
-  std::unique_ptr<ListenerPart> part(new ListenerPart(std::move(loop), id, std::move(shared)));
+  std::unique_ptr<ListenerSocket> part(new ListenerSocket(std::move(loop), id, std::move(shared)));
   absl::StatusOr<std::unique_ptr<UdpEndpoint>> ep =
       UdpEndpoint::Create(part->loop_.get(), std::move(socket), part.get());
   if (!ep.ok()) return ep.status();
@@ -153,22 +153,22 @@ absl::StatusOr<std::unique_ptr<ListenerPart>> ListenerPart::Create(
   return part;
 }
 
-ListenerPart::ListenerPart(std::shared_ptr<Loop> loop, uint64_t id,
-                           std::shared_ptr<ListenerShared> shared)
+ListenerSocket::ListenerSocket(std::shared_ptr<Worker> loop, uint64_t id,
+                               std::shared_ptr<ListenerState> shared)
     : loop_(std::move(loop)),
       id_(id),
       shared_(std::move(shared)),
       table_({static_cast<size_t>(shared_->options().max_sessions),
               static_cast<size_t>(shared_->options().accept_backlog)}) {}
 
-ListenerPart::~ListenerPart() = default;
+ListenerSocket::~ListenerSocket() = default;
 
-void ListenerPart::OnOversizedDatagram(const SocketAddress&) {
+void ListenerSocket::OnOversizedDatagram(const SocketAddress&) {
   shared_->stats().dropped_truncated.fetch_add(1, std::memory_order_relaxed);
 }
 
-void ListenerPart::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& from,
-                              int64_t now_ms) {
+void ListenerSocket::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& from,
+                                int64_t now_ms) {
   // Decrypt first: kcp-go demultiplexes on the plaintext (§5.2 step 1).
   const crypt::OpenResult opened = shared_->cipher()->Open(datagram);
   if (!opened.ok()) {
@@ -226,7 +226,7 @@ void ListenerPart::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress&
     shared_->ReleaseBacklog();
     action = DemuxAction::kDropSessionLimit;
   }
-  ListenerShared::AtomicStats& stats = shared_->stats();
+  ListenerState::AtomicStats& stats = shared_->stats();
   switch (action) {
     case DemuxAction::kFeed: {
       SessionCore* core = *table_.Find(from);
@@ -267,10 +267,10 @@ void ListenerPart::OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress&
   }
 }
 
-void ListenerPart::CreateSession(const SocketAddress& from, uint32_t conv,
-                                 absl::Span<uint8_t> payload, size_t wire_bytes, int64_t now_ms,
-                                 const crypt::ReplayStamp* stamp) {
-  const uint64_t id = Loop::NextId();
+void ListenerSocket::CreateSession(const SocketAddress& from, uint32_t conv,
+                                   absl::Span<uint8_t> payload, size_t wire_bytes, int64_t now_ms,
+                                   const crypt::ReplayStamp* stamp) {
+  const uint64_t id = Worker::NextId();
   auto shared = std::make_shared<SessionShared>(id, loop_, shared_->options().session, conv,
                                                 shared_->local(), from, /*accepted=*/true);
   absl::StatusOr<std::unique_ptr<SessionCore>> core =
@@ -293,10 +293,10 @@ void ListenerPart::CreateSession(const SocketAddress& from, uint32_t conv,
   shared_->Deliver(SessionAccess::Make(std::move(shared)));
 }
 
-bool ListenerPart::ForwardToMovedSession(const PacketIdentity& id, absl::Span<uint8_t> payload,
-                                         const SocketAddress& from, size_t wire_bytes,
-                                         int64_t now_ms, const crypt::ReplayStamp* stamp) {
-  ListenerShared::ConvHome home;
+bool ListenerSocket::ForwardToMovedSession(const PacketIdentity& id, absl::Span<uint8_t> payload,
+                                           const SocketAddress& from, size_t wire_bytes,
+                                           int64_t now_ms, const crypt::ReplayStamp* stamp) {
+  ListenerState::ConvHome home;
   if (!shared_->FindConv(id.conv, &home)) return false;
   if (home.loop == loop_.get()) {
     auto* core = static_cast<SessionCore*>(loop_->FindObject(home.session_id));
@@ -306,7 +306,7 @@ bool ListenerPart::ForwardToMovedSession(const PacketIdentity& id, absl::Span<ui
   }
   // The kernel hashed the new address to this loop's socket: hand a copy to
   // the session's loop (a rare path; the copy is the price).
-  Loop* home_loop = home.loop;
+  Worker* home_loop = home.loop;
   // The window lives on the session's loop, so the stamp travels too.
   const bool stamped = stamp != nullptr;
   const crypt::ReplayStamp stamp_copy = stamped ? *stamp : crypt::ReplayStamp{};
@@ -322,7 +322,7 @@ bool ListenerPart::ForwardToMovedSession(const PacketIdentity& id, absl::Span<ui
   return true;
 }
 
-void ListenerPart::OnSessionMoved(SessionCore* core, const SocketAddress& old) {
+void ListenerSocket::OnSessionMoved(SessionCore* core, const SocketAddress& old) {
   SessionCore** current = table_.Find(old);
   if (current != nullptr && *current == core) table_.Erase(old);
   // Datagrams from the new address that reach this loop's socket go straight
@@ -331,7 +331,7 @@ void ListenerPart::OnSessionMoved(SessionCore* core, const SocketAddress& old) {
   shared_->stats().sessions_moved.fetch_add(1, std::memory_order_relaxed);
 }
 
-void ListenerPart::OnSessionFinished(SessionCore* core) {
+void ListenerSocket::OnSessionFinished(SessionCore* core) {
   if (core->began_elsewhere()) {
     Refused key{core->remote(), core->conv()};
     if (refused_.insert(key).second) {
@@ -350,7 +350,7 @@ void ListenerPart::OnSessionFinished(SessionCore* core) {
   MaybeRemoveSelf();
 }
 
-bool ListenerPart::ReservePlace() {
+bool ListenerSocket::ReservePlace() {
   // Compare-and-swap, not add-then-undo: the count never reads above
   // max_sessions, even for an instant (GetStats from another thread; a
   // flood test caught live_sessions 17 of 16 while two loops raced).
@@ -363,7 +363,7 @@ bool ListenerPart::ReservePlace() {
   return true;
 }
 
-void ListenerPart::StopAccepting(bool close_sessions) {
+void ListenerSocket::StopAccepting(bool close_sessions) {
   accepting_ = false;
   if (close_sessions) {
     std::vector<SessionCore*> live;
@@ -373,7 +373,7 @@ void ListenerPart::StopAccepting(bool close_sessions) {
   MaybeRemoveSelf();
 }
 
-void ListenerPart::MaybeRemoveSelf() {
+void ListenerSocket::MaybeRemoveSelf() {
   if (accepting_ || removing_ || table_.size() > 0) return;
   removing_ = true;
   loop_->RemoveObject(id_);

@@ -1,8 +1,8 @@
-// The two halves of a Listener: ListenerShared (thread-safe: the accept
-// queue, the stats, what Listener handles see) and ListenerPart (one per
+// The two halves of a Listener: ListenerState (thread-safe: the accept
+// queue, the stats, what Listener handles see) and ListenerSocket (one per
 // loop: that loop's SO_REUSEPORT socket and its demultiplexing table).
 //
-// A part lives as long as the listener is open or any session it created is
+// A ListenerSocket lives as long as the listener is open or any session it created is
 // alive: its socket carries those sessions' datagrams (docs/protocol.md §5.2,
 // §5.10).
 #ifndef KCPP_TRANSPORT_INTERNAL_LISTENER_CORE_H_
@@ -26,9 +26,9 @@
 #include "crypt/replay_window.h"
 #include "transport/internal/creation_guard.h"
 #include "transport/internal/demux.h"
-#include "transport/internal/loop.h"
 #include "transport/internal/udp_endpoint.h"
 #include "transport/internal/wall_clock.h"
+#include "transport/internal/worker.h"
 #include "transport/listener.h"
 #include "transport/options.h"
 #include "transport/session.h"
@@ -37,10 +37,10 @@ namespace kcpp::transport::internal {
 
 class SessionCore;
 
-class ListenerShared {
+class ListenerState {
  public:
-  ListenerShared(ListenerOptions options, std::shared_ptr<const crypt::PacketCipher> cipher,
-                 SocketAddress local)
+  ListenerState(ListenerOptions options, std::shared_ptr<const crypt::PacketCipher> cipher,
+                SocketAddress local)
       : options_(std::move(options)),
         cipher_(std::move(cipher)),
         local_(std::move(local)),
@@ -54,10 +54,10 @@ class ListenerShared {
   // created a session already).
   CreationGuard& creation_guard() { return creation_guard_; }
 
-  // Set once by Engine::Listen after the parts exist.
-  void SetParts(std::vector<std::shared_ptr<Loop>> loops, std::vector<uint64_t> part_ids) {
+  // Set once by Engine::Listen after the sockets exist.
+  void SetSockets(std::vector<std::shared_ptr<Worker>> loops, std::vector<uint64_t> socket_ids) {
     loops_ = std::move(loops);
-    part_ids_ = std::move(part_ids);
+    socket_ids_ = std::move(socket_ids);
   }
 
   // Loop thread, before a session is created: holds one of the
@@ -83,14 +83,14 @@ class ListenerShared {
   // from an unknown address can find the session its peer moved away from.
   // Conversations that two live sessions share are not followed.
   struct ConvHome {
-    Loop* loop;
+    Worker* loop;
     uint64_t session_id;
   };
   void RegisterConv(uint32_t conv, ConvHome home);
   void UnregisterConv(uint32_t conv, uint64_t session_id);
   bool FindConv(uint32_t conv, ConvHome* home) const;
 
-  // Counters updated by the parts (any loop).
+  // Counters updated by the ListenerSockets (any loop).
   struct AtomicStats {
     std::atomic<uint64_t> sessions_created{0};
     std::atomic<uint64_t> sessions_accepted{0};
@@ -113,8 +113,8 @@ class ListenerShared {
   const std::shared_ptr<const crypt::PacketCipher> cipher_;
   const SocketAddress local_;
   CreationGuard creation_guard_;
-  std::vector<std::shared_ptr<Loop>> loops_;
-  std::vector<uint64_t> part_ids_;
+  std::vector<std::shared_ptr<Worker>> loops_;
+  std::vector<uint64_t> socket_ids_;
 
   std::atomic<size_t> pending_{0};
   std::atomic<int64_t> backlog_held_{0};  // places reserved: queued or being created
@@ -133,31 +133,31 @@ class ListenerShared {
   absl::flat_hash_map<uint32_t, ConvEntry> convs_;  // guarded by conv_mu_
 };
 
-class ListenerPart final : public LoopObject, public UdpEndpoint::Receiver {
+class ListenerSocket final : public LoopObject, public UdpEndpoint::Receiver {
  public:
   // Registers `socket` on `loop` (loop thread).
-  static absl::StatusOr<std::unique_ptr<ListenerPart>> Create(
-      std::shared_ptr<Loop> loop, uint64_t id, std::shared_ptr<ListenerShared> shared,
+  static absl::StatusOr<std::unique_ptr<ListenerSocket>> Create(
+      std::shared_ptr<Worker> loop, uint64_t id, std::shared_ptr<ListenerState> shared,
       std::unique_ptr<UdpSocket> socket);
-  ~ListenerPart() override;
+  ~ListenerSocket() override;
 
   // UdpEndpoint::Receiver.
   void OnDatagram(absl::Span<uint8_t> datagram, const SocketAddress& from, int64_t now_ms) override;
   void OnOversizedDatagram(const SocketAddress& from) override;
 
-  // A session of this part left its loop.
+  // A session of this socket left its loop.
   void OnSessionFinished(SessionCore* core);
-  // A session of this part refused a replayed datagram.
+  // A session of this socket refused a replayed datagram.
   void OnReplay() { shared_->stats().dropped_replay.fetch_add(1, std::memory_order_relaxed); }
-  // A session of this part now talks to core->remote() instead of `old`.
+  // A session of this socket now talks to core->remote() instead of `old`.
   void OnSessionMoved(SessionCore* core, const SocketAddress& old);
   bool follows_address_changes() const { return shared_->options().follow_address_changes; }
   // The listener closed: create no more sessions; optionally close the live
-  // ones. The part goes away with its last session.
+  // ones. The ListenerSocket goes away with its last session.
   void StopAccepting(bool close_sessions);
 
  private:
-  ListenerPart(std::shared_ptr<Loop> loop, uint64_t id, std::shared_ptr<ListenerShared> shared);
+  ListenerSocket(std::shared_ptr<Worker> loop, uint64_t id, std::shared_ptr<ListenerState> shared);
   // Takes one of max_sessions' places for a session about to be created;
   // false when all are taken (on any loop).
   bool ReservePlace();
@@ -172,9 +172,9 @@ class ListenerPart final : public LoopObject, public UdpEndpoint::Receiver {
                              const crypt::ReplayStamp* stamp);
   void MaybeRemoveSelf();
 
-  const std::shared_ptr<Loop> loop_;
+  const std::shared_ptr<Worker> loop_;
   const uint64_t id_;
-  const std::shared_ptr<ListenerShared> shared_;
+  const std::shared_ptr<ListenerState> shared_;
   std::unique_ptr<UdpEndpoint> endpoint_;
   DemuxTable<SessionCore*> table_;
   bool accepting_ = true;

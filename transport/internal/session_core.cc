@@ -30,9 +30,9 @@ constexpr size_t kDeliveryChunk = 64 * 1024;
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SessionCore>> SessionCore::Create(
-    Loop* loop, std::shared_ptr<SessionShared> shared,
+    Worker* loop, std::shared_ptr<SessionShared> shared,
     std::shared_ptr<const crypt::PacketCipher> cipher, UdpEndpoint* endpoint,
-    ListenerPart* listener) {
+    ListenerSocket* listener) {
   std::unique_ptr<SessionCore> core(
       new SessionCore(loop, std::move(shared), std::move(cipher), endpoint, listener));
   absl::Status s = core->Init();
@@ -40,9 +40,9 @@ absl::StatusOr<std::unique_ptr<SessionCore>> SessionCore::Create(
   return core;
 }
 
-SessionCore::SessionCore(Loop* loop, std::shared_ptr<SessionShared> shared,
+SessionCore::SessionCore(Worker* loop, std::shared_ptr<SessionShared> shared,
                          std::shared_ptr<const crypt::PacketCipher> cipher, UdpEndpoint* endpoint,
-                         ListenerPart* listener)
+                         ListenerSocket* listener)
     : loop_(loop),
       shared_(std::move(shared)),
       remote_(shared_->remote()),
@@ -52,7 +52,7 @@ SessionCore::SessionCore(Loop* loop, std::shared_ptr<SessionShared> shared,
       options_(shared_->options()),
       timer_(loop->event_loop().CreateTimer(this)),
       verified_(listener == nullptr) {
-  Loop::SessionTally& t = loop_->tally();
+  Worker::SessionTally& t = loop_->tally();
   ++t.current;
   t.max = std::max(t.max, t.current);
   if (shared_->accepted()) {

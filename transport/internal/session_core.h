@@ -40,14 +40,14 @@
 #include "kcp/pacer.h"
 #include "transport/counters.h"
 #include "transport/event_loop.h"
-#include "transport/internal/loop.h"
 #include "transport/internal/session_shared.h"
 #include "transport/internal/udp_endpoint.h"
+#include "transport/internal/worker.h"
 #include "transport/session.h"
 
 namespace kcpp::transport::internal {
 
-class ListenerPart;
+class ListenerSocket;
 
 class SessionCore final : public LoopObject,
                           public UdpEndpoint::Receiver,
@@ -59,9 +59,9 @@ class SessionCore final : public LoopObject,
   // loop for accepted sessions (then `listener` is set), or, for dialled
   // sessions, null until AdoptEndpoint() hands over the session's own.
   static absl::StatusOr<std::unique_ptr<SessionCore>> Create(
-      Loop* loop, std::shared_ptr<SessionShared> shared,
+      Worker* loop, std::shared_ptr<SessionShared> shared,
       std::shared_ptr<const crypt::PacketCipher> cipher, UdpEndpoint* endpoint,
-      ListenerPart* listener);
+      ListenerSocket* listener);
   ~SessionCore() override;
 
   // Dialled sessions: the session's own socket (whose receiver is this core).
@@ -131,9 +131,9 @@ class SessionCore final : public LoopObject,
   bool began_elsewhere() const { return began_elsewhere_; }
 
  private:
-  SessionCore(Loop* loop, std::shared_ptr<SessionShared> shared,
+  SessionCore(Worker* loop, std::shared_ptr<SessionShared> shared,
               std::shared_ptr<const crypt::PacketCipher> cipher, UdpEndpoint* endpoint,
-              ListenerPart* listener);
+              ListenerSocket* listener);
   absl::Status Init();
 
   void KcpInput(absl::Span<const uint8_t> kcp_bytes, bool fec_recovered);
@@ -178,13 +178,13 @@ class SessionCore final : public LoopObject,
   // Leaves the loop with `why` (OK: closed locally after a complete flush).
   void Finish(absl::Status why);
 
-  Loop* const loop_;
+  Worker* const loop_;
   const std::shared_ptr<SessionShared> shared_;
   SocketAddress remote_;  // loop thread's copy; shared_->remote() follows it
   const std::shared_ptr<const crypt::PacketCipher> cipher_;
   UdpEndpoint* endpoint_;
   std::unique_ptr<UdpEndpoint> own_endpoint_;
-  ListenerPart* const listener_;
+  ListenerSocket* const listener_;
   const SessionOptions& options_;
 
   std::optional<kcp::Kcp> kcp_;

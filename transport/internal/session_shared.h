@@ -11,8 +11,8 @@
 #include <mutex>
 #include <optional>
 
-#include "transport/internal/loop.h"
 #include "transport/internal/session_channel.h"
+#include "transport/internal/worker.h"
 #include "transport/options.h"
 #include "transport/session.h"
 #include "transport/socket_address.h"
@@ -21,7 +21,7 @@ namespace kcpp::transport::internal {
 
 class SessionShared {
  public:
-  SessionShared(uint64_t id, std::shared_ptr<Loop> loop, SessionOptions options, uint32_t conv,
+  SessionShared(uint64_t id, std::shared_ptr<Worker> loop, SessionOptions options, uint32_t conv,
                 SocketAddress local, SocketAddress remote, bool accepted)
       : id_(id),
         loop_(std::move(loop)),
@@ -36,8 +36,8 @@ class SessionShared {
                  [loop = loop_.get(), id] { loop->Kick(id); }) {}
 
   uint64_t id() const { return id_; }
-  Loop& loop() const { return *loop_; }
-  const std::shared_ptr<Loop>& loop_ptr() const { return loop_; }
+  Worker& loop() const { return *loop_; }
+  const std::shared_ptr<Worker>& loop_ptr() const { return loop_; }
   const SessionOptions& options() const { return options_; }
   uint32_t conv() const { return conv_; }
   const SocketAddress& local() const { return local_; }
@@ -78,7 +78,7 @@ class SessionShared {
 
  private:
   const uint64_t id_;
-  const std::shared_ptr<Loop> loop_;
+  const std::shared_ptr<Worker> loop_;
   const SessionOptions options_;
   const uint32_t conv_;
   const SocketAddress local_;

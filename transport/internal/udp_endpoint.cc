@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "transport/internal/loop.h"
+#include "transport/internal/worker.h"
 
 namespace kcpp::transport::internal {
 namespace {
@@ -13,7 +13,7 @@ constexpr int kMaxBatchesPerWakeup = 16;
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<UdpEndpoint>> UdpEndpoint::Create(Loop* loop,
+absl::StatusOr<std::unique_ptr<UdpEndpoint>> UdpEndpoint::Create(Worker* loop,
                                                                  std::unique_ptr<UdpSocket> socket,
                                                                  Receiver* receiver,
                                                                  size_t max_queued) {
@@ -23,7 +23,7 @@ absl::StatusOr<std::unique_ptr<UdpEndpoint>> UdpEndpoint::Create(Loop* loop,
   return e;
 }
 
-UdpEndpoint::UdpEndpoint(Loop* loop, std::unique_ptr<UdpSocket> socket, Receiver* receiver,
+UdpEndpoint::UdpEndpoint(Worker* loop, std::unique_ptr<UdpSocket> socket, Receiver* receiver,
                          size_t max_queued)
     : loop_(loop), socket_(std::move(socket)), receiver_(receiver), max_queued_(max_queued) {}
 

@@ -25,7 +25,7 @@
 
 namespace kcpp::transport::internal {
 
-class Loop;
+class Worker;
 
 class UdpEndpoint : public EventLoop::FdHandler {
  public:
@@ -50,7 +50,7 @@ class UdpEndpoint : public EventLoop::FdHandler {
   static constexpr size_t kMaxDatagram = 1500;
 
   // Registers `socket` on `loop`. `receiver` must outlive the endpoint.
-  static absl::StatusOr<std::unique_ptr<UdpEndpoint>> Create(Loop* loop,
+  static absl::StatusOr<std::unique_ptr<UdpEndpoint>> Create(Worker* loop,
                                                              std::unique_ptr<UdpSocket> socket,
                                                              Receiver* receiver,
                                                              size_t max_queued = 8192);
@@ -77,9 +77,10 @@ class UdpEndpoint : public EventLoop::FdHandler {
     size_t length;
     SocketAddress to;
   };
-  UdpEndpoint(Loop* loop, std::unique_ptr<UdpSocket> socket, Receiver* receiver, size_t max_queued);
+  UdpEndpoint(Worker* loop, std::unique_ptr<UdpSocket> socket, Receiver* receiver,
+              size_t max_queued);
 
-  Loop* const loop_;
+  Worker* const loop_;
   std::unique_ptr<UdpSocket> socket_;
   Receiver* const receiver_;
   const size_t max_queued_;
@@ -88,7 +89,7 @@ class UdpEndpoint : public EventLoop::FdHandler {
   bool waiting_writable_ = false;
   bool dirty_ = false;  // listed in the loop's flush list
   Stats stats_;
-  friend class Loop;
+  friend class Worker;
 };
 
 }  // namespace kcpp::transport::internal

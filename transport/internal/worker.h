@@ -1,4 +1,4 @@
-// Loop: one event-loop thread of an Engine and everything it owns — the
+// Worker: one event-loop thread of an Engine and everything it owns — the
 // epoll loop, the packet buffer pool, receive buffers, the list of UDP
 // endpoints with output to flush at the end of the iteration, and the
 // sessions living on it.
@@ -6,8 +6,8 @@
 // Sessions are addressed by a process-unique id; application threads wake a
 // session with Kick(id), which queues the id and wakes the loop (no
 // allocation, no reference to a session that may already be gone).
-#ifndef KCPP_TRANSPORT_INTERNAL_LOOP_H_
-#define KCPP_TRANSPORT_INTERNAL_LOOP_H_
+#ifndef KCPP_TRANSPORT_INTERNAL_WORKER_H_
+#define KCPP_TRANSPORT_INTERNAL_WORKER_H_
 
 #include <atomic>
 #include <cstddef>
@@ -36,9 +36,9 @@ class UdpEndpoint;
 class LoopObject {
  public:
   virtual ~LoopObject() = default;
-  // An application thread asked for attention (Loop::Kick).
+  // An application thread asked for attention (Worker::Kick).
   virtual void OnKick(int64_t now_ms) {}
-  // Asked for with Loop::AtIterationEnd: runs after the iteration's events,
+  // Asked for with Worker::AtIterationEnd: runs after the iteration's events,
   // timers and tasks, before its output is flushed.
   virtual void OnIterationEnd(int64_t now_ms) {}
   // The engine is shutting down; the object is destroyed right after.
@@ -48,13 +48,13 @@ class LoopObject {
   virtual Counters LiveCounters() const { return {}; }
 };
 
-class Loop {
+class Worker {
  public:
   // `busy_poll_us`: EventLoop::SetBusyPoll.
-  static absl::StatusOr<std::shared_ptr<Loop>> Create(std::string name, int index,
-                                                      int64_t busy_poll_us = 0);
+  static absl::StatusOr<std::shared_ptr<Worker>> Create(std::string name, int index,
+                                                        int64_t busy_poll_us = 0);
   // Shutdown(), then frees the thread's resources.
-  ~Loop();
+  ~Worker();
   // Tears down every object on the loop (OnShutdown, then destroyed) and
   // joins the thread. Afterwards Post/RunSync/Kick do nothing and return
   // false. Idempotent; not from the loop thread.
@@ -116,15 +116,15 @@ class Loop {
   static uint64_t NextId();
 
  private:
-  Loop(std::unique_ptr<EventLoop> event_loop, int index);
+  Worker(std::unique_ptr<EventLoop> event_loop, int index);
   // Once a second: give idle KCP payload blocks back to the allocator.
   class Housekeeping : public EventLoop::TimerHandler {
    public:
-    explicit Housekeeping(Loop* loop) : loop_(loop) {}
+    explicit Housekeeping(Worker* loop) : loop_(loop) {}
     void OnTimer(int64_t now_ms) override;
 
    private:
-    Loop* loop_;
+    Worker* loop_;
   };
   void EndOfIteration();
   void ServiceKicked();
@@ -164,4 +164,4 @@ class Loop {
 
 }  // namespace kcpp::transport::internal
 
-#endif  // KCPP_TRANSPORT_INTERNAL_LOOP_H_
+#endif  // KCPP_TRANSPORT_INTERNAL_WORKER_H_

@@ -1,4 +1,4 @@
-#include "transport/internal/loop.h"
+#include "transport/internal/worker.h"
 
 #include <algorithm>
 #include <condition_variable>
@@ -31,22 +31,22 @@ void MakeSlots(std::vector<uint8_t>* arena, std::vector<ReceiveSlot>* slots, siz
 
 }  // namespace
 
-uint64_t Loop::NextId() {
+uint64_t Worker::NextId() {
   static std::atomic<uint64_t> next{1};
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
-absl::StatusOr<std::shared_ptr<Loop>> Loop::Create(std::string name, int index,
-                                                   int64_t busy_poll_us) {
+absl::StatusOr<std::shared_ptr<Worker>> Worker::Create(std::string name, int index,
+                                                       int64_t busy_poll_us) {
   absl::StatusOr<std::unique_ptr<EventLoop>> ev = EventLoop::Create(std::move(name));
   if (!ev.ok()) return ev.status();
   (*ev)->SetBusyPoll(busy_poll_us);
-  std::shared_ptr<Loop> loop(new Loop(*std::move(ev), index));
+  std::shared_ptr<Worker> loop(new Worker(*std::move(ev), index));
   loop->event_loop_->Start();
   return loop;
 }
 
-Loop::Loop(std::unique_ptr<EventLoop> event_loop, int index)
+Worker::Worker(std::unique_ptr<EventLoop> event_loop, int index)
     : index_(index), event_loop_(std::move(event_loop)) {
   MakeSlots(&small_arena_, &small_slots_, kSmallSlots, kSmallSlotBytes);
   event_loop_->SetIterationEndHook([this] { EndOfIteration(); });
@@ -54,14 +54,14 @@ Loop::Loop(std::unique_ptr<EventLoop> event_loop, int index)
   event_loop_->ScheduleTimer(housekeeping_timer_, EventLoop::MonotonicMs() + kHousekeepingMs);
 }
 
-void Loop::Housekeeping::OnTimer(int64_t now_ms) {
+void Worker::Housekeeping::OnTimer(int64_t now_ms) {
   loop_->segment_pool_.Trim(kKeepFreeSegmentBlocks);
   loop_->event_loop_->ScheduleTimer(loop_->housekeeping_timer_, now_ms + kHousekeepingMs);
 }
 
-Loop::~Loop() { Shutdown(); }
+Worker::~Worker() { Shutdown(); }
 
-void Loop::Shutdown() {
+void Worker::Shutdown() {
   {
     std::lock_guard<std::mutex> lock(state_mu_);
     if (shut_down_) return;
@@ -75,7 +75,7 @@ void Loop::Shutdown() {
   event_loop_->Stop();
 }
 
-void Loop::TearDown() {
+void Worker::TearDown() {
   // Sessions first: they reference their listener's sockets.
   std::vector<uint64_t> ids;
   for (const auto& [id, object] : objects_) ids.push_back(id);
@@ -95,14 +95,14 @@ void Loop::TearDown() {
   graveyard_.clear();
 }
 
-bool Loop::Post(absl::AnyInvocable<void()> task) {
+bool Worker::Post(absl::AnyInvocable<void()> task) {
   std::lock_guard<std::mutex> lock(state_mu_);
   if (shut_down_) return false;
   event_loop_->Post(std::move(task));
   return true;
 }
 
-bool Loop::RunSync(absl::AnyInvocable<void()> task) {
+bool Worker::RunSync(absl::AnyInvocable<void()> task) {
   if (IsLoopThread()) {
     task();
     return true;
@@ -122,7 +122,7 @@ bool Loop::RunSync(absl::AnyInvocable<void()> task) {
   return true;
 }
 
-void Loop::Kick(uint64_t id) {
+void Worker::Kick(uint64_t id) {
   if (IsLoopThread()) {
     local_kicks_.push_back(id);
     return;
@@ -136,7 +136,7 @@ void Loop::Kick(uint64_t id) {
   if (wake) Post([this] { ServiceKicked(); });
 }
 
-void Loop::ServiceKicked() {
+void Worker::ServiceKicked() {
   {
     std::lock_guard<std::mutex> lock(kick_mu_);
     kicked_work_.swap(kicked_);
@@ -148,24 +148,24 @@ void Loop::ServiceKicked() {
   kicked_work_.clear();
 }
 
-absl::Span<ReceiveSlot> Loop::receive_slots(bool gro) {
+absl::Span<ReceiveSlot> Worker::receive_slots(bool gro) {
   if (!gro) return absl::MakeSpan(small_slots_);
   if (gro_slots_.empty()) MakeSlots(&gro_arena_, &gro_slots_, kGroSlots, kGroSlotBytes);
   return absl::MakeSpan(gro_slots_);
 }
 
-void Loop::MarkDirty(UdpEndpoint* endpoint) {
+void Worker::MarkDirty(UdpEndpoint* endpoint) {
   endpoint->dirty_ = true;
   dirty_.push_back(endpoint);
 }
 
-void Loop::ForgetEndpoint(UdpEndpoint* endpoint) {
+void Worker::ForgetEndpoint(UdpEndpoint* endpoint) {
   if (!endpoint->dirty_) return;
   dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), endpoint), dirty_.end());
   endpoint->dirty_ = false;
 }
 
-void Loop::EndOfIteration() {
+void Worker::EndOfIteration() {
   // Kicks from the loop thread and end-of-iteration work, which may cause
   // more of each (a callback writes, the write kicks); bounded rounds, the
   // rest in the next iteration (which a posted no-op makes sure comes).
@@ -193,11 +193,11 @@ void Loop::EndOfIteration() {
   fec_pool_.Trim(kFecPoolKeepBytes);
 }
 
-void Loop::AddObject(uint64_t id, std::unique_ptr<LoopObject> object) {
+void Worker::AddObject(uint64_t id, std::unique_ptr<LoopObject> object) {
   objects_.emplace(id, std::move(object));
 }
 
-void Loop::RemoveObject(uint64_t id) {
+void Worker::RemoveObject(uint64_t id) {
   auto it = objects_.find(id);
   if (it == objects_.end()) return;
   retired_ += it->second->FinalCounters();
@@ -205,12 +205,12 @@ void Loop::RemoveObject(uint64_t id) {
   objects_.erase(it);
 }
 
-LoopObject* Loop::FindObject(uint64_t id) {
+LoopObject* Worker::FindObject(uint64_t id) {
   auto it = objects_.find(id);
   return it == objects_.end() ? nullptr : it->second.get();
 }
 
-Counters Loop::TotalCounters() const {
+Counters Worker::TotalCounters() const {
   Counters c = retired_;
   for (const auto& [id, object] : objects_) c += object->LiveCounters();
   return c;

@@ -1,4 +1,4 @@
-#include "transport/internal/loop.h"
+#include "transport/internal/worker.h"
 
 #include <string>
 #include <vector>
@@ -30,7 +30,7 @@ class Collector : public UdpEndpoint::Receiver {
   size_t expected_;
 };
 
-std::unique_ptr<UdpEndpoint> Bind(Loop& loop, UdpEndpoint::Receiver* r) {
+std::unique_ptr<UdpEndpoint> Bind(Worker& loop, UdpEndpoint::Receiver* r) {
   std::unique_ptr<UdpEndpoint> e;
   loop.RunSync([&] {
     UdpSocket::Options o;
@@ -44,8 +44,8 @@ std::unique_ptr<UdpEndpoint> Bind(Loop& loop, UdpEndpoint::Receiver* r) {
   return e;
 }
 
-TEST(Loop, QueuedDatagramsLeaveAtTheEndOfTheIterationInOrder) {
-  auto loop = Loop::Create("t", 0);
+TEST(Worker, QueuedDatagramsLeaveAtTheEndOfTheIterationInOrder) {
+  auto loop = Worker::Create("t", 0);
   ASSERT_TRUE(loop.ok());
   Collector rx(120), unused(0);
   auto receiver = Bind(**loop, &rx);
@@ -71,8 +71,8 @@ TEST(Loop, QueuedDatagramsLeaveAtTheEndOfTheIterationInOrder) {
   });
 }
 
-TEST(Loop, DatagramsOverKcpGosLimitAreDroppedAndReported) {
-  auto loop = Loop::Create("t", 0);
+TEST(Worker, DatagramsOverKcpGosLimitAreDroppedAndReported) {
+  auto loop = Worker::Create("t", 0);
   ASSERT_TRUE(loop.ok());
   Collector rx(1), unused(0);
   auto receiver = Bind(**loop, &rx);
@@ -91,8 +91,8 @@ TEST(Loop, DatagramsOverKcpGosLimitAreDroppedAndReported) {
   });
 }
 
-TEST(Loop, OutgoingQueueIsBoundedAndDropsAreCounted) {
-  auto loop = Loop::Create("t", 0);
+TEST(Worker, OutgoingQueueIsBoundedAndDropsAreCounted) {
+  auto loop = Worker::Create("t", 0);
   ASSERT_TRUE(loop.ok());
   Collector unused(0);
   std::unique_ptr<UdpEndpoint> e;
@@ -125,11 +125,11 @@ class Recorder : public LoopObject {
   std::string name_;
 };
 
-TEST(Loop, KicksReachLiveObjectsOnlyAndRemovalIsDeferred) {
-  auto loop = Loop::Create("t", 0);
+TEST(Worker, KicksReachLiveObjectsOnlyAndRemovalIsDeferred) {
+  auto loop = Worker::Create("t", 0);
   ASSERT_TRUE(loop.ok());
   std::vector<std::string> log;  // loop thread only
-  const uint64_t a = Loop::NextId(), b = Loop::NextId();
+  const uint64_t a = Worker::NextId(), b = Worker::NextId();
   (*loop)->RunSync([&] {
     (*loop)->AddObject(a, std::make_unique<Recorder>(&log, "a"));
     (*loop)->AddObject(b, std::make_unique<Recorder>(&log, "b"));
