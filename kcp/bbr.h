@@ -47,8 +47,8 @@
 //   - Heavy loss clustered after a rate increase: a 1.25 probe phase whose
 //     loss rate exceeds max(2 x the baseline loss rate of the steady phases,
 //     the baseline + 5 %) ends at once and the cycle moves to its 0.75 phase.
-//   - A persistently growing RTT: when for 3 consecutive rounds even the
-//     smallest RTT of the round exceeds min RTT x 1.25 + 2 ms, the queue is
+//   - A persistently growing RTT: when for 2 consecutive rounds even the
+//     smallest RTT of the round exceeds min RTT x 1.1 + 2 ms, the queue is
 //     standing and the bandwidth estimate is too high (capacity dropped, or
 //     another flow now shares the bottleneck): the estimate is restarted from
 //     the last round's delivery rate, and the cycle drains (0.75).

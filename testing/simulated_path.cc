@@ -220,6 +220,17 @@ int64_t SimulatedPath::PeakQueueBytes(int64_t from_us, int64_t to_us) const {
   return peak;
 }
 
+int64_t SimulatedPath::QueueBytesPercentile(double pct, int64_t from_us, int64_t to_us) const {
+  std::vector<int64_t> sizes;
+  for (const Sample& s : samples_) {
+    if (s.at_us >= from_us && s.at_us < to_us) sizes.push_back(s.queue_bytes);
+  }
+  if (sizes.empty()) return 0;
+  const size_t k = std::min(sizes.size() - 1, static_cast<size_t>(pct / 100 * sizes.size()));
+  std::nth_element(sizes.begin(), sizes.begin() + static_cast<ptrdiff_t>(k), sizes.end());
+  return sizes[k];
+}
+
 uint64_t SimulatedPath::QueueDropsBefore(int64_t us) const {
   uint64_t drops = 0;
   for (const Sample& s : samples_) {

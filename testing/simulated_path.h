@@ -69,9 +69,10 @@ class SimulatedPath {
   // Wire bytes flow `f` offered to the forward link.
   uint64_t wire_bytes_sent(int f) const;
   const linkem::LinkCounters& forward() const { return forward_.counters(); }
-  // The forward queue's largest size in [from_us, to_us) (sampled every
-  // millisecond), and its queue drops so far.
+  // The forward queue's largest size in [from_us, to_us) and its `pct`
+  // percentile there (sampled every millisecond), and its queue drops so far.
   int64_t PeakQueueBytes(int64_t from_us, int64_t to_us) const;
+  int64_t QueueBytesPercentile(double pct, int64_t from_us, int64_t to_us) const;
   uint64_t QueueDropsBefore(int64_t us) const;
   const kcp::Kcp& sender(int f) const;
 
