@@ -26,7 +26,11 @@ per delivered byte (UDP or TCP payload bytes the sender put on the link, from
 linkem's per-protocol counters, over the bytes delivered), queue and random
 drops on the data direction (linkem), and the round trip of an ICMP echo
 every 10 ms from A to B while the transfer runs (ping, p50/p99: the
-queueing delay the bulk flow inflicts on everything else on the link).
+queueing delay the bulk flow inflicts on everything else on the link), and
+the p99 of the pings sent once the flow is established (from
+max(2 s, 20 RTTs) after the client starts to its end; STARTUP_SECONDS):
+start-up's deliberate overshoot (BBR's and TCP's slow start) is over by
+then, what remains is the queue the flow keeps.
 
 Fairness: on the clean 100 Mbit/s link, one KCP flow (each kcpp controller,
 and kcp-go for reference) and one TCP CUBIC flow start together for 30 s;
@@ -284,6 +288,7 @@ class Bench:
         lk = self.start_linkem(profile)
         srv = None
         ping = None
+        client_start = client_end = None
         row = {"profile": profile, "contender": contender, "rate_mbps": p["rate_bps"] / 1e6,
                "rtt_ms": p["rtt_us"] / 1e3, "loss_pct": 100 * p["loss_rate"],
                "queue_bytes": p["queue_bytes"]}
@@ -301,11 +306,14 @@ class Bench:
                 if contender.startswith("kcpp"):
                     argv.append("-stats")
                 bound = f"{nbytes // MIB} MiB"
-            ping = self.spawn(["ping", "-n", "-i", "0.01", "-s", "56", ADDR_B], ns=self.ns_a,
-                              name="ping")
+            ping = self.spawn(["ping", "-D", "-n", "-i", "0.01", "-s", "56", ADDR_B],
+                              ns=self.ns_a, name="ping")
+            client_start = time.time()
             client = self.spawn(argv, ns=self.ns_a, name="client")
             timeout = tcp_seconds + 60 if contender.startswith("tcp-") else cap
-            if client.wait(timeout) is None:
+            exited = client.wait(timeout)
+            client_end = time.time()
+            if exited is None:
                 client.finish(signal.SIGKILL)
                 row.update(goodput_mbps=float("nan"), note=f"timeout {timeout} s")
             else:
@@ -333,17 +341,16 @@ class Bench:
                 row.update(bytes=got, seconds=secs, goodput_mbps=got * 8 / secs / 1e6, note="")
             row["bound"] = bound
         finally:
-            rtts = []
-            if ping:
-                for l in ping.finish(signal.SIGINT):
-                    m = re.search(r"time=([\d.]+) ms", l)
-                    if m:
-                        rtts.append(float(m.group(1)))
+            pings = parse_ping(ping.finish(signal.SIGINT)) if ping else []
             if srv:
                 srv.finish()
             stats = self.stats_of(lk.finish())[-1]
             self.kill_all()
         a2b, b2a = stats["a2b"], stats["b2a"]
+        established = []
+        if client_end is not None:
+            since = client_start + startup_seconds(row["rtt_ms"])
+            established = [r for sent, r in pings if since <= sent <= client_end]
         proto = "tcp" if contender.startswith("tcp-") else "udp"
         delivered = row.get("bytes") or 0
         # FEC parity's part of the wire bytes, from the sender's datagram
@@ -361,8 +368,10 @@ class Bench:
             queue_drop_pct=100 * a2b["queue_drops"] / max(1, a2b["offered_packets"]),
             loss_drops=a2b["loss_drops"], reverse_loss_drops=b2a["loss_drops"],
             peak_queue_bytes=a2b["peak_queue_bytes"],
-            rtt_p50_ms=percentile(rtts, 50), rtt_p99_ms=percentile(rtts, 99),
-            pings=len(rtts), late_mean_us=a2b["late_mean_us"], late_max_us=a2b["late_max_us"],
+            rtt_p50_ms=percentile([r for _, r in pings], 50),
+            rtt_p99_ms=percentile([r for _, r in pings], 99),
+            rtt_p99_established_ms=percentile(established, 99),
+            pings=len(pings), late_mean_us=a2b["late_mean_us"], late_max_us=a2b["late_max_us"],
             device_drops=self.device_drops() - drops0)
         return row
 
@@ -515,6 +524,22 @@ class Bench:
         return names
 
 
+def startup_seconds(rtt_ms):
+    """How long after a client starts its pings still count as start-up."""
+    return max(2.0, 20 * rtt_ms / 1000)
+
+
+def parse_ping(lines):
+    """(send time, RTT ms) of each reply in `ping -D` output."""
+    out = []
+    for l in lines:
+        m = re.search(r"^\[([\d.]+)\].*time=([\d.]+) ms", l)
+        if m:
+            rtt = float(m.group(2))
+            out.append((float(m.group(1)) - rtt / 1000, rtt))
+    return out
+
+
 def percentile(values, pct):
     if not values:
         return float("nan")
@@ -551,8 +576,8 @@ def median_rows(rows):
 def markdown(rows, fair, profiles):
     lines = ["| link (rate, RTT, loss, queue) | contender | goodput Mbit/s | % of link | "
              "wire bytes / delivered (parity) | queue drops (% of sent) | random drops | "
-             "echo RTT p50 / p99 ms | transfer |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+             "ping RTT p50 / p99 ms | p99 once established | transfer |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         p = profiles[r["profile"]]
         link = (f"{r['profile']}: {fmt(r['rate_mbps'], 'g')} Mbit/s, {fmt(r['rtt_ms'], 'g')} ms, "
@@ -567,7 +592,7 @@ def markdown(rows, fair, profiles):
             f"| {link} | {r['contender']} | {fmt(r['goodput_mbps'])} | {fmt(r['pct_of_link'])} | "
             f"{wire} | {r['queue_drops']} ({fmt(r['queue_drop_pct'], '.2f')}) | "
             f"{r['loss_drops']} | {fmt(r['rtt_p50_ms'])} / {fmt(r['rtt_p99_ms'])} | "
-            f"{r.get('bound', '')}{note} |")
+            f"{fmt(r.get('rtt_p99_established_ms', float('nan')))} | {r.get('bound', '')}{note} |")
     if fair:
         lines += ["", "| fairness (clean_100m_50ms, started together) | KCP share of link % | "
                   "TCP CUBIC share % | TCP goodput Mbit/s | queue drops |",
@@ -611,7 +636,8 @@ def plot(rows, out):
             vals = []
             for c in contenders:
                 r = by.get((p, c))
-                vals.append(fmt(r["rtt_p99_ms"] / r["rtt_ms"]) if r else "-")
+                p99 = float(r.get("rtt_p99_established_ms") or "nan") if r else float("nan")
+                vals.append(fmt(p99 / float(r["rtt_ms"])) if r else "-")
             f.write(p + "\t" + "\t".join(vals) + "\n")
     colors = ["#1f77b4", "#aec7e8", "#17becf", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"]
     def series(dat):
@@ -636,7 +662,7 @@ set xtics rotate by -15 left
 set title 'goodput, % of the link rate (higher is better)'
 set yrange [0:110]
 plot {series('wan_compare_goodput.dat')}
-set title 'ping RTT p99 during the transfer / base RTT (lower is better; 2 = the full 1-BDP queue)'
+set title 'ping RTT p99 once the flow is established / base RTT (lower is better; 2 = the full 1-BDP queue)'
 set yrange [0:2.5]
 plot {series('wan_compare_rtt.dat')}
 unset multiplot
@@ -735,7 +761,8 @@ def main():
                     log(f"{profile:24s} {contender:12s} {fmt(r['goodput_mbps']):>7s} Mbit/s "
                         f"({fmt(r['pct_of_link'])} %) wire {fmt(r['wire_per_byte'], '.2f')} "
                         f"qdrops {r['queue_drops']} rtt p50/p99 {fmt(r['rtt_p50_ms'])}/"
-                        f"{fmt(r['rtt_p99_ms'])} ms {r.get('note', '')}")
+                        f"{fmt(r['rtt_p99_ms'])} ms (established {fmt(r['rtt_p99_established_ms'])}) "
+                        f"{r.get('note', '')}")
         fair = []
         if not args.no_fairness and "clean_100m_50ms" in bench.profiles:
             for contender in [c for c in bench.contenders() if c.startswith("kcp")]:
@@ -765,7 +792,7 @@ def main():
             "bytes", "seconds", "goodput_mbps", "pct_of_link", "wire_per_byte", "parity_per_byte",
             "offered_packets",
             "queue_drops", "queue_drop_pct", "loss_drops", "reverse_loss_drops",
-            "peak_queue_bytes", "rtt_p50_ms", "rtt_p99_ms", "pings", "retransmits",
+            "peak_queue_bytes", "rtt_p50_ms", "rtt_p99_ms", "rtt_p99_established_ms", "pings", "retransmits",
             "datagrams_out", "parity_out", "late_mean_us", "late_max_us", "device_drops", "rounds", "note"]
     with open(os.path.join(out, "wan_compare.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
