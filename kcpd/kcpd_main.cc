@@ -17,7 +17,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -31,6 +33,9 @@
 #include "kcpd/control_plane.h"
 #include "kcpd/control_socket_server.h"
 #include "kcpd/data_socket_acceptor.h"
+#include "kcpd/health/health.h"
+#include "kcpd/metrics/collector.h"
+#include "kcpd/metrics/endpoint.h"
 #include "kcpd/internal/config_file.h"
 #include "kcpd/internal/limit_flags.h"
 #include "base/log.h"
@@ -40,6 +45,7 @@
 #include "base/unix_socket.h"
 #include "kcpd/kcpd_grpc_service.h"
 #include "kcpd/transport_backend.h"
+#include "proto/kcpp/v1/tunnel.grpc.pb.h"
 #include "tunnel/kcpd_tunnels.h"
 
 ABSL_FLAG(std::string, control_socket, "",
@@ -78,6 +84,13 @@ ABSL_FLAG(int, max_control_connections_per_uid, 64,
 ABSL_FLAG(int, max_control_connections, 1024,
           "Control connections open at a time, all uids together; one more is closed "
           "unanswered.");
+ABSL_FLAG(std::string, metrics_address, "",
+          "Serve Prometheus metrics at http://ADDRESS/metrics: IPV4:PORT, or :PORT for "
+          "127.0.0.1:PORT (loopback); port 0 picks a free one (logged). Empty (default): no "
+          "metrics endpoint. It has no authentication: see docs/kcpd.md \"Metrics\".");
+ABSL_FLAG(int, metrics_max_session_series, 100,
+          "Per-session metric series for at most this many live sessions, the oldest; the rest "
+          "count in the process-wide totals. 0..10000; 0: none.");
 ABSL_FLAG(int, ready_fd, -1,
           "If >= 0, write \"ready\\n\" to this file descriptor (then close it) once kcpd "
           "serves; for scripts and tests. Under systemd (NOTIFY_SOCKET), READY=1 is sent too.");
@@ -235,6 +248,19 @@ int Run(int argc, char** argv) {
         ")")));
   }
 
+  std::optional<std::string> metrics_address;
+  if (!absl::GetFlag(FLAGS_metrics_address).empty()) {
+    absl::StatusOr<std::string> parsed =
+        kcpd::metrics::ParseMetricsAddress(absl::GetFlag(FLAGS_metrics_address));
+    if (!parsed.ok()) return Fail(parsed.status());
+    metrics_address = *std::move(parsed);
+  }
+  const int max_session_series = absl::GetFlag(FLAGS_metrics_max_session_series);
+  if (max_session_series < 0 || max_session_series > 10000) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--metrics_max_session_series must be 0..10000, got ", max_session_series)));
+  }
+
   // The data plane.
   const int loops = absl::GetFlag(FLAGS_loops);
   if (loops < 0 || loops > 1024) {
@@ -288,6 +314,9 @@ int Run(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<tunnel::KcpdTunnels>> tunnels = tunnel::KcpdTunnels::Create(
       [](int level, const std::string& m) { Log(static_cast<LogLevel>(level), m); });
   if (!tunnels.ok()) return Fail(tunnels.status());
+  // grpc.health.v1.Health and server reflection on the control server, for
+  // probes and grpcurl; not on the deny server (kcpd/health/health.h).
+  kcpd::EnableHealthAndReflection();
   grpc::ServerBuilder builder;
   {
     // Unparsable requests get INVALID_ARGUMENT, not gRPC's bare UNIMPLEMENTED.
@@ -299,6 +328,7 @@ int Run(int argc, char** argv) {
   builder.RegisterService((*tunnels)->service());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   grpc::ServerBuilder deny_builder;
+  kcpd::WithoutHealthOrReflection(&deny_builder);
   deny_builder.RegisterCallbackGenericService(&deny);
   std::unique_ptr<grpc::Server> deny_server = deny_builder.BuildAndStart();
   if (server == nullptr || deny_server == nullptr) {
@@ -342,6 +372,38 @@ int Run(int argc, char** argv) {
       [p = plane.get()] { p->CountRefusedControlConnection(); });
   if (!control.ok()) return Fail(control.status());
 
+  // Prometheus metrics, read through the API's own calls (kcpd/metrics).
+  std::unique_ptr<kcpd::metrics::MetricsEndpoint> metrics;
+  if (metrics_address.has_value()) {
+    kcpd::metrics::StatsSource source;
+    ControlPlane* const p = plane.get();
+    source.get_stats = [p](kcpp::v1::Stats* stats) { return p->GetStats(stats); };
+    source.list_listeners = [p](const kcpp::v1::ListListenersRequest& request,
+                                kcpp::v1::ListListenersResponse* response) {
+      return p->ListListeners(request, response);
+    };
+    source.list_sessions = [p](const kcpp::v1::ListSessionsRequest& request,
+                               kcpp::v1::ListSessionsResponse* response) {
+      return p->ListSessions(request, response);
+    };
+    kcpd::metrics::CollectorOptions collector_options;
+    collector_options.max_session_series = static_cast<size_t>(max_session_series);
+    absl::StatusOr<std::unique_ptr<kcpd::metrics::MetricsEndpoint>> endpoint =
+        kcpd::metrics::MetricsEndpoint::Start(
+            *metrics_address, std::make_shared<kcpd::metrics::KcpdCollector>(
+                                  std::move(source), std::move(collector_options)));
+    if (!endpoint.ok()) return Fail(endpoint.status());
+    metrics = *std::move(endpoint);
+    Log(LogLevel::kInfo,
+        absl::StrCat("serving Prometheus metrics on http://", metrics->bound_address(),
+                     "/metrics"));
+  }
+  if (absl::Status s = kcpd::MarkServing(server.get(), {kcpp::v1::Kcpd::service_full_name(),
+                                                        kcpp::v1::KcpdTunnels::service_full_name()});
+      !s.ok()) {
+    return Fail(s);
+  }
+
   Log(LogLevel::kInfo,
       absl::StrCat(kVersion, " ready: control ", control_path, ", data ", stream_path, " and ",
                    seqpacket_path, ", backend ", backend->name(), ", ", config.listeners_size(),
@@ -357,6 +419,12 @@ int Run(int argc, char** argv) {
   sigwait(&stop_signals, &signal_number);
   Log(LogLevel::kInfo, absl::StrCat("received ", strsignal(signal_number), ": shutting down"));
   NotifySystemd("STOPPING=1");
+  // Health checks answer NOT_SERVING from now on (clients that still hold a
+  // connection; new ones find no socket).
+  kcpd::MarkNotServing(server.get());
+  // The metrics endpoint stops beside the drain: civetweb takes up to 2 s to
+  // stop its threads, and what it reads answers UNAVAILABLE from now on.
+  std::thread metrics_stop([&metrics] { metrics.reset(); });
 
   // Stop accepting, end watches, flush and close sessions, remove sockets.
   (*control)->Stop();
@@ -373,6 +441,7 @@ int Run(int argc, char** argv) {
   server.reset();
   deny_server.reset();
   tunnels->reset();
+  metrics_stop.join();  // (before the plane it reads goes)
   plane.reset();
   backend.reset();
   Log(LogLevel::kInfo, "stopped");
