@@ -1,8 +1,5 @@
 #include "kcpd/metrics/endpoint.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,48 +10,19 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "base/unique_fd.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kcpd/metrics/collector.h"
 #include "kcpd/metrics/testing/fake_source.h"
+#include "kcpd/metrics/testing/http_get.h"
 
 namespace kcpp::kcpd::metrics {
 namespace {
 
 using ::testing::HasSubstr;
-using ::testing::MatchesRegex;
 using ::testing::StartsWith;
 
 constexpr char kPromtool[] = "/usr/bin/promtool";
-
-// One HTTP/1.0 GET of `path` on 127.0.0.1:port; the whole response.
-std::string Get(int port, const std::string& path) {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return "socket failed";
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return "connect failed";
-  }
-  const std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: test\r\n\r\n");
-  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
-    return "send failed";
-  }
-  std::string response;
-  char buffer[65536];
-  ssize_t n;
-  while ((n = ::recv(fd.get(), buffer, sizeof(buffer), 0)) > 0) response.append(buffer, n);
-  return response;
-}
-
-std::string Body(const std::string& response) {
-  const size_t end = response.find("\r\n\r\n");
-  return end == std::string::npos ? "" : response.substr(end + 4);
-}
 
 class EndpointTest : public ::testing::Test {
  protected:
@@ -80,10 +48,11 @@ TEST_F(EndpointTest, ServesMetricsOnLoopbackByDefault) {
   EXPECT_NE((*endpoint)->port(), 0);
   EXPECT_EQ((*endpoint)->bound_address(), absl::StrCat("127.0.0.1:", (*endpoint)->port()));
 
-  const std::string response = Get((*endpoint)->port(), "/metrics");
-  EXPECT_THAT(response, StartsWith("HTTP/1.1 200"));
-  EXPECT_THAT(response, HasSubstr("Content-Type: text/plain"));
-  const std::string body = Body(response);
+  const HttpResponse response = HttpGet((*endpoint)->port(), "/metrics");
+  ASSERT_TRUE(response.ok) << response.error;
+  EXPECT_EQ(response.status, 200);
+  EXPECT_THAT(response.head, HasSubstr("Content-Type: text/plain"));
+  const std::string& body = response.body;
   EXPECT_THAT(body, HasSubstr("\n# TYPE kcpd_active_sessions gauge\nkcpd_active_sessions 3\n"));
   EXPECT_THAT(body, HasSubstr("kcpd_listener_datagrams_dropped_total{listener=\"web\"} 33\n"));
   EXPECT_THAT(body, HasSubstr("kcpd_session_payload_sent_bytes_total{session=\"2\",listener=\"\"} "
@@ -96,8 +65,9 @@ TEST_F(EndpointTest, OtherPathsAreNotFound) {
   absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint =
       MetricsEndpoint::Start("127.0.0.1:0", collector_);
   ASSERT_TRUE(endpoint.ok()) << endpoint.status();
-  EXPECT_THAT(Get((*endpoint)->port(), "/"), MatchesRegex("HTTP/1.. 404 .*"));
-  EXPECT_THAT(Get((*endpoint)->port(), "/etc/passwd"), MatchesRegex("HTTP/1.. 404 .*"));
+  EXPECT_EQ(HttpGet((*endpoint)->port(), "/").status, 404);
+  EXPECT_EQ(HttpGet((*endpoint)->port(), "/etc/passwd").status, 404);
+  EXPECT_EQ(HttpGet((*endpoint)->port(), "/metrics").status, 200);
 }
 
 // Prometheus' own checker accepts the real output: the exposition format and
@@ -108,7 +78,7 @@ TEST_F(EndpointTest, PromtoolAcceptsTheOutput) {
   absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint =
       MetricsEndpoint::Start("127.0.0.1:0", collector_);
   ASSERT_TRUE(endpoint.ok()) << endpoint.status();
-  const std::string body = Body(Get((*endpoint)->port(), "/metrics"));
+  const std::string body = HttpGet((*endpoint)->port(), "/metrics").body;
   ASSERT_THAT(body, HasSubstr("kcpd_session_info{"));
 
   const char* tmp = std::getenv("TEST_TMPDIR");
