@@ -211,6 +211,64 @@ system_protobuf_repository = repository_rule(
 )
 
 # ---------------------------------------------------------------------------
+# Google's common API protos (google.rpc, google.api) from Debian.
+# ---------------------------------------------------------------------------
+
+# Debian ships the .proto sources of googleapis' common protos only inside
+# libgoogle-common-protos-java's jar (a zip); no -dev package has them. kcpd
+# needs google/rpc/{status,error_details}.proto (AIP-193 error details) and
+# google/api/field_behavior.proto (AIP-203 annotations). The jar is unpacked
+# at fetch time: nothing is copied into the repository.
+_GOOGLEAPIS_JAR = "/usr/share/java/proto-google-common-protos.jar"
+
+_GOOGLEAPIS_PROTOS = {
+    # target name: (path, deps)
+    "rpc_status_proto": ("google/rpc/status.proto", ["@com_google_protobuf//:any_proto"]),
+    "rpc_error_details_proto": ("google/rpc/error_details.proto", ["@com_google_protobuf//:duration_proto"]),
+    "api_field_behavior_proto": ("google/api/field_behavior.proto", ["@com_google_protobuf//:descriptor_proto"]),
+}
+
+def _googleapis_impl(ctx):
+    jar = ctx.path(_GOOGLEAPIS_JAR)
+    if not jar.exists:
+        fail("kcpp: %s not found (Debian's libgoogle-common-protos-java). %s" % (_GOOGLEAPIS_JAR, _SETUP_HINT))
+    ctx.extract(jar, output = "jar")
+    ctx.file("WORKSPACE", "workspace(name = \"%s\")\n" % ctx.name)
+    rules = []
+    for name, (path, deps) in _GOOGLEAPIS_PROTOS.items():
+        ctx.symlink("jar/" + path, path)
+        rules.append("""
+proto_library(
+    name = "{name}",
+    srcs = ["{path}"],
+    deps = {deps},
+)
+
+cc_proto_library(
+    name = "{cc_name}",
+    deps = [":{name}"],
+)
+""".format(name = name, path = path, deps = repr(deps), cc_name = name.replace("_proto", "_cc_proto")))
+    ctx.file("BUILD.bazel", """
+package(default_visibility = ["//visibility:public"])
+
+# The .proto files themselves, for tools outside Bazel that need them on an
+# import path (buf lint, the Python example's protoc).
+filegroup(
+    name = "protos",
+    srcs = [{srcs}],
+)
+{rules}""".format(
+        srcs = ", ".join(['"%s"' % p for p, _ in _GOOGLEAPIS_PROTOS.values()]),
+        rules = "".join(rules),
+    ))
+
+googleapis_repository = repository_rule(
+    implementation = _googleapis_impl,
+    local = True,
+)
+
+# ---------------------------------------------------------------------------
 # BoringSSL from Debian's source package.
 # ---------------------------------------------------------------------------
 

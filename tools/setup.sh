@@ -42,6 +42,10 @@ PACKAGES=(
   # real server + promtool that scrape and check it. (On a systemd machine the
   # prometheus package also enables its own service on :9090; the tests never use it.)
   prometheus-cpp-dev prometheus
+  # google/rpc/{status,error_details}.proto and google/api/field_behavior.proto
+  # for kcpd's API (error details, field behavior): Debian ships their sources
+  # only in this jar (third_party/repositories.bzl unpacks it); no Java is needed.
+  libgoogle-common-protos-java
 )
 
 # --- deb-src: derived from the machine's own deb822 sources file ------------
