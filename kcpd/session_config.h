@@ -15,8 +15,9 @@
 #include <cstdint>
 #include <optional>
 
-#include "absl/time/time.h"
+#include "smux/config.h"
 #include "transport/options.h"
+#include "transport/session.h"
 #include "transport/socket_address.h"
 
 namespace kcpp::service {
@@ -30,22 +31,23 @@ enum class Framing {
 // kcpd.proto Compression (docs/protocol.md §6.1).
 enum class Compression { kNone, kSnappy };
 
-// smux settings (docs/protocol.md §6.2), defaults as kcptun 2025.
-struct SmuxConfig {
-  int version = 2;  // 1 or 2
-  absl::Duration keepalive_interval = absl::Seconds(10);
-  absl::Duration keepalive_timeout = absl::Seconds(30);  // > keepalive_interval
-  int max_frame_size = 32768;                            // 1..65535
-  int max_receive_buffer = 4 << 20;                      // bytes, session-wide (v1)
-  int max_stream_buffer = 2 << 20;  // bytes per stream (v2), <= receive; kcptun's -streambuf
-};
+// A kcpd session's smux settings when its request leaves them unset: the
+// library's smux::Config (docs/protocol.md §6.2) with kcptun 2025's defaults,
+// which differ from smux's own in two fields only: version 2 (per-stream flow
+// control) and a 2 MiB per-stream window (kcptun's -streambuf).
+inline smux::Config KcpdSmuxDefaults() {
+  smux::Config c = smux::DefaultConfig();
+  c.version = 2;
+  c.max_stream_buffer = 2 << 20;
+  return c;
+}
 
 struct SessionConfig {
   // KCP, FEC, crypt and queue settings. FRAMING_SMUX sessions have
   // stream_mode forced on, as kcptun.
   transport::SessionOptions transport;
   Framing framing = Framing::kSmux;
-  SmuxConfig smux;  // meaningful with Framing::kSmux only
+  smux::Config smux = KcpdSmuxDefaults();  // meaningful with Framing::kSmux only
   Compression compression = Compression::kNone;
 
   // A FRAMING_RAW session in KCP message mode: each KCP message is one
@@ -62,33 +64,23 @@ struct ListenerConfig {
   SessionConfig session;
 };
 
-// Changes to a live session (UpdateSession): unset fields stay as they are.
-// Mirrors transport::SessionTuning (transport/session.h), field for field.
-struct SessionTuning {
-  std::optional<int> send_window;
-  std::optional<int> receive_window;
-  std::optional<transport::NoDelay> nodelay;
-  std::optional<bool> ack_nodelay;
-  std::optional<bool> write_delay;
-  std::optional<int64_t> rate_limit_bytes_per_second;
-  std::optional<int> dscp;  // -1 = leave the socket alone
+// Changes to a live session (UpdateSession): the transport's own type, handed
+// to transport::Session::Tune as it is. Unset fields stay as they are.
+using SessionTuning = transport::SessionTuning;
 
-  bool empty() const {
-    return !send_window && !receive_window && !nodelay && !ack_nodelay && !write_delay &&
-           !rate_limit_bytes_per_second && !dscp;
+// The options a session has after `tuning`: its set fields written over
+// `options` (what kcpd reports back once Tune succeeded).
+inline void ApplyTuning(const SessionTuning& tuning, transport::SessionOptions& options) {
+  if (tuning.send_window) options.send_window = *tuning.send_window;
+  if (tuning.receive_window) options.receive_window = *tuning.receive_window;
+  if (tuning.nodelay) options.nodelay = *tuning.nodelay;
+  if (tuning.ack_nodelay) options.ack_nodelay = *tuning.ack_nodelay;
+  if (tuning.write_delay) options.write_delay = *tuning.write_delay;
+  if (tuning.rate_limit_bytes_per_second) {
+    options.rate_limit_bytes_per_second = *tuning.rate_limit_bytes_per_second;
   }
-  // Applies the set fields to `options`.
-  void ApplyTo(transport::SessionOptions& options) const {
-    if (send_window) options.send_window = *send_window;
-    if (receive_window) options.receive_window = *receive_window;
-    if (nodelay) options.nodelay = *nodelay;
-    if (ack_nodelay) options.ack_nodelay = *ack_nodelay;
-    if (write_delay) options.write_delay = *write_delay;
-    if (rate_limit_bytes_per_second)
-      options.rate_limit_bytes_per_second = *rate_limit_bytes_per_second;
-    if (dscp) options.dscp = *dscp;
-  }
-};
+  if (tuning.dscp) options.dscp = *tuning.dscp;
+}
 
 }  // namespace kcpp::service
 

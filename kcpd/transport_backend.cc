@@ -400,22 +400,14 @@ absl::StatusOr<kcpp::v1::Session> TransportBackend::TuneSession(uint64_t session
           "dscp cannot change on an accepted session: it shares its listener's socket");
     }
   }
-  transport::SessionTuning t;
-  t.send_window = tuning.send_window;
-  t.receive_window = tuning.receive_window;
-  t.nodelay = tuning.nodelay;
-  t.ack_nodelay = tuning.ack_nodelay;
-  t.write_delay = tuning.write_delay;
-  t.rate_limit_bytes_per_second = tuning.rate_limit_bytes_per_second;
-  t.dscp = tuning.dscp;
-  absl::Status s = record->session->Tune(t);
+  absl::Status s = record->session->Tune(tuning);
   if (!s.ok()) {
     if (absl::IsUnavailable(s)) return NoSession(session_id);
     return s;
   }
   {
     std::lock_guard<std::mutex> lock(state_.mu);
-    tuning.ApplyTo(record->config.transport);
+    ApplyTuning(tuning, record->config.transport);
   }
   return Describe(record, /*with_streams=*/false);
 }

@@ -136,8 +136,9 @@ absl::Status WithField(absl::Status status, absl::string_view field) {
   return absl::Status(status.code(), absl::StrCat(field, ": ", status.message()));
 }
 
-absl::StatusOr<SmuxConfig> SmuxFromProto(const kcpp::v1::SmuxOptions& p, absl::string_view field) {
-  SmuxConfig s;
+absl::StatusOr<smux::Config> SmuxFromProto(const kcpp::v1::SmuxOptions& p,
+                                           absl::string_view field) {
+  smux::Config s = KcpdSmuxDefaults();
   const std::string path = absl::StrCat(field, ".smux");
   if (p.version() != 0) {
     if (p.version() != 1 && p.version() != 2) {
@@ -146,24 +147,29 @@ absl::StatusOr<SmuxConfig> SmuxFromProto(const kcpp::v1::SmuxOptions& p, absl::s
     }
     s.version = static_cast<int>(p.version());
   }
+  absl::Duration interval = absl::Milliseconds(s.keep_alive_interval_ms);
+  absl::Duration timeout = absl::Milliseconds(s.keep_alive_timeout_ms);
   if (p.has_keepalive_interval()) {
-    KCPP_ASSIGN_OR_RETURN(s.keepalive_interval,
+    KCPP_ASSIGN_OR_RETURN(interval,
                           DurationFromProto(p.keepalive_interval(), path + ".keepalive_interval"));
   }
   if (p.has_keepalive_timeout()) {
-    KCPP_ASSIGN_OR_RETURN(s.keepalive_timeout,
+    KCPP_ASSIGN_OR_RETURN(timeout,
                           DurationFromProto(p.keepalive_timeout(), path + ".keepalive_timeout"));
   }
-  if (s.keepalive_interval < absl::Milliseconds(100) || s.keepalive_interval > absl::Hours(1)) {
+  if (interval < absl::Milliseconds(100) || interval > absl::Hours(1)) {
     return Invalid(path, absl::StrCat(".keepalive_interval must be 100ms..1h, got ",
-                                      absl::FormatDuration(s.keepalive_interval)));
+                                      absl::FormatDuration(interval)));
   }
-  if (s.keepalive_timeout <= s.keepalive_interval || s.keepalive_timeout > absl::Hours(24)) {
-    return Invalid(
-        path, absl::StrCat(".keepalive_timeout must exceed keepalive_interval (",
-                           absl::FormatDuration(s.keepalive_interval), ") and be at most 24h, got ",
-                           absl::FormatDuration(s.keepalive_timeout)));
+  if (timeout <= interval || timeout > absl::Hours(24)) {
+    return Invalid(path,
+                   absl::StrCat(".keepalive_timeout must exceed keepalive_interval (",
+                                absl::FormatDuration(interval), ") and be at most 24h, got ",
+                                absl::FormatDuration(timeout)));
   }
+  // smux counts in milliseconds (what the session used before, too).
+  s.keep_alive_interval_ms = absl::ToInt64Milliseconds(interval);
+  s.keep_alive_timeout_ms = absl::ToInt64Milliseconds(timeout);
   if (p.max_frame_size() != 0) {
     if (p.max_frame_size() > 65535) {
       return Invalid(path,
@@ -335,8 +341,10 @@ void SessionConfigToProto(const SessionConfig& c, SessionOptions* p) {
   if (c.framing == Framing::kSmux) {
     kcpp::v1::SmuxOptions* s = p->mutable_smux();
     s->set_version(static_cast<uint32_t>(c.smux.version));
-    DurationToProto(c.smux.keepalive_interval, s->mutable_keepalive_interval());
-    DurationToProto(c.smux.keepalive_timeout, s->mutable_keepalive_timeout());
+    DurationToProto(absl::Milliseconds(c.smux.keep_alive_interval_ms),
+                    s->mutable_keepalive_interval());
+    DurationToProto(absl::Milliseconds(c.smux.keep_alive_timeout_ms),
+                    s->mutable_keepalive_timeout());
     s->set_max_frame_size(static_cast<uint32_t>(c.smux.max_frame_size));
     s->set_max_receive_buffer(static_cast<uint32_t>(c.smux.max_receive_buffer));
     s->set_max_stream_buffer(static_cast<uint32_t>(c.smux.max_stream_buffer));
@@ -489,7 +497,7 @@ absl::StatusOr<SessionTuning> SessionTuningFromUpdate(const kcpp::v1::UpdateSess
     KCPP_ASSIGN_OR_RETURN(t.nodelay, NoDelayForMode(m, nodelay, o.nodelay(), "session.options"));
   }
   transport::SessionOptions after = current;
-  t.ApplyTo(after);
+  ApplyTuning(t, after);
   KCPP_RETURN_IF_ERROR(WithField(after.Validate(), "session.options"));
   return t;
 }

@@ -32,8 +32,8 @@ TEST(SessionConfigFromProto, ZeroValuesAreKcpGoDefaults) {
   EXPECT_EQ(c->framing, Framing::kSmux);
   EXPECT_TRUE(c->transport.stream_mode);  // smux rides a byte stream, as kcptun
   EXPECT_EQ(c->smux.version, 2);
-  EXPECT_EQ(c->smux.keepalive_interval, absl::Seconds(10));
-  EXPECT_EQ(c->smux.keepalive_timeout, absl::Seconds(30));
+  EXPECT_EQ(c->smux.keep_alive_interval_ms, 10000);
+  EXPECT_EQ(c->smux.keep_alive_timeout_ms, 30000);
   EXPECT_EQ(c->compression, Compression::kNone);
   EXPECT_FALSE(c->message_mode());
   EXPECT_EQ(c->transport.congestion, defaults.congestion);

@@ -35,17 +35,6 @@ bool HungUp(int fd) {
 
 bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
 
-smux::Config SmuxConfigOf(const SmuxConfig& c) {
-  smux::Config s = smux::DefaultConfig();
-  s.version = c.version;
-  s.keep_alive_interval_ms = absl::ToInt64Milliseconds(c.keepalive_interval);
-  s.keep_alive_timeout_ms = absl::ToInt64Milliseconds(c.keepalive_timeout);
-  s.max_frame_size = c.max_frame_size;
-  s.max_receive_buffer = c.max_receive_buffer;
-  s.max_stream_buffer = c.max_stream_buffer;
-  return s;
-}
-
 }  // namespace
 
 void IoThread::Retire(uint64_t session_id) {
@@ -127,7 +116,7 @@ absl::StatusOr<std::unique_ptr<SessionActor>> SessionActor::Create(
   const SessionConfig& config = record->config;
   if (config.framing == Framing::kSmux) {
     MuxLinkOptions o;
-    o.smux = SmuxConfigOf(config.smux);
+    o.smux = config.smux;
     o.snappy = config.compression == Compression::kSnappy;
     absl::StatusOr<std::unique_ptr<MuxLink>> link = MuxLink::Create(
         io->loop, record->session, dialled ? smux::Role::kClient : smux::Role::kServer, o, a.get());

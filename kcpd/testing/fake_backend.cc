@@ -340,7 +340,7 @@ absl::StatusOr<kcpp::v1::Session> FakeBackend::TuneSession(uint64_t session_id,
     return absl::FailedPreconditionError(
         "dscp cannot change on an accepted session: it shares its listener's socket");
   }
-  tuning.ApplyTo(s->config.transport);
+  ApplyTuning(tuning, s->config.transport);
   return SessionProto(*s, false);
 }
 
