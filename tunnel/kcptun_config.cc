@@ -14,6 +14,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/errno_status.h"
+#include "base/unique_fd.h"
 #include "tunnel/internal/json.h"
 
 namespace kcpp::service::tunnel {
@@ -485,29 +487,23 @@ absl::Status FinishKcptunConfig(KcptunConfig* c, std::vector<std::string>* warni
 }
 
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_size) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return absl::NotFoundError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
-  }
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus(absl::StrCat("open ", path));
   std::string data;
   char buf[16384];
   while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(fd);
-      return absl::InvalidArgumentError(absl::StrCat("read ", path, ": ", std::strerror(e)));
+      return ErrnoStatus(absl::StrCat("read ", path));
     }
     if (n == 0) break;
     if (data.size() + n > max_size) {
-      ::close(fd);
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": larger than ", max_size, " bytes; not a kcptun config"));
     }
     data.append(buf, n);
   }
-  ::close(fd);
   return data;
 }
 
