@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "base/log.h"
+#include "kcpd/internal/api_errors.h"
 #include "kcpd/internal/proto_time.h"
 #include "kcpd/internal/request_validation.h"
 #include "kcpd/internal/resource_names.h"
@@ -26,17 +27,26 @@ namespace {
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 
+absl::Status ShuttingDown() {
+  return internal::WithErrorReason(absl::UnavailableError("kcpd is shutting down"),
+                                   internal::kReasonShuttingDown);
+}
+
 absl::Time SteadyNow() {
   return absl::UnixEpoch() + absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
 }
 
+// AIP-158: 0 means the default, above the maximum means the maximum (a
+// client asking for "everything" gets full pages, not an error), negative is
+// an error.
 absl::StatusOr<int> PageSize(int32_t requested) {
-  if (requested < 0 || requested > kMaxPageSize) {
-    return absl::InvalidArgumentError(absl::StrCat("page_size must be 0..", kMaxPageSize,
-                                                   " (0 means ", kDefaultPageSize, "), got ",
-                                                   requested));
+  if (requested < 0) {
+    return internal::InvalidFieldError(
+        "page_size", absl::StrCat("must not be negative (0 means ", kDefaultPageSize,
+                                  ", at most ", kMaxPageSize, " are returned), got ", requested));
   }
-  return requested == 0 ? kDefaultPageSize : requested;
+  if (requested == 0) return kDefaultPageSize;
+  return std::min<int32_t>(requested, kMaxPageSize);
 }
 
 // Page tokens: web-safe base64 of "<kind>|<filter>|<last id>", so a token is
@@ -49,9 +59,10 @@ std::string MakePageToken(absl::string_view kind, absl::string_view filter,
 absl::StatusOr<std::string> ReadPageToken(absl::string_view token, absl::string_view kind,
                                           absl::string_view filter) {
   std::string decoded;
-  const auto bad = absl::InvalidArgumentError(
-      "page_token is not one this listing returned (it must come from next_page_token of the "
-      "same request)");
+  const absl::Status bad = internal::InvalidFieldError(
+      "page_token",
+      "is not one this listing returned (it must come from next_page_token of the same request)",
+      internal::kReasonInvalidPageToken);
   if (token.size() > 512 || !absl::WebSafeBase64Unescape(token, &decoded)) return bad;
   std::vector<std::string> parts = absl::StrSplit(decoded, absl::MaxSplits('|', 2));
   if (parts.size() != 3 || parts[0] != kind || parts[1] != filter) return bad;
@@ -115,13 +126,13 @@ ControlPlane::~ControlPlane() {
 }
 
 absl::Status ControlPlane::CheckServing() const {
-  if (shutting_down_.load()) return absl::UnavailableError("kcpd is shutting down");
+  if (shutting_down_.load()) return ShuttingDown();
   return absl::OkStatus();
 }
 
 void ControlPlane::BeginShutdown() {
   if (shutting_down_.exchange(true)) return;
-  hub_.Close(absl::UnavailableError("kcpd is shutting down"));
+  hub_.Close(ShuttingDown());
 }
 
 absl::Time ControlPlane::WallExpiry(absl::Time monotonic_expiry) const {
@@ -261,7 +272,8 @@ absl::Status ControlPlane::GetSession(const kcpp::v1::GetSessionRequest& request
   KCPP_RETURN_IF_ERROR(CheckServing());
   KCPP_ASSIGN_OR_RETURN(uint64_t id, internal::ParseSessionName(request.name(), "name"));
   if (!kcpp::v1::SessionView_IsValid(request.view())) {
-    return absl::InvalidArgumentError(absl::StrCat("view has an unknown value ", request.view()));
+    return internal::InvalidFieldError("view",
+                                       absl::StrCat("has an unknown value ", request.view()));
   }
   KCPP_ASSIGN_OR_RETURN(*response,
                         backend_->GetSession(id, request.view() != kcpp::v1::SESSION_VIEW_BASIC));
@@ -277,14 +289,16 @@ absl::Status ControlPlane::ListSessions(const kcpp::v1::ListSessionsRequest& req
     KCPP_ASSIGN_OR_RETURN(listener_id, internal::ParseListenerName(request.listener(), "listener"));
   }
   if (!kcpp::v1::SessionView_IsValid(request.view())) {
-    return absl::InvalidArgumentError(absl::StrCat("view has an unknown value ", request.view()));
+    return internal::InvalidFieldError("view",
+                                       absl::StrCat("has an unknown value ", request.view()));
   }
   uint64_t after = 0;
   if (!request.page_token().empty()) {
     KCPP_ASSIGN_OR_RETURN(std::string last,
                           ReadPageToken(request.page_token(), "sessions", listener_id));
     if (!absl::SimpleAtoi(last, &after)) {
-      return absl::InvalidArgumentError("page_token is not one this listing returned");
+      return internal::InvalidFieldError("page_token", "is not one this listing returned",
+                                         internal::kReasonInvalidPageToken);
     }
   }
   SessionPage page = backend_->ListSessions(after, page_size, listener_id,
@@ -430,6 +444,7 @@ void ControlPlane::OnEvent(const SessionEvent& event) {
                        event.session().remote_address()));
       break;
     case SessionEvent::SESSION_CLOSED:
+    case SessionEvent::SESSION_CLOSED_BY_PEER:
       Log(LogLevel::kInfo, absl::StrCat(event.session().name(), " closed: ", event.reason()));
       break;
     case SessionEvent::SESSION_PEER_DEAD:
@@ -449,7 +464,7 @@ absl::StatusOr<StreamRef> ControlPlane::RedeemAttachToken(absl::string_view toke
                                                           AttachSocketKind kind) {
   if (shutting_down_.load()) {
     ++attachments_refused_;
-    return absl::UnavailableError("kcpd is shutting down");
+    return ShuttingDown();
   }
   absl::StatusOr<StreamRef> ref = tokens_.Redeem(token, kind, clock_());
   // Counted before the application is told "OK", so anyone who saw the OK

@@ -121,7 +121,7 @@ absl::Status TransportBackend::StartSession(IoThread& io, std::shared_ptr<Sessio
       SessionActor::Create(&state_, &io, record, dialled);
   if (!actor.ok()) {
     std::lock_guard<std::mutex> lock(state_.mu);
-    state_.EndSession(record->id, false,
+    state_.EndSession(record->id, BackendState::SessionEnd::kClosed,
                       absl::StrCat("could not start the session: ", actor.status().message()),
                       nullptr);
     return actor.status();

@@ -205,6 +205,64 @@ TEST_P(TransportBackendTest, CloseSessionEndsStreamsAndTheFarSideSeesEof) {
             absl::StatusCode::kNotFound);
 }
 
+// The close reaches the far kcpd in-band (smux close notice): its
+// application gets what was sent and end-of-file, and its session ends as
+// SESSION_CLOSED_BY_PEER at once — before, it ended only when the dead link
+// or keepalive gave up on the silent peer (SESSION_PEER_DEAD, 15 s).
+TEST_P(TransportBackendTest, CloseSessionEndsTheFarSessionAsClosedByPeer) {
+  SessionBackend::Dialled d = DialPair(Options());
+  UniqueFd a = Attach(client_, d.stream.name());
+  const std::string accepted = Accepted(Twin(d.stream.name()));
+  UniqueFd b = Attach(server_, accepted);
+  WriteAll(a.get(), "before close");
+  EXPECT_EQ(ReadN(b.get(), 12), "before close");  // kcpd took it (CloseSession reads no more)
+  ASSERT_TRUE(client_.backend->CloseSession(Ref(d.stream.name()).session_id).ok());
+  const std::string far = internal::SessionName(Ref(accepted).session_id);
+  auto ended = server_.sink.WaitFor(SessionEvent::SESSION_CLOSED_BY_PEER, far);
+  ASSERT_TRUE(ended.has_value()) << "the far session did not end as SESSION_CLOSED_BY_PEER";
+  EXPECT_EQ(ended->reason(), "closed by the peer");
+  EXPECT_EQ(ended->session().state(), kcpp::v1::Session::CLOSED);
+  EXPECT_EQ(ReadToEof(b.get()), "");  // end-of-file
+  auto closed = client_.sink.WaitFor(SessionEvent::SESSION_CLOSED, d.session.name());
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->reason(), "closed by CloseSession");
+  EXPECT_TRUE(server_.backend->ListSessions(0, 10, "", false).sessions.empty());
+  const kcpp::v1::Stats stats = server_.backend->GetStats();
+  EXPECT_EQ(stats.sessions_closed(), 1u);
+  EXPECT_EQ(stats.peers_dead(), 0u);
+  for (const SessionEvent& e : server_.sink.events()) {
+    EXPECT_NE(e.type(), SessionEvent::SESSION_PEER_DEAD) << e.ShortDebugString();
+    EXPECT_NE(e.type(), SessionEvent::SESSION_CLOSED) << e.ShortDebugString();
+  }
+}
+
+// The peer's close may come before the far application attached: its
+// stream waits for it (until the attach token expires) with the data and
+// end-of-file, and the session ends once it is delivered.
+TEST_P(TransportBackendTest, ClosedByPeerStillDeliversToALateApplication) {
+  SessionBackend::Dialled d = DialPair(Options());
+  UniqueFd a = Attach(client_, d.stream.name());
+  const std::string accepted = Accepted(Twin(d.stream.name()));
+  const std::string data = Pattern(100000, 3);
+  WriteAll(a.get(), data);
+  // Once kcpd took all of it (CloseSession reads the application no more)...
+  const uint64_t session = Ref(d.stream.name()).session_id;
+  const absl::Time limit = absl::Now() + absl::Seconds(30);
+  while (true) {  // polls a condition; the limit only bounds a failure
+    auto s = client_.backend->GetSession(session, false);
+    ASSERT_TRUE(s.ok());
+    if (s->counters().bytes_sent() == data.size()) break;
+    ASSERT_LT(absl::Now(), limit);
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_TRUE(client_.backend->CloseSession(session).ok());
+  ASSERT_TRUE(client_.sink.WaitFor(SessionEvent::SESSION_CLOSED, d.session.name()).has_value());
+  UniqueFd b = Attach(server_, accepted);
+  EXPECT_EQ(ReadToEof(b.get()), data);
+  const std::string far = internal::SessionName(Ref(accepted).session_id);
+  ASSERT_TRUE(server_.sink.WaitFor(SessionEvent::SESSION_CLOSED_BY_PEER, far).has_value());
+}
+
 TEST_P(TransportBackendTest, KeepaliveReportsAVanishedPeerAsPeerDead) {
   kcpp::v1::SessionOptions o = Options();
   o.mutable_smux()->mutable_keepalive_interval()->set_nanos(100000000);
@@ -212,8 +270,11 @@ TEST_P(TransportBackendTest, KeepaliveReportsAVanishedPeerAsPeerDead) {
   o.set_dead_link(0);
   SessionBackend::Dialled d = DialPair(o);
   UniqueFd a = Attach(client_, d.stream.name());
-  Accepted(Twin(d.stream.name()));
-  server_.backend->Shutdown(absl::InfinitePast());  // the far kcpd is gone
+  // The far application holds its stream open, so the far kcpd's shutdown
+  // (its deadline already passed) drops the session without a close
+  // notice: it is gone without a word.
+  UniqueFd b = Attach(server_, Accepted(Twin(d.stream.name())));
+  server_.backend->Shutdown(absl::InfinitePast());
   auto dead = client_.sink.WaitFor(SessionEvent::SESSION_PEER_DEAD, d.session.name());
   ASSERT_TRUE(dead.has_value());
   EXPECT_TRUE(absl::StrContains(dead->reason(), "keepalive")) << dead->reason();
@@ -311,6 +372,10 @@ TEST_P(TransportBackendTest, ShutdownFlushesWhatWasReadAndEndsWithEof) {
   auto closed = client_.sink.WaitFor(SessionEvent::SESSION_CLOSED, d.session.name());
   ASSERT_TRUE(closed.has_value());
   EXPECT_EQ(closed->reason(), "kcpd is shutting down");
+  // The far kcpd hears of it in-band: its session ends as closed by the peer.
+  auto far = server_.sink.WaitFor(SessionEvent::SESSION_CLOSED_BY_PEER,
+                                  internal::SessionName(Ref(Twin(d.stream.name())).session_id));
+  ASSERT_TRUE(far.has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(DataPlane, TransportBackendTest, ::testing::Values(0, 1),

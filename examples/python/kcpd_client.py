@@ -277,7 +277,7 @@ class Side:
     received_sha256: str
     counters: pb.Counters  # GetSession, after the stream closed
     stats: pb.Stats  # GetStats, after the exchange
-    close_reason: str  # SESSION_CLOSED's reason
+    close_reason: str  # SESSION_CLOSED's (or SESSION_CLOSED_BY_PEER's) reason
 
 
 @dataclasses.dataclass(frozen=True)
@@ -368,18 +368,16 @@ def _run(
                     f"{c.retransmitted_segments} retransmissions")
             dialer_stats, acceptor_stats = dialer.get_stats(), acceptor.get_stats()
 
-            # Each application closes its own end; the watches see them go.
-            # One after the other: KCP has no close handshake, so a session
-            # closed while its last segments await ACKs from a peer whose
-            # session is already gone waits out close_linger (10 s) instead.
+            # One side closes the session; the other kcpd hears of it in-band
+            # (kcpd's close notice, docs/protocol.md §6.2) and ends its side
+            # at once: SESSION_CLOSED_BY_PEER. The watches see both go.
             acceptor.close_session(accepted.session.name)
             acceptor_closed = accepted_events.wait_for(pb.SessionEvent.SESSION_CLOSED,
                                                        accepted.session.name)
-            dialer.close_session(dialed.session.name)
-            dialer_closed = dialed_events.wait_for(pb.SessionEvent.SESSION_CLOSED,
+            dialer_closed = dialed_events.wait_for(pb.SessionEvent.SESSION_CLOSED_BY_PEER,
                                                    dialed.session.name)
             log(f"acceptor: SESSION_CLOSED {accepted.session.name} ({acceptor_closed.reason})")
-            log(f"dialer: SESSION_CLOSED {dialed.session.name} ({dialer_closed.reason})")
+            log(f"dialer: SESSION_CLOSED_BY_PEER {dialed.session.name} ({dialer_closed.reason})")
 
     return ExampleReport(
         listener_address=listener.bound_address,

@@ -74,7 +74,7 @@ class KcpdClientTest(unittest.TestCase):
             self.assertEqual(during.backend, "transport")
 
         # The close: each watch saw its session end, and kcpd forgot it.
-        self.assertEqual(d.close_reason, "closed by CloseSession")
+        self.assertEqual(d.close_reason, "closed by the peer")  # the acceptor closed it
         self.assertEqual(a.close_reason, "closed by CloseSession")
         self.assertEqual(dialer_after.sessions_closed - dialer_before.sessions_closed, 1)
         self.assertEqual(acceptor_after.sessions_closed - acceptor_before.sessions_closed, 1)

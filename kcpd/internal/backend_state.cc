@@ -107,8 +107,9 @@ void BackendState::Emit(SessionEvent::Type type, const SessionRecord& s, const S
   SessionEvent e;
   e.set_type(type);
   *e.mutable_session() = SessionProto(s, /*with_streams=*/false, info);
-  if (type == SessionEvent::SESSION_CLOSED)
+  if (type == SessionEvent::SESSION_CLOSED || type == SessionEvent::SESSION_CLOSED_BY_PEER) {
     e.mutable_session()->set_state(kcpp::v1::Session::CLOSED);
+  }
   if (type == SessionEvent::SESSION_PEER_DEAD) {
     e.mutable_session()->set_state(kcpp::v1::Session::PEER_DEAD);
   }
@@ -133,16 +134,18 @@ void BackendState::EndStream(SessionRecord& s, uint32_t stream_id, absl::string_
   s.streams.erase(it);
 }
 
-void BackendState::EndSession(uint64_t session_id, bool peer_dead, absl::string_view reason,
+void BackendState::EndSession(uint64_t session_id, SessionEnd end, absl::string_view reason,
                               const transport::SessionInfo* info) {
   auto it = sessions.find(session_id);
   if (it == sessions.end()) return;
   SessionRecord& s = *it->second;
   while (!s.streams.empty()) EndStream(s, s.streams.begin()->first, reason);
-  Emit(peer_dead ? SessionEvent::SESSION_PEER_DEAD : SessionEvent::SESSION_CLOSED, s, nullptr,
-       reason, info);
+  Emit(end == SessionEnd::kPeerDead       ? SessionEvent::SESSION_PEER_DEAD
+       : end == SessionEnd::kClosedByPeer ? SessionEvent::SESSION_CLOSED_BY_PEER
+                                          : SessionEvent::SESSION_CLOSED,
+       s, nullptr, reason, info);
   ++sessions_closed;
-  if (peer_dead) ++peers_dead;
+  if (end == SessionEnd::kPeerDead) ++peers_dead;
   gone_bytes_sent += s.gone_bytes_sent;
   gone_bytes_received += s.gone_bytes_received;
   sessions.erase(it);

@@ -110,9 +110,11 @@ class BackendState {
   // A stream ends: STREAM_CLOSED, its bytes move to the totals, the record
   // goes. No-op if it is not (any more) in `s`.
   void EndStream(SessionRecord& s, uint32_t stream_id, absl::string_view reason);
-  // A session ends (after its streams): SESSION_CLOSED or
-  // SESSION_PEER_DEAD, and the record goes.
-  void EndSession(uint64_t session_id, bool peer_dead, absl::string_view reason,
+  // How a session ended: its last event's type.
+  enum class SessionEnd { kClosed, kClosedByPeer, kPeerDead };
+  // A session ends (after its streams): SESSION_CLOSED,
+  // SESSION_CLOSED_BY_PEER or SESSION_PEER_DEAD, and the record goes.
+  void EndSession(uint64_t session_id, SessionEnd end, absl::string_view reason,
                   const transport::SessionInfo* info);
 };
 

@@ -44,6 +44,9 @@ absl::StatusOr<WatchFilter> WatchFilterFromRequest(
       return absl::InvalidArgumentError(absl::StrCat("types has an unknown event type ", type));
     }
     f.types |= 1u << type;
+    // SESSION_CLOSED_BY_PEER refines SESSION_CLOSED: a client written
+    // before it asks for SESSION_CLOSED and must still see every end.
+    if (type == SessionEvent::SESSION_CLOSED) f.types |= 1u << SessionEvent::SESSION_CLOSED_BY_PEER;
   }
   if (f.types == 0) {
     for (int type = SessionEvent::Type_MIN; type <= SessionEvent::Type_MAX; ++type) {

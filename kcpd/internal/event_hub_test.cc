@@ -60,6 +60,23 @@ TEST(WatchFilterFromRequest, DefaultsAndValidation) {
   EXPECT_FALSE(f.Wants(SessionEvent::SESSION_CLOSED));
 }
 
+// SESSION_CLOSED_BY_PEER refines SESSION_CLOSED: asking for the latter (as
+// clients written before it do) gets both; asking for it alone, only it.
+TEST(WatchFilterFromRequest, SessionClosedIncludesClosedByPeer) {
+  EXPECT_TRUE(AllLifecycle().Wants(SessionEvent::SESSION_CLOSED_BY_PEER));
+  kcpp::v1::WatchSessionEventsRequest r;
+  r.add_types(SessionEvent::SESSION_CLOSED);
+  WatchFilter f = *WatchFilterFromRequest(r);
+  EXPECT_TRUE(f.Wants(SessionEvent::SESSION_CLOSED));
+  EXPECT_TRUE(f.Wants(SessionEvent::SESSION_CLOSED_BY_PEER));
+  EXPECT_FALSE(f.Wants(SessionEvent::SESSION_PEER_DEAD));
+  r = kcpp::v1::WatchSessionEventsRequest();
+  r.add_types(SessionEvent::SESSION_CLOSED_BY_PEER);
+  f = *WatchFilterFromRequest(r);
+  EXPECT_TRUE(f.Wants(SessionEvent::SESSION_CLOSED_BY_PEER));
+  EXPECT_FALSE(f.Wants(SessionEvent::SESSION_CLOSED));
+}
+
 TEST(EventHub, DeliversMatchingEventsInOrderAndWakes) {
   EventHub hub({}, NoSessions());
   std::atomic<int> wakes_all{0}, wakes_l{0};

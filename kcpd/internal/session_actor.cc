@@ -284,10 +284,10 @@ void SessionActor::Close(const std::string& reason) {
   }
 }
 
-void SessionActor::Drain() {
+void SessionActor::Drain(const std::string& reason) {
   if (finished_ || closing_ || draining_) return;
   draining_ = true;
-  close_reason_ = "kcpd is shutting down";
+  close_reason_ = reason;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     record_->state = kcpp::v1::Session::CLOSING;
@@ -297,11 +297,13 @@ void SessionActor::Drain() {
   for (uint32_t id : ids) {
     AppStream* s = Find(id);
     if (s == nullptr) continue;
-    if (link_ != nullptr && !s->fd.valid()) {
+    if (link_ != nullptr && !s->fd.valid() && !closed_by_peer_) {
       // Nobody attached, nobody will: end it (FIN to the peer).
-      EndStream(*s, "kcpd is shutting down", /*tell_link=*/true);
+      EndStream(*s, reason, /*tell_link=*/true);
       continue;
     }
+    // (The peer closed: an application may still attach, until its token
+    // expires, and get what the link holds and end-of-file.)
     s->app_eof = true;  // no more reading: what was read is all there is
     if (link_ != nullptr && !s->fin_sent) {
       s->fin_sent = true;
@@ -338,6 +340,9 @@ void SessionActor::Finish(const absl::Status& why) {
   const bool local = closing_ || draining_;
   const bool peer_dead =
       !local && (absl::IsDeadlineExceeded(why) || absl::StartsWith(why.message(), "dead link"));
+  const BackendState::SessionEnd end = closed_by_peer_ ? BackendState::SessionEnd::kClosedByPeer
+                                       : peer_dead     ? BackendState::SessionEnd::kPeerDead
+                                                       : BackendState::SessionEnd::kClosed;
   std::string reason;
   if (local) {
     reason = close_reason_;
@@ -359,7 +364,7 @@ void SessionActor::Finish(const absl::Status& why) {
     for (const auto& [id, s] : streams_) {
       state_->EndStream(*record_, id, absl::StrCat("its session ended: ", reason));
     }
-    state_->EndSession(record_->id, peer_dead, reason, info.ok() ? &*info : nullptr);
+    state_->EndSession(record_->id, end, reason, info.ok() ? &*info : nullptr);
   }
   // The connections close with the actor (a posted task: fd events of this
   // iteration may still name them).
@@ -567,6 +572,12 @@ void SessionActor::OnStreamWritable(uint32_t id) {
 void SessionActor::OnStreamClosed(uint32_t id) {
   AppStream* s = Find(id);
   if (s != nullptr) EndStream(*s, "both sides finished the stream", /*tell_link=*/false);
+}
+
+void SessionActor::OnPeerClosed() {
+  if (finished_ || closing_ || draining_) return;  // ending already, for its own reason
+  closed_by_peer_ = true;
+  Drain("closed by the peer");
 }
 
 void SessionActor::OnLinkClosed(const absl::Status& why) { Finish(why); }

@@ -108,7 +108,7 @@ class SessionActor final : private MuxLink::Handler, private transport::EventLoo
   // kcpd is shutting down: stop reading applications, FIN every stream
   // after what was read, keep delivering to applications; the session
   // closes (and flushes) once its streams are done.
-  void Drain();
+  void Drain(const std::string& reason = "kcpd is shutting down");
   // Ends everything now with `reason` (shutdown deadline).
   void Abort(const std::string& reason);
 
@@ -125,6 +125,10 @@ class SessionActor final : private MuxLink::Handler, private transport::EventLoo
   void OnStreamFin(uint32_t id) override;
   void OnStreamWritable(uint32_t id) override;
   void OnStreamClosed(uint32_t id) override;
+  // The peer kcpd closed the session (its close notice, docs/protocol.md
+  // §6.2): drain as for shutdown — the applications get what the link holds
+  // and end-of-file — then end as SESSION_CLOSED_BY_PEER.
+  void OnPeerClosed() override;
   void OnLinkClosed(const absl::Status& why) override;
   // EventLoop::TimerHandler: the raw close deadline.
   void OnTimer(int64_t now_ms) override;
@@ -168,6 +172,7 @@ class SessionActor final : private MuxLink::Handler, private transport::EventLoo
 
   bool closing_ = false;   // Close() or a raw hang-up: the session is ending
   bool draining_ = false;  // Drain()
+  bool closed_by_peer_ = false;  // OnPeerClosed
   bool finished_ = false;
   std::string close_reason_;
   bool raw_close_called_ = false;

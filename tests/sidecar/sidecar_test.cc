@@ -7,10 +7,13 @@
 // Covers: bytes both ways byte-exact, close propagation both ways (half
 // close and full close), several streams over one KCP session kept apart,
 // dead-peer detection when the far kcpd is SIGKILLed, SIGTERM in the middle
-// of a transfer losing no byte kcpd had taken, and raw mode against the real
-// kcp-go (stream mode; message mode with SOCK_SEQPACKET boundaries).
+// of a transfer losing no byte kcpd had taken, a close (CloseSession,
+// SIGTERM, `kcpctl connect` exiting) ending the far kcpd's session at once
+// as SESSION_CLOSED_BY_PEER, and raw mode against the real kcp-go (stream
+// mode; message mode with SOCK_SEQPACKET boundaries).
 //
-// usage: sidecar_test <kcpd> <kcpgo_peer> <kcpgo_message_peer> [gtest flags]
+// usage: sidecar_test <kcpd> <kcpgo_peer> <kcpgo_message_peer> <kcpctl>
+//        [gtest flags]
 #include <grpcpp/grpcpp.h>
 #include <openssl/sha.h>
 #include <poll.h>
@@ -54,6 +57,7 @@ using v1::SessionEvent;
 std::string g_kcpd;
 std::string g_kcpgo_peer;
 std::string g_kcpgo_message_peer;
+std::string g_kcpctl;
 
 constexpr char kKey[] = "sidecar test key";
 
@@ -62,6 +66,10 @@ std::string ReadFile(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
 }
 
 std::string Pattern(size_t n, int seed) {
@@ -160,6 +168,7 @@ class Kcpd {
   ~Kcpd() { events_.reset(); }
 
   std::string log() const { return ReadFile(logs_.path() + "/kcpd.log"); }
+  std::string control() const { return dir_.path() + "/control.sock"; }
   v1::Kcpd::Stub* stub() { return stub_.get(); }
   EventLog& events() { return *events_; }
   Process& process() { return *process_; }
@@ -203,6 +212,14 @@ class Kcpd {
     grpc::ClientContext c;
     if (!stub_->GetSession(&c, r, &session).ok()) return std::nullopt;
     return session;
+  }
+  std::vector<v1::Session> Sessions() {
+    v1::ListSessionsRequest r;
+    r.set_page_size(1000);
+    v1::ListSessionsResponse response;
+    grpc::ClientContext c;
+    EXPECT_TRUE(stub_->ListSessions(&c, r, &response).ok());
+    return {response.sessions().begin(), response.sessions().end()};
   }
   v1::Stats Stats() {
     v1::Stats stats;
@@ -401,6 +418,72 @@ TEST_F(SidecarTest, KillingTheFarKcpdIsReportedAsPeerDead) {
   EXPECT_TRUE(absl::StrContains(a.log(), "peer dead")) << a.log();
 }
 
+// A's CloseSession reaches kcpd B within a round trip (the smux close
+// notice after the streams' FINs): B's application gets end-of-file, and
+// B's session ends as closed by its peer — not 15 s later
+// as SESSION_PEER_DEAD, as when nothing told B.
+TEST_F(SidecarTest, CloseSessionEndsTheFarSessionAsClosedByPeer) {
+  Kcpd a, b;
+  Pair p = Connect(a, b, SmuxOptions());
+  const std::string data = Pattern(300000, 4);
+  WriteAll(p.a.get(), data);
+  EXPECT_TRUE(ReadN(p.b.get(), data.size()) == data);  // kcpd A took it all
+  v1::CloseSessionRequest close;
+  close.set_name(p.dialled.session().name());
+  google::protobuf::Empty empty;
+  grpc::ClientContext c;
+  ASSERT_TRUE(a.stub()->CloseSession(&c, close, &empty).ok());
+  EXPECT_EQ(ReadToEof(p.b.get()), "");  // then end-of-file
+  const std::string far = p.accepted.name().substr(0, p.accepted.name().find("/streams/"));
+  auto ended = b.events().WaitFor(SessionEvent::SESSION_CLOSED_BY_PEER, far);
+  ASSERT_TRUE(ended.has_value()) << b.log();
+  EXPECT_EQ(ended->reason(), "closed by the peer");
+  EXPECT_EQ(ended->session().state(), v1::Session::CLOSED);
+  auto closed = a.events().WaitFor(SessionEvent::SESSION_CLOSED, p.dialled.session().name());
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->reason(), "closed by CloseSession");
+  EXPECT_TRUE(b.Sessions().empty());
+  EXPECT_EQ(b.Stats().peers_dead(), 0u);
+  EXPECT_TRUE(absl::StrContains(b.log(), "closed: closed by the peer")) << b.log();
+}
+
+// `kcpctl connect` closes the session it dialled when its pipe ends: gone
+// from the dialling kcpd, and ended on the far one as closed by the peer
+// (it used to stay ACTIVE with no stream on both, one per connect).
+TEST_F(SidecarTest, KcpctlConnectEndsItsSessionOnBothDaemons) {
+  Kcpd a, b;
+  const std::string address = b.Listen("in", SmuxOptions());
+  ShortTempDir files;
+  WriteFile(files.path() + "/in", "hello from kcpctl");
+  // The far application: reads to end-of-file, answers, closes.
+  std::thread far_app([&] {
+    UniqueFd fd = Attach(b.Accepted());
+    EXPECT_EQ(ReadToEof(fd.get()), "hello from kcpctl");
+    WriteAll(fd.get(), "hello from b");
+  });
+  Process::Options connect;
+  connect.argv = {g_kcpctl,       "--socket=" + a.control(), "connect",         address,
+                  "--crypt=aes",  absl::StrCat("--key=", kKey), "--mode=fast3", "--datashard=10",
+                  "--parityshard=3"};
+  connect.stdin_path = files.path() + "/in";
+  connect.stdout_path = files.path() + "/out";
+  const service::testing::ProcessResult r = service::testing::RunProcess(connect);
+  far_app.join();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFile(files.path() + "/out"), "hello from b");
+  auto dialled = a.events().WaitFor(SessionEvent::SESSION_DIALED);
+  ASSERT_TRUE(dialled.has_value());
+  auto closed = a.events().WaitFor(SessionEvent::SESSION_CLOSED, dialled->session().name());
+  ASSERT_TRUE(closed.has_value()) << a.log();
+  EXPECT_EQ(closed->reason(), "closed by CloseSession");
+  EXPECT_TRUE(a.Sessions().empty());
+  auto accepted = b.events().WaitFor(SessionEvent::SESSION_ACCEPTED);
+  ASSERT_TRUE(accepted.has_value());
+  auto ended = b.events().WaitFor(SessionEvent::SESSION_CLOSED_BY_PEER, accepted->session().name());
+  ASSERT_TRUE(ended.has_value()) << b.log();
+  EXPECT_TRUE(b.Sessions().empty());
+}
+
 TEST_F(SidecarTest, SigtermMidTransferLosesNoByteKcpdTook) {
   auto a = std::make_unique<Kcpd>();
   Kcpd b;
@@ -464,6 +547,10 @@ TEST_F(SidecarTest, SigtermMidTransferLosesNoByteKcpdTook) {
   const std::string log = a->log();
   EXPECT_FALSE(absl::StrContains(log, "dropping them")) << log;
   EXPECT_TRUE(absl::StrContains(log, "sessions closed")) << log;
+  // The far kcpd heard of the shutdown in-band: closed by the peer.
+  const std::string far = p.accepted.name().substr(0, p.accepted.name().find("/streams/"));
+  EXPECT_TRUE(b.events().WaitFor(SessionEvent::SESSION_CLOSED_BY_PEER, far).has_value())
+      << b.log();
 }
 
 TEST_F(SidecarTest, ASlowReaderStopsTheWriterWithBoundedBuffering) {
@@ -597,13 +684,15 @@ TEST_F(SidecarTest, RawMessageModeKeepsMessageBoundariesWithKcpGo) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s <kcpd> <kcpgo_peer> <kcpgo_message_peer>\n", argv[0]);
+  if (argc != 5) {
+    std::fprintf(stderr, "usage: %s <kcpd> <kcpgo_peer> <kcpgo_message_peer> <kcpctl>\n",
+                 argv[0]);
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
   kcpp::sidecar::g_kcpd = std::filesystem::absolute(argv[1]);
   kcpp::sidecar::g_kcpgo_peer = std::filesystem::absolute(argv[2]);
   kcpp::sidecar::g_kcpgo_message_peer = std::filesystem::absolute(argv[3]);
+  kcpp::sidecar::g_kcpctl = std::filesystem::absolute(argv[4]);
   return RUN_ALL_TESTS();
 }
