@@ -61,7 +61,8 @@ usage: kcpctl [--socket=PATH] [--json] [--timeout=DURATION] COMMAND ...
   stats
   health [SERVICE]                    SERVING or NOT_SERVING (exit 0 only when SERVING):
                                       kcpd as a whole, or a service ("kcpp.v1.Kcpd")
-  connect IP:PORT [SESSION OPTIONS]   dial, attach, then copy stdin -> session -> stdout
+  connect IP:PORT [SESSION OPTIONS]   dial, attach, copy stdin -> session -> stdout, then
+                                      close the session (also on SIGINT / SIGTERM)
   accept LISTENER                     wait for a stream on LISTENER, attach, copy as connect
   attach TOKEN --path=SOCKET [--seqpacket]   attach to a stream by its token, copy as connect
   tunnels list [--full] | get T [--full] | delete T
@@ -229,11 +230,29 @@ absl::Status SessionOptionsFromArgs(const CliArgs& a, kcpp::v1::SessionOptions* 
   return absl::OkStatus();
 }
 
+// The data connection Pipe copies, for the signal handler; -1 otherwise.
+volatile sig_atomic_t g_pipe_fd = -1;
+volatile sig_atomic_t g_pipe_signal = 0;
+
+// SIGINT / SIGTERM while piping: end the connection both ways, so that Pipe
+// returns and `connect` still closes its session (only async-signal-safe
+// calls here).
+void StopPipe(int signal) {
+  g_pipe_signal = signal;
+  if (g_pipe_fd >= 0) ::shutdown(g_pipe_fd, SHUT_RDWR);
+}
+
 // Copies stdin to the attached connection (then half-closes it) and the
 // connection to stdout, until both directions have ended: the far side ended
-// the stream and everything from stdin was sent (or could not be).
+// the stream and everything from stdin was sent (or could not be). SIGINT or
+// SIGTERM ends it early (exit status 128 + the signal).
 int Pipe(UniqueFd connection) {
   const int fd = connection.get();
+  g_pipe_fd = fd;
+  struct sigaction stop = {};
+  stop.sa_handler = StopPipe;
+  ::sigaction(SIGINT, &stop, nullptr);
+  ::sigaction(SIGTERM, &stop, nullptr);
   std::thread to_peer([fd] {
     std::vector<char> buf(256 << 10);
     while (true) {
@@ -260,6 +279,14 @@ int Pipe(UniqueFd connection) {
       result = internal::kExitOther;
       break;
     }
+  }
+  // A second signal (say, while connect closes its session) ends kcpctl.
+  g_pipe_fd = -1;
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+  if (g_pipe_signal != 0) {
+    to_peer.detach();  // it may sit in read(stdin) for ever; the process ends
+    return 128 + g_pipe_signal;
   }
   to_peer.join();
   return result;
@@ -607,9 +634,24 @@ int Client::Connect(const std::vector<std::string>& w, const CliArgs& a) {
   std::cerr << "kcpctl: dialled " << d.session().name() << " to " << d.session().remote_address()
             << ", attaching " << d.stream().name() << "\n";
   const auto& att = d.stream().attachment();
-  return AttachAndPipe(att.socket_path(),
-                       att.socket_type() == kcpp::v1::DataAttachment::SOCKET_TYPE_SEQPACKET,
-                       att.token());
+  const int result =
+      AttachAndPipe(att.socket_path(),
+                    att.socket_type() == kcpp::v1::DataAttachment::SOCKET_TYPE_SEQPACKET,
+                    att.token());
+  // The session was dialled for this pipe alone: close it rather than leave
+  // it open with no stream on both daemons (kcpd flushes what is in flight,
+  // and a kcpd peer ends its side at once, SESSION_CLOSED_BY_PEER).
+  kcpp::v1::CloseSessionRequest close;
+  close.set_name(d.session().name());
+  google::protobuf::Empty empty;
+  const grpc::Status closed = Call(&kcpp::v1::Kcpd::Stub::CloseSession, close, &empty);
+  // NOT_FOUND: it ended already (its peer closed it, or it failed).
+  if (!closed.ok() && closed.error_code() != grpc::StatusCode::NOT_FOUND) {
+    std::cerr << "kcpctl: could not close " << d.session().name() << ": " << closed.error_message()
+              << " (it stays open until its idle timeout, or `kcpctl sessions close "
+              << d.session().name() << "`)\n";
+  }
+  return result;
 }
 
 int Client::Accept(const std::vector<std::string>& w) {
