@@ -35,10 +35,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "base/unique_fd.h"
-#include "proto/kcpp/v1/kcpd.pb.h"
 #include "kcpd/internal/attach_token_registry.h"
 #include "kcpd/internal/event_hub.h"
 #include "kcpd/session_backend.h"
+#include "proto/kcpp/v1/kcpd.pb.h"
 
 namespace kcpp::service {
 

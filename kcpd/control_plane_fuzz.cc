@@ -10,9 +10,9 @@
 #include <cstdlib>
 #include <memory>
 
+#include "base/log.h"
 #include "kcpd/control_plane.h"
 #include "kcpd/testing/fake_backend.h"
-#include "base/log.h"
 
 namespace {
 

@@ -35,8 +35,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "base/unique_fd.h"
 #include "base/log.h"
+#include "base/unique_fd.h"
 #include "base/unix_socket.h"
 
 namespace kcpp::service {

@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "proto/kcpp/v1/kcpd.grpc.pb.h"
 #include "kcpd/control_plane.h"
+#include "kcpd/kcpd_grpc_service.h"
 #include "kcpd/testing/fake_backend.h"
 #include "kcpd/testing/test_util.h"
-#include "kcpd/kcpd_grpc_service.h"
+#include "proto/kcpp/v1/kcpd.grpc.pb.h"
 
 namespace kcpp::service {
 namespace {

@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/errno_status.h"
-#include "kcpd/internal/attach_protocol.h"
 #include "base/log.h"
+#include "kcpd/internal/attach_protocol.h"
 
 namespace kcpp::service {
 

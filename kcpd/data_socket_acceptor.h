@@ -33,10 +33,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "base/unique_fd.h"
-#include "kcpd/internal/attach_token_registry.h"
 #include "base/log.h"
+#include "base/unique_fd.h"
 #include "base/unix_socket.h"
+#include "kcpd/internal/attach_token_registry.h"
 #include "kcpd/session_backend.h"
 
 namespace kcpp::service {

@@ -10,12 +10,12 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "base/unix_socket.h"
 #include "gtest/gtest.h"
 #include "kcpd/control_plane.h"
-#include "kcpd/testing/fake_backend.h"
 #include "kcpd/internal/attach_protocol.h"
+#include "kcpd/testing/fake_backend.h"
 #include "kcpd/testing/test_util.h"
-#include "base/unix_socket.h"
 
 namespace kcpp::service {
 namespace {

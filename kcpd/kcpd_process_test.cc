@@ -24,8 +24,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "proto/kcpp/v1/kcpd.grpc.pb.h"
 #include "kcpd/testing/test_util.h"
+#include "proto/kcpp/v1/kcpd.grpc.pb.h"
 
 namespace kcpp::service {
 namespace {

@@ -38,8 +38,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "base/unique_fd.h"
-#include "proto/kcpp/v1/kcpd.pb.h"
 #include "kcpd/session_config.h"
+#include "proto/kcpp/v1/kcpd.pb.h"
 #include "transport/socket_address.h"
 
 namespace kcpp::service {

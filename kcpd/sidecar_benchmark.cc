@@ -29,13 +29,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/unix_socket.h"
 #include "benchmark/benchmark.h"
 #include "grpcpp/grpcpp.h"
-#include "proto/kcpp/v1/kcpd.grpc.pb.h"
 #include "kcpd/internal/attach_protocol.h"
 #include "kcpd/internal/request_validation.h"
 #include "kcpd/testing/test_util.h"
-#include "base/unix_socket.h"
+#include "proto/kcpp/v1/kcpd.grpc.pb.h"
 #include "transport/engine.h"
 
 namespace kcpp::service {

@@ -17,8 +17,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "mux/testing/link_endpoint.h"
 #include "mux/mux_link.h"
+#include "mux/testing/link_endpoint.h"
 #include "testing/allocation_counter.h"
 
 namespace kcpp::service {

@@ -4,8 +4,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "tunnel/internal/tunnel.h"
 #include "transport/event_loop.h"
+#include "tunnel/internal/tunnel.h"
 
 namespace kcpp::service::tunnel {
 namespace {

@@ -41,9 +41,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "tunnel/kcptun_config.h"
 #include "transport/engine.h"
 #include "transport/session.h"
+#include "tunnel/kcptun_config.h"
 
 namespace kcpp::transport {
 class EventLoop;

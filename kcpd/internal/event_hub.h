@@ -42,9 +42,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "proto/kcpp/v1/kcpd.pb.h"
 

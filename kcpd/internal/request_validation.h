@@ -13,8 +13,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "proto/kcpp/v1/kcpd.pb.h"
 #include "kcpd/session_config.h"
+#include "proto/kcpp/v1/kcpd.pb.h"
 #include "transport/socket_address.h"
 
 namespace kcpp::service::internal {

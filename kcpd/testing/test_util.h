@@ -16,8 +16,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "base/unique_fd.h"
-#include "proto/kcpp/v1/kcpd.pb.h"
 #include "kcpd/session_backend.h"
+#include "proto/kcpp/v1/kcpd.pb.h"
 
 namespace kcpp::service::testing {
 

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "proto/kcpp/v1/kcpd.pb.h"
 #include "kcpd/control_plane.h"
+#include "proto/kcpp/v1/kcpd.pb.h"
 #include "tests/flood/flooder.h"
 
 namespace kcpp::hardening {

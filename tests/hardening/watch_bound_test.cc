@@ -10,18 +10,17 @@
 #include <unistd.h>
 
 #include <cstdio>
-
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "gtest/gtest.h"
-#include "proto/kcpp/v1/kcpd.grpc.pb.h"
-#include "kcpd/control_plane.h"
 #include "base/unique_fd.h"
+#include "gtest/gtest.h"
+#include "kcpd/control_plane.h"
+#include "kcpd/kcpd_grpc_service.h"
 #include "kcpd/testing/fake_backend.h"
 #include "kcpd/testing/test_util.h"
-#include "kcpd/kcpd_grpc_service.h"
+#include "proto/kcpp/v1/kcpd.grpc.pb.h"
 
 namespace kcpp::service {
 namespace {

@@ -16,8 +16,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "proto/kcpp/v1/kcpd.grpc.pb.h"
 #include "kcpd/testing/test_util.h"
+#include "proto/kcpp/v1/kcpd.grpc.pb.h"
 
 namespace {
 

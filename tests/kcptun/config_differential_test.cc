@@ -16,8 +16,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "tunnel/kcptun_config.h"
 #include "tests/kcptun/harness.h"
+#include "tunnel/kcptun_config.h"
 
 namespace kcpp::test {
 namespace {

@@ -13,9 +13,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/kcptun/harness.h"
 #include "tunnel/kcptun_config.h"
 #include "tunnel/tunnel_manager.h"
-#include "tests/kcptun/harness.h"
 
 namespace kcpp::test {
 namespace {

@@ -21,10 +21,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "tunnel/kcptun_config.h"
-#include "tunnel/tunnel_manager.h"
 #include "testing/allocation_counter.h"
 #include "tests/kcptun/harness.h"
+#include "tunnel/kcptun_config.h"
+#include "tunnel/tunnel_manager.h"
 
 namespace kcpp::test {
 namespace {

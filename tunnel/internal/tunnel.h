@@ -26,11 +26,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "mux/mux_link.h"
+#include "transport/engine.h"
+#include "transport/event_loop.h"
 #include "tunnel/internal/net.h"
 #include "tunnel/kcptun_config.h"
 #include "tunnel/tunnel_manager.h"
-#include "transport/engine.h"
-#include "transport/event_loop.h"
 
 namespace kcpp::service::tunnel {
 
