@@ -20,6 +20,7 @@
 #include "base/unique_fd.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "kcpd/health/testing/reflection_client.h"
 #include "kcpd/testing/test_util.h"
 #include "proto/grpc/health/v1/health.grpc.pb.h"
 #include "proto/kcpp/v1/kcpd.grpc.pb.h"
@@ -90,6 +91,26 @@ TEST_F(HealthProcessTest, KcpctlHealthSaysServing) {
   r = Kcpctl({"health", "kcpp.v1.NoSuchService"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("NOT_FOUND"));
+}
+
+// What grpcurl needs: kcpd's services listed and described by reflection.
+TEST_F(HealthProcessTest, ReflectionListsAndDescribesKcpdsServices) {
+  std::unique_ptr<Process> kcpd = StartKcpd();
+  ReflectionClient reflection(
+      grpc::CreateChannel("unix:" + control(), grpc::InsecureChannelCredentials()));
+  const ReflectionClient::Answer list = reflection.Ask("list_services: \"\"");
+  ASSERT_EQ(list.code, grpc::StatusCode::OK);
+  EXPECT_THAT(ListedServices(list.text),
+              ::testing::UnorderedElementsAre("kcpp.v1.Kcpd", "kcpp.v1.KcpdTunnels",
+                                              "grpc.health.v1.Health",
+                                              "grpc.reflection.v1alpha.ServerReflection"));
+  for (const std::string symbol :
+       {"kcpp.v1.Kcpd", "kcpp.v1.KcpdTunnels", "grpc.health.v1.Health"}) {
+    const ReflectionClient::Answer described =
+        reflection.Ask("file_containing_symbol: \"" + symbol + "\"");
+    EXPECT_EQ(described.code, grpc::StatusCode::OK) << symbol;
+    EXPECT_THAT(described.text, HasSubstr("file_descriptor_response")) << symbol;
+  }
 }
 
 TEST_F(HealthProcessTest, NoKcpdIsUnavailable) {

@@ -13,6 +13,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "kcpd/health/testing/reflection_client.h"
 #include "proto/grpc/health/v1/health.grpc.pb.h"
 #include "proto/kcpp/v1/kcpd.grpc.pb.h"
 #include "proto/kcpp/v1/tunnel.grpc.pb.h"
@@ -37,106 +38,6 @@ std::string Check(const std::shared_ptr<grpc::Channel>& channel, const std::stri
   const grpc::Status status = stub->Check(&context, request, &response);
   if (!status.ok()) return "rpc error " + std::to_string(status.error_code());
   return HealthCheckResponse::ServingStatus_Name(response.status());
-}
-
-// One exchange on grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo,
-// as grpcurl makes it: `request` is a ServerReflectionRequest in text format.
-// The messages are built from the descriptors libgrpc++_reflection
-// registers (Debian installs no headers for them).
-class Reflection {
- public:
-  explicit Reflection(std::shared_ptr<grpc::Channel> channel) : channel_(std::move(channel)) {}
-
-  struct Answer {
-    grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
-    std::string text;  // the response in text format
-  };
-
-  Answer Ask(const std::string& request_text) {
-    Answer answer;
-    const google::protobuf::DescriptorPool* pool =
-        google::protobuf::DescriptorPool::generated_pool();
-    const google::protobuf::Descriptor* request_type =
-        pool->FindMessageTypeByName("grpc.reflection.v1alpha.ServerReflectionRequest");
-    const google::protobuf::Descriptor* response_type =
-        pool->FindMessageTypeByName("grpc.reflection.v1alpha.ServerReflectionResponse");
-    if (request_type == nullptr || response_type == nullptr) {
-      ADD_FAILURE() << "libgrpc++_reflection's descriptors are not in the process";
-      return answer;
-    }
-    std::unique_ptr<google::protobuf::Message> request(factory_.GetPrototype(request_type)->New());
-    std::unique_ptr<google::protobuf::Message> response(
-        factory_.GetPrototype(response_type)->New());
-    if (!google::protobuf::TextFormat::ParseFromString(request_text, request.get())) {
-      ADD_FAILURE() << "bad request text " << request_text;
-      return answer;
-    }
-
-    grpc::GenericStub stub(channel_);
-    grpc::ClientContext context;
-    grpc::CompletionQueue cq;
-    std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call = stub.PrepareCall(
-        &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
-    call->StartCall(Tag(1));
-    bool ok = Await(&cq, 1);
-    const std::string bytes = request->SerializeAsString();
-    grpc::Slice slice(bytes);
-    grpc::ByteBuffer out(&slice, 1);
-    if (ok) {
-      call->Write(out, Tag(2));
-      ok = Await(&cq, 2);
-    }
-    if (ok) {
-      call->WritesDone(Tag(3));
-      ok = Await(&cq, 3);
-    }
-    grpc::ByteBuffer in;
-    bool read = false;
-    if (ok) {
-      call->Read(&in, Tag(4));
-      read = Await(&cq, 4);
-    }
-    grpc::Status status;
-    call->Finish(&status, Tag(5));
-    Await(&cq, 5);
-    answer.code = status.error_code();
-    if (!status.ok() || !read) return answer;
-    std::vector<grpc::Slice> slices;
-    EXPECT_TRUE(in.Dump(&slices).ok());
-    std::string received;
-    for (const grpc::Slice& s : slices) {
-      received.append(reinterpret_cast<const char*>(s.begin()), s.size());
-    }
-    EXPECT_TRUE(response->ParseFromString(received));
-    google::protobuf::TextFormat::PrintToString(*response, &answer.text);
-    return answer;
-  }
-
- private:
-  static void* Tag(intptr_t n) { return reinterpret_cast<void*>(n); }
-  // Waits for the completion of operation `n`; whether it succeeded.
-  static bool Await(grpc::CompletionQueue* cq, intptr_t n) {
-    void* got = nullptr;
-    bool ok = false;
-    if (!cq->Next(&got, &ok)) return false;
-    EXPECT_EQ(got, Tag(n));
-    return ok;
-  }
-
-  std::shared_ptr<grpc::Channel> channel_;
-  google::protobuf::DynamicMessageFactory factory_;
-};
-
-// Names listed by a list_services answer.
-std::vector<std::string> Services(const std::string& answer_text) {
-  std::vector<std::string> names;
-  const std::string key = "name: \"";
-  for (size_t at = answer_text.find(key); at != std::string::npos;
-       at = answer_text.find(key, at + 1)) {
-    const size_t start = at + key.size();
-    names.push_back(answer_text.substr(start, answer_text.find('"', start) - start));
-  }
-  return names;
 }
 
 class HealthTest : public ::testing::Test {
@@ -183,17 +84,17 @@ TEST_F(HealthTest, ServingForTheServerAndEachServiceOnceMarked) {
 }
 
 TEST_F(HealthTest, ReflectionListsAndDescribesKcpdsServices) {
-  Reflection reflection(server_->InProcessChannel({}));
-  const Reflection::Answer list = reflection.Ask("list_services: \"\"");
+  ReflectionClient reflection(server_->InProcessChannel({}));
+  const ReflectionClient::Answer list = reflection.Ask("list_services: \"\"");
   ASSERT_EQ(list.code, grpc::StatusCode::OK);
-  const std::vector<std::string> services = Services(list.text);
+  const std::vector<std::string> services = ListedServices(list.text);
   EXPECT_THAT(services, IsSupersetOf({"kcpp.v1.Kcpd", "kcpp.v1.KcpdTunnels",
                                       "grpc.health.v1.Health",
                                       "grpc.reflection.v1alpha.ServerReflection"}));
   // grpcurl describes (and calls) a service from the file that declares it:
   // for the health service too.
   for (const std::string symbol : {"kcpp.v1.Kcpd", "grpc.health.v1.Health"}) {
-    const Reflection::Answer described =
+    const ReflectionClient::Answer described =
         reflection.Ask("file_containing_symbol: \"" + symbol + "\"");
     EXPECT_EQ(described.code, grpc::StatusCode::OK);
     const std::string& answer = described.text;
@@ -206,7 +107,7 @@ TEST_F(HealthTest, AServerThatOptedOutHasNeither) {
   std::shared_ptr<grpc::Channel> channel = opted_out_server_->InProcessChannel({});
   EXPECT_EQ(Check(channel, ""), "rpc error " + std::to_string(grpc::StatusCode::UNIMPLEMENTED));
   EXPECT_EQ(MarkServing(opted_out_server_, kServices).code(), absl::StatusCode::kFailedPrecondition);
-  Reflection reflection(channel);
+  ReflectionClient reflection(channel);
   EXPECT_EQ(reflection.Ask("list_services: \"\"").code, grpc::StatusCode::UNIMPLEMENTED);
 }
 
