@@ -3,6 +3,7 @@
 #include <mutex>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "kcpd/testing/fake_backend.h"
 #include "kcpd/testing/test_util.h"
@@ -138,6 +139,29 @@ TEST_F(ControlPlaneTest, MalformedListenerRequestsAreInvalidArgument) {
   EXPECT_EQ(plane_.ListListeners(list, &page).code(), absl::StatusCode::kInvalidArgument);
   // Nothing was created by any of these.
   EXPECT_TRUE(backend_.ListListeners().empty());
+}
+
+// AIP-158: a page_size above the maximum (1000) is served at the maximum,
+// with a token for the rest; a negative one is refused.
+TEST_F(ControlPlaneTest, PageSizeAboveTheMaximumIsClamped) {
+  for (int i = 0; i < 1001; ++i) {
+    MakeListener(absl::StrCat("l", i), absl::StrCat("127.0.0.1:", 20000 + i));
+  }
+  kcpp::v1::ListListenersRequest request;
+  request.set_page_size(5000);
+  kcpp::v1::ListListenersResponse page;
+  ASSERT_TRUE(plane_.ListListeners(request, &page).ok());
+  EXPECT_EQ(page.listeners_size(), 1000);
+  ASSERT_FALSE(page.next_page_token().empty());
+  request.set_page_token(page.next_page_token());
+  kcpp::v1::ListListenersResponse rest;
+  ASSERT_TRUE(plane_.ListListeners(request, &rest).ok());
+  EXPECT_EQ(rest.listeners_size(), 1);
+  EXPECT_TRUE(rest.next_page_token().empty());
+
+  request.clear_page_token();
+  request.set_page_size(-1);
+  EXPECT_EQ(plane_.ListListeners(request, &page).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ControlPlaneTest, DialReturnsTheFirstStreamWithAnAttachment) {

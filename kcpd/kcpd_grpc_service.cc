@@ -11,14 +11,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "kcpd/internal/api_errors.h"
 
 namespace kcpp::service {
 
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
+grpc::Status ToGrpcStatus(const absl::Status& status) { return internal::ToGrpcStatus(status); }
 
 namespace {
 
@@ -124,7 +122,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<kcpp::v1::SessionEven
       std::lock_guard<std::mutex> lock(mu_);
       if (finished_ || writing_ || sub_ == nullptr) return;
       if (cancelled_) {
-        finish = grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
+        finish = ToGrpcStatus(absl::CancelledError("watch cancelled"));
       } else if (internal::EventPtr e = sub_->PopShared()) {
         current_ = std::move(e);  // shared with the other watchers: no copy
         writing_ = true;
@@ -248,7 +246,8 @@ grpc::ServerGenericBidiReactor* DenyAllService::CreateReactor(grpc::GenericCallb
   class Reactor final : public grpc::ServerGenericBidiReactor {
    public:
     explicit Reactor(const std::string& message) {
-      Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, message));
+      Finish(ToGrpcStatus(internal::WithErrorReason(absl::PermissionDeniedError(message),
+                                                    internal::kReasonUidNotAllowed)));
     }
     void OnDone() override { delete this; }
   };

@@ -26,7 +26,8 @@
 
 namespace kcpp::service {
 
-// absl::Status -> grpc::Status (the code numbers are the same).
+// absl::Status -> grpc::Status (the code numbers are the same), with the
+// google.rpc error details of kcpd/internal/api_errors.h (AIP-193).
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 class KcpdGrpcService final : public kcpp::v1::Kcpd::CallbackService {

@@ -214,12 +214,18 @@ system_protobuf_repository = repository_rule(
 # Google's common API protos (google.rpc, google.api) from Debian.
 # ---------------------------------------------------------------------------
 
-# Debian ships the .proto sources of googleapis' common protos only inside
-# libgoogle-common-protos-java's jar (a zip); no -dev package has them. kcpd
-# needs google/rpc/{status,error_details}.proto (AIP-193 error details) and
-# google/api/field_behavior.proto (AIP-203 annotations). The jar is unpacked
-# at fetch time: nothing is copied into the repository.
-_GOOGLEAPIS_JAR = "/usr/share/java/proto-google-common-protos.jar"
+# Debian has no -dev package of googleapis' common protos; their .proto
+# sources come with two packages for other languages, and are read where
+# those install them (nothing is copied into the repository):
+#   - google/rpc/{status,error_details}.proto from golang-github-gogo-googleapis-dev
+#     (plain protos despite the name: no gogoproto options or imports), the
+#     only Debian copy of error_details.proto new enough to have ErrorInfo
+#     (libgoogle-common-protos-java 1.16's lacks it);
+#   - google/api/field_behavior.proto from libgoogle-common-protos-java's jar
+#     (a zip, unpacked at fetch time), the only Debian copy of it.
+# kcpd uses them for AIP-193 error details and AIP-203 annotations.
+_GOGO_GOOGLEAPIS = "/usr/share/gocode/src/github.com/gogo/googleapis"
+_COMMON_PROTOS_JAR = "/usr/share/java/proto-google-common-protos.jar"
 
 _GOOGLEAPIS_PROTOS = {
     # target name: (path, deps)
@@ -229,14 +235,20 @@ _GOOGLEAPIS_PROTOS = {
 }
 
 def _googleapis_impl(ctx):
-    jar = ctx.path(_GOOGLEAPIS_JAR)
-    if not jar.exists:
-        fail("kcpp: %s not found (Debian's libgoogle-common-protos-java). %s" % (_GOOGLEAPIS_JAR, _SETUP_HINT))
-    ctx.extract(jar, output = "jar")
+    for path, package in [
+        (_GOGO_GOOGLEAPIS, "golang-github-gogo-googleapis-dev"),
+        (_COMMON_PROTOS_JAR, "libgoogle-common-protos-java"),
+    ]:
+        if not ctx.path(path).exists:
+            fail("kcpp: %s not found (Debian's %s). %s" % (path, package, _SETUP_HINT))
+    ctx.extract(ctx.path(_COMMON_PROTOS_JAR), output = "jar")
     ctx.file("WORKSPACE", "workspace(name = \"%s\")\n" % ctx.name)
     rules = []
     for name, (path, deps) in _GOOGLEAPIS_PROTOS.items():
-        ctx.symlink("jar/" + path, path)
+        if path.startswith("google/rpc/"):
+            ctx.symlink(_GOGO_GOOGLEAPIS + "/" + path, path)
+        else:
+            ctx.symlink("jar/" + path, path)
         rules.append("""
 proto_library(
     name = "{name}",

@@ -44,8 +44,9 @@ PACKAGES=(
   prometheus-cpp-dev prometheus
   # google/rpc/{status,error_details}.proto and google/api/field_behavior.proto
   # for kcpd's API (error details, field behavior): Debian ships their sources
-  # only in this jar (third_party/repositories.bzl unpacks it); no Java is needed.
-  libgoogle-common-protos-java
+  # only with these packages for Go and Java (third_party/repositories.bzl reads
+  # them; neither Go nor Java runs).
+  golang-github-gogo-googleapis-dev libgoogle-common-protos-java
 )
 
 # --- deb-src: derived from the machine's own deb822 sources file ------------

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "kcpd/internal/api_errors.h"
 
 namespace kcpp::service::internal {
 namespace {
@@ -28,7 +29,10 @@ class UnparsableRequestInterceptor final : public grpc::experimental::Intercepto
           " is not a valid protobuf message of the method's request type (truncated, the wrong "
           "message, or a string field that is not valid UTF-8)");
       Log(LogLevel::kInfo, absl::StrCat(method_, " -> INVALID_ARGUMENT: ", message));
-      methods->ModifySendStatus(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message));
+      // The request as a whole is at fault: a field violation with no field.
+      methods->ModifySendStatus(ToGrpcStatus(WithErrorReason(
+          InvalidFieldError("", message, kReasonRequestNotParsable), kReasonRequestNotParsable,
+          {{"method", method_}})));
     }
     methods->Proceed();
   }

@@ -5,10 +5,14 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
+#include "kcpd/internal/api_errors.h"
 #include "kcpd/internal/proto_time.h"
 
 namespace kcpp::service::internal {
@@ -29,8 +33,21 @@ constexpr int kDefaultListenerSessions = 16384;
 // machine's memory; kcptun's largest documented setting is 4 MiB.
 constexpr int64_t kMaxSmuxBuffer = 256 << 20;
 
+// INVALID_ARGUMENT "<field><message>" with a BadRequest field violation
+// (AIP-193). `message` either continues the path (".send_window must be ...")
+// or starts the description (" must be ...", ": ..."); the violation's field
+// is the whole path.
 absl::Status Invalid(absl::string_view field, absl::string_view message) {
-  return absl::InvalidArgumentError(absl::StrCat(field, message));
+  size_t end = 0;
+  if (absl::StartsWith(message, ".")) {
+    end = message.find_first_of(" :");
+    if (end == absl::string_view::npos) end = message.size();
+  }
+  const std::string path = absl::StrCat(field, message.substr(0, end));
+  absl::string_view description = message.substr(end);
+  absl::ConsumePrefix(&description, ":");
+  return WithFieldViolation(absl::InvalidArgumentError(absl::StrCat(field, message)), path,
+                            absl::StripLeadingAsciiWhitespace(description));
 }
 
 // An address is printable ASCII without spaces. SocketAddress::Parse reads
@@ -444,9 +461,10 @@ absl::StatusOr<SessionTuning> SessionTuningFromUpdate(const kcpp::v1::UpdateSess
     if (o.dscp() != 0) paths.push_back("options.dscp");
   }
   if (paths.empty()) {
-    return absl::InvalidArgumentError(
+    const std::string message =
         absl::StrCat("nothing to update: list the fields in update_mask (",
-                     absl::StrJoin(kUpdatable, ", "), ") or set them to non-zero values"));
+                     absl::StrJoin(kUpdatable, ", "), ") or set them to non-zero values");
+    return WithFieldViolation(absl::InvalidArgumentError(message), "update_mask", message);
   }
   SessionTuning t;
   bool mode = false;
@@ -471,9 +489,8 @@ absl::StatusOr<SessionTuning> SessionTuningFromUpdate(const kcpp::v1::UpdateSess
     } else if (path == "options.rate_limit_bytes_per_second") {
       if (o.rate_limit_bytes_per_second() >
           static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("session.options.rate_limit_bytes_per_second is out of range: ",
-                         o.rate_limit_bytes_per_second()));
+        return Invalid("session.options.rate_limit_bytes_per_second",
+                       absl::StrCat(" is out of range: ", o.rate_limit_bytes_per_second()));
       }
       t.rate_limit_bytes_per_second = static_cast<int64_t>(o.rate_limit_bytes_per_second());
     } else if (path == "options.dscp") {
@@ -481,18 +498,22 @@ absl::StatusOr<SessionTuning> SessionTuningFromUpdate(const kcpp::v1::UpdateSess
       KCPP_RETURN_IF_ERROR(DscpFromProto(o.dscp(), "session.options", &dscp));
       t.dscp = dscp;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("update_mask path \"", path,
-                       "\" cannot be updated; updatable paths: ", absl::StrJoin(kUpdatable, ", ")));
+      return WithFieldViolation(
+          absl::InvalidArgumentError(absl::StrCat("update_mask path \"", path,
+                                                  "\" cannot be updated; updatable paths: ",
+                                                  absl::StrJoin(kUpdatable, ", "))),
+          "update_mask.paths",
+          absl::StrCat("\"", path, "\" cannot be updated; updatable paths: ",
+                       absl::StrJoin(kUpdatable, ", ")));
     }
   }
   if (mode || nodelay) {
     // options.nodelay alone means manual knobs.
     const kcpp::v1::Mode m = (nodelay && !mode) ? kcpp::v1::MODE_MANUAL : o.mode();
     if (nodelay && m != kcpp::v1::MODE_MANUAL) {
-      return absl::InvalidArgumentError(
-          "session.options.nodelay can only be updated with mode MODE_MANUAL (or without "
-          "options.mode in the mask)");
+      return Invalid("session.options.nodelay",
+                     " can only be updated with mode MODE_MANUAL (or without options.mode in "
+                     "the mask)");
     }
     KCPP_ASSIGN_OR_RETURN(t.nodelay, NoDelayForMode(m, nodelay, o.nodelay(), "session.options"));
   }

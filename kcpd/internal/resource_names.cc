@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "kcpd/internal/api_errors.h"
 
 namespace kcpp::service::internal {
 namespace {
@@ -37,6 +38,13 @@ std::string Quoted(absl::string_view text) {
   return absl::StrCat("\"", shown, text.size() > 80 ? "...\"" : "\"");
 }
 
+// INVALID_ARGUMENT "<field><message>" (message starts with a space) with
+// a BadRequest naming `field` (AIP-193).
+absl::Status BadName(absl::string_view field, absl::string_view message) {
+  return WithFieldViolation(absl::InvalidArgumentError(absl::StrCat(field, message)), field,
+                            absl::StripLeadingAsciiWhitespace(message), kReasonInvalidResourceName);
+}
+
 }  // namespace
 
 std::string ListenerName(absl::string_view listener_id) {
@@ -57,58 +65,59 @@ absl::Status ValidateListenerId(absl::string_view id, absl::string_view field) {
     if (!(absl::ascii_islower(u) || absl::ascii_isdigit(u) || c == '-')) ok = false;
   }
   if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
+  return BadName(
       field,
-      " must be 1..63 characters of a-z, 0-9 and '-', starting with a letter and not ending "
-      "with '-'; got ",
-      Quoted(id)));
+      absl::StrCat(
+          " must be 1..63 characters of a-z, 0-9 and '-', starting with a letter and not ending "
+          "with '-'; got ",
+          Quoted(id)));
 }
 
 absl::StatusOr<std::string> ParseListenerName(absl::string_view name, absl::string_view field) {
   if (name.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " is required (\"listeners/{listener}\")"));
+    return BadName(field, absl::StrCat(" is required (\"listeners/{listener}\")"));
   }
   if (!absl::StartsWith(name, kListeners)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " must look like \"listeners/{listener}\", got ", Quoted(name)));
+    return BadName(field,
+                   absl::StrCat(" must look like \"listeners/{listener}\", got ", Quoted(name)));
   }
   const absl::string_view id = name.substr(kListeners.size());
   if (!ValidateListenerId(id, "").ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
+    return BadName(
         field,
-        " must look like \"listeners/{listener}\" where the id is 1..63 characters of a-z, 0-9 "
-        "and '-' starting with a letter; got ",
-        Quoted(name)));
+        absl::StrCat(
+            " must look like \"listeners/{listener}\" where the id is 1..63 characters of a-z, 0-9 "
+            "and '-' starting with a letter; got ",
+            Quoted(name)));
   }
   return std::string(id);
 }
 
 absl::StatusOr<uint64_t> ParseSessionName(absl::string_view name, absl::string_view field) {
   if (name.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " is required (\"sessions/{session}\")"));
+    return BadName(field, absl::StrCat(" is required (\"sessions/{session}\")"));
   }
   uint64_t id = 0;
   if (!absl::StartsWith(name, kSessions) ||
       !ParseCanonicalDecimal(name.substr(kSessions.size()), std::numeric_limits<uint64_t>::max(),
                              &id) ||
       id == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " must look like \"sessions/{session}\" with a decimal id >= 1, got ",
-                     Quoted(name)));
+    return BadName(
+        field, absl::StrCat(" must look like \"sessions/{session}\" with a decimal id >= 1, got ",
+                            Quoted(name)));
   }
   return id;
 }
 
 absl::StatusOr<StreamRef> ParseStreamName(absl::string_view name, absl::string_view field) {
   if (name.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " is required (\"sessions/{session}/streams/{stream}\")"));
+    return BadName(field, absl::StrCat(" is required (\"sessions/{session}/streams/{stream}\")"));
   }
   const auto bad = [&] {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, " must look like \"sessions/{session}/streams/{stream}\" with decimal ids, got ",
-        Quoted(name)));
+    return BadName(
+        field, absl::StrCat(
+                   " must look like \"sessions/{session}/streams/{stream}\" with decimal ids, got ",
+                   Quoted(name)));
   };
   if (!absl::StartsWith(name, kSessions)) return bad();
   const absl::string_view rest = name.substr(kSessions.size());
