@@ -26,7 +26,7 @@ namespace {
 absl::Status ShuttingDown() { return absl::UnavailableError("kcpd is shutting down"); }
 
 absl::Status NoSession(uint64_t id) {
-  return absl::NotFoundError(absl::StrCat("no session ", internal::SessionName(id)));
+  return internal::SessionNotFound(id);
 }
 
 bool IsUnspecified(const transport::SocketAddress& a) {
@@ -245,7 +245,7 @@ absl::StatusOr<kcpp::v1::Listener> TransportBackend::GetListener(absl::string_vi
   std::lock_guard<std::mutex> lock(state_.mu);
   auto it = state_.listeners.find(std::string(listener_id));
   if (it == state_.listeners.end()) {
-    return absl::NotFoundError(absl::StrCat("no listener ", internal::ListenerName(listener_id)));
+    return internal::ListenerNotFound(listener_id);
   }
   return state_.ListenerProto(it->second);
 }
@@ -265,7 +265,7 @@ absl::Status TransportBackend::DeleteListener(absl::string_view listener_id, boo
     if (state_.shut_down) return ShuttingDown();
     auto it = state_.listeners.find(std::string(listener_id));
     if (it == state_.listeners.end()) {
-      return absl::NotFoundError(absl::StrCat("no listener ", internal::ListenerName(listener_id)));
+      return internal::ListenerNotFound(listener_id);
     }
     listener = std::move(it->second.listener);
     state_.listeners.erase(it);
@@ -431,7 +431,7 @@ absl::Status TransportBackend::CloseStream(StreamRef ref, absl::string_view reas
     if (state_.shut_down) return ShuttingDown();
     record = state_.FindSession(ref.session_id);
     if (record == nullptr || record->streams.count(ref.stream_id) == 0) {
-      return absl::NotFoundError(absl::StrCat("no stream ", internal::StreamName(ref)));
+      return internal::StreamNotFound(ref);
     }
   }
   IoThread* io = io_[record->io].get();
@@ -449,10 +449,10 @@ absl::Status TransportBackend::AttachStream(StreamRef ref, UniqueFd connection) 
     if (state_.shut_down) return ShuttingDown();
     record = state_.FindSession(ref.session_id);
     if (record == nullptr || record->streams.count(ref.stream_id) == 0) {
-      return absl::NotFoundError(absl::StrCat("no stream ", internal::StreamName(ref)));
+      return internal::StreamNotFound(ref);
     }
   }
-  absl::Status status = absl::NotFoundError(absl::StrCat("no stream ", internal::StreamName(ref)));
+  absl::Status status = internal::StreamNotFound(ref);
   RunOn(record->io, [&] {
     IoThread& io = *io_[record->io];
     auto it = io.actors.find(ref.session_id);

@@ -171,7 +171,8 @@ TEST_F(ApiErrorsTest, NotFoundAndShutdownCarryAReason) {
     const grpc::Status s = stub_->GetSession(&context, request, &session);
     ASSERT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
     const Details d = Parse(s);
-    EXPECT_FALSE(d.infos[0].reason().empty());
+    EXPECT_EQ(d.infos[0].reason(), "SESSION_NOT_FOUND");
+    EXPECT_EQ(d.infos[0].metadata().at("name"), "sessions/77");
     EXPECT_TRUE(d.bad_requests.empty());
   }
   plane_.BeginShutdown();

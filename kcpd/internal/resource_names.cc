@@ -57,6 +57,24 @@ std::string StreamName(StreamRef stream) {
   return absl::StrCat(kSessions, stream.session_id, kStreams, stream.stream_id);
 }
 
+absl::Status SessionNotFound(uint64_t session_id) {
+  const std::string name = SessionName(session_id);
+  return WithErrorReason(absl::NotFoundError(absl::StrCat("no session ", name)),
+                         kReasonSessionNotFound, {{"name", name}});
+}
+
+absl::Status ListenerNotFound(absl::string_view listener_id) {
+  const std::string name = ListenerName(listener_id);
+  return WithErrorReason(absl::NotFoundError(absl::StrCat("no listener ", name)),
+                         kReasonListenerNotFound, {{"name", name}});
+}
+
+absl::Status StreamNotFound(StreamRef stream) {
+  const std::string name = StreamName(stream);
+  return WithErrorReason(absl::NotFoundError(absl::StrCat("no stream ", name)),
+                         kReasonStreamNotFound, {{"name", name}});
+}
+
 absl::Status ValidateListenerId(absl::string_view id, absl::string_view field) {
   bool ok = !id.empty() && id.size() <= 63 &&
             absl::ascii_islower(static_cast<unsigned char>(id[0])) && id.back() != '-';

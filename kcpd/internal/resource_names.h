@@ -24,6 +24,13 @@ std::string ListenerName(absl::string_view listener_id);
 std::string SessionName(uint64_t session_id);
 std::string StreamName(StreamRef stream);
 
+// NOT_FOUND "no session sessions/7" (and so on) with ErrorInfo reason
+// SESSION_NOT_FOUND / LISTENER_NOT_FOUND / STREAM_NOT_FOUND and the name in
+// its metadata (kcpd/internal/api_errors.h), for every backend alike.
+absl::Status SessionNotFound(uint64_t session_id);
+absl::Status ListenerNotFound(absl::string_view listener_id);
+absl::Status StreamNotFound(StreamRef stream);
+
 // OK if `id` is a valid listener id; `field` names the request field.
 absl::Status ValidateListenerId(absl::string_view id, absl::string_view field);
 

@@ -196,7 +196,7 @@ absl::StatusOr<kcpp::v1::Listener> FakeBackend::GetListener(absl::string_view li
   std::lock_guard<std::mutex> lock(mu_);
   auto it = listeners_.find(std::string(listener_id));
   if (it == listeners_.end()) {
-    return absl::NotFoundError(absl::StrCat("no listener ", internal::ListenerName(listener_id)));
+    return internal::ListenerNotFound(listener_id);
   }
   return ListenerProto(it->second);
 }
@@ -213,7 +213,7 @@ absl::Status FakeBackend::DeleteListener(absl::string_view listener_id, bool clo
   if (shut_down_) return Unavailable();
   auto it = listeners_.find(std::string(listener_id));
   if (it == listeners_.end()) {
-    return absl::NotFoundError(absl::StrCat("no listener ", internal::ListenerName(listener_id)));
+    return internal::ListenerNotFound(listener_id);
   }
   listeners_.erase(it);
   if (close_sessions) {
@@ -288,7 +288,7 @@ absl::StatusOr<kcpp::v1::Stream> FakeBackend::OpenStream(uint64_t session_id) {
   if (shut_down_) return Unavailable();
   Session* s = FindSession(session_id);
   if (s == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no session ", internal::SessionName(session_id)));
+    return internal::SessionNotFound(session_id);
   }
   if (s->config.framing != Framing::kSmux) {
     return absl::FailedPreconditionError(
@@ -308,7 +308,7 @@ absl::StatusOr<kcpp::v1::Session> FakeBackend::GetSession(uint64_t session_id, b
   std::lock_guard<std::mutex> lock(mu_);
   Session* s = FindSession(session_id);
   if (s == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no session ", internal::SessionName(session_id)));
+    return internal::SessionNotFound(session_id);
   }
   return SessionProto(*s, with_streams);
 }
@@ -334,7 +334,7 @@ absl::StatusOr<kcpp::v1::Session> FakeBackend::TuneSession(uint64_t session_id,
   if (shut_down_) return Unavailable();
   Session* s = FindSession(session_id);
   if (s == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no session ", internal::SessionName(session_id)));
+    return internal::SessionNotFound(session_id);
   }
   if (tuning.dscp.has_value() && !s->listener_id.empty()) {
     return absl::FailedPreconditionError(
@@ -348,7 +348,7 @@ absl::Status FakeBackend::CloseSession(uint64_t session_id) {
   std::lock_guard<std::mutex> lock(mu_);
   if (shut_down_) return Unavailable();
   if (FindSession(session_id) == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no session ", internal::SessionName(session_id)));
+    return internal::SessionNotFound(session_id);
   }
   EndSession(session_id, "closed by CloseSession", /*peer_dead=*/false, /*propagate=*/true);
   Wake();
@@ -360,7 +360,7 @@ absl::Status FakeBackend::CloseStream(StreamRef ref, absl::string_view reason) {
   if (shut_down_) return Unavailable();
   Session* s = FindSession(ref.session_id);
   if (s == nullptr || s->streams.count(ref.stream_id) == 0) {
-    return absl::NotFoundError(absl::StrCat("no stream ", internal::StreamName(ref)));
+    return internal::StreamNotFound(ref);
   }
   EndStream(*s, ref.stream_id, reason, /*propagate=*/true);
   Wake();
@@ -434,7 +434,7 @@ absl::Status FakeBackend::AttachStream(StreamRef ref, UniqueFd connection) {
   if (shut_down_) return Unavailable();
   Session* s = FindSession(ref.session_id);
   if (s == nullptr || s->streams.count(ref.stream_id) == 0) {
-    return absl::NotFoundError(absl::StrCat("no stream ", internal::StreamName(ref)));
+    return internal::StreamNotFound(ref);
   }
   Stream& st = s->streams[ref.stream_id];
   if (st.app.valid()) {
