@@ -64,17 +64,18 @@ class SessionEventSink {
   virtual ~SessionEventSink() = default;
 
   // One event (kcpd.proto SessionEvent): SESSION_ACCEPTED, SESSION_DIALED,
-  // SESSION_CLOSED, SESSION_PEER_DEAD, STREAM_ACCEPTED or STREAM_CLOSED, with
-  // `session` (basic view) and, for stream events, `stream` filled; `time`
-  // and `reason` as the proto says. Never STATS (the control plane samples).
+  // SESSION_CLOSED, SESSION_CLOSED_BY_PEER, SESSION_PEER_DEAD,
+  // STREAM_ACCEPTED or STREAM_CLOSED, with `session` (basic view) and, for
+  // stream events, `stream` filled; `time` and `reason` as the proto says.
+  // Never STATS (the control plane samples).
   //
   // Backend promises: the events of one session are delivered in the order
   // they happened, one call at a time; a session's STREAM_ACCEPTED events
   // follow its SESSION_ACCEPTED; every stream that was announced (by
   // STREAM_ACCEPTED, or returned by Dial/OpenStream) ends with exactly one
-  // STREAM_CLOSED; every session ends with exactly one SESSION_CLOSED or
-  // SESSION_PEER_DEAD, after the STREAM_CLOSED of its streams. No event
-  // after Shutdown() returns.
+  // STREAM_CLOSED; every session ends with exactly one SESSION_CLOSED,
+  // SESSION_CLOSED_BY_PEER or SESSION_PEER_DEAD, after the STREAM_CLOSED of
+  // its streams. No event after Shutdown() returns.
   //
   // Sink promises: never blocks and never calls back into the backend from
   // OnEvent, so a backend may call it while holding its own locks.

@@ -23,8 +23,12 @@
 //
 // How sessions end and what is reported (SessionEventSink):
 //   CloseSession / listener deleted   SESSION_CLOSED with that reason, after
-//                                     smux flushed and KCP acknowledged (or
-//                                     close_linger passed)
+//                                     smux flushed (its close notice last)
+//                                     and KCP acknowledged (or close_linger
+//                                     passed)
+//   the peer kcpd closed (its smux    SESSION_CLOSED_BY_PEER "closed by the
+//   close notice)                     peer", once the applications got what
+//                                     arrived (drained as for Shutdown)
 //   smux keepalive timeout            SESSION_PEER_DEAD ("smux keepalive: no
 //                                     frame from the peer in ... ms")
 //   KCP dead link                     SESSION_PEER_DEAD ("dead link: ...")
