@@ -18,10 +18,6 @@ std::string Time(const google::protobuf::Timestamp& t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", TimeFromProto(t), absl::LocalTimeZone());
 }
 
-std::string Duration(const google::protobuf::Duration& d) {
-  return absl::FormatDuration(absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos()));
-}
-
 std::string Framing(const kcpp::v1::SessionOptions& o) {
   if (o.framing() == kcpp::v1::FRAMING_RAW) {
     return o.stream_mode() ? "raw" : "raw/messages";
@@ -127,6 +123,27 @@ std::string HumanBytes(uint64_t bytes) {
   return absl::StrFormat("%.1f %s", v, kUnits[unit]);
 }
 
+std::string HumanDuration(absl::Duration d) {
+  if (d < absl::ZeroDuration()) return absl::StrCat("-", HumanDuration(-d));
+  if (d < absl::Seconds(1)) return absl::StrCat(absl::ToInt64Milliseconds(d), "ms");
+  // Two units at most, the smaller one truncated: an operator reads "3m12s"
+  // or "2d5h", not nanoseconds.
+  const int64_t s = absl::ToInt64Seconds(d);
+  if (s < 60) return absl::StrCat(s, "s");
+  if (s < 3600) return absl::StrCat(s / 60, "m", s % 60, "s");
+  if (s < 86400) return absl::StrCat(s / 3600, "h", s % 3600 / 60, "m");
+  return absl::StrCat(s / 86400, "d", s % 86400 / 3600, "h");
+}
+
+std::string SessionsDescriptions(const std::vector<kcpp::v1::Session>& sessions) {
+  std::string out;
+  for (const auto& s : sessions) {
+    if (!out.empty()) out += "\n";
+    out += DescribeSession(s);
+  }
+  return out;
+}
+
 std::string ListenersTable(const std::vector<kcpp::v1::Listener>& listeners) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& l : listeners) {
@@ -204,12 +221,13 @@ std::string DescribeStats(const kcpp::v1::Stats& s) {
   const auto& c = s.counters();
   return absl::StrCat(
       "version:     ", s.version(), " (backend ", s.backend(), ", ", s.event_loops(),
-      " event loops)\nuptime:      ", Duration(s.uptime()), "\nlisteners:   ", s.listeners(),
-      "\nsessions:    ", s.active_sessions(), " active (", s.sessions_dialed(), " dialled, ",
-      s.sessions_accepted(), " accepted, ", s.sessions_closed(), " closed, ", s.peers_dead(),
-      " peers dead)\nstreams:     ", s.active_streams(), " active\nattachments: ", s.attachments(),
-      " accepted, ", s.attachments_refused(), " refused\nwatchers:    ", s.watchers(),
-      "\nrefused:     ", s.control_connections_refused(),
+      " event loops)\nuptime:      ",
+      HumanDuration(absl::Seconds(s.uptime().seconds()) + absl::Nanoseconds(s.uptime().nanos())),
+      "\nlisteners:   ", s.listeners(), "\nsessions:    ", s.active_sessions(), " active (",
+      s.sessions_dialed(), " dialled, ", s.sessions_accepted(), " accepted, ", s.sessions_closed(),
+      " closed, ", s.peers_dead(), " peers dead)\nstreams:     ", s.active_streams(),
+      " active\nattachments: ", s.attachments(), " accepted, ", s.attachments_refused(),
+      " refused\nwatchers:    ", s.watchers(), "\nrefused:     ", s.control_connections_refused(),
       " control connections (uid not allowed)\nbytes:       ", HumanBytes(c.bytes_sent()),
       " sent, ", HumanBytes(c.bytes_received()), " received\npackets:     ", c.packets_sent(),
       " sent, ", c.packets_received(), " received, ", c.retransmitted_segments(),

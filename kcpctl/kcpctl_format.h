@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "proto/kcpp/v1/kcpd.pb.h"
 
 namespace kcpp::service::internal {
@@ -35,6 +36,9 @@ std::string FormatTable(const std::vector<std::string>& header,
 
 std::string ListenersTable(const std::vector<kcpp::v1::Listener>& listeners);
 std::string SessionsTable(const std::vector<kcpp::v1::Session>& sessions);
+// `sessions list --full`: each session described in full (DescribeSession,
+// with its streams), a blank line between them.
+std::string SessionsDescriptions(const std::vector<kcpp::v1::Session>& sessions);
 std::string DescribeListener(const kcpp::v1::Listener& listener);
 std::string DescribeSession(const kcpp::v1::Session& session);
 // With its attachment (if any): where to connect and what to send.
@@ -46,6 +50,9 @@ std::string EventLine(const kcpp::v1::SessionEvent& event);
 // Protobuf JSON with the .proto field names and every field present (so
 // scripts see zeros), pretty-printed unless `one_line`.
 std::string ToJson(const google::protobuf::Message& message, bool one_line);
+
+// "850ms", "12s", "3m12s", "2h5m", "3d4h": two units at most, truncated.
+std::string HumanDuration(absl::Duration d);
 
 // "1.5 MiB", "312 B".
 std::string HumanBytes(uint64_t bytes);

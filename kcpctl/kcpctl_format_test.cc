@@ -50,6 +50,33 @@ TEST(KcpctlFormat, StatsShowBusyPollingAndPools) {
       << text;
 }
 
+TEST(KcpctlFormat, UptimeIsRoundedForHumans) {
+  kcpp::v1::Stats s;
+  s.mutable_uptime()->set_seconds(12);
+  s.mutable_uptime()->set_nanos(271572713);
+  const std::string text = DescribeStats(s);
+  EXPECT_NE(text.find("uptime:      12s\n"), std::string::npos) << text;
+  EXPECT_EQ(HumanDuration(absl::Milliseconds(850)), "850ms");
+  EXPECT_EQ(HumanDuration(absl::Seconds(192) + absl::Milliseconds(999)), "3m12s");
+  EXPECT_EQ(HumanDuration(absl::Hours(2) + absl::Minutes(5) + absl::Seconds(59)), "2h5m");
+  EXPECT_EQ(HumanDuration(absl::Hours(24 * 3 + 4) + absl::Minutes(59)), "3d4h");
+}
+
+TEST(KcpctlFormat, FullSessionListDescribesEachSessionWithItsStreams) {
+  kcpp::v1::Session a;
+  a.set_name("sessions/1");
+  a.set_rto_ms(200);
+  a.add_streams()->set_name("sessions/1/streams/3");
+  kcpp::v1::Session b;
+  b.set_name("sessions/2");
+  const std::string text = SessionsDescriptions({a, b});
+  EXPECT_NE(text.find("name:      sessions/1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("rto 200 ms"), std::string::npos) << text;
+  EXPECT_NE(text.find("stream:    sessions/1/streams/3"), std::string::npos) << text;
+  EXPECT_NE(text.find("\n\nname:      sessions/2\n"), std::string::npos) << text;
+  EXPECT_NE(text, SessionsTable({a, b}));
+}
+
 TEST(KcpctlFormat, ExitCodes) {
   EXPECT_EQ(ExitCodeFor(absl::StatusCode::kOk), 0);
   EXPECT_EQ(ExitCodeFor(absl::StatusCode::kNotFound), 2);

@@ -502,7 +502,11 @@ int Client::Sessions(const std::vector<std::string>& w, const CliArgs& a) {
       for (auto& x : *page.mutable_sessions()) *all.add_sessions() = std::move(x);
       request.set_page_token(page.next_page_token());
     } while (!request.page_token().empty());
-    return Print(all, internal::SessionsTable({all.sessions().begin(), all.sessions().end()}));
+    const std::vector<kcpp::v1::Session> sessions(all.sessions().begin(), all.sessions().end());
+    // --full: what `sessions get` says of each (options, counters, streams),
+    // which the table has no room for.
+    return Print(all, a.Has("full") ? internal::SessionsDescriptions(sessions)
+                                    : internal::SessionsTable(sessions));
   }
   if (verb == "get" && w.size() == 3) {
     kcpp::v1::GetSessionRequest request;
