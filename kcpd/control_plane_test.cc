@@ -356,7 +356,7 @@ TEST_F(ControlPlaneTest, SessionsListUpdateOpenClose) {
   get.set_name("sessions/1");
   kcpp::v1::Session s;
   EXPECT_EQ(plane_.GetSession(get, &s).code(), absl::StatusCode::kNotFound);
-  get.set_name("sessions/2");  // its peer went with it (PEER_DEAD in the fake)
+  get.set_name("sessions/2");  // its peer went with it (SESSION_CLOSED_BY_PEER)
   EXPECT_EQ(plane_.GetSession(get, &s).code(), absl::StatusCode::kNotFound);
   get.set_name("session/3");
   EXPECT_EQ(plane_.GetSession(get, &s).code(), absl::StatusCode::kInvalidArgument);

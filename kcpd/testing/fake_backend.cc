@@ -119,10 +119,11 @@ void FakeBackend::Emit(SessionEvent::Type type, const Session& s, const Stream* 
   SessionEvent e;
   e.set_type(type);
   *e.mutable_session() = SessionProto(s, /*with_streams=*/false);
-  if (type == SessionEvent::SESSION_CLOSED || type == SessionEvent::SESSION_PEER_DEAD) {
-    e.mutable_session()->set_state(type == SessionEvent::SESSION_CLOSED
-                                       ? kcpp::v1::Session::CLOSED
-                                       : kcpp::v1::Session::PEER_DEAD);
+  if (type == SessionEvent::SESSION_CLOSED || type == SessionEvent::SESSION_CLOSED_BY_PEER ||
+      type == SessionEvent::SESSION_PEER_DEAD) {
+    e.mutable_session()->set_state(type == SessionEvent::SESSION_PEER_DEAD
+                                       ? kcpp::v1::Session::PEER_DEAD
+                                       : kcpp::v1::Session::CLOSED);
   }
   if (st != nullptr) {
     *e.mutable_stream() = StreamProto(s, *st);
@@ -222,7 +223,7 @@ absl::Status FakeBackend::DeleteListener(absl::string_view listener_id, bool clo
       if (s.listener_id == listener_id) ids.push_back(id);
     }
     for (uint64_t id : ids) {
-      EndSession(id, "its listener was deleted", /*peer_dead=*/false, /*propagate=*/true);
+      EndSession(id, "its listener was deleted", SessionEvent::SESSION_CLOSED, /*propagate=*/true);
     }
   }
   Wake();
@@ -350,7 +351,8 @@ absl::Status FakeBackend::CloseSession(uint64_t session_id) {
   if (FindSession(session_id) == nullptr) {
     return internal::SessionNotFound(session_id);
   }
-  EndSession(session_id, "closed by CloseSession", /*peer_dead=*/false, /*propagate=*/true);
+  EndSession(session_id, "closed by CloseSession", SessionEvent::SESSION_CLOSED,
+             /*propagate=*/true);
   Wake();
   return absl::OkStatus();
 }
@@ -400,11 +402,13 @@ void FakeBackend::EndStream(Session& s, uint32_t id, absl::string_view reason, b
   }
   // A raw session is its one stream (unless the session is ending anyway).
   if (raw && !s.ending) {
-    EndSession(session_id, reason, /*peer_dead=*/!propagate, /*propagate=*/propagate);
+    EndSession(session_id, reason,
+               propagate ? SessionEvent::SESSION_CLOSED : SessionEvent::SESSION_PEER_DEAD,
+               /*propagate=*/propagate);
   }
 }
 
-void FakeBackend::EndSession(uint64_t id, absl::string_view reason, bool peer_dead,
+void FakeBackend::EndSession(uint64_t id, absl::string_view reason, SessionEvent::Type end,
                              bool propagate) {
   Session* s = FindSession(id);
   if (s == nullptr) return;
@@ -414,16 +418,22 @@ void FakeBackend::EndSession(uint64_t id, absl::string_view reason, bool peer_de
   std::vector<uint32_t> ids;
   for (const auto& [sid, st] : s->streams) ids.push_back(sid);
   for (uint32_t sid : ids) EndStream(*s, sid, reason, propagate);
-  Emit(peer_dead ? SessionEvent::SESSION_PEER_DEAD : SessionEvent::SESSION_CLOSED, *s, nullptr,
-       reason);
+  Emit(end, *s, nullptr, reason);
   totals_.set_sessions_closed(totals_.sessions_closed() + 1);
-  if (peer_dead) totals_.set_peers_dead(totals_.peers_dead() + 1);
+  if (end == SessionEvent::SESSION_PEER_DEAD) totals_.set_peers_dead(totals_.peers_dead() + 1);
   const uint64_t peer = s->peer;
   sessions_.erase(id);
   if (Session* p = FindSession(peer)) p->peer = 0;
-  if (propagate && peer != 0) {
-    EndSession(peer, "the peer session closed (fake backend: reported at once)",
-               /*peer_dead=*/true, /*propagate=*/false);
+  if (Session* p = FindSession(peer); propagate && p != nullptr) {
+    // As the transport backend: a smux peer hears of the close (kcpd's
+    // close notice), a raw one finds its peer dead (reported at once here).
+    if (p->config.framing == Framing::kSmux) {
+      EndSession(peer, "closed by the peer", SessionEvent::SESSION_CLOSED_BY_PEER,
+                 /*propagate=*/false);
+    } else {
+      EndSession(peer, "the peer session closed (fake backend: reported at once)",
+                 SessionEvent::SESSION_PEER_DEAD, /*propagate=*/false);
+    }
   }
 }
 
@@ -583,7 +593,7 @@ void FakeBackend::Shutdown(absl::Time /*deadline*/) {
   std::lock_guard<std::mutex> lock(mu_);
   listeners_.clear();
   while (!sessions_.empty()) {
-    EndSession(sessions_.begin()->first, "kcpd is shutting down", /*peer_dead=*/false,
+    EndSession(sessions_.begin()->first, "kcpd is shutting down", SessionEvent::SESSION_CLOSED,
                /*propagate=*/false);
   }
 }

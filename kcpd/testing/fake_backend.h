@@ -116,7 +116,9 @@ class FakeBackend final : public SessionBackend {
   // Ends one stream: its app connection is closed, the peer app reads EOF.
   void EndStream(Session& s, uint32_t id, absl::string_view reason, bool propagate);
   // Ends a session with SESSION_CLOSED (or SESSION_PEER_DEAD when `peer_dead`).
-  void EndSession(uint64_t id, absl::string_view reason, bool peer_dead, bool propagate);
+  // `end`: SESSION_CLOSED, SESSION_CLOSED_BY_PEER or SESSION_PEER_DEAD.
+  void EndSession(uint64_t id, absl::string_view reason, kcpp::v1::SessionEvent::Type end,
+                  bool propagate);
   void Wake();
   void PumpLoop();
   // Moves what it can, without blocking, from this stream's application to

@@ -194,8 +194,11 @@ TEST_F(FakeBackendTest, CloseSessionClosesStreamsThenSessionOnBothSides) {
     if (e.type() == SessionEvent::SESSION_CLOSED && e.session().name() == "sessions/1")
       session1 = i;
     if (e.type() == SessionEvent::STREAM_CLOSED && e.session().name() == "sessions/2") stream2 = i;
-    if (e.type() == SessionEvent::SESSION_PEER_DEAD && e.session().name() == "sessions/2") {
+    // The far side hears of the close, as from a real kcpd (close notice).
+    if (e.type() == SessionEvent::SESSION_CLOSED_BY_PEER && e.session().name() == "sessions/2") {
       session2 = i;
+      EXPECT_EQ(e.reason(), "closed by the peer");
+      EXPECT_EQ(e.session().state(), kcpp::v1::Session::CLOSED);
     }
   }
   EXPECT_GE(stream1, 0);
