@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/errno_status.h"
 #include "base/log.h"
+#include "mux/stream_pump.h"
 
 namespace kcpp::service::internal {
 namespace {
@@ -78,11 +79,50 @@ class SessionActor::RawDoorbell : public std::enable_shared_from_this<RawDoorbel
 
 // ---- One application stream ------------------------------------------------
 
-struct SessionActor::AppStream final : transport::EventLoop::FdHandler {
+struct SessionActor::AppStream final : transport::EventLoop::FdHandler, StreamPump::Owner {
   AppStream(SessionActor* a, uint32_t i, std::shared_ptr<StreamCounters> c)
       : actor(a), id(i), counters(std::move(c)) {}
   void OnReadable() override { actor->OnAppReadable(*this); }
   void OnWritable() override { actor->OnAppWritable(*this); }
+
+  // StreamPump::Owner (smux streams).
+  absl::Status SetSocketInterest(SocketInterest interest) override {
+    transport::EventLoop* loop = actor->io_->loop;
+    if (!interest.watch) {
+      if (watching) loop->UnwatchFd(fd.get());
+      watching = false;
+      return absl::OkStatus();
+    }
+    if (!watching) {
+      if (absl::Status s = loop->WatchFd(fd.get(), this, interest.write); !s.ok()) return s;
+      watching = true;
+      if (interest.read) return absl::OkStatus();
+    }
+    return loop->SetInterest(fd.get(), this, interest.read, interest.write);
+  }
+  void OnBytesMoved(size_t to_stream, size_t to_socket) override {
+    if (to_stream > 0) counters->sent.fetch_add(to_stream, std::memory_order_relaxed);
+    if (to_socket > 0) counters->received.fetch_add(to_socket, std::memory_order_relaxed);
+  }
+  void OnHalfClosed() override {
+    if (fd.valid()) actor->SetState(*this, kcpp::v1::Stream::HALF_CLOSED);
+  }
+  void OnPumpEnded(PumpEnd end, const absl::Status& why) override {
+    // The pump closed the stream on the link already (FIN to the peer).
+    std::string reason;
+    switch (end) {
+      case PumpEnd::kSocketClosed:
+        reason = "the application closed its connection";
+        break;
+      case PumpEnd::kSocketFailed:
+        reason = absl::StrCat("the application's connection failed: ", why.message());
+        break;
+      case PumpEnd::kStreamFailed:
+        reason = std::string(why.message());
+        break;
+    }
+    actor->EndStream(*this, reason, /*tell_link=*/false);
+  }
 
   SessionActor* const actor;
   const uint32_t id;
@@ -92,12 +132,10 @@ struct SessionActor::AppStream final : transport::EventLoop::FdHandler {
   bool watching = false;
   bool want_read = false;  // the interest currently set
   bool want_write = false;
-  bool app_eof = false;        // the application ended its side (or we stopped reading it)
-  bool fin_sent = false;       // smux: our FIN is queued
-  bool fin_pending = false;    // smux: the peer's FIN arrived
-  bool fin_delivered = false;  // shutdown(SHUT_WR) done
-  bool link_full = false;      // smux: the stream took nothing last time
-  bool held_expected = false;  // smux: the link is about to hold bytes for us
+  // smux: moves the bytes both ways (mux/stream_pump.h); the rest of these
+  // fields are the raw pumps'.
+  std::unique_ptr<StreamPump> pump;
+  bool app_eof = false;  // raw: the application ended its side (or we stopped reading it)
   // The application closed its connection while kcpd was not reading it
   // (back-pressure): no longer watched; what it wrote before is still read
   // as the session takes it, then the stream ends.
@@ -186,6 +224,9 @@ SessionActor::AppStream& SessionActor::AddStream(uint32_t id, bool accepted) {
   r.create_time = absl::Now();
   auto stream = std::make_unique<AppStream>(this, id, r.counters);
   AppStream& s = *stream;
+  if (link_ != nullptr) {
+    s.pump = std::make_unique<StreamPump>(link_.get(), id, &s, absl::MakeSpan(io_->scratch));
+  }
   streams_[id] = std::move(stream);
   std::lock_guard<std::mutex> lock(state_->mu);
   StreamRecord& stored = record_->streams[id] = std::move(r);
@@ -233,16 +274,18 @@ absl::Status SessionActor::Attach(uint32_t id, UniqueFd connection) {
   s->seqpacket = type == SOCK_SEQPACKET;
   if (max_message_ > 0) MessageBuffer();  // grown here, not on the data path
   s->fd = std::move(connection);
+  if (link_ != nullptr) {
+    SetState(*s, s->pump->socket_eof() || s->pump->fin_received() ? kcpp::v1::Stream::HALF_CLOSED
+                                                                  : kcpp::v1::Stream::ATTACHED);
+    // What arrived before the application did, and a FIN; then both ways.
+    s->pump->Start(s->fd.get());
+    return absl::OkStatus();
+  }
   if (absl::Status w = io_->loop->WatchFd(s->fd.get(), s); !w.ok()) return w;
   s->watching = true;
   s->want_read = true;
-  SetState(*s, s->fin_sent || s->fin_pending ? kcpp::v1::Stream::HALF_CLOSED
-                                             : kcpp::v1::Stream::ATTACHED);
-  if (link_ != nullptr) {
-    SmuxToApp(*s);  // what arrived before the application did, and a FIN
-  } else {
-    RawToApp(*s);  // reading the session starts now
-  }
+  SetState(*s, kcpp::v1::Stream::ATTACHED);
+  RawToApp(*s);  // reading the session starts now
   if (Find(id) != nullptr) UpdateInterest(*s);
   return absl::OkStatus();
 }
@@ -270,7 +313,7 @@ void SessionActor::Close(const std::string& reason) {
     // The applications get what is here already, as far as their sockets
     // take it now; then their connections close.
     if (link_ != nullptr) {
-      SmuxToApp(*s);
+      s->pump->FlushToSocket();
     } else {
       RawToApp(*s);
     }
@@ -304,11 +347,11 @@ void SessionActor::Drain(const std::string& reason) {
     }
     // (The peer closed: an application may still attach, until its token
     // expires, and get what the link holds and end-of-file.)
-    s->app_eof = true;  // no more reading: what was read is all there is
-    if (link_ != nullptr && !s->fin_sent) {
-      s->fin_sent = true;
-      link_->CloseWrite(id).IgnoreError();
+    if (link_ != nullptr) {
+      s->pump->StopReading();  // what was read is all there is: FIN after it
+      continue;
     }
+    s->app_eof = true;  // no more reading: what was read is all there is
     if (s->fd.valid()) {
       SetState(*s, kcpp::v1::Stream::HALF_CLOSED);
       UpdateInterest(*s);
@@ -356,6 +399,7 @@ void SessionActor::Finish(const absl::Status& why) {
   // it after the session left its loop).
   absl::StatusOr<transport::SessionInfo> info = session_->GetInfo();
   for (auto& [id, s] : streams_) {
+    if (s->pump != nullptr) s->pump->Stop();
     if (s->watching) io_->loop->UnwatchFd(s->fd.get());
     s->watching = false;
   }
@@ -374,22 +418,10 @@ void SessionActor::Finish(const absl::Status& why) {
 // ---- Application side --------------------------------------------------------
 
 void SessionActor::UpdateInterest(AppStream& s) {
-  if (!s.fd.valid() || !s.watching) return;
-  bool read = !s.app_eof && !closing_;
-  bool write;
-  if (link_ != nullptr) {
-    read = read && !s.link_full;
-    write = s.held_expected || link_->buffered(s.id) > 0;
-    if (s.app_eof && s.fin_delivered && !write) {
-      // Both directions are done on this socket; smux ends the stream.
-      io_->loop->UnwatchFd(s.fd.get());
-      s.watching = false;
-      return;
-    }
-  } else {
-    read = read && raw_to_session_.empty() && !raw_has_message_;
-    write = !s.to_app.empty() || s.has_message_to_app;
-  }
+  // Raw streams (a smux stream's pump sets its own).
+  if (!s.fd.valid() || !s.watching || link_ != nullptr) return;
+  const bool read = !s.app_eof && !closing_ && raw_to_session_.empty() && !raw_has_message_;
+  const bool write = !s.to_app.empty() || s.has_message_to_app;
   if (read == s.want_read && write == s.want_write) return;
   s.want_read = read;
   s.want_write = write;
@@ -399,6 +431,10 @@ void SessionActor::UpdateInterest(AppStream& s) {
 
 void SessionActor::OnAppReadable(AppStream& s) {
   if (!s.fd.valid() || finished_) return;
+  if (link_ != nullptr) {
+    s.pump->OnSocketReadable();
+    return;
+  }
   if (!s.want_read) {
     // No interest in reading: this is a hang-up or an error.
     if (!HungUp(s.fd.get())) return;
@@ -414,17 +450,13 @@ void SessionActor::OnAppReadable(AppStream& s) {
     s.watching = false;
     return;
   }
-  if (link_ != nullptr) {
-    SmuxFromApp(s);
-  } else {
-    RawFromApp(s);
-  }
+  RawFromApp(s);
 }
 
 void SessionActor::OnAppWritable(AppStream& s) {
   if (!s.fd.valid() || finished_) return;
   if (link_ != nullptr) {
-    SmuxToApp(s);
+    s.pump->OnSocketWritable();
   } else {
     RawToApp(s);
   }
@@ -432,6 +464,7 @@ void SessionActor::OnAppWritable(AppStream& s) {
 
 void SessionActor::EndStream(AppStream& s, const std::string& reason, bool tell_link) {
   const uint32_t id = s.id;
+  if (s.pump != nullptr) s.pump->Stop();  // no more I/O or callbacks
   if (link_ != nullptr && tell_link) link_->CloseStream(id).IgnoreError();
   if (s.watching) io_->loop->UnwatchFd(s.fd.get());
   s.watching = false;
@@ -451,76 +484,7 @@ void SessionActor::EndStream(AppStream& s, const std::string& reason, bool tell_
   }
 }
 
-// ---- smux pumps ----------------------------------------------------------------
-
-void SessionActor::SmuxFromApp(AppStream& s) {
-  for (int i = 0; s.hung_up || i < kReadsPerEvent; ++i) {
-    const size_t room = link_->WritableBytes(s.id);
-    if (room == 0) {
-      s.link_full = true;  // OnStreamWritable resumes
-      UpdateInterest(s);
-      return;
-    }
-    const size_t want = std::min(room, io_->scratch.size());
-    const ssize_t n = ::recv(s.fd.get(), io_->scratch.data(), want, MSG_DONTWAIT);
-    if (n > 0) {
-      absl::StatusOr<size_t> w =
-          link_->Write(s.id, absl::MakeConstSpan(io_->scratch.data(), static_cast<size_t>(n)));
-      if (!w.ok() || *w != static_cast<size_t>(n)) {
-        EndStream(s,
-                  absl::StrCat("the stream refused bytes it had room for: ",
-                               w.ok() ? absl::StrCat(*w, " of ", n) : w.status().ToString()),
-                  true);
-        return;
-      }
-      s.counters->sent.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
-      continue;
-    }
-    if (n == 0) {  // end-of-file
-      s.app_eof = true;
-      if (HungUp(s.fd.get())) {
-        EndStream(s, "the application closed its connection", true);
-        return;
-      }
-      if (!s.fin_sent) {
-        s.fin_sent = true;
-        link_->CloseWrite(s.id).IgnoreError();  // FIN after the bytes written
-      }
-      SetState(s, kcpp::v1::Stream::HALF_CLOSED);
-      UpdateInterest(s);
-      return;
-    }
-    if (errno == EINTR) continue;
-    if (WouldBlock(errno)) return;
-    EndStream(s, ErrnoStatus("the application's connection failed").ToString(), true);
-    return;
-  }
-}
-
-void SessionActor::SmuxToApp(AppStream& s) {
-  if (!s.fd.valid()) return;
-  s.held_expected = false;
-  while (true) {
-    const absl::Span<const uint8_t> front = link_->Peek(s.id);
-    if (front.empty()) break;
-    const ssize_t n = ::send(s.fd.get(), front.data(), front.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (WouldBlock(errno)) break;
-      EndStream(s, ErrnoStatus("the application's connection failed").ToString(), true);
-      return;
-    }
-    s.counters->received.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
-    link_->Consume(s.id, static_cast<size_t>(n)).IgnoreError();
-    if (static_cast<size_t>(n) < front.size()) break;
-  }
-  if (s.fin_pending && !s.fin_delivered && link_->buffered(s.id) == 0) {
-    s.fin_delivered = true;
-    ::shutdown(s.fd.get(), SHUT_WR);
-    SetState(s, kcpp::v1::Stream::HALF_CLOSED);
-  }
-  UpdateInterest(s);
-}
+// ---- smux streams: the link's events go to the stream's pump ----------------
 
 bool SessionActor::OnStreamOpened(uint32_t id) {
   if (closing_ || draining_ || finished_) return false;
@@ -534,39 +498,16 @@ bool SessionActor::OnStreamOpened(uint32_t id) {
 
 size_t SessionActor::OnStreamData(uint32_t id, absl::Span<const uint8_t> data) {
   AppStream* s = Find(id);
-  if (s == nullptr || !s->fd.valid() || s->fin_delivered) return 0;  // the link holds it
-  ssize_t n = ::send(s->fd.get(), data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  if (n < 0) {
-    if (!WouldBlock(errno) && errno != EINTR) {
-      EndStream(*s, ErrnoStatus("the application's connection failed").ToString(), true);
-      return 0;
-    }
-    n = 0;
-  }
-  s->counters->received.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
-  if (static_cast<size_t>(n) < data.size()) {
-    s->held_expected = true;  // the link keeps the rest: wait for the socket
-    UpdateInterest(*s);
-  }
-  return static_cast<size_t>(n);
+  if (s == nullptr) return 0;          // the link holds it
+  return s->pump->OnStreamData(data);  // 0 until an application attached
 }
 
 void SessionActor::OnStreamFin(uint32_t id) {
-  AppStream* s = Find(id);
-  if (s == nullptr) return;
-  s->fin_pending = true;
-  if (s->fd.valid()) SmuxToApp(*s);  // delivers it (the link held nothing more)
+  if (AppStream* s = Find(id)) s->pump->OnStreamFin();
 }
 
 void SessionActor::OnStreamWritable(uint32_t id) {
-  AppStream* s = Find(id);
-  if (s == nullptr || !s->link_full) return;
-  s->link_full = false;
-  if (s->hung_up) {
-    SmuxFromApp(*s);  // the rest of what it wrote
-    return;
-  }
-  UpdateInterest(*s);
+  if (AppStream* s = Find(id)) s->pump->OnStreamWritable();
 }
 
 void SessionActor::OnStreamClosed(uint32_t id) {
@@ -631,8 +572,7 @@ void SessionActor::RawToApp(AppStream& s) {
     }
     // Then the next read of the session.
     const bool message = max_message_ > 0;
-    absl::Span<uint8_t> buffer =
-        message ? MessageBuffer() : absl::MakeSpan(io_->scratch);
+    absl::Span<uint8_t> buffer = message ? MessageBuffer() : absl::MakeSpan(io_->scratch);
     absl::StatusOr<size_t> got = session_->TryRead(buffer);
     if (!got.ok()) {
       if (!absl::IsDeadlineExceeded(got.status())) Finish(got.status());
@@ -717,8 +657,7 @@ void SessionActor::RawFromApp(AppStream& s) {
       }
       return;
     }
-    absl::Span<uint8_t> buffer =
-        message ? MessageBuffer() : absl::MakeSpan(io_->scratch);
+    absl::Span<uint8_t> buffer = message ? MessageBuffer() : absl::MakeSpan(io_->scratch);
     // MSG_TRUNC: a SOCK_SEQPACKET message longer than the buffer reports
     // its real length (and is refused below).
     const ssize_t n = ::recv(s.fd.get(), buffer.data(), buffer.size(), MSG_DONTWAIT | MSG_TRUNC);

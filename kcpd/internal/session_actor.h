@@ -4,19 +4,14 @@
 // applications' Unix-socket connections attached to its streams, pumped
 // both ways without blocking.
 //
-// Per stream, with smux (docs/protocol.md §6.2):
-//   application -> peer  read only as much as the stream can take now
-//                        (MuxLink::WritableBytes), so nothing waits in kcpd;
-//                        a full stream stops reading the socket until
-//                        OnStreamWritable. End-of-file -> CloseWrite (FIN).
-//   peer -> application  offered straight to the socket; what it does not
-//                        take stays in the link (counted unconsumed by smux,
-//                        so the peer is slowed by the v2 window / v1 buffer
-//                        and KCP's window) until the socket is writable.
-//                        FIN -> shutdown(SHUT_WR) after the last byte.
-//   A stream ends when FIN went both ways (smux), when its application
-//   closes the connection completely (seen as a hang-up), on CloseStream, or
-//   with its session.
+// Per stream, with smux (docs/protocol.md §6.2), a StreamPump
+// (mux/stream_pump.h) moves the bytes both ways, as for kcptun tunnels:
+// nothing waits in kcpd from the application (reads are sized by what the
+// stream takes); what the application does not take stays in the link,
+// where smux's windows and KCP's slow the peer; end-of-file <-> FIN. A
+// stream ends when FIN went both ways (smux), when its application closes
+// the connection completely (seen as a hang-up), on CloseStream, or with
+// its session.
 // Raw sessions (no smux): one stream whose bytes (stream mode) or messages
 // (message mode, SOCK_SEQPACKET: one packet per KCP message) go straight to
 // the session; at most one read of either side is held in kcpd while the
@@ -143,10 +138,7 @@ class SessionActor final : private MuxLink::Handler, private transport::EventLoo
   void EndStream(AppStream& s, const std::string& reason, bool tell_link);
   void SetState(AppStream& s, kcpp::v1::Stream::State state);
 
-  // smux pumps.
-  void SmuxFromApp(AppStream& s);
-  void SmuxToApp(AppStream& s);
-  // raw pumps.
+  // raw pumps (a smux stream's bytes move through its StreamPump).
   void RawFromApp(AppStream& s);
   void RawToApp(AppStream& s);
   void RawToSession();
@@ -170,8 +162,8 @@ class SessionActor final : private MuxLink::Handler, private transport::EventLoo
   absl::flat_hash_map<uint32_t, std::unique_ptr<AppStream>> streams_;
   uint32_t first_stream_ = 0;
 
-  bool closing_ = false;   // Close() or a raw hang-up: the session is ending
-  bool draining_ = false;  // Drain()
+  bool closing_ = false;         // Close() or a raw hang-up: the session is ending
+  bool draining_ = false;        // Drain()
   bool closed_by_peer_ = false;  // OnPeerClosed
   bool finished_ = false;
   std::string close_reason_;
