@@ -165,6 +165,44 @@ TEST(PrometheusScrapeTest, PrometheusScrapesKcpdsSeries) {
   EXPECT_EQ(kcpd->Wait().exit_code, 0) << ReadFile(k.stderr_path);
 }
 
+// kcpd refuses to start (exit 1, the reason last on stderr) rather than run
+// without the metrics it was asked for.
+TEST(PrometheusScrapeTest, KcpdRefusesMetricsFlagsItCannotHonour) {
+  ShortTempDir sockets;
+  ShortTempDir work;
+  // A port that is taken.
+  UniqueFd taken(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::bind(taken.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(taken.get(), 1), 0);
+  ASSERT_EQ(::getsockname(taken.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
+
+  const struct {
+    std::string flag;
+    std::string says;
+  } cases[] = {
+      {"--metrics_address=localhost:9464", "--metrics_address wants IPV4:PORT or :PORT"},
+      {"--metrics_address=[::1]:9464", "IPv4 only"},
+      {"--metrics_max_session_series=-1", "--metrics_max_session_series must be 0..10000"},
+      {absl::StrCat("--metrics_address=:", ntohs(addr.sin_port)),
+       absl::StrCat("could not serve metrics on 127.0.0.1:", ntohs(addr.sin_port))},
+  };
+  for (const auto& c : cases) {
+    Process::Options k;
+    k.argv = {g_kcpd, "--control_socket=" + sockets.path() + "/control.sock", "--ready_fd=3",
+              "--loops=1", c.flag};
+    k.stderr_path = work.path() + "/kcpd.log";
+    k.ready_fd = 3;
+    std::unique_ptr<Process> kcpd = Process::Start(k);
+    EXPECT_EQ(kcpd->WaitReady(), "") << c.flag;
+    EXPECT_EQ(kcpd->Wait().exit_code, 1) << c.flag;
+    EXPECT_THAT(ReadFile(k.stderr_path), HasSubstr(c.says)) << c.flag;
+  }
+}
+
 }  // namespace
 }  // namespace kcpp::kcpd::metrics
 
