@@ -107,6 +107,7 @@ absl::StatusOr<std::unique_ptr<MuxLink>> MuxLink::Create(
   callbacks.on_readable = [bell] { bell->Ring(kReadable); };
   callbacks.on_writable = [bell] { bell->Ring(kWritable); };
   callbacks.on_closed = [bell](absl::Status why) { bell->SessionGone(std::move(why)); };
+  if (options.on_oob) callbacks.on_oob = options.on_oob;
   link->session_->SetCallbacks(std::move(callbacks));
   link->ScheduleTimer();
   return link;
@@ -568,7 +569,8 @@ void MuxLink::FlushOutput() {
   in_flush_ = true;
   do {
     flush_again_ = false;
-    while (!closed_ && !output_full_) {
+    // (Dropping needs no room in the session.)
+    while (!closed_ && (!output_full_ || peer_closed_)) {
       const absl::Span<const uint8_t> out = NextOutput();
       if (out.empty()) break;
       if (peer_closed_) {
@@ -591,7 +593,7 @@ void MuxLink::FlushOutput() {
       ConsumeOutput(*n);
       if (*n < out.size()) output_full_ = true;
     }
-  } while (flush_again_ && !closed_ && !output_full_);
+  } while (flush_again_ && !closed_ && (!output_full_ || peer_closed_));
   in_flush_ = false;
   CheckRoomWaiters();  // drained output is room for writers
   MaybeCloseSession();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "smux/internal/contiguous_byte_queue.h"
@@ -102,7 +103,21 @@ void Session::ProcessHeader() {
       // at a NOP's id).
       if (h.stream_id == kCloseNoticeStreamId && !stats_.close_notice_received) {
         stats_.close_notice_received = true;
-        handler_->OnPeerClosing();
+        // The peer has forgotten every stream: one it never saw (our SYN
+        // crossed its close) or never finished gets no FIN from it, so it
+        // ends here as if one came.
+        std::vector<StreamId> unfinished;
+        for (const auto& [id, s] : streams_) {
+          if (!s.fin_received) unfinished.push_back(id);
+        }
+        for (StreamId id : unfinished) {
+          Stream* s = Find(id);  // a callback may have closed it
+          if (s == nullptr || s->fin_received || closed_) continue;
+          s->fin_received = true;
+          handler_->OnStreamFin(id);
+          MaybeFinish(id);
+        }
+        if (!closed_) handler_->OnPeerClosing();
       }
       return;
     case kCmdSyn: {

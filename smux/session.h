@@ -145,9 +145,11 @@ class SessionHandler {
   // The peer sent kcpp's close notice (Session::SendCloseNotice): it has
   // closed every stream (their FINs came before) and is closing the
   // session, so nothing more will arrive and what is sent to it is
-  // discarded. The session stays open; what to do is the application's
-  // choice (kcpd ends its session, SESSION_CLOSED_BY_PEER). Runs at most
-  // once. Default: ignore it, as smux does.
+  // discarded. A stream still without the peer's FIN (say, ours whose SYN
+  // crossed the close) gets OnStreamFin first, as if one came. The session
+  // stays open; what to do is the application's choice (kcpd ends its
+  // session, SESSION_CLOSED_BY_PEER). Runs at most once. Default: ignore
+  // it, as smux does.
   virtual void OnPeerClosing() {}
 };
 

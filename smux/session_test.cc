@@ -800,6 +800,27 @@ TEST(CloseNotice, FollowsTheStreamsFinsAndReachesTheHandlerOnce) {
   }
 }
 
+// A stream the closing peer never finished — here one the server opened
+// whose SYN crossed the close — ends as if its FIN came, before the notice
+// is reported; one that did get its FIN is not reported twice.
+TEST(CloseNotice, StreamsThePeerNeverFinishedGetTheirFin) {
+  Config c;
+  Pair p(c);
+  const StreamId finished = *p.client->OpenStream();
+  p.Pump();
+  ASSERT_TRUE(p.client->CloseStream(finished).ok());
+  ASSERT_TRUE(p.client->SendCloseNotice().ok());
+  p.client->Close();
+  const StreamId crossed = *p.server->OpenStream();  // its SYN will meet a closed client
+  ASSERT_TRUE(p.server->CloseWrite(crossed).ok());
+  p.Pump();
+  EXPECT_THAT(p.sr.events,
+              ElementsAre(absl::StrCat("open ", finished), absl::StrCat("fin ", finished),
+                          absl::StrCat("fin ", crossed), absl::StrCat("closed ", crossed),
+                          "peer closing"));
+  EXPECT_FALSE(p.server->is_closed());
+}
+
 // Every other NOP is a keepalive, whatever its stream id (smux never looks
 // at it): no event; and a notice with a payload breaks the NOP rule as any
 // NOP would.
