@@ -36,6 +36,7 @@
 #include "kcpd/control_socket_server.h"
 #include "kcpd/data_socket_acceptor.h"
 #include "kcpd/health/health.h"
+#include "kcpd/internal/call_tracker.h"
 #include "kcpd/internal/config_file.h"
 #include "kcpd/internal/limit_flags.h"
 #include "kcpd/internal/paths.h"
@@ -78,6 +79,10 @@ ABSL_FLAG(absl::Duration, attach_timeout, absl::Seconds(30),
           "How long an attach token stays valid; a stream nobody attached to by then is closed.");
 ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(10),
           "On SIGTERM, how long sessions may flush unacknowledged data before they are dropped.");
+ABSL_FLAG(absl::Duration, control_shutdown_grace, absl::Seconds(2),
+          "On SIGTERM, how long control calls still running (a watch, a call that arrived "
+          "just then) may finish before they are cancelled. Idle control connections are "
+          "closed at once: they do not wait.");
 ABSL_FLAG(int, max_control_connections_per_uid, 64,
           "Control connections one uid may have open at a time (refused ones included); one "
           "more is closed unanswered. Each costs kcpd two file descriptors.");
@@ -317,10 +322,14 @@ int Run(int argc, char** argv) {
   // grpc.health.v1.Health and server reflection on the control server, for
   // probes and grpcurl; not on the deny server (kcpd/health/health.h).
   kcpd::EnableHealthAndReflection();
+  // Calls in flight on both servers: at shutdown, idle connections must not
+  // hold kcpd for the grace period (internal/call_tracker.h).
+  internal::CallTracker calls;
   grpc::ServerBuilder builder;
   {
     // Unparsable requests get INVALID_ARGUMENT, not gRPC's bare UNIMPLEMENTED.
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> f;
+    f.push_back(calls.NewInterceptorFactory());
     f.push_back(std::make_unique<internal::UnparsableRequestInterceptorFactory>());
     builder.experimental().SetInterceptorCreators(std::move(f));
   }
@@ -330,6 +339,11 @@ int Run(int argc, char** argv) {
   grpc::ServerBuilder deny_builder;
   kcpd::WithoutHealthOrReflection(&deny_builder);
   deny_builder.RegisterCallbackGenericService(&deny);
+  {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> f;
+    f.push_back(calls.NewInterceptorFactory());
+    deny_builder.experimental().SetInterceptorCreators(std::move(f));
+  }
   std::unique_ptr<grpc::Server> deny_server = deny_builder.BuildAndStart();
   if (server == nullptr || deny_server == nullptr) {
     return Fail(absl::InternalError("could not start the gRPC server"));
@@ -435,7 +449,18 @@ int Run(int argc, char** argv) {
   const absl::Duration linger = absl::GetFlag(FLAGS_shutdown_timeout);
   backend->Shutdown(absl::Now() + linger);
   Log(LogLevel::kInfo, "sessions closed");
-  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
+  // gRPC's Shutdown(deadline) waits for every connection to go, idle ones
+  // too, until the deadline. The grace is for calls (watches end with the
+  // plane above; a unary call that just arrived finishes): once none is in
+  // flight, a deadline of now closes the idle connections at once.
+  const absl::Time grace_end = absl::Now() + absl::GetFlag(FLAGS_control_shutdown_grace);
+  const bool idle = calls.WaitUntilIdle(grace_end);
+  Log(LogLevel::kInfo, idle ? "no control call in flight: closing control connections without "
+                              "waiting for the grace period"
+                            : absl::StrCat(calls.in_flight(),
+                                           " control call(s) still in flight after the grace "
+                                           "period: cancelling them"));
+  const auto deadline = idle ? std::chrono::system_clock::now() : absl::ToChronoTime(grace_end);
   server->Shutdown(deadline);
   deny_server->Shutdown(deadline);
   server.reset();

@@ -145,6 +145,43 @@ TEST_F(KcpdProcessTest, ServesUntilSigtermThenRemovesItsSockets) {
   EXPECT_NE(log.find(" stopped"), std::string::npos) << log;
 }
 
+// A client holding an idle control connection must not hold kcpd's exit for
+// the grace period. The client here is an HTTP/2 connection that said hello
+// and then neither calls nor answers anything, like a client process whose
+// gRPC is not polling between calls (a Python client between calls): gRPC's
+// graceful GOAWAY ping goes unanswered, and gRPC's Server::Shutdown(deadline)
+// waited for such a connection until the deadline (the 2 s grace, before
+// kcpd tracked calls). kcpd now closes idle connections at once; with a
+// grace of an hour it exits, and its log says it did not wait.
+TEST_F(KcpdProcessTest, SigtermClosesIdleControlConnectionsWithoutWaiting) {
+  std::unique_ptr<Process> kcpd = StartKcpd({"--control_shutdown_grace=1h"});
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, control().c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << strerror(errno);
+  // The HTTP/2 client preface and an empty SETTINGS frame (24-bit length 0,
+  // type 4, no flags, stream 0).
+  std::string hello = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  hello += std::string("\0\0\0\x04\0\0\0\0\0", 9);
+  ASSERT_EQ(write(fd, hello.data(), hello.size()), static_cast<ssize_t>(hello.size()));
+  // kcpd's gRPC answers with its own SETTINGS: the connection is a channel
+  // of its server now.
+  unsigned char frame[9];
+  ASSERT_EQ(recv(fd, frame, sizeof(frame), MSG_WAITALL), 9) << strerror(errno);
+  EXPECT_EQ(frame[3], 4) << "expected a SETTINGS frame";
+
+  kcpd->Signal(SIGTERM);
+  EXPECT_EQ(kcpd->Wait().exit_code, 0);
+  close(fd);
+  const std::string log = ReadFile(log_path());
+  EXPECT_NE(log.find("no control call in flight: closing control connections without waiting"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find(" stopped"), std::string::npos) << log;
+}
+
 TEST_F(KcpdProcessTest, SigintIsAGracefulStopToo) {
   std::unique_ptr<Process> kcpd = StartKcpd();
   KcpctlOk({"sessions", "dial", "10.0.0.2:4000"});
