@@ -264,21 +264,26 @@ class StdioPump {
   // bytes and datagrams go to stdout from now on) and, with `input`, starts
   // reading stdin; returns once they are in place.
   void Start(bool input) {
-    PrepareStdout();
-    OnLoopAndWait([this, input] {
-      kcpp::transport::SessionCallbacks cb;
-      cb.on_readable = [this] { SchedulePumpOut(); };
-      cb.on_writable = [this] { ResumeIn(); };
-      if (oob_) cb.on_oob = [this](absl::Span<const uint8_t> d) { OnOob(d); };
-      // TryRead reports the end once the inbound queue is drained.
-      cb.on_closed = [this](absl::Status) { PumpOut(); };
-      s_.SetCallbacks(std::move(cb));
-      if (oob_) oob_max_ = s_.oob_max_size();
-      CheckExpect();
-      if (input) StartInLoop();
-    });
+    OnLoopAndWait([this, input] { StartOnLoop(input); });
     // SetCallbacks posted the installation: it has run once a later task has.
     OnLoopAndWait([] {});
+  }
+  // The same on the session's loop thread (an accept callback): the
+  // callbacks are installed by a task that runs before the loop reads its
+  // next datagrams, so that no OOB datagram finds the session without
+  // on_oob (it would be dropped).
+  void StartOnLoop(bool input) {
+    PrepareStdout();
+    kcpp::transport::SessionCallbacks cb;
+    cb.on_readable = [this] { SchedulePumpOut(); };
+    cb.on_writable = [this] { ResumeIn(); };
+    if (oob_) cb.on_oob = [this](absl::Span<const uint8_t> d) { OnOob(d); };
+    // TryRead reports the end once the inbound queue is drained.
+    cb.on_closed = [this](absl::Status) { PumpOut(); };
+    s_.SetCallbacks(std::move(cb));
+    if (oob_) oob_max_ = s_.oob_max_size();
+    CheckExpect();
+    if (input) StartInLoop();
   }
   // Any thread but the loop's: starts reading stdin (after Start(false)).
   void StartInput() {
@@ -801,12 +806,22 @@ int RunServer(Engine& engine, const std::string& address, const SessionOptions& 
   std::fprintf(stderr, "kcpcat: listening on %s\n", (*l)->local_address().ToString().c_str());
   const bool echo = absl::GetFlag(FLAGS_echo), sink = absl::GetFlag(FLAGS_sink);
   if (!echo && !sink) {
-    (*l)->SetAcceptCallback([](std::unique_ptr<Session> s) {
-      std::lock_guard<std::mutex> lock(g_run.mu);
+    // The session is pumped from the accept callback on (its loop thread),
+    // before the loop reads the datagrams that follow its first.
+    // (A Stop from the main thread is a task on this same loop: it runs
+    // after this callback.)
+    (*l)->SetAcceptCallback([&engine](std::unique_ptr<Session> s) {
+      std::unique_lock<std::mutex> lock(g_run.mu);
       if (g_run.accepted != nullptr) return;  // one session: later ones are closed
       g_run.accepted = std::move(s);
-      g_run.session = g_run.accepted.get();
-      if (g_stop.load()) g_run.session->Close();
+      Session* session = g_run.accepted.get();
+      g_run.session = session;
+      if (g_stop.load()) session->Close();
+      g_pump = std::make_unique<StdioPump>(*session, engine.event_loop(session->loop_index()),
+                                           absl::GetFlag(FLAGS_oob), -1);
+      StdioPump* pump = g_pump.get();
+      lock.unlock();  // the pump reports to g_run
+      pump->StartOnLoop(/*input=*/true);
       g_run.cv.notify_all();
     });
     WaitRun([](RunState& r) { return r.accepted != nullptr; });
@@ -815,9 +830,6 @@ int RunServer(Engine& engine, const std::string& address, const SessionOptions& 
     Session* s = g_run.accepted.get();
     lock.unlock();
     if (s == nullptr) return 0;  // a signal before any session
-    g_pump = std::make_unique<StdioPump>(*s, engine.event_loop(s->loop_index()),
-                                         absl::GetFlag(FLAGS_oob), -1);
-    g_pump->Start(/*input=*/true);
     // Until the session ends (idle timeout, failure), stdout goes away or a
     // signal; KCP has no close.
     WaitRun([](RunState& r) { return r.ended || r.output_failed; });

@@ -44,26 +44,36 @@ test::Subprocess::Options FarFutureClock() {
 // a kcpcat that waits for a clock under the far-future clock never exits.
 constexpr absl::Duration kGuard = absl::Seconds(60);
 
-// Waits for `p` to exit; kills it (exit code 137) if it has not after the
-// guard.
-test::SubprocessResult WaitOrKill(test::Subprocess& p) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool exited = false;
-  std::thread watchdog([&] {
-    std::unique_lock<std::mutex> lock(mu);
-    if (!cv.wait_for(lock, absl::ToChronoNanoseconds(kGuard), [&] { return exited; })) {
-      p.Kill(SIGKILL);
+// Kills `p` (exit code 137) if it is still running after the guard, so that
+// a ReadLine or Wait that would block for ever fails the test instead.
+class Watchdog {
+ public:
+  explicit Watchdog(test::Subprocess& p)
+      : thread_([this, &p] {
+          std::unique_lock<std::mutex> lock(mu_);
+          if (!cv_.wait_for(lock, absl::ToChronoNanoseconds(kGuard), [this] { return done_; })) {
+            p.Kill(SIGKILL);
+          }
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
     }
-  });
-  test::SubprocessResult r = p.Wait();
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    exited = true;
+    cv_.notify_all();
+    thread_.join();
   }
-  cv.notify_all();
-  watchdog.join();
-  return r;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+test::SubprocessResult WaitOrKill(test::Subprocess& p) {
+  Watchdog watchdog(p);
+  return p.Wait();
 }
 
 // Subprocess reads stderr (where kcpcat -l says where it listens) only at
@@ -157,6 +167,7 @@ TEST(Kcpcat, ServerExitsWhenItsSessionEndsWithoutWaitingForAClock) {
   ASSERT_TRUE((*client)->WriteStdin("hi\n"));
   (*client)->CloseStdin();
   ASSERT_TRUE((*server)->WriteStdin("back\n"));
+  Watchdog server_guard(**server);
   EXPECT_EQ((*server)->ReadLine().value_or("(none)"), "hi");
   const test::SubprocessResult c = WaitOrKill(**client);
   EXPECT_EQ(c.exit_code, 0) << c.err;
@@ -172,6 +183,7 @@ TEST(KcpcatOob, LinesTravelAsDatagramsBothWays) {
   const std::string address = FreeUdpAddress();
   auto server = test::Subprocess::Start({g_kcpcat, "-l", "--oob", "--stats", address}, PipeStdin());
   ASSERT_TRUE(server.ok()) << server.status();
+  Watchdog server_guard(**server);  // a lost line: ReadLine would wait for ever
   // Sent once the client's session exists (accepted); stdin stays open.
   ASSERT_TRUE((*server)->WriteStdin("from server 1\nfrom server 2\n"));
   auto client = test::Subprocess::Start({g_kcpcat, "--oob", "--expect", "2", "--stats", address},
