@@ -25,7 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/status_macros.h"
-#include "proto/grpc/health/v1/health.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "proto/kcpp/v1/kcpd.grpc.pb.h"
 #include "kcpd/internal/attach_protocol.h"
 #include "kcpctl/cli_args.h"

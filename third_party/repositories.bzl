@@ -281,6 +281,49 @@ googleapis_repository = repository_rule(
 )
 
 # ---------------------------------------------------------------------------
+# gRPC's own protocols (grpc.health.v1) from Debian.
+# ---------------------------------------------------------------------------
+
+# Debian's grpc-proto package installs gRPC's published .proto files under
+# /usr/share/grpc-proto; the health checking protocol (grpc.health.v1.Health,
+# which kcpd serves and kcpctl health calls) is read from there, not copied
+# into the repository. C++: #include "grpc/health/v1/health.grpc.pb.h".
+_GRPC_PROTO = "/usr/share/grpc-proto"
+
+def _grpc_proto_impl(ctx):
+    path = "grpc/health/v1/health.proto"
+    if not ctx.path(_GRPC_PROTO + "/" + path).exists:
+        fail("kcpp: %s/%s not found (Debian's grpc-proto). %s" % (_GRPC_PROTO, path, _SETUP_HINT))
+    ctx.symlink(_GRPC_PROTO + "/" + path, path)
+    ctx.file("WORKSPACE", "workspace(name = \"%s\")\n" % ctx.name)
+    ctx.file("BUILD.bazel", """
+load("@//tools/build_defs:cc_grpc_library.bzl", "cc_grpc_library")
+
+package(default_visibility = ["//visibility:public"])
+
+proto_library(
+    name = "health_proto",
+    srcs = ["{path}"],
+)
+
+cc_proto_library(
+    name = "health_cc_proto",
+    deps = [":health_proto"],
+)
+
+cc_grpc_library(
+    name = "health_cc_grpc",
+    cc_proto = ":health_cc_proto",
+    proto = ":health_proto",
+)
+""".format(path = path))
+
+grpc_proto_repository = repository_rule(
+    implementation = _grpc_proto_impl,
+    local = True,
+)
+
+# ---------------------------------------------------------------------------
 # BoringSSL from Debian's source package.
 # ---------------------------------------------------------------------------
 

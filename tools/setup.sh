@@ -47,6 +47,9 @@ PACKAGES=(
   # only with these packages for Go and Java (third_party/repositories.bzl reads
   # them; neither Go nor Java runs).
   golang-github-gogo-googleapis-dev libgoogle-common-protos-java
+  # grpc/health/v1/health.proto, the gRPC health protocol kcpd serves and
+  # kcpctl health speaks (third_party/repositories.bzl reads it from here).
+  grpc-proto
 )
 
 # --- deb-src: derived from the machine's own deb822 sources file ------------

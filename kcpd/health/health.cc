@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "proto/grpc/health/v1/health.pb.h"
+#include "grpc/health/v1/health.pb.h"
 
 namespace kcpp::kcpd {
 namespace {

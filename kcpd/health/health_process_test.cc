@@ -19,10 +19,10 @@
 #include "absl/time/time.h"
 #include "base/unique_fd.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "kcpd/health/testing/reflection_client.h"
 #include "kcpd/testing/test_util.h"
-#include "proto/grpc/health/v1/health.grpc.pb.h"
 #include "proto/kcpp/v1/kcpd.grpc.pb.h"
 
 namespace kcpp::kcpd {

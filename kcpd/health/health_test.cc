@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "kcpd/health/testing/reflection_client.h"
-#include "proto/grpc/health/v1/health.grpc.pb.h"
 #include "proto/kcpp/v1/kcpd.grpc.pb.h"
 #include "proto/kcpp/v1/tunnel.grpc.pb.h"
 

@@ -6,24 +6,32 @@ Usage (BUILD file in package `proto`):
     cc_grpc_library(name = "foo_cc_grpc", proto = ":foo_proto", cc_proto = ":foo_cc_proto")
 
 C++ code includes "proto/kcpp/v1/foo.grpc.pb.h" beside "proto/kcpp/v1/foo.pb.h".
-Protos are imported by their workspace-relative path (no strip_import_prefix),
-which keeps protoc's output layout identical to the declared outputs.
+Protos are imported by their path in their repository (no strip_import_prefix),
+which keeps protoc's output layout identical to the declared outputs. The rule
+also works in an external repository (third_party/repositories.bzl's
+@grpc_proto): there the include path is relative to that repository's root.
 """
 
 def _grpc_stubs_impl(ctx):
     info = ctx.attr.proto[ProtoInfo]
     package = ctx.label.package
+    root = ctx.label.workspace_root  # "" here, "external/<name>" elsewhere
     outputs = []
     for src in info.direct_sources:
-        if src.owner.workspace_name or not src.short_path.startswith(package + "/"):
-            fail("cc_grpc_library: %s must be a .proto of package //%s" % (src.short_path, package))
-        stem = src.short_path[len(package) + 1:-len(".proto")]
+        if src.owner.workspace_name != ctx.label.workspace_name or src.owner.package != package:
+            fail("cc_grpc_library: %s must be a .proto of package @%s//%s" % (
+                src.short_path,
+                ctx.label.workspace_name,
+                package,
+            ))
+        prefix = "/".join([p for p in [root, package] if p])
+        stem = src.path[len(prefix) + 1 if prefix else 0:-len(".proto")]
         outputs.append(ctx.actions.declare_file(stem + ".grpc.pb.h"))
         outputs.append(ctx.actions.declare_file(stem + ".grpc.pb.cc"))
 
     args = ctx.actions.args()
     args.add("--plugin=protoc-gen-grpc=" + ctx.executable._plugin.path)
-    args.add("--grpc_out=" + ctx.bin_dir.path)
+    args.add("--grpc_out=" + "/".join([p for p in [ctx.bin_dir.path, root] if p]))
     args.add_all(info.transitive_proto_path, format_each = "--proto_path=%s")
     args.add("--proto_path=.")
     args.add_all(info.direct_sources)
