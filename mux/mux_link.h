@@ -64,6 +64,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -87,6 +88,10 @@ struct MuxLinkOptions {
   smux::Config smux = smux::DefaultConfig();
   // Snappy framing under smux (kcptun without -nocomp). Both ends must agree.
   bool snappy = false;
+  // The session's OOB datagrams (docs/protocol.md §4.8), which bypass smux:
+  // installed with the link's own session callbacks (SessionCallbacks::on_oob,
+  // on the session's loop thread). Empty: they are dropped.
+  std::function<void(absl::Span<const uint8_t>)> on_oob;
 };
 
 // Counters and gauges of a link (MuxLink::stats()).
