@@ -352,6 +352,27 @@ absl::Status ControlPlane::OpenStream(const kcpp::v1::OpenStreamRequest& request
   return Attach(session.options(), response, internal::AttachOrigin::Local());
 }
 
+absl::Status ControlPlane::AttachOob(const kcpp::v1::AttachOobRequest& request,
+                                     kcpp::v1::DataAttachment* response) {
+  KCPP_RETURN_IF_ERROR(CheckServing());
+  KCPP_ASSIGN_OR_RETURN(uint64_t id, internal::ParseSessionName(request.session(), "session"));
+  KCPP_RETURN_IF_ERROR(backend_->CheckOobAttachable(id));
+  // A local call: it may use every slot, as DialSession and OpenStream do.
+  // Issue replaces the session's token not yet redeemed, if any.
+  KCPP_ASSIGN_OR_RETURN(internal::AttachTokenRegistry::Issued issued,
+                        tokens_.Issue(StreamRef::Oob(id), AttachSocketKind::kSeqpacket, clock_()));
+  response->set_socket_type(kcpp::v1::DataAttachment::SOCKET_TYPE_SEQPACKET);
+  response->set_socket_path(options_.seqpacket_socket_path);
+  response->set_token(std::move(issued.token));
+  internal::TimeToProto(WallExpiry(issued.expire), response->mutable_expire_time());
+  {
+    std::lock_guard<std::mutex> lock(janitor_mu_);
+    ++janitor_kick_;  // the janitor may have to wake earlier
+  }
+  janitor_cv_.notify_all();
+  return absl::OkStatus();
+}
+
 absl::Status ControlPlane::CloseStream(const kcpp::v1::CloseStreamRequest& request) {
   KCPP_RETURN_IF_ERROR(CheckServing());
   KCPP_ASSIGN_OR_RETURN(StreamRef ref, internal::ParseStreamName(request.name(), "name"));
@@ -445,12 +466,18 @@ void ControlPlane::OnEvent(const SessionEvent& event) {
       break;
     case SessionEvent::SESSION_CLOSED:
     case SessionEvent::SESSION_CLOSED_BY_PEER:
-      Log(LogLevel::kInfo, absl::StrCat(event.session().name(), " closed: ", event.reason()));
-      break;
     case SessionEvent::SESSION_PEER_DEAD:
-      Log(LogLevel::kWarning,
-          absl::StrCat(event.session().name(), " to ", event.session().remote_address(),
-                       ": peer dead: ", event.reason()));
+      if (absl::StatusOr<uint64_t> id = internal::ParseSessionName(event.session().name(), "");
+          id.ok()) {
+        tokens_.Revoke(StreamRef::Oob(*id));  // its OOB token, if one waits
+      }
+      if (event.type() == SessionEvent::SESSION_PEER_DEAD) {
+        Log(LogLevel::kWarning,
+            absl::StrCat(event.session().name(), " to ", event.session().remote_address(),
+                         ": peer dead: ", event.reason()));
+        break;
+      }
+      Log(LogLevel::kInfo, absl::StrCat(event.session().name(), " closed: ", event.reason()));
       break;
     default:
       break;
@@ -467,6 +494,11 @@ absl::StatusOr<StreamRef> ControlPlane::RedeemAttachToken(absl::string_view toke
     return ShuttingDown();
   }
   absl::StatusOr<StreamRef> ref = tokens_.Redeem(token, kind, clock_());
+  if (ref.ok() && ref->oob) {
+    // Refused here, with an ERR line the application can read, rather than
+    // after "OK": another application attached meanwhile, the session ended.
+    if (const absl::Status s = backend_->CheckOobAttachable(ref->session_id); !s.ok()) ref = s;
+  }
   // Counted before the application is told "OK", so anyone who saw the OK
   // also sees the count.
   ++(ref.ok() ? attachments_ : attachments_refused_);
@@ -474,13 +506,18 @@ absl::StatusOr<StreamRef> ControlPlane::RedeemAttachToken(absl::string_view toke
 }
 
 void ControlPlane::CompleteAttach(StreamRef stream, UniqueFd connection) {
-  const absl::Status s = backend_->AttachStream(stream, std::move(connection));
+  const absl::Status s =
+      stream.oob ? backend_->AttachOob(stream.session_id, std::move(connection))
+                 : backend_->AttachStream(stream, std::move(connection));
+  const std::string what = stream.oob
+                               ? absl::StrCat("the OOB datagrams of ",
+                                              internal::SessionName(stream.session_id))
+                               : internal::StreamName(stream);
   if (!s.ok()) {
-    Log(LogLevel::kWarning,
-        absl::StrCat("attaching ", internal::StreamName(stream), " failed: ", s.ToString()));
+    Log(LogLevel::kWarning, absl::StrCat("attaching ", what, " failed: ", s.ToString()));
     return;
   }
-  Log(LogLevel::kDebug, absl::StrCat("attached ", internal::StreamName(stream)));
+  Log(LogLevel::kDebug, absl::StrCat("attached ", what));
 }
 
 void ControlPlane::CountRefusedAttachment() { ++attachments_refused_; }
@@ -490,6 +527,7 @@ void ControlPlane::CountRefusedControlConnection() { ++control_refused_; }
 void ControlPlane::CollectExpiredAttachments() {
   std::vector<std::pair<StreamRef, std::string>> close;
   for (const StreamRef& ref : tokens_.CollectExpired(clock_())) {
+    if (ref.oob) continue;  // an OOB token just lapses: there is no stream to close
     close.emplace_back(ref, absl::StrCat("no application attached within ",
                                          absl::FormatDuration(options_.attach_timeout)));
   }

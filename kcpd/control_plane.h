@@ -102,6 +102,10 @@ class ControlPlane final : public SessionEventSink {
   absl::Status OpenStream(const kcpp::v1::OpenStreamRequest& request, kcpp::v1::Stream* response);
   absl::Status CloseStream(const kcpp::v1::CloseStreamRequest& request);
   absl::Status GetStats(kcpp::v1::Stats* response);
+  // AttachOob: a token for the session's OOB datagrams (one pending per
+  // session: a new call replaces it), redeemed on the SOCK_SEQPACKET socket.
+  absl::Status AttachOob(const kcpp::v1::AttachOobRequest& request,
+                         kcpp::v1::DataAttachment* response);
   // WatchSessionEvents from a caller with `uid` (nullopt if unknown):
   // validates the request and subscribes; `wake` as EventHub::Subscribe.
   // RESOURCE_EXHAUSTED over max_watchers or max_watchers_per_uid.

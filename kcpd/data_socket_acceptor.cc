@@ -219,8 +219,13 @@ void DataSocketAcceptor::Loop() {
       // A fresh socket has room for 3 bytes; if the application is already
       // gone the send fails and the backend sees end-of-file on the
       // connection, which ends the stream like any closed connection.
-      const std::string ok = internal::FormatAttachOk();
-      (void)!::send(p.fd.get(), ok.data(), ok.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      // OOB attachments are answered by the backend once attached
+      // (SessionBackend::AttachOob): datagrams are not kept for an
+      // application that was told OK before it could receive them.
+      if (!stream->oob) {
+        const std::string ok = internal::FormatAttachOk();
+        (void)!::send(p.fd.get(), ok.data(), ok.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      }
       handler_->Attach(*stream, std::move(p.fd));
       pending.erase(it);
     }

@@ -225,6 +225,12 @@ grpc::ServerUnaryReactor* KcpdGrpcService::OpenStream(grpc::CallbackServerContex
   return Finish(context, "OpenStream", plane_->OpenStream(*request, response));
 }
 
+grpc::ServerUnaryReactor* KcpdGrpcService::AttachOob(grpc::CallbackServerContext* context,
+                                                     const kcpp::v1::AttachOobRequest* request,
+                                                     kcpp::v1::DataAttachment* response) {
+  return Finish(context, "AttachOob", plane_->AttachOob(*request, response));
+}
+
 grpc::ServerUnaryReactor* KcpdGrpcService::CloseStream(grpc::CallbackServerContext* context,
                                                        const kcpp::v1::CloseStreamRequest* request,
                                                        google::protobuf::Empty*) {

@@ -74,6 +74,9 @@ class KcpdGrpcService final : public kcpp::v1::Kcpd::CallbackService {
   grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
                                      const kcpp::v1::GetStatsRequest* request,
                                      kcpp::v1::Stats* response) override;
+  grpc::ServerUnaryReactor* AttachOob(grpc::CallbackServerContext* context,
+                                      const kcpp::v1::AttachOobRequest* request,
+                                      kcpp::v1::DataAttachment* response) override;
 
  private:
   ControlPlane* const plane_;

@@ -35,6 +35,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "base/unique_fd.h"
@@ -45,16 +46,23 @@
 namespace kcpp::service {
 
 // One stream of one session: "sessions/{session_id}/streams/{stream_id}".
+// With `oob` set it names the session's OOB datagrams instead (AttachOob;
+// stream_id is 0): they attach with tokens like a stream's, and a flag
+// rather than a reserved stream id keeps them apart from any stream a peer
+// may open (smux ids are the peer's choice).
 struct StreamRef {
   uint64_t session_id = 0;
   uint32_t stream_id = 0;  // smux stream id; 0 for the stream of a raw session
+  bool oob = false;
+
+  static StreamRef Oob(uint64_t session_id) { return {session_id, 0, true}; }
 
   friend bool operator==(StreamRef a, StreamRef b) {
-    return a.session_id == b.session_id && a.stream_id == b.stream_id;
+    return a.session_id == b.session_id && a.stream_id == b.stream_id && a.oob == b.oob;
   }
   template <typename H>
   friend H AbslHashValue(H h, StreamRef r) {
-    return H::combine(std::move(h), r.session_id, r.stream_id);
+    return H::combine(std::move(h), r.session_id, r.stream_id, r.oob);
   }
 };
 
@@ -167,6 +175,26 @@ class SessionBackend {
   // error it is closed. NOT_FOUND if the stream is gone,
   // FAILED_PRECONDITION if it already has an application.
   virtual absl::Status AttachStream(StreamRef stream, UniqueFd connection) = 0;
+
+  // ---- OOB datagrams (AttachOob; docs/kcpd.md "OOB datagrams") ---------
+  // Whether session `session_id` can take an OOB attachment now: NOT_FOUND
+  // if unknown, FAILED_PRECONDITION without FEC, ALREADY_EXISTS if an
+  // application is attached. Backends without OOB answer UNIMPLEMENTED.
+  virtual absl::Status CheckOobAttachable(uint64_t session_id) {
+    return absl::UnimplementedError(
+        absl::StrCat("the ", name(), " backend carries no OOB datagrams"));
+  }
+  // From now on `connection` (a connected SOCK_SEQPACKET Unix socket whose
+  // application presented the session's OOB token, not yet answered) sends
+  // and receives the session's OOB datagrams, one per packet, until it
+  // closes or the session ends. The backend answers the handshake: "OK\n"
+  // once attached (a datagram arriving after that reaches the application),
+  // else "ERR <why>\n". Takes ownership of `connection` in every case;
+  // errors as CheckOobAttachable.
+  virtual absl::Status AttachOob(uint64_t session_id, UniqueFd connection) {
+    (void)connection;  // closed unanswered: Redeem already refused (CheckOobAttachable)
+    return CheckOobAttachable(session_id);
+  }
 
   // ---- Process ----------------------------------------------------------
   // Counters, gauges and totals the backend owns: counters,

@@ -461,6 +461,51 @@ absl::Status TransportBackend::AttachStream(StreamRef ref, UniqueFd connection) 
   return status;
 }
 
+absl::Status TransportBackend::CheckOobAttachable(uint64_t session_id) {
+  std::lock_guard<std::mutex> lock(state_.mu);
+  if (state_.shut_down) return ShuttingDown();
+  std::shared_ptr<SessionRecord> record = state_.FindSession(session_id);
+  if (record == nullptr) return NoSession(session_id);
+  const transport::SessionOptions& t = record->config.transport;
+  if (t.data_shards <= 0 || t.parity_shards <= 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        internal::SessionName(session_id),
+        " has no FEC: OOB datagrams need data_shards and parity_shards > 0 on both ends, as in "
+        "kcp-go (which sends and accepts OOB only with FEC on); dial or listen with FEC"));
+  }
+  if (record->oob->attached()) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(internal::SessionName(session_id),
+                     " already has an application attached to its OOB datagrams (at most one; "
+                     "it detaches by closing its connection)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TransportBackend::AttachOob(uint64_t session_id, UniqueFd connection) {
+  // The application waits for its answer: OK from the port once attached,
+  // ERR from here or the actor otherwise.
+  if (absl::Status s = CheckOobAttachable(session_id); !s.ok()) {
+    internal::OobPort::Refuse(connection, s);
+    return s;
+  }
+  std::shared_ptr<SessionRecord> record;
+  {
+    std::lock_guard<std::mutex> lock(state_.mu);
+    record = state_.FindSession(session_id);
+  }
+  absl::Status status = NoSession(session_id);
+  if (record != nullptr) {
+    RunOn(record->io, [&] {
+      IoThread& io = *io_[record->io];
+      auto it = io.actors.find(session_id);
+      if (it != io.actors.end()) status = it->second->AttachOob(std::move(connection));
+    });
+  }
+  if (connection.valid()) internal::OobPort::Refuse(connection, status);  // never reached an actor
+  return status;
+}
+
 // ---- Process --------------------------------------------------------------------
 
 kcpp::v1::Stats TransportBackend::GetStats() {
@@ -483,6 +528,9 @@ kcpp::v1::Stats TransportBackend::GetStats() {
   }
   stats.mutable_counters()->set_bytes_sent(sent);
   stats.mutable_counters()->set_bytes_received(received);
+  internal::OobPort::Counts oob = state_.gone_oob;
+  for (const auto& [id, s] : state_.sessions) oob += s->oob->counts();
+  internal::OobCountsToProto(oob, stats.mutable_oob());
   stats.set_active_sessions(static_cast<uint32_t>(state_.sessions.size()));
   stats.set_active_streams(streams);
   stats.set_listeners(static_cast<uint32_t>(state_.listeners.size()));

@@ -96,6 +96,8 @@ class TransportBackend final : public SessionBackend {
   absl::Status CloseSession(uint64_t session_id) override;
   absl::Status CloseStream(StreamRef stream, absl::string_view reason) override;
   absl::Status AttachStream(StreamRef stream, UniqueFd connection) override;
+  absl::Status CheckOobAttachable(uint64_t session_id) override;
+  absl::Status AttachOob(uint64_t session_id, UniqueFd connection) override;
   kcpp::v1::Stats GetStats() override;
   void Shutdown(absl::Time deadline) override;
 

@@ -30,6 +30,14 @@ void CountersToProto(const transport::Counters& c, kcpp::v1::Counters* p) {
   p->set_input_errors(c.input_errors + c.kcp_input_errors);
 }
 
+void OobCountsToProto(const OobPort::Counts& c, kcpp::v1::OobCounters* p) {
+  p->set_datagrams_sent(c.sent);
+  p->set_datagrams_received(c.received);
+  p->set_dropped_unattached(c.dropped_unattached);
+  p->set_dropped_reader_full(c.dropped_reader_full);
+  p->set_dropped_too_large(c.dropped_too_large);
+}
+
 std::shared_ptr<SessionRecord> BackendState::FindSession(uint64_t id) {
   auto it = sessions.find(id);
   return it == sessions.end() ? nullptr : it->second;
@@ -74,6 +82,9 @@ kcpp::v1::Session BackendState::SessionProto(const SessionRecord& s, bool with_s
   p.mutable_counters()->set_bytes_received(received);
   TimeToProto(s.create_time, p.mutable_create_time());
   p.set_stream_count(static_cast<uint32_t>(s.streams.size()));
+  p.set_oob_max_datagram_size(static_cast<uint32_t>(s.oob->max_size()));
+  p.set_oob_attached(s.oob->attached());
+  OobCountsToProto(s.oob->counts(), p.mutable_oob());
   return p;
 }
 
@@ -148,6 +159,7 @@ void BackendState::EndSession(uint64_t session_id, SessionEnd end, absl::string_
   if (end == SessionEnd::kPeerDead) ++peers_dead;
   gone_bytes_sent += s.gone_bytes_sent;
   gone_bytes_received += s.gone_bytes_received;
+  gone_oob += s.oob->counts();
   sessions.erase(it);
   session_ended.notify_all();
 }

@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "proto/kcpp/v1/kcpd.pb.h"
+#include "kcpd/internal/oob_port.h"
 #include "kcpd/session_backend.h"
 #include "kcpd/session_config.h"
 #include "transport/listener.h"
@@ -63,6 +64,9 @@ struct SessionRecord {
   // Application bytes of streams already gone.
   uint64_t gone_bytes_sent = 0;
   uint64_t gone_bytes_received = 0;
+  // The session's OOB datagrams and their application (AttachOob): fed by
+  // the session's callbacks, attached on the I/O thread; thread-safe.
+  const std::shared_ptr<OobPort> oob = std::make_shared<OobPort>();
 };
 
 struct ListenerRecord {
@@ -93,6 +97,7 @@ class BackendState {
   uint64_t peers_dead = 0;
   uint64_t gone_bytes_sent = 0;  // of streams already gone
   uint64_t gone_bytes_received = 0;
+  OobPort::Counts gone_oob;  // of sessions already gone
 
   std::shared_ptr<SessionRecord> FindSession(uint64_t id);
 
@@ -120,6 +125,7 @@ class BackendState {
 
 // The session's KCP counters in the API's shape.
 void CountersToProto(const transport::Counters& c, kcpp::v1::Counters* p);
+void OobCountsToProto(const OobPort::Counts& c, kcpp::v1::OobCounters* p);
 
 }  // namespace kcpp::service::internal
 

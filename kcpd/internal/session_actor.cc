@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/errno_status.h"
 #include "base/log.h"
+#include "kcpd/internal/resource_names.h"
 #include "mux/stream_pump.h"
 
 namespace kcpp::service::internal {
@@ -152,10 +153,12 @@ absl::StatusOr<std::unique_ptr<SessionActor>> SessionActor::Create(
     BackendState* state, IoThread* io, std::shared_ptr<SessionRecord> record, bool dialled) {
   std::unique_ptr<SessionActor> a(new SessionActor(state, io, record));
   const SessionConfig& config = record->config;
+  record->oob->set_max_size(record->session->oob_max_size());  // 0 without FEC
   if (config.framing == Framing::kSmux) {
     MuxLinkOptions o;
     o.smux = config.smux;
     o.snappy = config.compression == Compression::kSnappy;
+    o.on_oob = [port = record->oob](absl::Span<const uint8_t> d) { port->Deliver(d); };
     absl::StatusOr<std::unique_ptr<MuxLink>> link = MuxLink::Create(
         io->loop, record->session, dialled ? smux::Role::kClient : smux::Role::kServer, o, a.get());
     if (!link.ok()) return link.status();
@@ -180,6 +183,7 @@ absl::StatusOr<std::unique_ptr<SessionActor>> SessionActor::Create(
   callbacks.on_readable = [bell] { bell->Ring(kSessionReadable); };
   callbacks.on_writable = [bell] { bell->Ring(kSessionWritable); };
   callbacks.on_closed = [bell](absl::Status why) { bell->Gone(std::move(why)); };
+  callbacks.on_oob = [port = record->oob](absl::Span<const uint8_t> d) { port->Deliver(d); };
   record->session->SetCallbacks(std::move(callbacks));
   a->first_stream_ = 0;
   a->AddStream(0, /*accepted=*/!dialled);
@@ -194,6 +198,7 @@ SessionActor::SessionActor(BackendState* state, IoThread* io, std::shared_ptr<Se
       timer_(io_->loop->CreateTimer(this)) {}
 
 SessionActor::~SessionActor() {
+  record_->oob->Detach();
   if (doorbell_ != nullptr) {
     doorbell_->Detach();
     session_->SetCallbacks({});
@@ -253,6 +258,17 @@ absl::StatusOr<uint32_t> SessionActor::OpenStream() {
   if (!id.ok()) return id.status();
   AddStream(*id, /*accepted=*/false);
   return id;
+}
+
+absl::Status SessionActor::AttachOob(UniqueFd connection) {
+  if (closing_ || draining_ || finished_) {
+    const absl::Status closing =
+        absl::NotFoundError(absl::StrCat(SessionName(record_->id), " is closing"));
+    OobPort::Refuse(connection, closing);
+    return closing;
+  }
+  return record_->oob->Attach(io_->loop, session_, std::move(connection),
+                              SessionName(record_->id));
 }
 
 absl::Status SessionActor::Attach(uint32_t id, UniqueFd connection) {
@@ -398,6 +414,7 @@ void SessionActor::Finish(const absl::Status& why) {
   // The last state of the session, for the closing event (the handle keeps
   // it after the session left its loop).
   absl::StatusOr<transport::SessionInfo> info = session_->GetInfo();
+  record_->oob->Detach();  // its application reads end-of-file
   for (auto& [id, s] : streams_) {
     if (s->pump != nullptr) s->pump->Stop();
     if (s->watching) io_->loop->UnwatchFd(s->fd.get());

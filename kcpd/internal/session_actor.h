@@ -93,6 +93,9 @@ class SessionActor final : private MuxLink::Handler, private transport::EventLoo
   // The application connection of stream `id` (its token was redeemed).
   // NotFound if the stream is gone; FailedPrecondition if attached already.
   absl::Status Attach(uint32_t id, UniqueFd connection);
+  // The application connection of the session's OOB datagrams (OobPort):
+  // NotFound if the session is ending, else as OobPort::Attach.
+  absl::Status AttachOob(UniqueFd connection);
   // Ends stream `id` now (FIN to the peer; the local connection is closed);
   // a raw session closes. No-op if it is gone.
   void CloseStream(uint32_t id, const std::string& reason);

@@ -1,0 +1,397 @@
+// OOB datagrams through kcpd (AttachOob; docs/kcpd.md "OOB datagrams"):
+// real kcpd processes (transport backend) on loopback, this test playing the
+// applications on their SOCK_SEQPACKET OOB attachments.
+//
+//   app A <-seqpacket-> kcpd A <-UDP: 0xF3 datagrams-> kcpd B <-seqpacket-> app B
+//
+// Covers: datagrams both ways between two applications, byte-exact and one
+// packet per datagram; the bounds (no FEC: FAILED_PRECONDITION; a second
+// attachment: ALREADY_EXISTS; a datagram over the maximum dropped whole and
+// counted; datagrams with nobody attached dropped and counted, never kept
+// for a later application; a reader that does not read: drops counted, kcpd
+// keeps nothing beyond the socket's buffer, and datagrams flow again once
+// it reads); and Debian's kcp-go 5.6.1 (which has no OOB) keeps serving a
+// session that OOB datagrams reached.
+//
+// Datagrams are unreliable. These tests run on loopback, where nothing is
+// lost or reordered between two UDP sockets, so they assert that every
+// datagram sent arrives (or is counted where it was dropped), without
+// retrying anything.
+//
+// usage: oob_test <kcpd> <kcpgo_peer> [gtest flags]
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "base/unix_socket.h"
+#include "gtest/gtest.h"
+#include "kcpd/internal/attach_protocol.h"
+#include "kcpd/testing/test_util.h"
+#include "proto/kcpp/v1/kcpd.grpc.pb.h"
+#include "testing/subprocess.h"
+
+namespace kcpp::sidecar {
+namespace {
+
+using service::testing::Process;
+using service::testing::ReadN;
+using service::testing::ShortTempDir;
+using service::testing::WriteAll;
+using v1::SessionEvent;
+
+std::string g_kcpd;
+std::string g_kcpgo_peer;
+
+constexpr char kKey[] = "oob test key";
+
+v1::SessionOptions FecOptions() {
+  v1::SessionOptions o;
+  o.set_crypt("aes");
+  o.set_key(kKey);
+  o.set_mode(v1::MODE_FAST3);
+  o.set_data_shards(10);
+  o.set_parity_shards(3);
+  return o;
+}
+
+std::string Datagram(size_t n, int seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 13 + seed * 101) & 0xff);
+  return s;
+}
+
+// One kcpd process with the transport backend.
+class Kcpd {
+ public:
+  Kcpd() {
+    Process::Options o;
+    o.argv = {g_kcpd, "--control_socket=" + dir_.path() + "/control.sock", "--ready_fd=3",
+              "--loops=1"};
+    o.stderr_path = dir_.path() + "/kcpd.log";
+    o.ready_fd = 3;
+    process_ = Process::Start(o);
+    EXPECT_EQ(process_->WaitReady(), "ready");
+    stub_ = v1::Kcpd::NewStub(grpc::CreateChannel("unix:" + dir_.path() + "/control.sock",
+                                                  grpc::InsecureChannelCredentials()));
+  }
+  v1::Kcpd::Stub* stub() { return stub_.get(); }
+
+  std::string Listen(const v1::SessionOptions& o) {
+    v1::CreateListenerRequest r;
+    r.set_listener_id("in");
+    r.mutable_listener()->set_address("127.0.0.1:0");
+    *r.mutable_listener()->mutable_session_options() = o;
+    v1::Listener l;
+    grpc::ClientContext c;
+    const grpc::Status s = stub_->CreateListener(&c, r, &l);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return l.bound_address();
+  }
+  v1::DialSessionResponse Dial(const std::string& address, const v1::SessionOptions& o) {
+    v1::DialSessionRequest r;
+    r.set_remote_address(address);
+    *r.mutable_options() = o;
+    v1::DialSessionResponse d;
+    grpc::ClientContext c;
+    const grpc::Status s = stub_->DialSession(&c, r, &d);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return d;
+  }
+  v1::Session Session(const std::string& name) {
+    v1::GetSessionRequest r;
+    r.set_name(name);
+    v1::Session session;
+    grpc::ClientContext c;
+    const grpc::Status s = stub_->GetSession(&c, r, &session);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return session;
+  }
+  v1::Stats Stats() {
+    v1::Stats stats;
+    grpc::ClientContext c;
+    EXPECT_TRUE(stub_->GetStats(&c, v1::GetStatsRequest(), &stats).ok());
+    return stats;
+  }
+  grpc::Status AttachOob(const std::string& session, v1::DataAttachment* attachment) {
+    v1::AttachOobRequest r;
+    r.set_session(session);
+    grpc::ClientContext c;
+    return stub_->AttachOob(&c, r, attachment);
+  }
+  // AttachOob, then the handshake on the data socket: the application's end.
+  UniqueFd AttachOobApp(const std::string& session) {
+    v1::DataAttachment a;
+    const grpc::Status s = AttachOob(session, &a);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (!s.ok()) return UniqueFd();
+    EXPECT_EQ(a.socket_type(), v1::DataAttachment::SOCKET_TYPE_SEQPACKET);
+    absl::StatusOr<UniqueFd> fd = ConnectUnix(a.socket_path(), SOCK_SEQPACKET);
+    EXPECT_TRUE(fd.ok()) << fd.status();
+    if (!fd.ok()) return UniqueFd();
+    const std::string request = service::internal::FormatAttachRequest(a.token());
+    EXPECT_EQ(::send(fd->get(), request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+    // OK means attached: every datagram from now on reaches this socket.
+    char answer[service::internal::kMaxAttachResponseSize];
+    const ssize_t n = ::recv(fd->get(), answer, sizeof(answer), 0);
+    EXPECT_EQ(std::string(answer, n > 0 ? n : 0), "OK\n");
+    return *std::move(fd);
+  }
+
+ private:
+  ShortTempDir dir_;
+  std::unique_ptr<Process> process_;
+  std::unique_ptr<v1::Kcpd::Stub> stub_;
+};
+
+// The name of the session B accepted: its first STREAM_ACCEPTED event (the
+// watch is opened before A dials).
+class AcceptWatch {
+ public:
+  explicit AcceptWatch(Kcpd& b) {
+    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    reader_ = b.stub()->WatchSessionEvents(&context_, v1::WatchSessionEventsRequest());
+    reader_->WaitForInitialMetadata();  // registered: nothing later is missed
+  }
+  ~AcceptWatch() { context_.TryCancel(); }
+  std::string Session() {
+    SessionEvent e;
+    while (reader_->Read(&e)) {
+      if (e.type() == SessionEvent::STREAM_ACCEPTED) return e.session().name();
+    }
+    ADD_FAILURE() << "no STREAM_ACCEPTED";
+    return "";
+  }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<SessionEvent>> reader_;
+};
+
+// One packet, whole: its size as sent (MSG_TRUNC), so a cut packet shows.
+std::string RecvPacket(int fd, int flags = 0) {
+  std::string buf(65536, '\0');
+  const ssize_t n = ::recv(fd, buf.data(), buf.size(), flags | MSG_TRUNC);
+  if (n < 0) return "";
+  EXPECT_LE(static_cast<size_t>(n), buf.size());
+  buf.resize(static_cast<size_t>(n));
+  return buf;
+}
+
+void SendPacket(int fd, const std::string& p) {
+  ASSERT_EQ(::send(fd, p.data(), p.size(), MSG_NOSIGNAL), static_cast<ssize_t>(p.size()));
+}
+
+// Re-reads `session` until `done` holds for it (its counters change on
+// kcpd's loop, outside any call); a failure after 20 s.
+template <typename Done>
+v1::Session AwaitSession(Kcpd& k, const std::string& session, Done done) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  v1::Session s = k.Session(session);
+  while (!done(s) && absl::Now() < deadline) s = k.Session(session);
+  EXPECT_TRUE(done(s)) << s.DebugString();
+  return s;
+}
+
+struct Pair {
+  Kcpd a, b;
+  std::string a_session, b_session;
+};
+
+void Connect(Pair& p, const v1::SessionOptions& o) {
+  AcceptWatch watch(p.b);
+  const v1::DialSessionResponse d = p.a.Dial(p.b.Listen(o), o);
+  p.a_session = d.session().name();
+  p.b_session = watch.Session();
+}
+
+TEST(OobTest, DatagramsFlowBothWaysBetweenTwoApplicationsThroughTwoKcpd) {
+  Pair p;
+  Connect(p, FecOptions());
+  UniqueFd a = p.a.AttachOobApp(p.a_session);
+  UniqueFd b = p.b.AttachOobApp(p.b_session);
+  const size_t max = p.a.Session(p.a_session).oob_max_datagram_size();
+  ASSERT_GT(max, 1000u);  // mtu 1400 minus the crypt, FEC and conv headers
+  EXPECT_EQ(p.b.Session(p.b_session).oob_max_datagram_size(), max);
+
+  // Sizes from 1 byte to the maximum, each datagram one packet each way.
+  std::vector<std::string> up, down;
+  for (int i = 0; i < 40; ++i) {
+    up.push_back(Datagram(i == 0 ? max : 1 + (i * 37) % max, i));
+    down.push_back(Datagram(i == 0 ? 1 : max - (i * 29) % max, 100 + i));
+  }
+  for (const std::string& d : up) SendPacket(a.get(), d);
+  for (const std::string& d : up) EXPECT_EQ(RecvPacket(b.get()), d);
+  for (const std::string& d : down) SendPacket(b.get(), d);
+  for (const std::string& d : down) EXPECT_EQ(RecvPacket(a.get()), d);
+
+  const v1::Session sa = p.a.Session(p.a_session);
+  EXPECT_TRUE(sa.oob_attached());
+  EXPECT_EQ(sa.oob().datagrams_sent(), up.size());
+  EXPECT_EQ(sa.oob().datagrams_received(), down.size());
+  EXPECT_EQ(p.b.Stats().oob().datagrams_received(), up.size());
+  EXPECT_EQ(p.b.Stats().oob().datagrams_sent(), down.size());
+
+  // Closing the connection detaches; the application reads end-of-file
+  // when the session ends.
+  v1::CloseSessionRequest close;
+  close.set_name(p.b_session);
+  grpc::ClientContext c;
+  google::protobuf::Empty empty;
+  ASSERT_TRUE(p.b.stub()->CloseSession(&c, close, &empty).ok());
+  char byte;
+  EXPECT_EQ(::recv(b.get(), &byte, 1, 0), 0);
+}
+
+TEST(OobTest, NoFecIsRefusedAndSaysWhy) {
+  Pair p;
+  v1::SessionOptions o = FecOptions();
+  o.set_data_shards(0);
+  o.set_parity_shards(0);
+  Connect(p, o);
+  v1::DataAttachment a;
+  const grpc::Status s = p.a.AttachOob(p.a_session, &a);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "FEC")) << s.error_message();
+  EXPECT_EQ(p.a.Session(p.a_session).oob_max_datagram_size(), 0u);
+  EXPECT_EQ(p.b.AttachOob("sessions/999", &a).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST(OobTest, BoundsTooLargeUnattachedSecondAttachment) {
+  Pair p;
+  Connect(p, FecOptions());
+  UniqueFd a = p.a.AttachOobApp(p.a_session);
+  const size_t max = p.a.Session(p.a_session).oob_max_datagram_size();
+
+  // Nobody attached on B: dropped and counted there, not kept for later.
+  SendPacket(a.get(), "to nobody");
+  AwaitSession(p.b, p.b_session,
+               [](const v1::Session& s) { return s.oob().dropped_unattached() == 1; });
+  UniqueFd b = p.b.AttachOobApp(p.b_session);
+  // A datagram over the maximum: dropped whole by kcpd A (never cut).
+  SendPacket(a.get(), Datagram(max + 1, 1));
+  SendPacket(a.get(), "after");
+  // B's first datagram is the last one: the one before was dropped whole
+  // (kcpd A reads its application's packets in order).
+  EXPECT_EQ(RecvPacket(b.get()), "after");
+  EXPECT_EQ(p.b.Session(p.b_session).oob().dropped_unattached(), 1u);
+  EXPECT_EQ(p.a.Session(p.a_session).oob().dropped_too_large(), 1u);
+  EXPECT_EQ(p.a.Session(p.a_session).oob().datagrams_sent(), 2u);
+
+  // At most one attachment per session.
+  v1::DataAttachment second;
+  const grpc::Status s = p.b.AttachOob(p.b_session, &second);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  // The session's streams are unaffected by all of it: the first stream
+  // still exists on both sides.
+  EXPECT_EQ(p.a.Session(p.a_session).stream_count(), 1u);
+  EXPECT_EQ(p.b.Session(p.b_session).stream_count(), 1u);
+}
+
+TEST(OobTest, ASlowReaderCostsDropsNotMemory) {
+  Pair p;
+  Connect(p, FecOptions());
+  UniqueFd a = p.a.AttachOobApp(p.a_session);
+  UniqueFd b = p.b.AttachOobApp(p.b_session);
+  // B does not read: 1000 datagrams of 1000 bytes are five times what a
+  // Unix socket buffers by default (net.core.wmem_default, ~208 KiB).
+  // They go in batches of 50, each waited for: a burst of all 1000 would
+  // overflow kcpd B's UDP receive buffer, the one place loopback loses.
+  // Every datagram reaches kcpd B and is either queued in B's socket or
+  // dropped as it was full.
+  constexpr int kCount = 1000;
+  constexpr int kBatch = 50;
+  v1::Session sb;
+  for (int sent = 0; sent < kCount;) {
+    for (int i = 0; i < kBatch; ++i, ++sent) SendPacket(a.get(), Datagram(1000, sent));
+    sb = AwaitSession(p.b, p.b_session, [&](const v1::Session& s) {
+      return s.oob().datagrams_received() + s.oob().dropped_reader_full() ==
+             static_cast<uint64_t>(sent);
+    });
+  }
+  EXPECT_GT(sb.oob().dropped_reader_full(), 0u);
+  EXPECT_EQ(sb.oob().dropped_unattached(), 0u);
+  // What B's socket holds is exactly what kcpd counted as delivered, in
+  // order, each whole: the first ones, until the socket was full.
+  uint64_t read = 0;
+  for (std::string d = RecvPacket(b.get(), MSG_DONTWAIT); !d.empty();
+       d = RecvPacket(b.get(), MSG_DONTWAIT)) {
+    EXPECT_EQ(d, Datagram(1000, static_cast<int>(read)));
+    ++read;
+  }
+  EXPECT_EQ(read, sb.oob().datagrams_received());
+  // Once the reader caught up, datagrams flow again.
+  SendPacket(a.get(), "again");
+  EXPECT_EQ(RecvPacket(b.get()), "again");
+}
+
+TEST(OobTest, KcpGoWithoutOobKeepsServingTheSession) {
+  // Debian's kcp-go 5.6.1 predates OOB (v5.6.60): its FEC decoder meets
+  // flag 0xF3 datagrams it does not know.
+  absl::StatusOr<std::unique_ptr<test::Subprocess>> peer = test::Subprocess::Start(
+      {g_kcpgo_peer, "-role", "server", "-addr", "127.0.0.1:0", "-crypt", "aes", "-key", kKey,
+       "-mode", "fast3", "-ds", "10", "-ps", "3"});
+  ASSERT_TRUE(peer.ok()) << peer.status();
+  std::optional<std::string> line = (*peer)->ReadLine();
+  ASSERT_TRUE(line.has_value() && absl::StartsWith(*line, "LISTENING ")) << line.value_or("");
+  const std::string address = line->substr(std::strlen("LISTENING "));
+
+  Kcpd k;
+  v1::SessionOptions o = FecOptions();
+  o.set_framing(v1::FRAMING_RAW);
+  o.set_stream_mode(true);
+  const v1::DialSessionResponse d = k.Dial(address, o);
+  UniqueFd oob = k.AttachOobApp(d.session().name());
+  // The stream's application.
+  absl::StatusOr<UniqueFd> app = ConnectUnix(d.stream().attachment().socket_path(), SOCK_STREAM);
+  ASSERT_TRUE(app.ok()) << app.status();
+  const std::string request = service::internal::FormatAttachRequest(d.stream().attachment().token());
+  WriteAll(app->get(), request);
+  ASSERT_EQ(ReadN(app->get(), 3), "OK\n");
+
+  // OOB datagrams first, all sent before any stream byte.
+  constexpr int kCount = 50;
+  for (int i = 0; i < kCount; ++i) SendPacket(oob.get(), Datagram(1 + i * 20, i));
+  AwaitSession(k, d.session().name(),
+               [&](const v1::Session& s) { return s.oob().datagrams_sent() == kCount; });
+
+  // kcpgo_peer's protocol: an 8-byte little-endian length, the bytes; it
+  // echoes them. The session works as before.
+  const size_t n = 1 << 20;
+  std::string message(8, '\0');
+  for (int i = 0; i < 8; ++i) message[i] = static_cast<char>((uint64_t{n} >> (8 * i)) & 0xff);
+  const std::string data = Datagram(n, 7);
+  std::thread writer([&] { WriteAll(app->get(), message + data); });
+  const std::string echo = ReadN(app->get(), n);
+  writer.join();
+  EXPECT_TRUE(echo == data) << echo.size() << " of " << n;
+  // kcp-go sent no OOB of its own.
+  EXPECT_EQ(k.Session(d.session().name()).oob().datagrams_received(), 0u);
+}
+
+}  // namespace
+}  // namespace kcpp::sidecar
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s <kcpd> <kcpgo_peer>\n", argv[0]);
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  kcpp::sidecar::g_kcpd = std::filesystem::absolute(argv[1]);
+  kcpp::sidecar::g_kcpgo_peer = std::filesystem::absolute(argv[2]);
+  return RUN_ALL_TESTS();
+}
