@@ -16,9 +16,11 @@
 //        [gtest flags]
 #include <grpcpp/grpcpp.h>
 #include <openssl/sha.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -482,6 +484,46 @@ TEST_F(SidecarTest, KcpctlConnectEndsItsSessionOnBothDaemons) {
   auto ended = b.events().WaitFor(SessionEvent::SESSION_CLOSED_BY_PEER, accepted->session().name());
   ASSERT_TRUE(ended.has_value()) << b.log();
   EXPECT_TRUE(b.Sessions().empty());
+}
+
+// Ctrl-C on an interactive `kcpctl connect` (stdin still open, the far
+// application still connected) ends the pipe, not kcpctl: it closes its
+// session, and the far kcpd's session ends as closed by the peer.
+TEST_F(SidecarTest, KcpctlConnectClosesItsSessionOnSigint) {
+  Kcpd a, b;
+  const std::string address = b.Listen("in", SmuxOptions());
+  ShortTempDir files;
+  const std::string fifo = files.path() + "/stdin";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // Read-write: the open does not wait for kcpctl, and kcpctl's stdin never
+  // ends while we hold it.
+  UniqueFd input(::open(fifo.c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(input.valid());
+  ASSERT_EQ(::write(input.get(), "typed", 5), 5);
+  Process::Options connect;
+  connect.argv = {g_kcpctl,       "--socket=" + a.control(), "connect",         address,
+                  "--crypt=aes",  absl::StrCat("--key=", kKey), "--mode=fast3", "--datashard=10",
+                  "--parityshard=3"};
+  connect.stdin_path = fifo;
+  std::unique_ptr<Process> kcpctl = Process::Start(connect);
+  UniqueFd far = Attach(b.Accepted());
+  EXPECT_EQ(ReadN(far.get(), 5), "typed");  // the pipe is up, both ends attached
+  kcpctl->Signal(SIGINT);
+  const service::testing::ProcessResult r = kcpctl->Wait();
+  EXPECT_EQ(r.exit_code, 128 + SIGINT) << r.err;
+  auto dialled = a.events().WaitFor(SessionEvent::SESSION_DIALED);
+  ASSERT_TRUE(dialled.has_value());
+  auto closed = a.events().WaitFor(SessionEvent::SESSION_CLOSED, dialled->session().name());
+  ASSERT_TRUE(closed.has_value()) << a.log();
+  EXPECT_EQ(closed->reason(), "closed by CloseSession");
+  auto accepted = b.events().WaitFor(SessionEvent::SESSION_ACCEPTED);
+  ASSERT_TRUE(accepted.has_value());
+  EXPECT_TRUE(b.events()
+                  .WaitFor(SessionEvent::SESSION_CLOSED_BY_PEER, accepted->session().name())
+                  .has_value())
+      << b.log();
+  EXPECT_EQ(ReadToEof(far.get()), "");
+  EXPECT_TRUE(a.Sessions().empty());
 }
 
 TEST_F(SidecarTest, SigtermMidTransferLosesNoByteKcpdTook) {
