@@ -13,6 +13,9 @@ tree="$TEST_TMPDIR/tree"
 mkdir -p "$tree/proto/kcpp/v1"
 cp -L "$src/buf.yaml" "$tree/"
 cp -L "$src"/proto/kcpp/v1/*.proto "$tree/proto/kcpp/v1/"
+# The googleapis protos kcpd.proto imports, where buf.yaml expects them.
+mkdir -p "$tree/.googleapis/google/api"
+cp -L "$TEST_SRCDIR/googleapis/google/api/field_behavior.proto" "$tree/.googleapis/google/api/"
 n=$(ls "$tree"/proto/kcpp/v1/*.proto | wc -l)
 [[ $n -ge 3 ]] || { echo "expected kcpd's .proto files in the runfiles, found $n"; exit 1; }
 

@@ -110,6 +110,28 @@ class KcpdClientTest(unittest.TestCase):
                 client.get_session("sessions/999999")
             self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)
 
+    def test_errors_carry_google_rpc_details(self) -> None:
+        # AIP-193: a google.rpc.Status in the grpc-status-details-bin
+        # trailer, with an ErrorInfo (a reason to switch on) and, for a bad
+        # field, a BadRequest naming it (docs/kcpd.md "Errors").
+        from google.rpc import error_details_pb2, status_pb2
+
+        with grpc.insecure_channel(f"unix:{self.dialer_socket}") as channel:
+            stub = kc.pb_grpc.KcpdStub(channel)
+            with self.assertRaises(grpc.RpcError) as e:
+                stub.GetSession(pb.GetSessionRequest(name="listeners/web"), timeout=10)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        trailers = dict(e.exception.trailing_metadata())
+        status = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+        self.assertEqual(status.code, grpc.StatusCode.INVALID_ARGUMENT.value[0])
+        info = error_details_pb2.ErrorInfo()
+        bad = error_details_pb2.BadRequest()
+        self.assertEqual(len(status.details), 2)
+        self.assertTrue(status.details[0].Unpack(info))
+        self.assertTrue(status.details[1].Unpack(bad))
+        self.assertEqual((info.domain, info.reason), ("kcpd.kcpp", "INVALID_RESOURCE_NAME"))
+        self.assertEqual(bad.field_violations[0].field, "name")
+
     def test_attach_refusals_carry_kcpds_reason(self) -> None:
         with kc.Kcpd(self.dialer_socket) as client:
             before = client.get_stats()

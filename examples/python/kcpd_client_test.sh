@@ -21,7 +21,13 @@ done
 
 stubs="$TEST_TMPDIR/stubs"
 mkdir -p "$stubs"
-/usr/bin/protoc -I. -I/usr/include --python_out="$stubs" --grpc_python_out="$stubs" \
+# googleapis' protos (from Debian, see third_party/repositories.bzl): the
+# field_behavior annotations kcpd.proto imports, and google.rpc's Status and
+# error details, which kcpd_client_test.py reads from a failed call.
+googleapis="$TEST_SRCDIR/googleapis"
+/usr/bin/protoc -I. -I/usr/include -I"$googleapis" --python_out="$stubs" \
+  google/api/field_behavior.proto google/rpc/status.proto google/rpc/error_details.proto
+/usr/bin/protoc -I. -I/usr/include -I"$googleapis" --python_out="$stubs" --grpc_python_out="$stubs" \
   --plugin=protoc-gen-grpc_python="$plugin" proto/kcpp/v1/kcpd.proto
 export PYTHONPATH="$stubs:$PWD/$here"
 export PYTHONDONTWRITEBYTECODE=1   # the sources are symlinks into the tree
