@@ -722,13 +722,13 @@ struct ManyState {
 std::unique_ptr<ManyState> g_many;
 
 void WakeForSignal() {
-  Session* s;
   {
+    // Under the lock: the main thread clears g_run.session before the
+    // session goes. Close never blocks; it wakes WaitAcknowledged.
     std::lock_guard<std::mutex> lock(g_run.mu);
-    s = g_run.session;
+    if (g_run.session != nullptr) g_run.session->Close();
     g_run.cv.notify_all();
   }
-  if (s != nullptr) s->Close();  // wakes WaitAcknowledged; never blocks
   if (ManyState* st = g_many.get()) {
     std::lock_guard<std::mutex> lock(st->mu);
     st->cv.notify_all();
