@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <iostream>
@@ -65,6 +66,10 @@ usage: kcpctl [--socket=PATH] [--json] [--timeout=DURATION] COMMAND ...
                                       close the session (also on SIGINT / SIGTERM)
   accept LISTENER                     wait for a stream on LISTENER, attach, copy as connect
   attach TOKEN --path=SOCKET [--seqpacket]   attach to a stream by its token, copy as connect
+  oob SESSION                         the session's OOB datagrams (FEC on; docs/kcpd.md):
+                                      each stdin line is one datagram to the peer, each
+                                      datagram from the peer one stdout line; ends at the
+                                      end of stdin (empty lines are skipped)
   tunnels list [--full] | get T [--full] | delete T
   tunnels create [ID] client|server -- [kcptun-client|-server flags, -c FILE]
                                       kcptun-compatible tunnels (docs/tunnel.md)
@@ -292,6 +297,55 @@ int Pipe(UniqueFd connection) {
   return result;
 }
 
+// `kcpctl oob`: each line of stdin (without its newline) is one packet, that
+// is one OOB datagram, and each packet from kcpd one line of stdout, until
+// stdin ends (then the attachment ends: kcpd closes it once it has read
+// everything before the end) or a signal. Lines over `max` bytes are not
+// sent (kcpd would drop them); empty ones neither (an empty packet would end
+// the attachment).
+int OobPipe(UniqueFd connection, size_t max) {
+  const int fd = connection.get();
+  g_pipe_fd = fd;
+  struct sigaction stop = {};
+  stop.sa_handler = StopPipe;
+  ::sigaction(SIGINT, &stop, nullptr);
+  ::sigaction(SIGTERM, &stop, nullptr);
+  std::thread to_peer([fd, max] {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      if (line.empty()) continue;
+      if (line.size() > max) {
+        std::cerr << "kcpctl: a line of " << line.size()
+                  << " bytes is over the session's OOB maximum of " << max << ": not sent\n";
+        continue;
+      }
+      if (::send(fd, line.data(), line.size(), MSG_NOSIGNAL) < 0) return;
+    }
+    ::shutdown(fd, SHUT_WR);
+  });
+  std::vector<char> buf(65536);
+  int result = internal::kExitOk;
+  while (true) {
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    std::cout.write(buf.data(), n) << '\n' << std::flush;
+    if (!std::cout) {
+      result = internal::kExitOther;
+      break;
+    }
+  }
+  g_pipe_fd = -1;
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+  if (g_pipe_signal != 0 || result != internal::kExitOk) {
+    to_peer.detach();  // it may sit in read(stdin) for ever; the process ends
+    return g_pipe_signal != 0 ? 128 + g_pipe_signal : result;
+  }
+  to_peer.join();
+  return result;
+}
+
 // Refuses (exit 7) a socket path another uid could have swapped for its own
 // socket (CheckSocketToConnect), before a request, passphrase or
 // token is sent.
@@ -302,7 +356,9 @@ int RefusedSocket(const std::string& path) {
   return internal::ExitCodeFor(s.code());
 }
 
-int AttachAndPipe(const std::string& path, bool seqpacket, const std::string& token) {
+// `oob_max` > 0: the attachment is a session's OOB datagrams (OobPipe).
+int AttachAndPipe(const std::string& path, bool seqpacket, const std::string& token,
+                  size_t oob_max = 0) {
   if (const int refused = RefusedSocket(path); refused != internal::kExitOk) return refused;
   absl::StatusOr<UniqueFd> fd =
       ConnectUnix(path, seqpacket ? SOCK_SEQPACKET : SOCK_STREAM);
@@ -330,7 +386,7 @@ int AttachAndPipe(const std::string& path, bool seqpacket, const std::string& to
   }
   switch (parse.status) {
     case internal::AttachResponseParse::Status::kOk:
-      return Pipe(*std::move(fd));
+      return oob_max > 0 ? OobPipe(*std::move(fd), oob_max) : Pipe(*std::move(fd));
     case internal::AttachResponseParse::Status::kRefused:
       std::cerr << "kcpctl: attach refused: " << parse.reason << "\n";
       return internal::kExitFailedPrecondition;
@@ -371,6 +427,7 @@ class Client {
   int Watch(const CliArgs& a);
   int Connect(const std::vector<std::string>& w, const CliArgs& a);
   int Accept(const std::vector<std::string>& w);
+  int Oob(const std::vector<std::string>& w);
   int Health(const std::string& service);
   int Fail(const grpc::Status& s) { return Failed(s, socket_); }
 
@@ -405,6 +462,7 @@ int Client::Run(const std::vector<std::string>& w, const CliArgs& a) {
   }
   if (command == "connect") return Connect(w, a);
   if (command == "accept") return Accept(w);
+  if (command == "oob") return Oob(w);
   if (command == "attach") {
     if (w.size() != 2 || !a.Has("path")) return Usage("attach needs TOKEN and --path=SOCKET");
     return AttachAndPipe(*a.Get("path"), a.Has("seqpacket"), w[1]);
@@ -656,6 +714,24 @@ int Client::Connect(const std::vector<std::string>& w, const CliArgs& a) {
               << d.session().name() << "`)\n";
   }
   return result;
+}
+
+int Client::Oob(const std::vector<std::string>& w) {
+  if (w.size() != 2) return Usage("oob needs SESSION");
+  kcpp::v1::GetSessionRequest get;
+  get.set_name(Qualify("sessions", w[1]));
+  kcpp::v1::Session session;
+  grpc::Status s = Call(&kcpp::v1::Kcpd::Stub::GetSession, get, &session);
+  if (!s.ok()) return Fail(s);
+  kcpp::v1::AttachOobRequest request;
+  request.set_session(session.name());
+  kcpp::v1::DataAttachment att;
+  s = Call(&kcpp::v1::Kcpd::Stub::AttachOob, request, &att);
+  if (!s.ok()) return Fail(s);
+  std::cerr << "kcpctl: attaching the OOB datagrams of " << session.name() << " (at most "
+            << session.oob_max_datagram_size() << " bytes each)\n";
+  return AttachAndPipe(att.socket_path(), /*seqpacket=*/true, att.token(),
+                       std::max<size_t>(session.oob_max_datagram_size(), 1));
 }
 
 int Client::Accept(const std::vector<std::string>& w) {

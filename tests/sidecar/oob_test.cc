@@ -10,18 +10,20 @@
 // counted; datagrams with nobody attached dropped and counted, never kept
 // for a later application; a reader that does not read: drops counted, kcpd
 // keeps nothing beyond the socket's buffer, and datagrams flow again once
-// it reads); and Debian's kcp-go 5.6.1 (which has no OOB) keeps serving a
-// session that OOB datagrams reached.
+// it reads); Debian's kcp-go 5.6.1 (which has no OOB) keeps serving a
+// session that OOB datagrams reached; and `kcpctl oob` (lines <-> datagrams).
 //
 // Datagrams are unreliable. These tests run on loopback, where nothing is
 // lost or reordered between two UDP sockets, so they assert that every
 // datagram sent arrives (or is counted where it was dropped), without
 // retrying anything.
 //
-// usage: oob_test <kcpd> <kcpgo_peer> [gtest flags]
+// usage: oob_test <kcpd> <kcpgo_peer> <kcpctl> [gtest flags]
 #include <grpcpp/grpcpp.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -53,6 +55,7 @@ using v1::SessionEvent;
 
 std::string g_kcpd;
 std::string g_kcpgo_peer;
+std::string g_kcpctl;
 
 constexpr char kKey[] = "oob test key";
 
@@ -87,6 +90,7 @@ class Kcpd {
                                                   grpc::InsecureChannelCredentials()));
   }
   v1::Kcpd::Stub* stub() { return stub_.get(); }
+  std::string control() const { return dir_.path() + "/control.sock"; }
 
   std::string Listen(const v1::SessionOptions& o) {
     v1::CreateListenerRequest r;
@@ -381,17 +385,50 @@ TEST(OobTest, KcpGoWithoutOobKeepsServingTheSession) {
   EXPECT_EQ(k.Session(d.session().name()).oob().datagrams_received(), 0u);
 }
 
+TEST(OobTest, KcpctlOobTurnsLinesIntoDatagramsAndBack) {
+  Pair p;
+  Connect(p, FecOptions());
+  UniqueFd b = p.b.AttachOobApp(p.b_session);
+  const size_t max = p.a.Session(p.a_session).oob_max_datagram_size();
+  // stdin is a FIFO this test writes, so kcpctl stays attached until the
+  // test has seen a datagram reach it.
+  ShortTempDir dir;
+  const std::string fifo = dir.path() + "/stdin";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  Process::Options o;
+  o.argv = {g_kcpctl, "--socket=" + p.a.control(), "oob", p.a_session};
+  o.stdin_path = fifo;
+  std::unique_ptr<Process> kcpctl = Process::Start(o);
+  UniqueFd in(::open(fifo.c_str(), O_WRONLY | O_CLOEXEC));  // kcpctl opened it too
+  ASSERT_TRUE(in.valid());
+  const std::string lines = "one\n\n" + std::string(max + 1, 'x') + "\ntwo\n";
+  ASSERT_EQ(::write(in.get(), lines.data(), lines.size()), static_cast<ssize_t>(lines.size()));
+  // Empty lines and lines over the maximum are not sent.
+  EXPECT_EQ(RecvPacket(b.get()), "one");
+  EXPECT_EQ(RecvPacket(b.get()), "two");
+  SendPacket(b.get(), "from b");
+  AwaitSession(p.a, p.a_session,
+               [](const v1::Session& s) { return s.oob().datagrams_received() == 1; });
+  in.reset();  // end of stdin: kcpctl ends its attachment, then exits
+  const service::testing::ProcessResult r = kcpctl->Wait();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "from b\n");
+  EXPECT_TRUE(absl::StrContains(r.err, "not sent")) << r.err;
+  EXPECT_EQ(p.a.Session(p.a_session).oob().datagrams_sent(), 2u);
+}
+
 }  // namespace
 }  // namespace kcpp::sidecar
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s <kcpd> <kcpgo_peer>\n", argv[0]);
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: %s <kcpd> <kcpgo_peer> <kcpctl>\n", argv[0]);
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
   kcpp::sidecar::g_kcpd = std::filesystem::absolute(argv[1]);
   kcpp::sidecar::g_kcpgo_peer = std::filesystem::absolute(argv[2]);
+  kcpp::sidecar::g_kcpctl = std::filesystem::absolute(argv[3]);
   return RUN_ALL_TESTS();
 }
