@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "kcpd/internal/api_errors.h"
 
 namespace kcpp::service::tunnel {
 namespace {
@@ -15,13 +16,19 @@ grpc::Status ToGrpc(const absl::Status& s) {
   // A setting kcpd does not implement is a bad argument to this API.
   const absl::StatusCode code =
       s.code() == absl::StatusCode::kUnimplemented ? absl::StatusCode::kInvalidArgument : s.code();
-  return grpc::Status(static_cast<grpc::StatusCode>(code), std::string(s.message()));
+  // The same google.rpc error details as kcpd's own service (AIP-193).
+  absl::Status mapped(code, s.message());
+  s.ForEachPayload([&mapped](absl::string_view url, const absl::Cord& payload) {
+    mapped.SetPayload(url, payload);
+  });
+  return kcpp::service::internal::ToGrpcStatus(mapped);
 }
 
 absl::StatusOr<std::string> TunnelId(absl::string_view name) {
   if (!absl::StartsWith(name, kPrefix) || name.size() == kPrefix.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("name must be \"tunnels/{tunnel}\", got \"", name, "\""));
+    return kcpp::service::internal::InvalidFieldError(
+        "name", absl::StrCat("must be \"tunnels/{tunnel}\", got \"", name, "\""),
+        kcpp::service::internal::kReasonInvalidResourceName);
   }
   return std::string(name.substr(kPrefix.size()));
 }
