@@ -606,6 +606,36 @@ TEST(Engine, OutOfBandDatagramsArriveBesideTheStream) {
   p.engine.reset();
 }
 
+// What a kcp-go listener before v5.6.60 (no OOB) would misread as a new
+// session is never sent: a datagram before the peer has answered (its
+// address has no session there yet), and one whose payload is 12 bytes or
+// more and starts with four zero bytes (read as sn 0 of conv 0xFFFFFFFF,
+// which replaces the live session).
+TEST(Engine, OutOfBandDatagramsAnOldKcpGoListenerWouldMisreadAreRefused) {
+  SessionOptions o = Fast();
+  o.data_shards = 4;
+  o.parity_shards = 1;
+  Pair p = MakePair(o);
+  const uint8_t small[3] = {1, 2, 3};
+  EXPECT_EQ(p.client->SendOob(small).code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(p.client->Write(absl::MakeConstSpan(std::vector<uint8_t>(1, 7))).ok());
+  ASSERT_TRUE(p.client->WaitAcknowledged(Guard()).ok());
+  EXPECT_TRUE(p.client->SendOob(small).ok());
+  std::vector<uint8_t> zeros(12, 0);
+  zeros[4] = 9;
+  const absl::Status refused = p.client->SendOob(zeros);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("four zero bytes"), std::string::npos) << refused;
+  zeros.resize(11);
+  EXPECT_TRUE(p.client->SendOob(zeros).ok());
+  std::vector<uint8_t> nonzero(12, 0);
+  nonzero[3] = 1;
+  EXPECT_TRUE(p.client->SendOob(nonzero).ok());
+  absl::StatusOr<SessionInfo> info = p.client->GetInfo();
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->counters.oob_packets_sent, 3u);
+}
+
 TEST(Engine, TuningAWindowReachesThePeerWithoutData) {
   Pair p = MakePair(Fast());
   const uint8_t one[1] = {1};

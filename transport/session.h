@@ -163,7 +163,11 @@ class Session {
 
   // Sends one unreliable datagram outside the KCP stream (kcp-go's OOB
   // layout, §4.8; the FEC layer must be on, as in kcp-go). At most
-  // oob_max_size() bytes.
+  // oob_max_size() bytes. So that a kcp-go listener older than v5.6.60 (no
+  // OOB) never takes one for a new session, it is refused
+  // (FailedPrecondition) until a KCP segment has come from the peer, and a
+  // payload of 12 bytes or more must not start with four zero bytes
+  // (InvalidArgument).
   absl::Status SendOob(absl::Span<const uint8_t> data);
   size_t oob_max_size() const;
 

@@ -26,6 +26,9 @@ constexpr size_t kSealBatch = 32;
 constexpr int64_t kTrimIntervalMs = 2500;
 // Largest read from KCP per delivery to the channel (stream mode).
 constexpr size_t kDeliveryChunk = 64 * 1024;
+// An OOB datagram is as long as a KCP header (24 bytes) once its payload
+// reaches this size, and an old kcp-go listener then parses it as one.
+constexpr size_t kOobMisreadMinPayload = 12;
 
 }  // namespace
 
@@ -779,6 +782,22 @@ absl::Status SessionCore::SendOob(absl::Span<const uint8_t> data) {
   if (data.size() > oob_max_size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "OOB datagram of ", data.size(), " bytes exceeds the maximum of ", oob_max_size()));
+  }
+  // A kcp-go listener older than v5.6.60 (Debian's 5.6.1, kcptun 2021) has
+  // no OOB and reads the datagram as a KCP segment whose conv is the FEC
+  // seqid 0xFFFFFFFF and whose sn is the payload's first four bytes: from an
+  // address it has no session for, that is a new session; with sn 0, it
+  // replaces the session it has (protocol.md §4.8). Neither may happen.
+  if (kcp_->counters().in_segs == 0) {
+    return absl::FailedPreconditionError(
+        "no KCP segment has come from the peer yet: write on the stream first (a kcp-go listener "
+        "before v5.6.60 would take an OOB datagram for a new session)");
+  }
+  if (data.size() >= kOobMisreadMinPayload && LoadLe32(data.data()) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "OOB datagram of ", data.size(), " bytes starts with four zero bytes: a kcp-go listener "
+        "before v5.6.60 would read it as a new conversation and drop the session (at most ",
+        kOobMisreadMinPayload - 1, " bytes may start so)"));
   }
   SetNow(loop_->now_ms());
   uint8_t* buffer = loop_->pool().Get();
