@@ -26,7 +26,7 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, absl::str
                                  const absl::Status& status) {
   if (!status.ok()) {
     Log(status.code() == absl::StatusCode::kInternal ? LogLevel::kError : LogLevel::kInfo,
-        absl::StrCat(method, " -> ", status.ToString()));
+        absl::StrCat(method, " -> ", status.ToString(absl::StatusToStringMode::kWithNoExtraData)));
   } else if (LogEnabled(LogLevel::kDebug)) {
     Log(LogLevel::kDebug, absl::StrCat(method, " -> OK"));
   }
@@ -71,7 +71,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<kcpp::v1::SessionEven
           if (std::shared_ptr<WatchReactor> r = weak.lock()) r->Pump();
         });
     if (!sub.ok()) {
-      Log(LogLevel::kInfo, absl::StrCat("WatchSessionEvents -> ", sub.status().ToString()));
+      Log(LogLevel::kInfo,
+          absl::StrCat("WatchSessionEvents -> ",
+                       sub.status().ToString(absl::StatusToStringMode::kWithNoExtraData)));
       reactor->FinishOnce(ToGrpcStatus(sub.status()));
       return reactor.get();
     }

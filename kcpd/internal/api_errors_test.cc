@@ -115,6 +115,34 @@ TEST_F(ApiErrorsTest, AnOptionOutOfRangeNamesItsFullPath) {
   EXPECT_TRUE(absl::StartsWith(v.description(), "must be")) << v.description();
 }
 
+// Paths the validation builds from a prefix and a sub-field ("listener" +
+// ".address: ..."), and fields named whole ("update_mask").
+TEST_F(ApiErrorsTest, NestedAndWholeFieldsAreNamedByTheirPath) {
+  {
+    grpc::ClientContext context;
+    kcpp::v1::CreateListenerRequest request;
+    request.mutable_listener()->set_address("not an address");
+    kcpp::v1::Listener listener;
+    const grpc::Status s = stub_->CreateListener(&context, request, &listener);
+    ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+    const Details d = Parse(s);
+    ASSERT_EQ(d.bad_requests.size(), 1u);
+    EXPECT_EQ(d.bad_requests[0].field_violations(0).field(), "listener.address")
+        << s.error_message();
+  }
+  {
+    grpc::ClientContext context;
+    kcpp::v1::UpdateSessionRequest request;
+    request.mutable_session()->set_name("sessions/1");
+    kcpp::v1::Session session;
+    const grpc::Status s = stub_->UpdateSession(&context, request, &session);
+    ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+    const Details d = Parse(s);
+    ASSERT_EQ(d.bad_requests.size(), 1u) << s.error_message();
+    EXPECT_EQ(d.bad_requests[0].field_violations(0).field(), "update_mask") << s.error_message();
+  }
+}
+
 TEST_F(ApiErrorsTest, ARequestThatDoesNotParseSaysSoWithTheMethod) {
   grpc::GenericStub stub(channel_);
   const std::string garbage = "\x0a\x7f";  // field 1, 127 bytes announced, none sent
