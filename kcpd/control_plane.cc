@@ -42,8 +42,8 @@ absl::Time SteadyNow() {
 absl::StatusOr<int> PageSize(int32_t requested) {
   if (requested < 0) {
     return internal::InvalidFieldError(
-        "page_size", absl::StrCat("must not be negative (0 means ", kDefaultPageSize,
-                                  ", at most ", kMaxPageSize, " are returned), got ", requested));
+        "page_size", absl::StrCat("must not be negative (0 means ", kDefaultPageSize, ", at most ",
+                                  kMaxPageSize, " are returned), got ", requested));
   }
   if (requested == 0) return kDefaultPageSize;
   return std::min<int32_t>(requested, kMaxPageSize);

@@ -15,7 +15,6 @@
 
 namespace kcpp::service {
 
-
 grpc::Status ToGrpcStatus(const absl::Status& status) { return internal::ToGrpcStatus(status); }
 
 namespace {

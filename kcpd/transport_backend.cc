@@ -25,9 +25,7 @@ namespace {
 
 absl::Status ShuttingDown() { return absl::UnavailableError("kcpd is shutting down"); }
 
-absl::Status NoSession(uint64_t id) {
-  return internal::SessionNotFound(id);
-}
+absl::Status NoSession(uint64_t id) { return internal::SessionNotFound(id); }
 
 bool IsUnspecified(const transport::SocketAddress& a) {
   return absl::StartsWith(a.ToString(), "0.0.0.0:") || absl::StartsWith(a.ToString(), "[::]:");

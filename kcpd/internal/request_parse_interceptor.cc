@@ -30,9 +30,9 @@ class UnparsableRequestInterceptor final : public grpc::experimental::Intercepto
           "message, or a string field that is not valid UTF-8)");
       Log(LogLevel::kInfo, absl::StrCat(method_, " -> INVALID_ARGUMENT: ", message));
       // The request as a whole is at fault: a field violation with no field.
-      methods->ModifySendStatus(ToGrpcStatus(WithErrorReason(
-          InvalidFieldError("", message, kReasonRequestNotParsable), kReasonRequestNotParsable,
-          {{"method", method_}})));
+      methods->ModifySendStatus(
+          ToGrpcStatus(WithErrorReason(InvalidFieldError("", message, kReasonRequestNotParsable),
+                                       kReasonRequestNotParsable, {{"method", method_}})));
     }
     methods->Proceed();
   }
