@@ -702,7 +702,28 @@ int Client::Connect(const std::vector<std::string>& w, const CliArgs& a) {
                     att.token());
   // The session was dialled for this pipe alone: close it rather than leave
   // it open with no stream on both daemons (kcpd flushes what is in flight,
-  // and a kcpd peer ends its side at once, SESSION_CLOSED_BY_PEER).
+  // and a kcpd peer ends its side at once, SESSION_CLOSED_BY_PEER). The pipe
+  // ends when this side has written its last byte and read the peer's
+  // end-of-file, which can be before kcpd has read that last byte from the
+  // connection; CloseSession stops reading at once, so after a normal end
+  // wait (bounded) for kcpd to finish the stream first.
+  if (result == internal::kExitOk) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(30);
+    kcpp::v1::GetSessionRequest get;
+    get.set_name(d.session().name());
+    for (;;) {
+      kcpp::v1::Session now;
+      if (!Call(&kcpp::v1::Kcpd::Stub::GetSession, get, &now).ok() || now.stream_count() == 0) {
+        break;
+      }
+      if (absl::Now() >= give_up) {
+        std::cerr << "kcpctl: " << d.stream().name()
+                  << " still has bytes in kcpd after 30 s; closing the session anyway\n";
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+  }
   kcpp::v1::CloseSessionRequest close;
   close.set_name(d.session().name());
   google::protobuf::Empty empty;
