@@ -201,6 +201,35 @@ TEST(TunnelLoopbackMore, ListsLiveStreamsAndDeletingATunnelClosesThem) {
   EXPECT_EQ(p.manager->ListTunnels(false).size(), 1u);
 }
 
+// A server tunnel that closes its sessions (deleted here) sends kcpd's close
+// notice: the client's session ends at once as closed, not at the smux
+// keepalive timeout as dead, and the next connection gets a new session.
+TEST(TunnelLoopbackMore, AClosingServerEndsTheClientsSessionAsClosedNotDead) {
+  TcpEchoServer echo;
+  Pair p = MakePair(echo.address(), {"-mode", "fast3", "-quiet"});
+  const int fd = ConnectTcp(p.port);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "ping", 4), 4);
+  char buf[4];
+  ASSERT_EQ(recv(fd, buf, 4, MSG_WAITALL), 4);
+  ASSERT_TRUE(p.manager->DeleteTunnel("server").ok());
+  char b;
+  EXPECT_LE(recv(fd, &b, 1, 0), 0);  // the stream's FIN (or a reset)
+  close(fd);
+  // The session ends either way; how it ends is the point. (Before the
+  // client followed the notice, it ended at the keepalive timeout, dead.)
+  absl::StatusOr<TunnelSnapshot> client;
+  const absl::Time give_up = absl::Now() + absl::Seconds(120);
+  do {
+    client = p.manager->GetTunnel("client", false);
+    ASSERT_TRUE(client.ok()) << client.status();
+  } while ((client->counters.sessions_closed == 0 || !client->sessions.empty()) &&
+           absl::Now() < give_up);
+  EXPECT_EQ(client->counters.sessions_closed, 1u);
+  EXPECT_EQ(client->counters.sessions_dead, 0u);
+  EXPECT_TRUE(client->sessions.empty());
+}
+
 TEST(TunnelLoopbackMore, ServerRefusesStreamsItCannotConnect) {
   // A target nobody listens on: the stream is answered with FIN and the
   // client's connection ends.

@@ -87,7 +87,10 @@ class Link final : public MuxLink::Handler {
   MuxLink* mux() { return mux_.get(); }
   Shard* shard() { return shard_; }
   uint64_t number() const { return number_; }
-  bool usable() const { return mux_ != nullptr && !mux_->closing() && !closed_; }
+  // Takes new streams: open, and its peer has not closed it.
+  bool usable() const {
+    return mux_ != nullptr && !mux_->closing() && !mux_->peer_closed() && !closed_;
+  }
   size_t stream_count() const { return pumps_.size(); }
 
   // Client: carries an accepted TCP connection on a new stream (takes `*fd`
@@ -114,9 +117,15 @@ class Link final : public MuxLink::Handler {
   void OnStreamFin(MuxLink::StreamId id) override;
   void OnStreamWritable(MuxLink::StreamId id) override;
   void OnStreamClosed(MuxLink::StreamId id) override;
+  void OnPeerClosed() override;
   void OnLinkClosed(const absl::Status& why) override;
 
  private:
+  // After the peer's close notice: closes the link once every stream here
+  // has delivered what arrived (its pumps are gone), so it ends now as
+  // closed instead of at the smux keepalive timeout as dead.
+  void CloseIfPeerClosedAndIdle();
+
   Pump* Find(MuxLink::StreamId id) {
     auto it = pumps_.find(id);
     return it == pumps_.end() ? nullptr : it->second.get();
@@ -403,6 +412,14 @@ void Link::OnStreamWritable(MuxLink::StreamId id) {
 
 void Link::OnStreamClosed(MuxLink::StreamId id) { RemovePump(id); }
 
+void Link::OnPeerClosed() { CloseIfPeerClosedAndIdle(); }
+
+void Link::CloseIfPeerClosedAndIdle() {
+  if (mux_ != nullptr && mux_->peer_closed() && !mux_->closing() && pumps_.empty()) {
+    mux_->Close();
+  }
+}
+
 void Link::RemovePump(MuxLink::StreamId id) {
   auto it = pumps_.find(id);
   if (it == pumps_.end()) return;
@@ -416,6 +433,7 @@ void Link::RemovePump(MuxLink::StreamId id) {
                                        number_, " stream ", id));
   }
   shard_->Bury(std::move(pump));
+  CloseIfPeerClosedAndIdle();
 }
 
 void Link::OnLinkClosed(const absl::Status& why) {
