@@ -36,6 +36,7 @@ void OobCountsToProto(const OobPort::Counts& c, kcpp::v1::OobCounters* p) {
   p->set_dropped_unattached(c.dropped_unattached);
   p->set_dropped_reader_full(c.dropped_reader_full);
   p->set_dropped_too_large(c.dropped_too_large);
+  p->set_dropped_refused(c.dropped_refused);
 }
 
 std::shared_ptr<SessionRecord> BackendState::FindSession(uint64_t id) {

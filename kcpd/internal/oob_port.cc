@@ -23,6 +23,7 @@ OobPort::Counts& OobPort::Counts::operator+=(const Counts& o) {
   dropped_unattached += o.dropped_unattached;
   dropped_reader_full += o.dropped_reader_full;
   dropped_too_large += o.dropped_too_large;
+  dropped_refused += o.dropped_refused;
   return *this;
 }
 
@@ -119,6 +120,7 @@ OobPort::Counts OobPort::counts() const {
   c.dropped_unattached = dropped_unattached_.load(std::memory_order_relaxed);
   c.dropped_reader_full = dropped_reader_full_.load(std::memory_order_relaxed);
   c.dropped_too_large = dropped_too_large_.load(std::memory_order_relaxed);
+  c.dropped_refused = dropped_refused_.load(std::memory_order_relaxed);
   return c;
 }
 
@@ -152,11 +154,16 @@ void OobPort::OnReadable() {
     const absl::Status s = session_->SendOob(absl::MakeConstSpan(buffer_.data(), size));
     if (s.ok()) {
       sent_.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      // Only a session that just ended refuses (size and FEC were checked):
-      // the attachment ends with it.
-      Detach();
+    } else if (absl::IsUnavailable(s)) {
+      Detach();  // the session ended: the attachment ends with it
       return;
+    } else {
+      // This datagram only (the session refuses what an old kcp-go peer
+      // would misread); the next may go.
+      const uint64_t dropped = dropped_refused_.fetch_add(1, std::memory_order_relaxed) + 1;
+      refused_log_.Log(LogLevel::kWarning,
+                       absl::StrCat(name_, ": dropped an OOB datagram from the application: ",
+                                    s.message(), " (", dropped, " refused so far)"));
     }
   }
 }

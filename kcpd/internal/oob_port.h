@@ -20,7 +20,9 @@
 //     nothing beyond it;
 //   - from the application, a packet larger than the session's OOB maximum
 //     is dropped and counted (and logged, rate-limited) instead of being cut
-//     to size; the rest go to Session::SendOob.
+//     to size; the rest go to Session::SendOob, and one it refuses (before
+//     the peer sent anything, or a payload an old kcp-go would misread:
+//     docs/protocol.md §4.8) is dropped, counted and logged the same way.
 // An empty packet cannot be told from end-of-file on SOCK_SEQPACKET (both
 // read as 0 bytes): either ends the attachment, as does a hang-up.
 //
@@ -55,6 +57,7 @@ class OobPort final : private transport::EventLoop::FdHandler {
     uint64_t dropped_unattached = 0;  // from the peer, nobody attached
     uint64_t dropped_reader_full = 0; // from the peer, the application's socket full
     uint64_t dropped_too_large = 0;   // from the application, over max_size()
+    uint64_t dropped_refused = 0;     // from the application, refused by Session::SendOob
 
     Counts& operator+=(const Counts& o);
   };
@@ -115,6 +118,8 @@ class OobPort final : private transport::EventLoop::FdHandler {
   std::atomic<uint64_t> dropped_unattached_{0};
   std::atomic<uint64_t> dropped_reader_full_{0};
   std::atomic<uint64_t> dropped_too_large_{0};
+  std::atomic<uint64_t> dropped_refused_{0};
+  LogRateLimiter refused_log_;
 };
 
 }  // namespace kcpp::service::internal

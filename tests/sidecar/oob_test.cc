@@ -365,22 +365,31 @@ TEST(OobTest, KcpGoWithoutOobKeepsServingTheSession) {
   WriteAll(app->get(), request);
   ASSERT_EQ(ReadN(app->get(), 3), "OK\n");
 
-  // OOB datagrams first, all sent before any stream byte.
-  constexpr int kCount = 50;
-  for (int i = 0; i < kCount; ++i) SendPacket(oob.get(), Datagram(1 + i * 20, i));
-  AwaitSession(k, d.session().name(),
-               [&](const v1::Session& s) { return s.oob().datagrams_sent() == kCount; });
-
   // kcpgo_peer's protocol: an 8-byte little-endian length, the bytes; it
-  // echoes them. The session works as before.
-  const size_t n = 1 << 20;
+  // echoes them as they come, in 64 KiB chunks (one message per session).
+  const size_t n = 256 << 10, half = n / 2;
   std::string message(8, '\0');
   for (int i = 0; i < 8; ++i) message[i] = static_cast<char>((uint64_t{n} >> (8 * i)) & 0xff);
   const std::string data = Datagram(n, 7);
-  std::thread writer([&] { WriteAll(app->get(), message + data); });
-  const std::string echo = ReadN(app->get(), n);
+  // The first half through the stream first: the session refuses OOB before
+  // anything came from the peer (kcp-go 5.6.1 would take it for a new
+  // session, docs/protocol.md §4.8).
+  WriteAll(app->get(), message + data.substr(0, half));
+  EXPECT_TRUE(ReadN(app->get(), half) == data.substr(0, half));
+  constexpr int kCount = 50;
+  for (int i = 0; i < kCount; ++i) SendPacket(oob.get(), Datagram(1 + i * 20, i));
+  // 12+ bytes starting with four zero bytes: 5.6.1 would read sn 0 of a new
+  // conversation and drop the session. Refused and counted, not sent.
+  SendPacket(oob.get(), std::string(4, '\0') + "then more bytes");
+  SendPacket(oob.get(), "last");
+  AwaitSession(k, d.session().name(), [&](const v1::Session& s) {
+    return s.oob().datagrams_sent() == kCount + 1 && s.oob().dropped_refused() == 1;
+  });
+  // The same session, after the datagrams reached kcp-go: the second half.
+  std::thread writer([&] { WriteAll(app->get(), data.substr(half)); });
+  const std::string rest = ReadN(app->get(), n - half);
   writer.join();
-  EXPECT_TRUE(echo == data) << echo.size() << " of " << n;
+  EXPECT_TRUE(rest == data.substr(half)) << rest.size() << " of " << n - half;
   // kcp-go sent no OOB of its own.
   EXPECT_EQ(k.Session(d.session().name()).oob().datagrams_received(), 0u);
 }
