@@ -125,12 +125,14 @@ TEST_P(TunnelAllocations, WarmTransferAllocatesNothingPerPacket) {
   // scheduling decides how far) takes 4 KiB chunks from the heap until its
   // pool has them — typically 30-50 allocations here, once 665; with snappy
   // also libsnappy's working memory, once per compressed chunk, which
-  // kcptun's framing makes one per smux frame (up to 32 KiB, some 25
-  // datagrams).
+  // kcptun's framing makes one per smux frame: up to 32 KiB, but the one
+  // stream pump (mux/stream_pump.h) reads what the stream has room for, so
+  // frames are often smaller — measured 1134-1771 allocations for 15,900-
+  // 17,500 datagrams, one per 10-14 datagrams.
   if (GetParam()) {
     EXPECT_LT(allocations * 20, datagrams);
   } else {
-    EXPECT_LT(allocations * 10, datagrams);
+    EXPECT_LT(allocations * 5, datagrams);
   }
 }
 
