@@ -175,6 +175,23 @@ void AddStats(const kcpp::v1::Stats& s, std::vector<MetricFamily>* out) {
       {"kcpd_queue_chunk_allocations_total",
        "Times the session queues' chunk pool went to the allocator.",
        s.queue_chunk_allocations()},
+      // OOB datagrams through kcpd (AttachOob), summed over every session.
+      {"kcpd_oob_datagrams_sent_total", "OOB datagrams sent to peers.",
+       s.oob().datagrams_sent()},
+      {"kcpd_oob_datagrams_received_total", "OOB datagrams handed to applications.",
+       s.oob().datagrams_received()},
+      {"kcpd_oob_dropped_unattached_total",
+       "OOB datagrams from peers dropped: no application attached.",
+       s.oob().dropped_unattached()},
+      {"kcpd_oob_dropped_reader_full_total",
+       "OOB datagrams from peers dropped: the application's socket was full.",
+       s.oob().dropped_reader_full()},
+      {"kcpd_oob_dropped_too_large_total",
+       "OOB datagrams from applications dropped: larger than the session's maximum.",
+       s.oob().dropped_too_large()},
+      {"kcpd_oob_dropped_refused_total",
+       "OOB datagrams from applications the session refused to send (protocol.md 4.8).",
+       s.oob().dropped_refused()},
   };
   for (const Counter& c : counters) {
     out->push_back(Single(c.name, c.help, MetricType::Counter, static_cast<double>(c.value)));

@@ -123,6 +123,24 @@ TEST_F(CollectorTest, EveryCountersFieldHasAProcessWideCounter) {
   }
 }
 
+// A field added to kcpp::v1::OobCounters without a metric fails here.
+TEST_F(CollectorTest, EveryOobCountersFieldHasAProcessWideCounter) {
+  const std::vector<MetricFamily> f = Make(100).Collect();
+  std::set<double> values;
+  for (const MetricFamily& family : f) {
+    if (family.type == MetricType::Counter && family.metric.size() == 1 &&
+        family.metric[0].label.empty()) {
+      values.insert(family.metric[0].counter.value);
+    }
+  }
+  const int fields = kcpp::v1::OobCounters::descriptor()->field_count();
+  for (int i = 0; i < fields; ++i) {
+    EXPECT_TRUE(values.count(2000 + i))
+        << "no kcpd_ counter for OobCounters." << kcpp::v1::OobCounters::descriptor()->field(i)->name();
+  }
+  EXPECT_EQ(Scalar(f, "kcpd_oob_dropped_refused_total"), 2005);
+}
+
 TEST_F(CollectorTest, ListenersAreLabelledByTheirId) {
   const std::vector<MetricFamily> f = Make(100).Collect();
   const MetricFamily* info = Find(f, "kcpd_listener_info");

@@ -27,7 +27,8 @@ absl::Status Page(const std::vector<T>& items, int page_size, const std::string&
   return absl::OkStatus();
 }
 
-void FillCounters(kcpp::v1::Counters* c, uint64_t base) {
+// Sets field i of a message of uint64 fields to base + i.
+void FillCounters(google::protobuf::Message* c, uint64_t base) {
   const google::protobuf::Descriptor* d = c->GetDescriptor();
   const google::protobuf::Reflection* r = c->GetReflection();
   for (int i = 0; i < d->field_count(); ++i) r->SetUInt64(c, d->field(i), base + i);
@@ -38,6 +39,7 @@ void FillCounters(kcpp::v1::Counters* c, uint64_t base) {
 kcpp::v1::Stats FakeSource::FullStats() {
   kcpp::v1::Stats s;
   FillCounters(s.mutable_counters(), 1000);
+  FillCounters(s.mutable_oob(), 2000);
   s.set_active_sessions(3);
   s.set_active_streams(4);
   s.set_listeners(2);
