@@ -36,7 +36,8 @@
 // before the first datagram; what arrives on the stream is dropped. --expect
 // counts datagrams. Nothing acknowledges a datagram: a line can be lost.
 // A line kcp-go 5.6.1's listener would take for a new session (12 bytes or
-// more starting with four zero bytes) is not sent.
+// more starting with four zero bytes) is not sent: Session::SendOob refuses
+// it, and kcpcat prints why.
 //
 // --echo and --sink serve many sessions at once without a thread each: every
 // session is driven by its callbacks on the engine's loop threads (as
@@ -436,23 +437,8 @@ class StdioPump {
     line_.append(reinterpret_cast<const char*>(p), n);
   }
 
-  // kcp-go before v5.6.60 (Debian's 5.6.1) has no OOB, and its listener
-  // reads a 0xF3 datagram as a plain KCP segment: conv 0xFFFFFFFF (the
-  // seqid), sn from bytes 12-15 — the payload's first four. A datagram of 24
-  // bytes or more (a payload of 12 or more) whose sn reads 0 is "a new
-  // conversation's first segment" to it, and it closes the session to make
-  // a new one. Every other datagram it drops, and its session goes on.
-  static bool WouldReplaceAnOldKcpGoSession(const std::string& line) {
-    return line.size() >= 12 && line.compare(0, 4, std::string(4, '\0')) == 0;
-  }
-
   void SendLine() {
-    if (WouldReplaceAnOldKcpGoSession(line_)) {
-      std::fprintf(stderr,
-                   "kcpcat: a line of 12 bytes or more starting with four zero bytes was not "
-                   "sent: a kcp-go listener older than v5.6.60 would take it for a new "
-                   "session and drop the current one\n");
-    } else if (line_too_long_) {
+    if (line_too_long_) {
       std::fprintf(stderr,
                    "kcpcat: a line longer than %zu bytes (the largest OOB datagram) was "
                    "not sent\n",
