@@ -19,30 +19,24 @@
 // retrying anything.
 //
 // usage: oob_test <kcpd> <kcpgo_peer> <kcpctl> [gtest flags]
-#include <grpcpp/grpcpp.h>
 #include <fcntl.h>
-#include <signal.h>
+#include <grpcpp/grpcpp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstring>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
-#include "base/unix_socket.h"
+#include "base/unique_fd.h"
 #include "gtest/gtest.h"
-#include "kcpd/internal/attach_protocol.h"
 #include "kcpd/testing/test_util.h"
 #include "proto/kcpp/v1/kcpd.grpc.pb.h"
 #include "testing/subprocess.h"
+#include "tests/sidecar/kcpd_harness.h"
 
 namespace kcpp::sidecar {
 namespace {
@@ -51,138 +45,6 @@ using service::testing::Process;
 using service::testing::ReadN;
 using service::testing::ShortTempDir;
 using service::testing::WriteAll;
-using v1::SessionEvent;
-
-std::string g_kcpd;
-std::string g_kcpgo_peer;
-std::string g_kcpctl;
-
-constexpr char kKey[] = "oob test key";
-
-v1::SessionOptions FecOptions() {
-  v1::SessionOptions o;
-  o.set_crypt("aes");
-  o.set_key(kKey);
-  o.set_mode(v1::MODE_FAST3);
-  o.set_data_shards(10);
-  o.set_parity_shards(3);
-  return o;
-}
-
-std::string Datagram(size_t n, int seed) {
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 13 + seed * 101) & 0xff);
-  return s;
-}
-
-// One kcpd process with the transport backend.
-class Kcpd {
- public:
-  Kcpd() {
-    Process::Options o;
-    o.argv = {g_kcpd, "--control_socket=" + dir_.path() + "/control.sock", "--ready_fd=3",
-              "--loops=1"};
-    o.stderr_path = dir_.path() + "/kcpd.log";
-    o.ready_fd = 3;
-    process_ = Process::Start(o);
-    EXPECT_EQ(process_->WaitReady(), "ready");
-    stub_ = v1::Kcpd::NewStub(grpc::CreateChannel("unix:" + dir_.path() + "/control.sock",
-                                                  grpc::InsecureChannelCredentials()));
-  }
-  v1::Kcpd::Stub* stub() { return stub_.get(); }
-  std::string control() const { return dir_.path() + "/control.sock"; }
-
-  std::string Listen(const v1::SessionOptions& o) {
-    v1::CreateListenerRequest r;
-    r.set_listener_id("in");
-    r.mutable_listener()->set_address("127.0.0.1:0");
-    *r.mutable_listener()->mutable_session_options() = o;
-    v1::Listener l;
-    grpc::ClientContext c;
-    const grpc::Status s = stub_->CreateListener(&c, r, &l);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return l.bound_address();
-  }
-  v1::DialSessionResponse Dial(const std::string& address, const v1::SessionOptions& o) {
-    v1::DialSessionRequest r;
-    r.set_remote_address(address);
-    *r.mutable_options() = o;
-    v1::DialSessionResponse d;
-    grpc::ClientContext c;
-    const grpc::Status s = stub_->DialSession(&c, r, &d);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return d;
-  }
-  v1::Session Session(const std::string& name) {
-    v1::GetSessionRequest r;
-    r.set_name(name);
-    v1::Session session;
-    grpc::ClientContext c;
-    const grpc::Status s = stub_->GetSession(&c, r, &session);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return session;
-  }
-  v1::Stats Stats() {
-    v1::Stats stats;
-    grpc::ClientContext c;
-    EXPECT_TRUE(stub_->GetStats(&c, v1::GetStatsRequest(), &stats).ok());
-    return stats;
-  }
-  grpc::Status AttachOob(const std::string& session, v1::DataAttachment* attachment) {
-    v1::AttachOobRequest r;
-    r.set_session(session);
-    grpc::ClientContext c;
-    return stub_->AttachOob(&c, r, attachment);
-  }
-  // AttachOob, then the handshake on the data socket: the application's end.
-  UniqueFd AttachOobApp(const std::string& session) {
-    v1::DataAttachment a;
-    const grpc::Status s = AttachOob(session, &a);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    if (!s.ok()) return UniqueFd();
-    EXPECT_EQ(a.socket_type(), v1::DataAttachment::SOCKET_TYPE_SEQPACKET);
-    absl::StatusOr<UniqueFd> fd = ConnectUnix(a.socket_path(), SOCK_SEQPACKET);
-    EXPECT_TRUE(fd.ok()) << fd.status();
-    if (!fd.ok()) return UniqueFd();
-    const std::string request = service::internal::FormatAttachRequest(a.token());
-    EXPECT_EQ(::send(fd->get(), request.data(), request.size(), MSG_NOSIGNAL),
-              static_cast<ssize_t>(request.size()));
-    // OK means attached: every datagram from now on reaches this socket.
-    char answer[service::internal::kMaxAttachResponseSize];
-    const ssize_t n = ::recv(fd->get(), answer, sizeof(answer), 0);
-    EXPECT_EQ(std::string(answer, n > 0 ? n : 0), "OK\n");
-    return *std::move(fd);
-  }
-
- private:
-  ShortTempDir dir_;
-  std::unique_ptr<Process> process_;
-  std::unique_ptr<v1::Kcpd::Stub> stub_;
-};
-
-// The name of the session B accepted: its first STREAM_ACCEPTED event (the
-// watch is opened before A dials).
-class AcceptWatch {
- public:
-  explicit AcceptWatch(Kcpd& b) {
-    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    reader_ = b.stub()->WatchSessionEvents(&context_, v1::WatchSessionEventsRequest());
-    reader_->WaitForInitialMetadata();  // registered: nothing later is missed
-  }
-  ~AcceptWatch() { context_.TryCancel(); }
-  std::string Session() {
-    SessionEvent e;
-    while (reader_->Read(&e)) {
-      if (e.type() == SessionEvent::STREAM_ACCEPTED) return e.session().name();
-    }
-    ADD_FAILURE() << "no STREAM_ACCEPTED";
-    return "";
-  }
-
- private:
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<SessionEvent>> reader_;
-};
 
 // One packet, whole: its size as sent (MSG_TRUNC), so a cut packet shows.
 std::string RecvPacket(int fd, int flags = 0) {
@@ -198,27 +60,16 @@ void SendPacket(int fd, const std::string& p) {
   ASSERT_EQ(::send(fd, p.data(), p.size(), MSG_NOSIGNAL), static_cast<ssize_t>(p.size()));
 }
 
-// Re-reads `session` until `done` holds for it (its counters change on
-// kcpd's loop, outside any call); a failure after 20 s.
-template <typename Done>
-v1::Session AwaitSession(Kcpd& k, const std::string& session, Done done) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  v1::Session s = k.Session(session);
-  while (!done(s) && absl::Now() < deadline) s = k.Session(session);
-  EXPECT_TRUE(done(s)) << s.DebugString();
-  return s;
-}
-
+// Two kcpd, A dialled B: the two ends of one session.
 struct Pair {
   Kcpd a, b;
   std::string a_session, b_session;
 };
 
 void Connect(Pair& p, const v1::SessionOptions& o) {
-  AcceptWatch watch(p.b);
-  const v1::DialSessionResponse d = p.a.Dial(p.b.Listen(o), o);
-  p.a_session = d.session().name();
-  p.b_session = watch.Session();
+  const Link link = ListenAndDial(p.a, p.b, o);
+  p.a_session = link.dialled.session().name();
+  p.b_session = SessionOf(link.accepted);
 }
 
 TEST(OobTest, DatagramsFlowBothWaysBetweenTwoApplicationsThroughTwoKcpd) {
@@ -233,8 +84,8 @@ TEST(OobTest, DatagramsFlowBothWaysBetweenTwoApplicationsThroughTwoKcpd) {
   // Sizes from 1 byte to the maximum, each datagram one packet each way.
   std::vector<std::string> up, down;
   for (int i = 0; i < 40; ++i) {
-    up.push_back(Datagram(i == 0 ? max : 1 + (i * 37) % max, i));
-    down.push_back(Datagram(i == 0 ? 1 : max - (i * 29) % max, 100 + i));
+    up.push_back(Pattern(i == 0 ? max : 1 + (i * 37) % max, i));
+    down.push_back(Pattern(i == 0 ? 1 : max - (i * 29) % max, 100 + i));
   }
   for (const std::string& d : up) SendPacket(a.get(), d);
   for (const std::string& d : up) EXPECT_EQ(RecvPacket(b.get()), d);
@@ -281,11 +132,11 @@ TEST(OobTest, BoundsTooLargeUnattachedSecondAttachment) {
 
   // Nobody attached on B: dropped and counted there, not kept for later.
   SendPacket(a.get(), "to nobody");
-  AwaitSession(p.b, p.b_session,
-               [](const v1::Session& s) { return s.oob().dropped_unattached() == 1; });
+  p.b.AwaitSession(p.b_session,
+                   [](const v1::Session& s) { return s.oob().dropped_unattached() == 1; });
   UniqueFd b = p.b.AttachOobApp(p.b_session);
   // A datagram over the maximum: dropped whole by kcpd A (never cut).
-  SendPacket(a.get(), Datagram(max + 1, 1));
+  SendPacket(a.get(), Pattern(max + 1, 1));
   SendPacket(a.get(), "after");
   // B's first datagram is the last one: the one before was dropped whole
   // (kcpd A reads its application's packets in order).
@@ -319,8 +170,8 @@ TEST(OobTest, ASlowReaderCostsDropsNotMemory) {
   constexpr int kBatch = 50;
   v1::Session sb;
   for (int sent = 0; sent < kCount;) {
-    for (int i = 0; i < kBatch; ++i, ++sent) SendPacket(a.get(), Datagram(1000, sent));
-    sb = AwaitSession(p.b, p.b_session, [&](const v1::Session& s) {
+    for (int i = 0; i < kBatch; ++i, ++sent) SendPacket(a.get(), Pattern(1000, sent));
+    sb = p.b.AwaitSession(p.b_session, [&](const v1::Session& s) {
       return s.oob().datagrams_received() + s.oob().dropped_reader_full() ==
              static_cast<uint64_t>(sent);
     });
@@ -332,7 +183,7 @@ TEST(OobTest, ASlowReaderCostsDropsNotMemory) {
   uint64_t read = 0;
   for (std::string d = RecvPacket(b.get(), MSG_DONTWAIT); !d.empty();
        d = RecvPacket(b.get(), MSG_DONTWAIT)) {
-    EXPECT_EQ(d, Datagram(1000, static_cast<int>(read)));
+    EXPECT_EQ(d, Pattern(1000, static_cast<int>(read)));
     ++read;
   }
   EXPECT_EQ(read, sb.oob().datagrams_received());
@@ -344,13 +195,9 @@ TEST(OobTest, ASlowReaderCostsDropsNotMemory) {
 TEST(OobTest, KcpGoWithoutOobKeepsServingTheSession) {
   // Debian's kcp-go 5.6.1 predates OOB (v5.6.60): its FEC decoder meets
   // flag 0xF3 datagrams it does not know.
-  absl::StatusOr<std::unique_ptr<test::Subprocess>> peer = test::Subprocess::Start(
-      {g_kcpgo_peer, "-role", "server", "-addr", "127.0.0.1:0", "-crypt", "aes", "-key", kKey,
-       "-mode", "fast3", "-ds", "10", "-ps", "3"});
-  ASSERT_TRUE(peer.ok()) << peer.status();
-  std::optional<std::string> line = (*peer)->ReadLine();
-  ASSERT_TRUE(line.has_value() && absl::StartsWith(*line, "LISTENING ")) << line.value_or("");
-  const std::string address = line->substr(std::strlen("LISTENING "));
+  std::unique_ptr<test::Subprocess> peer;
+  const std::string address = StartKcpgoServer(&peer);
+  ASSERT_FALSE(address.empty());
 
   Kcpd k;
   v1::SessionOptions o = FecOptions();
@@ -359,35 +206,30 @@ TEST(OobTest, KcpGoWithoutOobKeepsServingTheSession) {
   const v1::DialSessionResponse d = k.Dial(address, o);
   UniqueFd oob = k.AttachOobApp(d.session().name());
   // The stream's application.
-  absl::StatusOr<UniqueFd> app = ConnectUnix(d.stream().attachment().socket_path(), SOCK_STREAM);
-  ASSERT_TRUE(app.ok()) << app.status();
-  const std::string request = service::internal::FormatAttachRequest(d.stream().attachment().token());
-  WriteAll(app->get(), request);
-  ASSERT_EQ(ReadN(app->get(), 3), "OK\n");
+  UniqueFd app = Attach(d.stream());
+  ASSERT_TRUE(app.valid());
 
   // kcpgo_peer's protocol: an 8-byte little-endian length, the bytes; it
   // echoes them as they come, in 64 KiB chunks (one message per session).
   const size_t n = 256 << 10, half = n / 2;
-  std::string message(8, '\0');
-  for (int i = 0; i < 8; ++i) message[i] = static_cast<char>((uint64_t{n} >> (8 * i)) & 0xff);
-  const std::string data = Datagram(n, 7);
+  const std::string data = Pattern(n, 7);
   // The first half through the stream first: the session refuses OOB before
   // anything came from the peer (kcp-go 5.6.1 would take it for a new
   // session, docs/protocol.md §4.8).
-  WriteAll(app->get(), message + data.substr(0, half));
-  EXPECT_TRUE(ReadN(app->get(), half) == data.substr(0, half));
+  WriteAll(app.get(), EchoHeader(n) + data.substr(0, half));
+  EXPECT_TRUE(ReadN(app.get(), half) == data.substr(0, half));
   constexpr int kCount = 50;
-  for (int i = 0; i < kCount; ++i) SendPacket(oob.get(), Datagram(1 + i * 20, i));
+  for (int i = 0; i < kCount; ++i) SendPacket(oob.get(), Pattern(1 + i * 20, i));
   // 12+ bytes starting with four zero bytes: 5.6.1 would read sn 0 of a new
   // conversation and drop the session. Refused and counted, not sent.
   SendPacket(oob.get(), std::string(4, '\0') + "then more bytes");
   SendPacket(oob.get(), "last");
-  AwaitSession(k, d.session().name(), [&](const v1::Session& s) {
+  k.AwaitSession(d.session().name(), [&](const v1::Session& s) {
     return s.oob().datagrams_sent() == kCount + 1 && s.oob().dropped_refused() == 1;
   });
   // The same session, after the datagrams reached kcp-go: the second half.
-  std::thread writer([&] { WriteAll(app->get(), data.substr(half)); });
-  const std::string rest = ReadN(app->get(), n - half);
+  std::thread writer([&] { WriteAll(app.get(), data.substr(half)); });
+  const std::string rest = ReadN(app.get(), n - half);
   writer.join();
   EXPECT_TRUE(rest == data.substr(half)) << rest.size() << " of " << n - half;
   // kcp-go sent no OOB of its own.
@@ -405,7 +247,7 @@ TEST(OobTest, KcpctlOobTurnsLinesIntoDatagramsAndBack) {
   const std::string fifo = dir.path() + "/stdin";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   Process::Options o;
-  o.argv = {g_kcpctl, "--socket=" + p.a.control(), "oob", p.a_session};
+  o.argv = {Binary("kcpctl"), "--socket=" + p.a.control(), "oob", p.a_session};
   o.stdin_path = fifo;
   std::unique_ptr<Process> kcpctl = Process::Start(o);
   UniqueFd in(::open(fifo.c_str(), O_WRONLY | O_CLOEXEC));  // kcpctl opened it too
@@ -416,8 +258,8 @@ TEST(OobTest, KcpctlOobTurnsLinesIntoDatagramsAndBack) {
   EXPECT_EQ(RecvPacket(b.get()), "one");
   EXPECT_EQ(RecvPacket(b.get()), "two");
   SendPacket(b.get(), "from b");
-  AwaitSession(p.a, p.a_session,
-               [](const v1::Session& s) { return s.oob().datagrams_received() == 1; });
+  p.a.AwaitSession(p.a_session,
+                   [](const v1::Session& s) { return s.oob().datagrams_received() == 1; });
   in.reset();  // end of stdin: kcpctl ends its attachment, then exits
   const service::testing::ProcessResult r = kcpctl->Wait();
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -431,13 +273,6 @@ TEST(OobTest, KcpctlOobTurnsLinesIntoDatagramsAndBack) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s <kcpd> <kcpgo_peer> <kcpctl>\n", argv[0]);
-    return 2;
-  }
-  signal(SIGPIPE, SIG_IGN);
-  kcpp::sidecar::g_kcpd = std::filesystem::absolute(argv[1]);
-  kcpp::sidecar::g_kcpgo_peer = std::filesystem::absolute(argv[2]);
-  kcpp::sidecar::g_kcpctl = std::filesystem::absolute(argv[3]);
+  if (!kcpp::sidecar::InitBinaries(argc, argv, {"kcpd", "kcpgo_peer", "kcpctl"})) return 2;
   return RUN_ALL_TESTS();
 }

@@ -14,9 +14,9 @@
 //
 // usage: sidecar_test <kcpd> <kcpgo_peer> <kcpgo_message_peer> <kcpctl>
 //        [gtest flags]
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <openssl/sha.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -26,25 +26,20 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <functional>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/unique_fd.h"
 #include "gtest/gtest.h"
-#include "proto/kcpp/v1/kcpd.grpc.pb.h"
-#include "kcpd/internal/attach_protocol.h"
 #include "kcpd/testing/test_util.h"
-#include "base/unix_socket.h"
+#include "proto/kcpp/v1/kcpd.grpc.pb.h"
 #include "testing/subprocess.h"
+#include "tests/sidecar/kcpd_harness.h"
 
 namespace kcpp::sidecar {
 namespace {
@@ -56,30 +51,6 @@ using service::testing::ShortTempDir;
 using service::testing::WriteAll;
 using v1::SessionEvent;
 
-std::string g_kcpd;
-std::string g_kcpgo_peer;
-std::string g_kcpgo_message_peer;
-std::string g_kcpctl;
-
-constexpr char kKey[] = "sidecar test key";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
-
-std::string Pattern(size_t n, int seed) {
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 31 + seed * 7 + (i >> 9)) & 0xff);
-  return s;
-}
-
 // kcpgo_peer's pattern: byte i = (i*7 + i>>8) & 0xff.
 std::string KcpgoPattern(size_t n) {
   std::string s(n, '\0');
@@ -87,189 +58,20 @@ std::string KcpgoPattern(size_t n) {
   return s;
 }
 
+// FecOptions() with 512-packet windows both ways.
 v1::SessionOptions SmuxOptions() {
-  v1::SessionOptions o;
-  o.set_crypt("aes");
-  o.set_key(kKey);
-  o.set_mode(v1::MODE_FAST3);
-  o.set_data_shards(10);
-  o.set_parity_shards(3);
+  v1::SessionOptions o = FecOptions();
   o.set_send_window(512);
   o.set_receive_window(512);
   return o;
 }
 
-// Every event of one kcpd, collected by a watch running on its own thread.
-class EventLog {
- public:
-  explicit EventLog(v1::Kcpd::Stub* stub) {
-    // Bounds a failing test; a passing one ends the watch itself.
-    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(50));
-    reader_ = stub->WatchSessionEvents(&context_, v1::WatchSessionEventsRequest());
-    reader_->WaitForInitialMetadata();  // registered: nothing later is missed
-    thread_ = std::thread([this] {
-      SessionEvent e;
-      while (reader_->Read(&e)) {
-        std::lock_guard<std::mutex> lock(mu_);
-        events_.push_back(e);
-        changed_.notify_all();
-      }
-      std::lock_guard<std::mutex> lock(mu_);
-      ended_ = true;
-      changed_.notify_all();
-    });
-  }
-  ~EventLog() {
-    context_.TryCancel();
-    thread_.join();
-  }
-  // The first event of `type` about `name` (a session or stream name), once
-  // it arrived; nullopt if the watch ended first.
-  std::optional<SessionEvent> WaitFor(SessionEvent::Type type, const std::string& name = "") {
-    std::unique_lock<std::mutex> lock(mu_);
-    std::optional<SessionEvent> found;
-    changed_.wait(lock, [&] {
-      for (const SessionEvent& e : events_) {
-        if (e.type() == type &&
-            (name.empty() || e.session().name() == name || e.stream().name() == name)) {
-          found = e;
-          return true;
-        }
-      }
-      return ended_;
-    });
-    return found;
-  }
-
- private:
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<SessionEvent>> reader_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable changed_;
-  std::vector<SessionEvent> events_;
-  bool ended_ = false;
-};
-
-// One kcpd process with the transport backend.
-class Kcpd {
- public:
-  explicit Kcpd(std::vector<std::string> extra = {}) {
-    Process::Options o;
-    o.argv = {g_kcpd, "--control_socket=" + dir_.path() + "/control.sock", "--ready_fd=3",
-              "--loops=1", "--shutdown_timeout=20s"};
-    o.argv.insert(o.argv.end(), extra.begin(), extra.end());
-    o.stderr_path = logs_.path() + "/kcpd.log";
-    o.ready_fd = 3;
-    process_ = Process::Start(o);
-    EXPECT_EQ(process_->WaitReady(), "ready") << "kcpd did not start:\n" << log();
-    stub_ = v1::Kcpd::NewStub(grpc::CreateChannel("unix:" + dir_.path() + "/control.sock",
-                                                  grpc::InsecureChannelCredentials()));
-    events_ = std::make_unique<EventLog>(stub_.get());
-  }
-  ~Kcpd() { events_.reset(); }
-
-  std::string log() const { return ReadFile(logs_.path() + "/kcpd.log"); }
-  std::string control() const { return dir_.path() + "/control.sock"; }
-  v1::Kcpd::Stub* stub() { return stub_.get(); }
-  EventLog& events() { return *events_; }
-  Process& process() { return *process_; }
-
-  // A listener on 127.0.0.1 (any port) with `o`; its bound address.
-  std::string Listen(const std::string& id, const v1::SessionOptions& o) {
-    v1::CreateListenerRequest r;
-    r.set_listener_id(id);
-    r.mutable_listener()->set_address("127.0.0.1:0");
-    *r.mutable_listener()->mutable_session_options() = o;
-    v1::Listener l;
-    grpc::ClientContext c;
-    const grpc::Status s = stub_->CreateListener(&c, r, &l);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return l.bound_address();
-  }
-  v1::DialSessionResponse Dial(const std::string& address, const v1::SessionOptions& o) {
-    v1::DialSessionRequest r;
-    r.set_remote_address(address);
-    *r.mutable_options() = o;
-    v1::DialSessionResponse d;
-    grpc::ClientContext c;
-    const grpc::Status s = stub_->DialSession(&c, r, &d);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return d;
-  }
-  v1::Stream OpenStream(const std::string& session) {
-    v1::OpenStreamRequest r;
-    r.set_parent(session);
-    v1::Stream st;
-    grpc::ClientContext c;
-    const grpc::Status s = stub_->OpenStream(&c, r, &st);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return st;
-  }
-  std::optional<v1::Session> GetSession(const std::string& name) {
-    v1::GetSessionRequest r;
-    r.set_name(name);
-    r.set_view(v1::SESSION_VIEW_FULL);
-    v1::Session session;
-    grpc::ClientContext c;
-    if (!stub_->GetSession(&c, r, &session).ok()) return std::nullopt;
-    return session;
-  }
-  std::vector<v1::Session> Sessions() {
-    v1::ListSessionsRequest r;
-    r.set_page_size(1000);
-    v1::ListSessionsResponse response;
-    grpc::ClientContext c;
-    EXPECT_TRUE(stub_->ListSessions(&c, r, &response).ok());
-    return {response.sessions().begin(), response.sessions().end()};
-  }
-  v1::Stats Stats() {
-    v1::Stats stats;
-    grpc::ClientContext c;
-    EXPECT_TRUE(stub_->GetStats(&c, v1::GetStatsRequest(), &stats).ok());
-    return stats;
-  }
-  // The stream the peer opened as `event` (STREAM_ACCEPTED) announced.
-  v1::Stream Accepted(const std::string& session_or_stream = "") {
-    std::optional<SessionEvent> e =
-        events_->WaitFor(SessionEvent::STREAM_ACCEPTED, session_or_stream);
-    EXPECT_TRUE(e.has_value()) << "no STREAM_ACCEPTED; kcpd's log:\n" << log();
-    return e.has_value() ? e->stream() : v1::Stream();
-  }
-
- private:
-  ShortTempDir dir_;
-  ShortTempDir logs_;
-  std::unique_ptr<Process> process_;
-  std::unique_ptr<v1::Kcpd::Stub> stub_;
-  std::unique_ptr<EventLog> events_;
-};
-
-// The application side of `stream`: connects to its data socket and
-// presents its token.
-UniqueFd Attach(const v1::Stream& stream) {
-  const v1::DataAttachment& a = stream.attachment();
-  const bool seqpacket = a.socket_type() == v1::DataAttachment::SOCKET_TYPE_SEQPACKET;
-  absl::StatusOr<UniqueFd> fd =
-      kcpp::ConnectUnix(a.socket_path(), seqpacket ? SOCK_SEQPACKET : SOCK_STREAM);
-  EXPECT_TRUE(fd.ok()) << fd.status();
-  if (!fd.ok()) return UniqueFd();
-  const std::string request = service::internal::FormatAttachRequest(a.token());
-  EXPECT_EQ(::send(fd->get(), request.data(), request.size(), MSG_NOSIGNAL),
-            static_cast<ssize_t>(request.size()));
-  std::string answer;
-  service::internal::AttachResponseParse parse;
-  while (parse.status == service::internal::AttachResponseParse::Status::kNeedMore) {
-    char buf[service::internal::kMaxAttachResponseSize];
-    // One byte at a time on a stream socket: nothing after the answer is taken.
-    const ssize_t n =
-        seqpacket ? ::recv(fd->get(), buf, sizeof(buf), 0) : ::read(fd->get(), buf, 1);
-    if (n <= 0) break;
-    answer.append(buf, static_cast<size_t>(n));
-    parse = service::internal::ParseAttachResponse(answer);
-  }
-  EXPECT_EQ(parse.status, service::internal::AttachResponseParse::Status::kOk) << answer;
-  return *std::move(fd);
+// `kcpctl connect` through kcpd `k` to `address`, with the crypt, key, mode
+// and FEC of SmuxOptions().
+std::vector<std::string> KcpctlConnect(const Kcpd& k, const std::string& address) {
+  return {Binary("kcpctl"), "--socket=" + k.control(),    "connect",      address,
+          "--crypt=aes",    absl::StrCat("--key=", kKey), "--mode=fast3", "--datashard=10",
+          "--parityshard=3"};
 }
 
 class SidecarTest : public ::testing::Test {
@@ -282,11 +84,11 @@ class SidecarTest : public ::testing::Test {
     UniqueFd b;
   };
   Pair Connect(Kcpd& a, Kcpd& b, const v1::SessionOptions& o) {
+    const Link link = ListenAndDial(a, b, o);
     Pair p;
-    const std::string address = b.Listen("in", o);
-    p.dialled = a.Dial(address, o);
+    p.dialled = link.dialled;
+    p.accepted = link.accepted;
     p.a = Attach(p.dialled.stream());
-    p.accepted = b.Accepted();
     p.b = Attach(p.accepted);
     return p;
   }
@@ -380,8 +182,7 @@ TEST_F(SidecarTest, SeveralStreamsShareOneKcpSessionAndStayApart) {
         Attach(b.Accepted(absl::StrCat(prefix, opened.name().substr(opened.name().rfind('/'))))));
   }
   // One KCP session on each side carries all five streams.
-  std::optional<v1::Session> far =
-      b.GetSession(p.accepted.name().substr(0, p.accepted.name().find("/streams/")));
+  std::optional<v1::Session> far = b.GetSession(SessionOf(p.accepted));
   ASSERT_TRUE(far.has_value());
   EXPECT_EQ(far->stream_count(), 5u);
   EXPECT_EQ(b.Stats().active_sessions(), 1u);
@@ -436,7 +237,7 @@ TEST_F(SidecarTest, CloseSessionEndsTheFarSessionAsClosedByPeer) {
   grpc::ClientContext c;
   ASSERT_TRUE(a.stub()->CloseSession(&c, close, &empty).ok());
   EXPECT_EQ(ReadToEof(p.b.get()), "");  // then end-of-file
-  const std::string far = p.accepted.name().substr(0, p.accepted.name().find("/streams/"));
+  const std::string far = SessionOf(p.accepted);
   auto ended = b.events().WaitFor(SessionEvent::SESSION_CLOSED_BY_PEER, far);
   ASSERT_TRUE(ended.has_value()) << b.log();
   EXPECT_EQ(ended->reason(), "closed by the peer");
@@ -454,7 +255,7 @@ TEST_F(SidecarTest, CloseSessionEndsTheFarSessionAsClosedByPeer) {
 // (it used to stay ACTIVE with no stream on both, one per connect).
 TEST_F(SidecarTest, KcpctlConnectEndsItsSessionOnBothDaemons) {
   Kcpd a, b;
-  const std::string address = b.Listen("in", SmuxOptions());
+  const std::string address = b.Listen(SmuxOptions());
   ShortTempDir files;
   WriteFile(files.path() + "/in", "hello from kcpctl");
   // The far application: reads to end-of-file, answers, closes.
@@ -464,9 +265,7 @@ TEST_F(SidecarTest, KcpctlConnectEndsItsSessionOnBothDaemons) {
     WriteAll(fd.get(), "hello from b");
   });
   Process::Options connect;
-  connect.argv = {g_kcpctl,       "--socket=" + a.control(), "connect",         address,
-                  "--crypt=aes",  absl::StrCat("--key=", kKey), "--mode=fast3", "--datashard=10",
-                  "--parityshard=3"};
+  connect.argv = KcpctlConnect(a, address);
   connect.stdin_path = files.path() + "/in";
   connect.stdout_path = files.path() + "/out";
   const service::testing::ProcessResult r = service::testing::RunProcess(connect);
@@ -491,7 +290,7 @@ TEST_F(SidecarTest, KcpctlConnectEndsItsSessionOnBothDaemons) {
 // session, and the far kcpd's session ends as closed by the peer.
 TEST_F(SidecarTest, KcpctlConnectClosesItsSessionOnSigint) {
   Kcpd a, b;
-  const std::string address = b.Listen("in", SmuxOptions());
+  const std::string address = b.Listen(SmuxOptions());
   ShortTempDir files;
   const std::string fifo = files.path() + "/stdin";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
@@ -501,9 +300,7 @@ TEST_F(SidecarTest, KcpctlConnectClosesItsSessionOnSigint) {
   ASSERT_TRUE(input.valid());
   ASSERT_EQ(::write(input.get(), "typed", 5), 5);
   Process::Options connect;
-  connect.argv = {g_kcpctl,       "--socket=" + a.control(), "connect",         address,
-                  "--crypt=aes",  absl::StrCat("--key=", kKey), "--mode=fast3", "--datashard=10",
-                  "--parityshard=3"};
+  connect.argv = KcpctlConnect(a, address);
   connect.stdin_path = fifo;
   std::unique_ptr<Process> kcpctl = Process::Start(connect);
   UniqueFd far = Attach(b.Accepted());
@@ -590,9 +387,8 @@ TEST_F(SidecarTest, SigtermMidTransferLosesNoByteKcpdTook) {
   EXPECT_FALSE(absl::StrContains(log, "dropping them")) << log;
   EXPECT_TRUE(absl::StrContains(log, "sessions closed")) << log;
   // The far kcpd heard of the shutdown in-band: closed by the peer.
-  const std::string far = p.accepted.name().substr(0, p.accepted.name().find("/streams/"));
-  EXPECT_TRUE(b.events().WaitFor(SessionEvent::SESSION_CLOSED_BY_PEER, far).has_value())
-      << b.log();
+  const std::string far = SessionOf(p.accepted);
+  EXPECT_TRUE(b.events().WaitFor(SessionEvent::SESSION_CLOSED_BY_PEER, far).has_value()) << b.log();
 }
 
 TEST_F(SidecarTest, ASlowReaderStopsTheWriterWithBoundedBuffering) {
@@ -643,21 +439,10 @@ TEST_F(SidecarTest, ASlowReaderStopsTheWriterWithBoundedBuffering) {
 
 // ---- Raw mode against the real kcp-go ----------------------------------------
 
-std::string StartPeer(std::unique_ptr<test::Subprocess>* peer, std::vector<std::string> argv) {
-  absl::StatusOr<std::unique_ptr<test::Subprocess>> p = test::Subprocess::Start(argv);
-  EXPECT_TRUE(p.ok()) << p.status();
-  if (!p.ok()) return "";
-  *peer = *std::move(p);
-  std::optional<std::string> line = (*peer)->ReadLine();
-  EXPECT_TRUE(line.has_value() && absl::StartsWith(*line, "LISTENING "));
-  return line.has_value() ? line->substr(std::strlen("LISTENING ")) : "";
-}
-
 TEST_F(SidecarTest, RawStreamModeTalksToKcpGo) {
   std::unique_ptr<test::Subprocess> peer;
-  const std::string address =
-      StartPeer(&peer, {g_kcpgo_peer, "-role", "server", "-addr", "127.0.0.1:0", "-crypt", "aes",
-                        "-key", kKey, "-mode", "fast3", "-ds", "10", "-ps", "3"});
+  const std::string address = StartKcpgoServer(&peer);
+  ASSERT_FALSE(address.empty());
   Kcpd a;
   v1::SessionOptions o = SmuxOptions();
   o.set_framing(v1::FRAMING_RAW);
@@ -667,10 +452,8 @@ TEST_F(SidecarTest, RawStreamModeTalksToKcpGo) {
   // kcpgo_peer's protocol: an 8-byte little-endian length, the bytes; it
   // echoes them.
   const size_t n = 3 << 20;
-  std::string request(8, '\0');
-  for (int i = 0; i < 8; ++i) request[i] = static_cast<char>((uint64_t{n} >> (8 * i)) & 0xff);
   const std::string data = KcpgoPattern(n);
-  std::thread writer([&] { WriteAll(app.get(), request + data); });
+  std::thread writer([&] { WriteAll(app.get(), EchoHeader(n) + data); });
   const std::string echo = ReadN(app.get(), n);
   writer.join();
   EXPECT_TRUE(echo == data) << echo.size() << " of " << n;
@@ -686,8 +469,10 @@ TEST_F(SidecarTest, RawMessageModeKeepsMessageBoundariesWithKcpGo) {
   }
   std::unique_ptr<test::Subprocess> peer;
   const std::string address =
-      StartPeer(&peer, {g_kcpgo_message_peer, "-addr", "127.0.0.1:0", "-crypt", "aes", "-key", kKey,
-                        "-messages", absl::StrCat(messages.size())});
+      StartPeer({Binary("kcpgo_message_peer"), "-addr", "127.0.0.1:0", "-crypt", "aes", "-key",
+                 kKey, "-messages", absl::StrCat(messages.size())},
+                &peer);
+  ASSERT_FALSE(address.empty());
   Kcpd a;
   v1::SessionOptions o;
   o.set_crypt("aes");
@@ -726,15 +511,9 @@ TEST_F(SidecarTest, RawMessageModeKeepsMessageBoundariesWithKcpGo) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: %s <kcpd> <kcpgo_peer> <kcpgo_message_peer> <kcpctl>\n",
-                 argv[0]);
+  if (!kcpp::sidecar::InitBinaries(argc, argv,
+                                   {"kcpd", "kcpgo_peer", "kcpgo_message_peer", "kcpctl"})) {
     return 2;
   }
-  signal(SIGPIPE, SIG_IGN);
-  kcpp::sidecar::g_kcpd = std::filesystem::absolute(argv[1]);
-  kcpp::sidecar::g_kcpgo_peer = std::filesystem::absolute(argv[2]);
-  kcpp::sidecar::g_kcpgo_message_peer = std::filesystem::absolute(argv[3]);
-  kcpp::sidecar::g_kcpctl = std::filesystem::absolute(argv[4]);
   return RUN_ALL_TESTS();
 }
