@@ -109,8 +109,10 @@ struct FlushEvent {
   // KCP's flush interval: a receiver holds its ACKs up to this long.
   uint32_t interval_ms = 0;
   // The engine has nothing more to send: its queue is empty and the flush
-  // was stopped neither by a window nor by pacing. Rate samples taken
-  // while this holds only bound the bandwidth from below.
+  // was stopped neither by a window nor by pacing, and KCP's window is not
+  // full (an embedder's send gate, WaitSnd() < snd_wnd, closes with it, so
+  // a full window empties the queue with data still waiting). Rate samples
+  // taken while this holds only bound the bandwidth from below.
   bool app_limited = false;
 };
 

@@ -216,6 +216,27 @@ TEST(Bbr, QueueStaysShortWhenAckJitterInflatesTheEstimate) {
   EXPECT_GE(path.GoodputBps(f, 5 * kSecond, 20 * kSecond), 0.9 * MaxGoodputBps(link.rate_bps));
 }
 
+// A path longer than KCP's window (100 Mbit/s x 100 ms is 925 segments,
+// the window 512): the window, not the controller, holds the sender back,
+// and with it the embedder's send gate (WaitSnd() < snd_wnd), so KCP's own
+// queue is empty while the application has plenty to send. Read as an idle
+// application, every rate sample was "app-limited", the bandwidth never
+// stopped growing in STARTUP's eyes and the flow paced at 2.885x for ever
+// (on the real 1 % lossy link: 280 Mbit/s bursts for 2.75 s).
+TEST(Bbr, LeavesStartupWhenKcpsWindowIsTheLimit) {
+  const Link link{100'000'000, 100'000};
+  SimulatedPath path = MakePath(link);
+  const int f = path.AddFlow({.window = 512});
+  path.RunUntil(3 * kSecond);
+  const auto& bbr = static_cast<const BbrController&>(path.sender(f).congestion_controller());
+  EXPECT_EQ(bbr.mode(), BbrController::Mode::kProbeBw) << bbr.DebugString();
+  EXPECT_LT(bbr.pacing_gain(), 2) << bbr.DebugString();
+  // Window-limited, the flow still moves a window per round trip.
+  EXPECT_GE(path.GoodputBps(f, 1 * kSecond, 3 * kSecond),
+            0.8 * 512 * (SimFlowOptions().kcp_mtu - 24) * 8 / 0.1)
+      << bbr.DebugString();
+}
+
 // The reason for kBbr: KCP's own window without congestion control (what
 // kcptun's modes set) bursts whole windows into the queue.
 TEST(Bbr, DropsFarLessThanAWindowLimitedSender) {

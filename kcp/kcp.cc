@@ -1042,7 +1042,14 @@ uint32_t Kcp::FlushInternal(FlushKind kind, uint32_t now) {
   ev.fast_resend = resent;
   ev.mss = mss_;
   ev.interval_ms = interval_;
-  ev.app_limited = kind == FlushKind::kFull && nsnd_que_ == 0 && unsent_ == 0 && !paced_out;
+  // An empty queue behind a full window is not an idle application: an
+  // embedder stops handing over data at WaitSnd() >= snd_wnd (kcp-go's Write
+  // gate), so the queue empties exactly when KCP's window (snd_wnd, or the
+  // peer's receive window) holds the sender back.
+  const bool window_limited = Diff(snd_nxt_, snd_una_ + std::min(snd_wnd_, rmt_wnd_)) >= 0 ||
+                              WaitSnd() >= snd_wnd_;
+  ev.app_limited = kind == FlushKind::kFull && nsnd_que_ == 0 && unsent_ == 0 && !paced_out &&
+                   !window_limited;
   if (rate_ != nullptr && ev.app_limited) {
     rate_->sampler.MarkAppLimited(uint64_t{ev.inflight_segments} * mtu_);
   }

@@ -125,14 +125,18 @@ void SimulatedPath::Service(Flow& f) {
   r.SetClockMicros(now_us_);
   r.FlushDeferred(now_ms);
   for (int n; (n = r.Recv(absl::MakeSpan(f.read_buffer))) > 0;) f.delivered += n;
-  s.FlushDeferred(now_ms);
-  // The application always has more to write (up to `bytes`).
+  // The application always has more to write (up to `bytes`). It writes
+  // before the flush the acknowledgements asked for, as the transport does
+  // (SessionCore drains its channel after Input, the deferred flush runs at
+  // the loop iteration's end): a flush that found KCP's queue empty with
+  // data still to come would read as an idle application.
   bool wrote = false;
   while (s.WaitSnd() < s.snd_wnd() && (f.options.bytes == 0 || f.queued < f.options.bytes)) {
     s.Send(f.chunk);
     f.queued += f.chunk.size();
     wrote = true;
   }
+  s.FlushDeferred(now_ms);
   if (wrote || now_us_ >= f.sender_at_us) s.Flush(now_ms);
   if (now_us_ >= f.receiver_at_us) r.Flush(now_ms);
   // Pacing rate in wire bytes (the transport's UpdatePacing).
