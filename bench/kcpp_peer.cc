@@ -347,12 +347,13 @@ void MaybePrintStats(Engine& engine, Session& s) {
   auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
   std::fprintf(stderr,
                "STATS datagrams out %llu in %llu | segments out %llu in %llu | retransmitted "
-               "%llu (lost %llu fast %llu early %llu) repeat %llu | send drops %llu | fec "
+               "%llu (lost %llu fast %llu early %llu) late %llu repeat %llu | send drops %llu | fec "
                "recovered %llu parity in %llu | srtt %u ms rto %u ms cwnd %u rmt_wnd %u | wire out "
                "%llu parity out %llu withheld %llu sending %d | pacing %llu B/s | %s\n",
                u(c.packets_sent), u(c.packets_received), u(c.segments_sent), u(c.segments_received),
                u(c.retransmitted_segments), u(c.lost_segments), u(c.fast_retransmitted_segments),
-               u(c.early_retransmitted_segments), u(c.repeat_segments), u(c.send_drops),
+               u(c.early_retransmitted_segments), u(c.late_acknowledged_segments),
+               u(c.repeat_segments), u(c.send_drops),
                u(c.fec_recovered), u(c.fec_parity_shards), info->srtt_ms, info->rto_ms,
                info->congestion_window, info->remote_window, u(c.wire_bytes_sent),
                u(c.fec_parity_sent), u(c.fec_parity_withheld), info->fec_parity_sending,
@@ -449,15 +450,17 @@ std::thread StartTracer(Session& s, absl::Time start) {
       if (!i.ok()) return;
       std::fprintf(stderr,
                    "trace %.3f s: srtt %u rto %u wnd snd %u rmt %u cwnd %u waiting %u queued %zu "
-                   "pacing %.1f Mbit/s parity %d out %llu retrans %llu (rto %llu fast %llu) | %s\n",
+                   "pacing %.1f Mbit/s parity %d (loss %.2f %%) out %llu retrans %llu (rto %llu fast %llu) "
+                   "late %llu | %s\n",
                    absl::ToDoubleSeconds(absl::Now() - start), i->srtt_ms, i->rto_ms,
                    i->send_window, i->remote_window, i->congestion_window, i->segments_waiting,
                    i->outbound_queued_bytes, static_cast<double>(i->pacing_rate) * 8 / 1e6,
-                   i->fec_parity_sending,
+                   i->fec_parity_sending, i->fec_loss_estimate * 100,
                    static_cast<unsigned long long>(i->counters.packets_sent),
                    static_cast<unsigned long long>(i->counters.retransmitted_segments),
                    static_cast<unsigned long long>(i->counters.lost_segments),
                    static_cast<unsigned long long>(i->counters.fast_retransmitted_segments),
+                   static_cast<unsigned long long>(i->counters.late_acknowledged_segments),
                    i->congestion.c_str());
     }
   });

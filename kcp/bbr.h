@@ -79,6 +79,7 @@ class BbrController final : public CongestionController {
   bool window_is_span() const override { return false; }
   uint64_t pacing_rate() const override { return pacing_rate_; }
   bool draining() const override { return mode_ == Mode::kDrain; }
+  uint64_t path_bytes() const override { return Bdp(1.0); }
   // At least 1.5 x srtt + interval: a probe queues up to a quarter of an RTT
   // more and a receiver may hold its ACKs for an interval, which KCP's fast
   // estimator (srtt + 4 rttvar, 30 ms floor) does not cover; it would resend

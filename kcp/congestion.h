@@ -147,6 +147,11 @@ class CongestionController {
   // DRAIN, after STARTUP overfilled the path): the losses found then are its
   // own, not the path's, and fec::AdaptiveParity does not count them.
   virtual bool draining() const { return false; }
+  // The path's bandwidth-delay product by the controller's model, in KCP
+  // bytes (0: no model, or none yet). fec::AdaptiveParity weighs it against
+  // KCP's window: a window shorter than two of these stalls at every loss
+  // FEC does not rebuild.
+  virtual uint64_t path_bytes() const { return 0; }
   // Whether the engine should keep per-segment delivery state for
   // RateSample (costs 32 bytes per send-ring slot).
   virtual bool wants_rate_samples() const = 0;

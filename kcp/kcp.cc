@@ -363,6 +363,27 @@ void Kcp::ParseAck(uint32_t sn) {
   Restate((snd_head_ + idx) & (snd_cap_ - 1));
 }
 
+void Kcp::CountLateAcks(absl::Span<const uint8_t> datagram) {
+  // Before any una in the datagram moves: a late segment is usually the hole
+  // una was waiting for, and the same datagram's una passes it.
+  SegmentReader reader(datagram, conv_);
+  SegmentHeader h;
+  absl::Span<const uint8_t> payload;
+  while (reader.Next(&h, &payload) == SegmentReader::kOk) {
+    if (h.cmd != kCmdAck) continue;
+    if (!seen_ack_entry_ || Diff(h.sn, max_ack_entry_sn_) > 0) {
+      seen_ack_entry_ = true;
+      max_ack_entry_sn_ = h.sn;
+      continue;
+    }
+    // Below an sn already acknowledged. Resent segments are RetransSegs'
+    // (counted when resent); acknowledged ones were not late.
+    if (Diff(h.sn, snd_una_) < 0 || Diff(h.sn, snd_nxt_) >= 0) continue;
+    const SndSeg& s = SndAt(h.sn - SndAt(0).sn);
+    if (!s.acked && s.xmit == 1) ++counters_.late_acked_segs;
+  }
+}
+
 bool Kcp::ParseFastAckKcpGo(uint32_t sn, uint32_t ts) {
   if (Diff(sn, snd_una_) < 0 || Diff(sn, snd_nxt_) >= 0) return false;
   const uint32_t end = std::min(sn - SndAt(0).sn, nsnd_buf_);
@@ -602,6 +623,7 @@ int Kcp::Input(absl::Span<const uint8_t> datagram, uint32_t now_ms, bool fec_rec
     return kInputInvalid;
   }
   const uint32_t prev_una = snd_una_;
+  CountLateAcks(datagram);
   clock_us_ = NowUs(now_ms);
   delivered_now_ = 0;
   const uint64_t delivered_before = rate_ != nullptr ? rate_->sampler.delivered() : 0;

@@ -70,7 +70,7 @@
 // buffer back with Emit(); the FEC and crypt layers then write their headers
 // into the headroom in place (docs/architecture.md).
 //
-// Memory (x86-64): sizeof(Kcp) is at most 448 bytes, and an idle session
+// Memory (x86-64): sizeof(Kcp) is at most 456 bytes, and an idle session
 // holds nothing else but its congestion controller (48 bytes for KCP's own
 // window, about 250 for kBbr) and its 32-byte private SegmentPool object
 // (nothing with a shared pool; plus one MTU-sized buffer with the
@@ -160,6 +160,12 @@ struct KcpCounters {
   uint64_t out_datagrams = 0;         // datagrams emitted
   uint64_t out_bytes = 0;             // KCP bytes emitted (headroom excluded)
   uint64_t output_buffer_errors = 0;  // datagrams dropped: sink buffer too small
+  // Segments sent once and acknowledged after a later one: a receiver
+  // acknowledges in the order it takes segments in, so these reached it
+  // late, rebuilt by FEC or reordered by the path. Resent segments are
+  // RetransSegs' instead. kcpp only: with RetransSegs, the losses that FEC
+  // repaired before any resend too (fec::AdaptiveParity's input).
+  uint64_t late_acked_segs = 0;
 };
 
 // Where datagrams go. Implemented by the transport (FEC, crypt, UDP).
@@ -451,6 +457,7 @@ class Kcp {
   void ParseUna(uint32_t una, bool* removed);
   void ShrinkBuf();
   void ParseAck(uint32_t sn);
+  void CountLateAcks(absl::Span<const uint8_t> datagram);
   bool ParseFastAckKcpGo(uint32_t sn, uint32_t ts);
   void ParseFastAckIkcp(uint32_t sn, uint32_t ts);
   void UpdateAckIkcp(int32_t rtt);
@@ -495,6 +502,9 @@ class Kcp {
   uint32_t dead_link_;
   int32_t fastresend_ = 0, fastlimit_;
   uint32_t idle_since_ = 0;
+  // The highest sn an ACK segment has named so far (counters_.late_acked_segs;
+  // here and below: it fills padding).
+  uint32_t max_ack_entry_sn_ = 0;
 
   // Send ring, and the flush's view of each of its snd_buf slots
   // (internal/send_scan.h); both exist only while the ring does.
@@ -534,6 +544,7 @@ class Kcp {
   PacingGate* gate_ = nullptr;
   uint32_t delivered_now_ = 0;  // segments delivered during this Input
   bool precise_clock_ = false;
+  bool seen_ack_entry_ = false;
   int64_t clock_us_ = 0;
   uint32_t clock_ms_ = 0;  // the last call's ms, to extend it to 64 bits
   int64_t NowUs(uint32_t now_ms);

@@ -31,6 +31,10 @@ struct Counters {
   uint64_t lost_segments = 0;
   uint64_t fast_retransmitted_segments = 0;
   uint64_t early_retransmitted_segments = 0;
+  // Segments sent once that the peer acknowledged after a later one: lost
+  // and rebuilt by its FEC before any resend (or reordered on the way).
+  // With the retransmissions, what adaptive parity measures loss by. kcpp only.
+  uint64_t late_acknowledged_segments = 0;
   // Duplicate PUSH segments received in regular datagrams (RepeatSegs).
   uint64_t repeat_segments = 0;
   // FEC (FECRecovered, FECErrs, FECParityShards, FECFullShardSet,
@@ -84,6 +88,7 @@ inline Counters& Counters::operator+=(const Counters& o) {
   lost_segments += o.lost_segments;
   fast_retransmitted_segments += o.fast_retransmitted_segments;
   early_retransmitted_segments += o.early_retransmitted_segments;
+  late_acknowledged_segments += o.late_acknowledged_segments;
   repeat_segments += o.repeat_segments;
   fec_recovered += o.fec_recovered;
   fec_errors += o.fec_errors;

@@ -99,6 +99,9 @@ struct SessionInfo {
   // with adaptive parity what the measured loss asks for
   // (SessionOptions::fec_adaptive_parity).
   int fec_parity_sending = 0;
+  // Adaptive parity's loss estimate (lost segments per segment sent), or -1
+  // without adaptive parity or before its first measurement.
+  double fec_loss_estimate = -1;
   Counters counters;
 };
 

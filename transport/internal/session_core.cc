@@ -597,17 +597,24 @@ void SessionCore::AfterEvent(int64_t now_ms) {
   SealPending();
   UpdatePacing();
   if (adaptive_parity_) {
-    // New segments and retransmissions since the last event, except those
-    // found while the controller drains the queue it overfilled itself
-    // (bench/README.md "WAN": counted, they kept parity going after
-    // start-up on a clean link).
-    const uint64_t retrans = kcp_->counters().retrans_segs;
-    if (!kcp_->congestion_controller().draining()) {
+    // New segments and lost ones (resent, or rebuilt by FEC before any
+    // resend: kcp::KcpCounters::late_acked_segs) since the last event,
+    // except those found while the controller drains the queue it
+    // overfilled itself (bench/README.md "WAN": counted, they kept parity
+    // going after start-up on a clean link).
+    const uint64_t lost = kcp_->counters().retrans_segs + kcp_->counters().late_acked_segs;
+    // The window against the path decides what a loss FEC leaves costs
+    // (fec/adaptive_parity.h); the controller's model counts KCP bytes.
+    const kcp::CongestionController& cc = kcp_->congestion_controller();
+    adaptive_parity_->SetWindow(
+        std::min(kcp_->snd_wnd(), kcp_->rmt_wnd()),
+        static_cast<double>(cc.path_bytes()) / (kcp_->mss() + kcp::kSegmentHeaderSize));
+    if (!cc.draining()) {
       adaptive_parity_->Observe(kcp_->snd_nxt() - parity_seen_snd_nxt_,
-                                retrans - parity_seen_retrans_);
+                                lost - parity_seen_lost_);
     }
     parity_seen_snd_nxt_ = kcp_->snd_nxt();
-    parity_seen_retrans_ = retrans;
+    parity_seen_lost_ = lost;
     encoder_->SetParityToSend(adaptive_parity_->parity());
   }
   if (kcp_->snd_una() != last_una_ || kcp_->snd_una() == kcp_->snd_nxt()) {
@@ -826,6 +833,7 @@ Counters SessionCore::LiveCounters() const {
   c.lost_segments = k.lost_segs;
   c.fast_retransmitted_segments = k.fast_retrans_segs;
   c.early_retransmitted_segments = k.early_retrans_segs;
+  c.late_acknowledged_segments = k.late_acked_segs;
   c.repeat_segments = k.repeat_segs;
   c.kcp_input_errors = k.in_errors;
   if (encoder_) {
@@ -869,6 +877,7 @@ SessionInfo SessionCore::Info() const {
   i.fec_data_shards = decoder_ ? decoder_->data_shards() : options_.data_shards;
   i.fec_parity_shards = decoder_ ? decoder_->parity_shards() : options_.parity_shards;
   i.fec_parity_sending = encoder_ ? encoder_->parity_to_send() : 0;
+  i.fec_loss_estimate = adaptive_parity_ ? adaptive_parity_->loss() : -1;
   i.counters = LiveCounters();
   return i;
 }

@@ -194,7 +194,7 @@ class SessionCore final : public LoopObject,
   // loss estimate and the KCP counters it last saw.
   std::optional<fec::AdaptiveParity> adaptive_parity_;
   uint32_t parity_seen_snd_nxt_ = 0;
-  uint64_t parity_seen_retrans_ = 0;
+  uint64_t parity_seen_lost_ = 0;
   size_t crypt_header_ = 0;
   size_t trailer_ = 0;
   size_t kcp_offset_ = 0;  // crypt header + FEC header
