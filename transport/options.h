@@ -107,10 +107,12 @@ struct SessionOptions {
   std::string congestion = "bbr";
   // With FEC on and congestion "bbr": send only as many of each group's
   // parity shards as the measured loss needs (fec/adaptive_parity.h: none on
-  // a clean link, all parity_shards at 5 % loss or more). The shards not sent
-  // keep their seqids, so to any receiver (kcp-go 5.6.1 included) they look
-  // lost on the way; nothing else changes on the wire. False: always send
-  // parity_shards, as kcp-go does.
+  // a clean link, all parity_shards at 5 % loss or more, and more where the
+  // window is short of the path, so that a loss FEC leaves would stall the
+  // sender; SessionInfo::fec_loss_estimate is the estimate). The shards not
+  // sent keep their seqids, so to any receiver (kcp-go 5.6.1 included) they
+  // look lost on the way; nothing else changes on the wire. False: always
+  // send parity_shards, as kcp-go does.
   bool fec_adaptive_parity = true;
   // A cap on the pacer, in bytes per second on the wire (FEC parity and
   // headers included); 0 = none (kcp-go SetRateLimit).
