@@ -197,6 +197,19 @@ std::string DescribeStream(const kcpp::v1::Stream& st) {
   return out;
 }
 
+// What this side's FEC sends now, after the counters of what it received:
+// "; sending 2 per group, loss estimate 0.84 %" (adaptive parity, its first
+// window measured), "; sending 3 per group" (fixed parity, or not measured
+// yet), nothing without FEC.
+std::string ParitySending(const kcpp::v1::Session& s) {
+  if (s.options().data_shards() == 0 && s.fec_parity_sending() == 0) return "";
+  std::string out = absl::StrCat("; sending ", s.fec_parity_sending(), " per group");
+  if (s.has_fec_loss_estimate()) {
+    absl::StrAppend(&out, absl::StrFormat(", loss estimate %.2f %%", s.fec_loss_estimate() * 100));
+  }
+  return out;
+}
+
 std::string DescribeSession(const kcpp::v1::Session& s) {
   const auto& c = s.counters();
   std::string out = absl::StrCat(
@@ -208,11 +221,11 @@ std::string DescribeSession(const kcpp::v1::Session& s) {
       " received\npackets:   ", c.packets_sent(), " sent, ", c.packets_received(),
       " received\nsegments:  ", c.segments_sent(), " sent, ", c.segments_received(), " received, ",
       c.retransmitted_segments(), " retransmitted (", c.fast_retransmitted_segments(), " fast, ",
-      c.early_retransmitted_segments(), " early, ", c.lost_segments(), " lost)",
-      "\nfec:       ", c.fec_recovered(), " recovered, ", c.fec_errors(), " errors, ",
-      c.fec_parity_shards(), " parity shards\nerrors:    ", c.checksum_errors(), " checksum, ",
-      c.input_errors(), " input\nstreams:   ", s.stream_count(),
-      "\ncreated:   ", Time(s.create_time()), "\n");
+      c.early_retransmitted_segments(), " early, ", c.lost_segments(), " lost), ",
+      c.late_acknowledged_segments(), " acknowledged late", "\nfec:       ", c.fec_recovered(),
+      " recovered, ", c.fec_errors(), " errors, ", c.fec_parity_shards(), " parity shards received",
+      ParitySending(s), "\nerrors:    ", c.checksum_errors(), " checksum, ", c.input_errors(),
+      " input\nstreams:   ", s.stream_count(), "\ncreated:   ", Time(s.create_time()), "\n");
   for (const auto& st : s.streams()) absl::StrAppend(&out, DescribeStream(st));
   return out;
 }

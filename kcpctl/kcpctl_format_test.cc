@@ -35,6 +35,21 @@ TEST(KcpctlFormat, JsonUsesProtoNamesAndPrintsZeros) {
   EXPECT_EQ(j.find('\n'), j.size() - 1);
 }
 
+// docs/kcpd.md: every field is printed except a loss estimate not measured
+// (an optional field: 0 would read as a clean link).
+TEST(KcpctlFormat, JsonPrintsTheLossEstimateOnlyWhenMeasured) {
+  kcpp::v1::Session s;
+  s.set_fec_parity_sending(3);
+  s.mutable_counters();
+  std::string j = ToJson(s, /*one_line=*/true);
+  EXPECT_NE(j.find("\"fec_parity_sending\":3"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"late_acknowledged_segments\":\"0\""), std::string::npos) << j;
+  EXPECT_EQ(j.find("fec_loss_estimate"), std::string::npos) << j;
+  s.set_fec_loss_estimate(0);
+  j = ToJson(s, /*one_line=*/true);
+  EXPECT_NE(j.find("\"fec_loss_estimate\":0"), std::string::npos) << j;
+}
+
 TEST(KcpctlFormat, StatsShowBusyPollingAndPools) {
   kcpp::v1::Stats s;
   s.set_busy_polls(120);
@@ -75,6 +90,45 @@ TEST(KcpctlFormat, FullSessionListDescribesEachSessionWithItsStreams) {
   EXPECT_NE(text.find("stream:    sessions/1/streams/3"), std::string::npos) << text;
   EXPECT_NE(text.find("\n\nname:      sessions/2\n"), std::string::npos) << text;
   EXPECT_NE(text, SessionsTable({a, b}));
+}
+
+// What adaptive parity measures and decides, beside the retransmissions.
+TEST(KcpctlFormat, SessionShowsLateAcknowledgementsAndParitySent) {
+  kcpp::v1::Session s;
+  s.set_name("sessions/4");
+  s.mutable_options()->set_data_shards(10);
+  s.mutable_options()->set_parity_shards(3);
+  auto* c = s.mutable_counters();
+  c->set_retransmitted_segments(9);
+  c->set_fast_retransmitted_segments(5);
+  c->set_early_retransmitted_segments(1);
+  c->set_lost_segments(3);
+  c->set_late_acknowledged_segments(17);
+  c->set_fec_recovered(16);
+  c->set_fec_parity_shards(40);
+  s.set_fec_parity_sending(2);
+  s.set_fec_loss_estimate(0.0084);
+  std::string text = DescribeSession(s);
+  EXPECT_NE(text.find("9 retransmitted (5 fast, 1 early, 3 lost), 17 acknowledged late\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("fec:       16 recovered, 0 errors, 40 parity shards received; sending 2 "
+                      "per group, loss estimate 0.84 %\n"),
+            std::string::npos)
+      << text;
+  // Not measured yet (or fixed parity): no estimate, not a made-up one.
+  s.clear_fec_loss_estimate();
+  s.set_fec_parity_sending(3);
+  text = DescribeSession(s);
+  EXPECT_NE(text.find("40 parity shards received; sending 3 per group\n"), std::string::npos)
+      << text;
+  // Without FEC nothing is sent.
+  s.mutable_options()->set_data_shards(0);
+  s.mutable_options()->set_parity_shards(0);
+  s.set_fec_parity_sending(0);
+  c->set_fec_parity_shards(0);
+  text = DescribeSession(s);
+  EXPECT_NE(text.find("0 parity shards received\n"), std::string::npos) << text;
 }
 
 TEST(KcpctlFormat, ExitCodes) {

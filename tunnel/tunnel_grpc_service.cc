@@ -1,5 +1,6 @@
 #include "tunnel/tunnel_grpc_service.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -52,6 +53,7 @@ void SetCounters(const transport::Counters& c, kcpp::v1::Counters* out) {
   out->set_fast_retransmitted_segments(c.fast_retransmitted_segments);
   out->set_early_retransmitted_segments(c.early_retransmitted_segments);
   out->set_lost_segments(c.lost_segments);
+  out->set_late_acknowledged_segments(c.late_acknowledged_segments);
   out->set_repeat_segments(c.repeat_segments);
   out->set_fec_recovered(c.fec_recovered);
   out->set_fec_errors(c.fec_errors);
@@ -146,6 +148,9 @@ kcpp::v1::Tunnel TunnelToProto(const TunnelSnapshot& t) {
     o->set_send_window(s.session.send_window);
     o->set_remote_window(s.session.remote_window);
     o->set_segments_waiting(s.session.segments_waiting);
+    o->set_fec_parity_sending(static_cast<uint32_t>(std::max(0, s.session.fec_parity_sending)));
+    // -1 (no adaptive parity, or no window measured yet): left unset.
+    if (s.session.fec_loss_estimate >= 0) o->set_fec_loss_estimate(s.session.fec_loss_estimate);
   }
   for (const TunnelStreamInfo& s : t.streams) {
     kcpp::v1::TunnelStream* o = out.add_streams();

@@ -47,5 +47,33 @@ TEST(TunnelGrpcServiceTest, ErrorsCarryGoogleRpcDetails) {
   EXPECT_FALSE(InfoOf(s, &rpc).reason().empty());
 }
 
+// A tunnel's KCP sessions show what adaptive parity measures and sends, as
+// kcpd's own sessions do (kcpd.proto Session).
+TEST(TunnelGrpcServiceTest, SessionsShowLateAcknowledgementsAndParitySent) {
+  TunnelSnapshot t;
+  t.id = "t1";
+  t.config = DefaultKcptunConfig(TunnelRole::kClient);
+  TunnelSessionInfo measured;
+  measured.number = 1;
+  measured.session.counters.early_retransmitted_segments = 4;
+  measured.session.counters.late_acknowledged_segments = 11;
+  measured.session.fec_parity_sending = 2;
+  measured.session.fec_loss_estimate = 0.008;
+  TunnelSessionInfo unmeasured;  // no adaptive parity, or no window closed yet
+  unmeasured.number = 2;
+  unmeasured.session.fec_parity_sending = 3;
+  unmeasured.session.fec_loss_estimate = -1;
+  t.sessions = {measured, unmeasured};
+  const kcpp::v1::Tunnel p = TunnelToProto(t);
+  ASSERT_EQ(p.sessions_size(), 2);
+  EXPECT_EQ(p.sessions(0).counters().early_retransmitted_segments(), 4u);
+  EXPECT_EQ(p.sessions(0).counters().late_acknowledged_segments(), 11u);
+  EXPECT_EQ(p.sessions(0).fec_parity_sending(), 2u);
+  ASSERT_TRUE(p.sessions(0).has_fec_loss_estimate());
+  EXPECT_EQ(p.sessions(0).fec_loss_estimate(), 0.008);
+  EXPECT_EQ(p.sessions(1).fec_parity_sending(), 3u);
+  EXPECT_FALSE(p.sessions(1).has_fec_loss_estimate());
+}
+
 }  // namespace
 }  // namespace kcpp::service::tunnel

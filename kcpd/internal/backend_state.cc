@@ -1,5 +1,6 @@
 #include "kcpd/internal/backend_state.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/time/clock.h"
@@ -22,6 +23,7 @@ void CountersToProto(const transport::Counters& c, kcpp::v1::Counters* p) {
   p->set_fast_retransmitted_segments(c.fast_retransmitted_segments);
   p->set_early_retransmitted_segments(c.early_retransmitted_segments);
   p->set_lost_segments(c.lost_segments);
+  p->set_late_acknowledged_segments(c.late_acknowledged_segments);
   p->set_repeat_segments(c.repeat_segments);
   p->set_fec_recovered(c.fec_recovered);
   p->set_fec_errors(c.fec_errors);
@@ -69,6 +71,10 @@ kcpp::v1::Session BackendState::SessionProto(const SessionRecord& s, bool with_s
     CountersToProto(info->counters, p.mutable_counters());
     p.set_rtt_ms(info->srtt_ms);
     p.set_rto_ms(info->rto_ms);
+    p.set_fec_parity_sending(static_cast<uint32_t>(std::max(0, info->fec_parity_sending)));
+    // The transport's -1 (no adaptive parity, or no window measured yet)
+    // is the field left unset.
+    if (info->fec_loss_estimate >= 0) p.set_fec_loss_estimate(info->fec_loss_estimate);
   }
   // Application bytes: what the streams' applications wrote and read (the
   // KCP payload also carries smux and snappy framing).

@@ -48,6 +48,10 @@ const CounterField kCounterFields[] = {
      &C::early_retransmitted_segments},
     {"lost_segments_total", "KCP segments retransmitted after their RTO expired.",
      &C::lost_segments},
+    {"late_acknowledged_segments_total",
+     "KCP segments sent once that the peer acknowledged after a later one: lost and rebuilt "
+     "by its FEC before any retransmission, or reordered.",
+     &C::late_acknowledged_segments},
     {"repeat_segments_total", "Duplicate KCP data segments received.", &C::repeat_segments},
     {"fec_recovered_shards_total", "Data shards FEC recovered.", &C::fec_recovered},
     {"fec_errors_total", "FEC decode errors.", &C::fec_errors},
@@ -261,6 +265,20 @@ void AddSessions(const std::vector<kcpp::v1::Session>& sessions, size_t count,
       "kcpd_session_start_time_seconds",
       absl::StrCat("When the session was created, in seconds since the Unix epoch.", kWhich),
       MetricType::Gauge);
+  MetricFamily parity = Family(
+      "kcpd_session_fec_parity_sending",
+      absl::StrCat("FEC parity shards the session sends per group now: the configured count, "
+                   "or with adaptive parity what the measured loss needs.",
+                   kWhich),
+      MetricType::Gauge);
+  // No sample for a session without an estimate (no adaptive parity, or
+  // its first window not closed yet): a made-up value would read as a loss.
+  MetricFamily loss = Family(
+      "kcpd_session_fec_loss_estimate_ratio",
+      absl::StrCat("Adaptive parity's estimate of the path's loss: lost segments (retransmitted "
+                   "or acknowledged late) per new segment sent. Only sessions with one.",
+                   kWhich),
+      MetricType::Gauge);
   std::vector<MetricFamily> counters;
   for (const CounterField& field : kCounterFields) {
     counters.push_back(Family(absl::StrCat("kcpd_session_", field.name),
@@ -280,11 +298,15 @@ void AddSessions(const std::vector<kcpp::v1::Session>& sessions, size_t count,
     Add(&rto, labels, s.rto_ms() / 1000.0);
     Add(&streams, labels, s.stream_count());
     Add(&start, labels, Seconds(s.create_time()));
+    Add(&parity, labels, s.fec_parity_sending());
+    if (s.has_fec_loss_estimate()) Add(&loss, labels, s.fec_loss_estimate());
     for (size_t f = 0; f < counters.size(); ++f) {
       Add(&counters[f], labels, static_cast<double>((s.counters().*kCounterFields[f].get)()));
     }
   }
-  for (MetricFamily* f : {&info, &rtt, &rto, &streams, &start}) out->push_back(std::move(*f));
+  for (MetricFamily* f : {&info, &rtt, &rto, &streams, &start, &parity, &loss}) {
+    out->push_back(std::move(*f));
+  }
   for (MetricFamily& f : counters) out->push_back(std::move(f));
 }
 

@@ -91,7 +91,8 @@ TEST_F(CollectorTest, ProcessWideFamiliesMirrorGetStats) {
   const std::vector<MetricFamily> f = Make(100).Collect();
   // Counters.bytes_sent is field 1: FullStats sets field i to 1000 + i - 1.
   EXPECT_EQ(Scalar(f, "kcpd_payload_sent_bytes_total"), 1000);
-  EXPECT_EQ(Scalar(f, "kcpd_input_errors_total"), 1017);
+  EXPECT_EQ(Scalar(f, "kcpd_late_acknowledged_segments_total"), 1012);
+  EXPECT_EQ(Scalar(f, "kcpd_input_errors_total"), 1018);
   EXPECT_EQ(Find(f, "kcpd_payload_sent_bytes_total")->type, MetricType::Counter);
   EXPECT_EQ(Scalar(f, "kcpd_active_sessions"), 3);
   EXPECT_EQ(Find(f, "kcpd_active_sessions")->type, MetricType::Gauge);
@@ -168,6 +169,13 @@ TEST_F(CollectorTest, PerSessionSeriesOnlyForTheOldestN) {
   EXPECT_EQ(sent, (std::map<std::string, double>{{"1", 100}, {"2", 200}}));
   EXPECT_EQ(BySession(f, "kcpd_session_smoothed_rtt_seconds"),
             (std::map<std::string, double>{{"1", 0.003}, {"2", 0.003}}));
+  // Counters field 12 (late_acknowledged_segments): id x 100 + 12.
+  EXPECT_EQ(BySession(f, "kcpd_session_late_acknowledged_segments_total"),
+            (std::map<std::string, double>{{"1", 112}, {"2", 212}}));
+  EXPECT_EQ(BySession(f, "kcpd_session_fec_parity_sending"),
+            (std::map<std::string, double>{{"1", 2}, {"2", 2}}));
+  EXPECT_EQ(BySession(f, "kcpd_session_fec_loss_estimate_ratio"),
+            (std::map<std::string, double>{{"1", 0.001}, {"2", 0.002}}));
   const MetricFamily* info = Find(f, "kcpd_session_info");
   ASSERT_NE(info, nullptr);
   ASSERT_EQ(info->metric.size(), 2u);
@@ -182,6 +190,26 @@ TEST_F(CollectorTest, PerSessionSeriesOnlyForTheOldestN) {
       EXPECT_EQ(family.metric.size(), 2u) << family.name;
     }
   }
+}
+
+// Without adaptive parity, or before its first window closed, a session
+// has no loss estimate: no sample, rather than a value that reads as a loss
+// (or as none).
+TEST_F(CollectorTest, LossEstimateOnlyForSessionsWithOne) {
+  std::vector<kcpp::v1::Session> sessions;
+  for (int id = 1; id <= 3; ++id) sessions.push_back(FakeSource::MakeSession(id, "web", 3));
+  sessions[1].clear_fec_loss_estimate();
+  sessions[1].set_fec_parity_sending(3);
+  sessions[2].set_fec_loss_estimate(0);  // measured: no loss
+  fake_.SetSessions(sessions);
+  const std::vector<MetricFamily> f = Make(100).Collect();
+  const MetricFamily* loss = Find(f, "kcpd_session_fec_loss_estimate_ratio");
+  ASSERT_NE(loss, nullptr);
+  EXPECT_EQ(loss->type, MetricType::Gauge);
+  EXPECT_EQ(BySession(f, "kcpd_session_fec_loss_estimate_ratio"),
+            (std::map<std::string, double>{{"1", 0.001}, {"3", 0}}));
+  EXPECT_EQ(BySession(f, "kcpd_session_fec_parity_sending"),
+            (std::map<std::string, double>{{"1", 2}, {"2", 3}, {"3", 2}}));
 }
 
 TEST_F(CollectorTest, ZeroMaxSessionSeriesGivesNone) {

@@ -97,6 +97,8 @@ kcpp::v1::Session FakeSource::MakeSession(int id, const std::string& listener, u
   s.set_rto_ms(200);
   s.mutable_create_time()->set_seconds(1700000000 + id);
   s.set_stream_count(1);
+  s.set_fec_parity_sending(2);
+  s.set_fec_loss_estimate(id / 1000.0);
   return s;
 }
 
