@@ -166,13 +166,20 @@ void PrintStats(Session& s) {
   absl::StatusOr<kcpp::transport::SessionInfo> info = s.GetInfo();
   if (!info.ok()) return;
   const kcpp::transport::Counters& c = info->counters;
+  // Adaptive parity's loss estimate: "none" without one (no adaptive
+  // parity, or its first window not closed yet).
+  char loss[32] = "none";
+  if (info->fec_loss_estimate >= 0) {
+    std::snprintf(loss, sizeof(loss), "%.2f%%", info->fec_loss_estimate * 100);
+  }
   std::fprintf(stderr,
                "kcpcat: conv %08x %s <-> %s\n"
                "  bytes sent %llu received %llu | datagrams out %llu in %llu | segments out %llu "
                "in %llu\n"
-               "  retransmitted %llu (lost %llu fast %llu early %llu) repeat %llu\n"
+               "  retransmitted %llu (lost %llu fast %llu early %llu) acked late %llu repeat %llu\n"
                "  fec recovered %llu errors %llu parity %llu | checksum errors %llu input errors "
                "%llu | oob out %llu in %llu\n"
+               "  fec parity sending %d per group, loss estimate %s\n"
                "  srtt %u ms rto %u ms windows snd %u rcv %u remote %u\n",
                info->conv, info->local_address.ToString().c_str(),
                info->remote_address.ToString().c_str(),
@@ -186,6 +193,7 @@ void PrintStats(Session& s) {
                static_cast<unsigned long long>(c.lost_segments),
                static_cast<unsigned long long>(c.fast_retransmitted_segments),
                static_cast<unsigned long long>(c.early_retransmitted_segments),
+               static_cast<unsigned long long>(c.late_acknowledged_segments),
                static_cast<unsigned long long>(c.repeat_segments),
                static_cast<unsigned long long>(c.fec_recovered),
                static_cast<unsigned long long>(c.fec_errors),
@@ -193,7 +201,8 @@ void PrintStats(Session& s) {
                static_cast<unsigned long long>(c.checksum_errors),
                static_cast<unsigned long long>(c.input_errors),
                static_cast<unsigned long long>(c.oob_packets_sent),
-               static_cast<unsigned long long>(c.oob_packets_received), info->srtt_ms, info->rto_ms,
+               static_cast<unsigned long long>(c.oob_packets_received), info->fec_parity_sending,
+               loss, info->srtt_ms, info->rto_ms,
                info->send_window, info->receive_window, info->remote_window);
 }
 

@@ -66,9 +66,11 @@ std::string Describe(const SessionInfo& i) {
                       c.packets_sent, "/", c.packets_received, " retransmitted ",
                       c.retransmitted_segments, " (lost ", c.lost_segments, " fast ",
                       c.fast_retransmitted_segments, " early ", c.early_retransmitted_segments,
-                      ") fec recovered ", c.fec_recovered, " parity sent/withheld ",
-                      c.fec_parity_sent, "/", c.fec_parity_withheld, " checksum errors ",
-                      c.checksum_errors, " | ", i.congestion, " pacing ", i.pacing_rate, " B/s");
+                      ") acked late ", c.late_acknowledged_segments, " fec recovered ",
+                      c.fec_recovered, " parity sent/withheld ", c.fec_parity_sent, "/",
+                      c.fec_parity_withheld, " sending ", i.fec_parity_sending, " loss estimate ",
+                      i.fec_loss_estimate, " checksum errors ", c.checksum_errors, " | ",
+                      i.congestion, " pacing ", i.pacing_rate, " B/s");
 }
 
 absl::Status PeerProtocolClient(Session& s, uint64_t bytes, absl::Time deadline) {
