@@ -13,9 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -32,21 +30,12 @@ namespace {
 
 using testing::Process;
 using testing::ProcessResult;
+using testing::ReadFile;
 using testing::ShortTempDir;
+using testing::WriteFile;
 
 std::string g_kcpd;
 std::string g_kcpctl;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream(path, std::ios::binary) << data;
-}
 
 bool Exists(const std::string& path) {
   struct stat st {};

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
+#include <sstream>
 
 #include "gtest/gtest.h"
 
@@ -98,6 +100,17 @@ std::string ReadN(int fd, size_t n) {
     out.append(buf, static_cast<size_t>(got));
   }
   return out;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
 }
 
 std::unique_ptr<Process> Process::Start(const Options& options) {

@@ -1,5 +1,6 @@
 // Test helpers shared by kcpd/ tests: a recording SessionEventSink, short
-// temporary directories for Unix sockets, and blocking socket I/O helpers.
+// temporary directories for Unix sockets, blocking socket and file I/O
+// helpers.
 #ifndef KCPP_KCPD_TESTING_TEST_UTIL_H_
 #define KCPP_KCPD_TESTING_TEST_UTIL_H_
 
@@ -61,6 +62,11 @@ void WriteAll(int fd, const std::string& data);
 std::string ReadToEof(int fd);
 // Reads exactly n bytes (blocking), fewer on EOF.
 std::string ReadN(int fd, size_t n);
+
+// A whole file's bytes ("" if it cannot be read), and a file written with
+// exactly `bytes` (created or truncated).
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& bytes);
 
 // A child process run from a test (fork + exec), for tests of the real kcpd
 // and kcpctl binaries.

@@ -51,8 +51,8 @@ v1::SessionOptions FecOptions();
 // offset (the seed counts seed * 7 mod 256, and 7 is odd).
 std::string Pattern(size_t n, int seed);
 
-std::string ReadFile(const std::string& path);
-void WriteFile(const std::string& path, const std::string& bytes);
+using service::testing::ReadFile;
+using service::testing::WriteFile;
 
 // The session a stream belongs to: "sessions/3" for "sessions/3/streams/1".
 std::string SessionOf(const v1::Stream& stream);
