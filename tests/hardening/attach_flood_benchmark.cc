@@ -51,7 +51,10 @@ int main(int argc, char** argv) {
   kcpp::v1::DialSessionResponse dialled;
   const absl::Status s = plane->DialSession(dial, &dialled);
   kcpp::v1::Stats stats;
-  plane->GetStats(&stats);
+  if (absl::Status g = plane->GetStats(&stats); !g.ok()) {
+    std::fprintf(stderr, "GetStats: %s\n", g.ToString().c_str());
+    return 1;
+  }
   std::printf(
       "%d forged datagrams: listener accepted %lu sessions, %u streams wait (its share), %lu "
       "dropped; kcpd waiting %u; rss %.1f -> %.1f MiB; DialSession: %s\n",

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/status_macros.h"
 
 namespace kcpp::hardening {
 
@@ -42,7 +43,7 @@ absl::Status FloodListener(service::ControlPlane& plane, int ports, int max_payl
     uint64_t last = 0;
     for (int quiet = 0; quiet < 3;) {
       absl::SleepFor(absl::Milliseconds(100));
-      plane.GetListener(get, listener);
+      KCPP_RETURN_IF_ERROR(plane.GetListener(get, listener));
       quiet = listener->sessions_accepted() == last ? quiet + 1 : 0;
       last = listener->sessions_accepted();
     }

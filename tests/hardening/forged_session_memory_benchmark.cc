@@ -51,7 +51,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   kcpp::v1::Stats stats;
-  plane->GetStats(&stats);
+  if (absl::Status g = plane->GetStats(&stats); !g.ok()) {
+    std::fprintf(stderr, "GetStats: %s\n", g.ToString().c_str());
+    return 1;
+  }
   const int64_t heap = kcpp::test::LiveAllocatedBytes() - heap0;
   const unsigned active = stats.active_sessions();
   std::printf(

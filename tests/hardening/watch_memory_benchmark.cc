@@ -3,8 +3,7 @@
 // WatchSessionEvents calls that never read, makes events by dialling and
 // closing sessions, and prints kcpd's RSS and what it accounts for watchers.
 //
-//   bazel run --config=opt //tests/hardening:watch_memory_benchmark -- \
-//       [watchers=128] [events=10500]
+//   bazel run --config=opt //tests/hardening:watch_memory_benchmark -- [watchers=128] [events=10500]
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
