@@ -306,7 +306,7 @@ TEST_P(BothFlavors, OutOfOrderDuplicateAndOutOfWindow) {
 TEST_P(BothFlavors, CountsSegmentsAcknowledgedOutOfOrder) {
   Probe a(GetParam());
   a.kcp.SetNoDelay(1, 10, 0, 1);
-  a.kcp.SetWindowSize(64, 64);
+  ASSERT_TRUE(a.kcp.SetWindowSize(64, 64).ok());
   const std::vector<uint8_t> data(10, 0x5a);
   for (int i = 0; i < 6; ++i) a.kcp.Send(data);
   a.kcp.Update(0);

@@ -17,7 +17,9 @@ google::rpc::ErrorInfo InfoOf(const grpc::Status& s, google::rpc::Status* rpc) {
   EXPECT_TRUE(rpc->ParseFromString(s.error_details())) << s.error_message();
   google::rpc::ErrorInfo info;
   EXPECT_GE(rpc->details_size(), 1);
-  if (rpc->details_size() >= 1) EXPECT_TRUE(rpc->details(0).UnpackTo(&info));
+  if (rpc->details_size() >= 1) {
+    EXPECT_TRUE(rpc->details(0).UnpackTo(&info));
+  }
   EXPECT_EQ(info.domain(), "kcpd.kcpp");
   return info;
 }
