@@ -17,10 +17,13 @@
 #include "absl/time/time.h"
 #include "base/latch.h"
 #include "gtest/gtest.h"
+#include "transport/testing/run_on_loop.h"
 #include "transport/udp_socket.h"
 
 namespace kcpp::transport {
 namespace {
+
+using ::kcpp::transport::testing::RunOnLoop;
 
 TEST(EventLoop, PostedTasksRunOnTheLoopThreadInOrder) {
   auto loop = EventLoop::Create("test");
@@ -342,19 +345,6 @@ class CountingHandler : public EventLoop::FdHandler {
   std::atomic<Latch*> latch{nullptr};  // set by the test thread
 };
 
-// Runs `fn` on the loop and waits for it; two rounds, so any readiness that
-// existed before the call has been through at least one full epoll_wait.
-template <typename Fn>
-void RunOnLoop(EventLoop& loop, Fn fn) {
-  for (int round = 0; round < 2; ++round) {
-    Latch done(1);
-    loop.Post([&] {
-      if (round == 0) fn();
-      done.CountDown();
-    });
-    done.Wait();
-  }
-}
 
 TEST(EventLoop, SetInterestWithoutReadingStillReportsHangUp) {
   auto loop = EventLoop::Create("test");

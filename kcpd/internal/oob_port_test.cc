@@ -14,25 +14,14 @@
 #include "base/latch.h"
 #include "gtest/gtest.h"
 #include "transport/event_loop.h"
+#include "transport/testing/run_on_loop.h"
 
 namespace kcpp::service::internal {
 namespace {
 
 using transport::EventLoop;
+using transport::testing::RunOnLoop;
 
-// Runs `fn` on the loop and waits for it; two rounds, so readiness that
-// existed before the call has been through a full epoll_wait.
-template <typename Fn>
-void RunOnLoop(EventLoop& loop, Fn fn) {
-  for (int round = 0; round < 2; ++round) {
-    Latch done(1);
-    loop.Post([&] {
-      if (round == 0) fn();
-      done.CountDown();
-    });
-    done.Wait();
-  }
-}
 
 std::pair<UniqueFd, UniqueFd> SeqpacketPair() {
   int fds[2];
