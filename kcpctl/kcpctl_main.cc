@@ -247,17 +247,29 @@ void StopPipe(int signal) {
   if (g_pipe_fd >= 0) ::shutdown(g_pipe_fd, SHUT_RDWR);
 }
 
+// While a pipe runs, SIGINT and SIGTERM shut its connection down (StopPipe);
+// afterwards they are back to their defaults.
+void CatchPipeSignals(int fd) {
+  g_pipe_fd = fd;
+  struct sigaction stop = {};
+  stop.sa_handler = StopPipe;
+  ::sigaction(SIGINT, &stop, nullptr);
+  ::sigaction(SIGTERM, &stop, nullptr);
+}
+
+void ReleasePipeSignals() {
+  g_pipe_fd = -1;
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+}
+
 // Copies stdin to the attached connection (then half-closes it) and the
 // connection to stdout, until both directions have ended: the far side ended
 // the stream and everything from stdin was sent (or could not be). SIGINT or
 // SIGTERM ends it early (exit status 128 + the signal).
 int Pipe(UniqueFd connection) {
   const int fd = connection.get();
-  g_pipe_fd = fd;
-  struct sigaction stop = {};
-  stop.sa_handler = StopPipe;
-  ::sigaction(SIGINT, &stop, nullptr);
-  ::sigaction(SIGTERM, &stop, nullptr);
+  CatchPipeSignals(fd);
   std::thread to_peer([fd] {
     std::vector<char> buf(256 << 10);
     while (true) {
@@ -286,9 +298,7 @@ int Pipe(UniqueFd connection) {
     }
   }
   // A second signal (say, while connect closes its session) ends kcpctl.
-  g_pipe_fd = -1;
-  ::signal(SIGINT, SIG_DFL);
-  ::signal(SIGTERM, SIG_DFL);
+  ReleasePipeSignals();
   if (g_pipe_signal != 0) {
     to_peer.detach();  // it may sit in read(stdin) for ever; the process ends
     return 128 + g_pipe_signal;
@@ -305,11 +315,7 @@ int Pipe(UniqueFd connection) {
 // the attachment).
 int OobPipe(UniqueFd connection, size_t max) {
   const int fd = connection.get();
-  g_pipe_fd = fd;
-  struct sigaction stop = {};
-  stop.sa_handler = StopPipe;
-  ::sigaction(SIGINT, &stop, nullptr);
-  ::sigaction(SIGTERM, &stop, nullptr);
+  CatchPipeSignals(fd);
   std::thread to_peer([fd, max] {
     std::string line;
     while (std::getline(std::cin, line)) {
@@ -335,9 +341,7 @@ int OobPipe(UniqueFd connection, size_t max) {
       break;
     }
   }
-  g_pipe_fd = -1;
-  ::signal(SIGINT, SIG_DFL);
-  ::signal(SIGTERM, SIG_DFL);
+  ReleasePipeSignals();
   if (g_pipe_signal != 0 || result != internal::kExitOk) {
     to_peer.detach();  // it may sit in read(stdin) for ever; the process ends
     return g_pipe_signal != 0 ? 128 + g_pipe_signal : result;

@@ -107,16 +107,22 @@ TEST_F(CollectorTest, ProcessWideFamiliesMirrorGetStats) {
   EXPECT_EQ(Label(info->metric[0], "backend"), "transport");
 }
 
-// A field added to kcpp::v1::Counters without a metric fails here.
-TEST_F(CollectorTest, EveryCountersFieldHasAProcessWideCounter) {
-  const std::vector<MetricFamily> f = Make(100).Collect();
+// The values of every counter without labels (the process-wide ones).
+std::set<double> ProcessWideCounterValues(const std::vector<MetricFamily>& families) {
   std::set<double> values;
-  for (const MetricFamily& family : f) {
+  for (const MetricFamily& family : families) {
     if (family.type == MetricType::Counter && family.metric.size() == 1 &&
         family.metric[0].label.empty()) {
       values.insert(family.metric[0].counter.value);
     }
   }
+  return values;
+}
+
+// A field added to kcpp::v1::Counters without a metric fails here.
+TEST_F(CollectorTest, EveryCountersFieldHasAProcessWideCounter) {
+  const std::vector<MetricFamily> f = Make(100).Collect();
+  const std::set<double> values = ProcessWideCounterValues(f);
   const int fields = kcpp::v1::Counters::descriptor()->field_count();
   for (int i = 0; i < fields; ++i) {
     EXPECT_TRUE(values.count(1000 + i))
@@ -127,13 +133,7 @@ TEST_F(CollectorTest, EveryCountersFieldHasAProcessWideCounter) {
 // A field added to kcpp::v1::OobCounters without a metric fails here.
 TEST_F(CollectorTest, EveryOobCountersFieldHasAProcessWideCounter) {
   const std::vector<MetricFamily> f = Make(100).Collect();
-  std::set<double> values;
-  for (const MetricFamily& family : f) {
-    if (family.type == MetricType::Counter && family.metric.size() == 1 &&
-        family.metric[0].label.empty()) {
-      values.insert(family.metric[0].counter.value);
-    }
-  }
+  const std::set<double> values = ProcessWideCounterValues(f);
   const int fields = kcpp::v1::OobCounters::descriptor()->field_count();
   for (int i = 0; i < fields; ++i) {
     EXPECT_TRUE(values.count(2000 + i))
