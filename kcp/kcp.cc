@@ -364,6 +364,10 @@ void Kcp::ParseAck(uint32_t sn) {
 }
 
 void Kcp::CountLateAcks(absl::Span<const uint8_t> datagram) {
+  // Nothing unacknowledged, nothing can be late (a receiver's datagrams are
+  // not read twice). The highest sn seen may then fall behind; it only ever
+  // undercounts, until the next acknowledgement of new data moves it on.
+  if (nsnd_buf_ == snd_acked_) return;
   // Before any una in the datagram moves: a late segment is usually the hole
   // una was waiting for, and the same datagram's una passes it.
   SegmentReader reader(datagram, conv_);
